@@ -1,0 +1,106 @@
+#include "base/encoding.h"
+
+#include <openssl/evp.h>
+#include <openssl/rand.h>
+
+#include <array>
+
+#include "base/check.h"
+
+namespace nimbus {
+
+std::string Base64Encode(std::string_view data) {
+  std::string out(4 * ((data.size() + 2) / 3), '\0');
+  int n = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()),
+                          reinterpret_cast<const unsigned char*>(data.data()),
+                          static_cast<int>(data.size()));
+  out.resize(static_cast<size_t>(n));
+  return out;
+}
+
+std::optional<std::string> Base64Decode(std::string_view text) {
+  static constexpr signed char kInvalid = -1;
+  static const auto kTable = [] {
+    std::array<signed char, 256> t{};
+    t.fill(kInvalid);
+    const char* alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    for (int i = 0; i < 64; ++i) t[static_cast<unsigned char>(alphabet[i])] = static_cast<signed char>(i);
+    return t;
+  }();
+  if (text.size() % 4 != 0) return std::nullopt;
+  std::string out;
+  out.reserve(text.size() / 4 * 3);
+  for (size_t i = 0; i < text.size(); i += 4) {
+    int pad = 0;
+    uint32_t acc = 0;
+    for (size_t j = 0; j < 4; ++j) {
+      char c = text[i + j];
+      if (c == '=') {
+        // Padding only in the last quantum, only in its last two places.
+        if (i + 4 != text.size() || j < 2) return std::nullopt;
+        ++pad;
+        acc <<= 6;
+        continue;
+      }
+      if (pad > 0) return std::nullopt;
+      signed char v = kTable[static_cast<unsigned char>(c)];
+      if (v == kInvalid) return std::nullopt;
+      acc = (acc << 6) | static_cast<uint32_t>(v);
+    }
+    out.push_back(static_cast<char>((acc >> 16) & 0xff));
+    if (pad < 2) out.push_back(static_cast<char>((acc >> 8) & 0xff));
+    if (pad < 1) out.push_back(static_cast<char>(acc & 0xff));
+  }
+  return out;
+}
+
+std::string HexEncode(std::string_view data) {
+  static const char* kDigits = "0123456789abcdef";
+  std::string out;
+  out.reserve(data.size() * 2);
+  for (unsigned char c : data) {
+    out.push_back(kDigits[c >> 4]);
+    out.push_back(kDigits[c & 0xf]);
+  }
+  return out;
+}
+
+Sha256Hasher::Sha256Hasher() : ctx_(EVP_MD_CTX_new()) {
+  NIMBUS_CHECK(ctx_ != nullptr);
+  NIMBUS_CHECK(EVP_DigestInit_ex(static_cast<EVP_MD_CTX*>(ctx_), EVP_sha256(), nullptr) == 1);
+}
+Sha256Hasher::~Sha256Hasher() { EVP_MD_CTX_free(static_cast<EVP_MD_CTX*>(ctx_)); }
+void Sha256Hasher::Update(std::string_view data) {
+  NIMBUS_CHECK(EVP_DigestUpdate(static_cast<EVP_MD_CTX*>(ctx_), data.data(), data.size()) == 1);
+}
+std::string Sha256Hasher::Finish() {
+  std::string out(32, '\0');
+  unsigned int len = 0;
+  NIMBUS_CHECK(EVP_DigestFinal_ex(static_cast<EVP_MD_CTX*>(ctx_),
+                                  reinterpret_cast<unsigned char*>(out.data()), &len) == 1);
+  return out;
+}
+
+std::string Sha256(std::string_view data) {
+  Sha256Hasher h;
+  h.Update(data);
+  return h.Finish();
+}
+
+std::string NewUuid() {
+  unsigned char b[16];
+  NIMBUS_CHECK(RAND_bytes(b, sizeof b) == 1);
+  b[6] = (b[6] & 0x0f) | 0x40;  // version 4
+  b[8] = (b[8] & 0x3f) | 0x80;  // RFC 4122 variant
+  std::string hex = HexEncode(std::string_view(reinterpret_cast<char*>(b), sizeof b));
+  return hex.substr(0, 8) + "-" + hex.substr(8, 4) + "-" + hex.substr(12, 4) + "-" +
+         hex.substr(16, 4) + "-" + hex.substr(20);
+}
+
+std::string RandomHex32() {
+  unsigned char b[16];
+  NIMBUS_CHECK(RAND_bytes(b, sizeof b) == 1);
+  return HexEncode(std::string_view(reinterpret_cast<char*>(b), sizeof b));
+}
+
+}  // namespace nimbus

@@ -1,0 +1,40 @@
+// Encodings and digests used across components: base64, hex, SHA-256, UUIDs.
+// Pure functions, thread-safe.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace nimbus {
+
+std::string Base64Encode(std::string_view data);
+// Returns nullopt for input that is not valid (padded, standard-alphabet) base64.
+std::optional<std::string> Base64Decode(std::string_view text);
+
+std::string HexEncode(std::string_view data);
+
+// Raw 32-byte SHA-256 digest.
+std::string Sha256(std::string_view data);
+
+// Incremental SHA-256 for large inputs.
+class Sha256Hasher {
+ public:
+  Sha256Hasher();
+  ~Sha256Hasher();
+  Sha256Hasher(const Sha256Hasher&) = delete;
+  Sha256Hasher& operator=(const Sha256Hasher&) = delete;
+  void Update(std::string_view data);
+  std::string Finish();  // raw 32 bytes
+
+ private:
+  void* ctx_;
+};
+
+// Random (version 4) UUID, lowercase: "8476a536-e9f4-41e8-9739-2dfe598c3fcd".
+std::string NewUuid();
+// 32 random lowercase hex characters (log stream suffixes, environment ids).
+std::string RandomHex32();
+
+}  // namespace nimbus

@@ -1,0 +1,43 @@
+#include "base/encoding.h"
+
+#include <gtest/gtest.h>
+
+namespace nimbus {
+namespace {
+
+TEST(Base64, RoundTripsEveryPaddingLength) {
+  for (std::string s : {"", "f", "fo", "foo", "foob", "fooba", "foobar"}) {
+    auto d = Base64Decode(Base64Encode(s));
+    ASSERT_TRUE(d.has_value()) << s;
+    EXPECT_EQ(*d, s);
+  }
+  EXPECT_EQ(Base64Encode("foobar"), "Zm9vYmFy");
+  EXPECT_EQ(Base64Encode("fo"), "Zm8=");
+}
+
+TEST(Base64, RejectsMalformedInput) {
+  EXPECT_FALSE(Base64Decode("Zm9").has_value());
+  EXPECT_FALSE(Base64Decode("Zm9v!mFy").has_value());
+  EXPECT_FALSE(Base64Decode("Z=9v").has_value());
+  EXPECT_FALSE(Base64Decode("Zg==Zm9v").has_value());
+}
+
+TEST(Sha256, MatchesTheKnownDigestOfAbc) {
+  EXPECT_EQ(HexEncode(Sha256("abc")),
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+  // Lambda's CodeSha256 form: base64 of the raw digest.
+  EXPECT_EQ(Base64Encode(Sha256("abc")), "ungWv48Bz+pBQUDeXa4iI7ADYaOWF3qctBD/YfIAFa0=");
+}
+
+TEST(Uuid, IsVersionFourLowercase) {
+  std::string u = NewUuid();
+  ASSERT_EQ(u.size(), 36u);
+  EXPECT_EQ(u[14], '4');
+  EXPECT_EQ(u[8], '-');
+  for (char c : u) EXPECT_TRUE(c == '-' || isdigit(c) || (c >= 'a' && c <= 'f'));
+  EXPECT_NE(NewUuid(), u);
+  EXPECT_EQ(RandomHex32().size(), 32u);
+}
+
+}  // namespace
+}  // namespace nimbus

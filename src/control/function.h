@@ -1,0 +1,65 @@
+// Function configuration as the control plane stores it and the data plane reads
+// it. A FunctionVersion is an immutable snapshot: the control plane builds a new
+// one on every change and hands it out by shared_ptr<const FunctionVersion>; the
+// invoke path holds that pointer and never looks anything up by name.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace nimbus::control {
+
+// Where this Nimbus claims to be: the parts of every ARN.
+struct Region {
+  std::string name = "us-east-1";
+  std::string account_id = "000000000000";
+};
+
+// "arn:aws:lambda:us-east-1:000000000000:function:NAME"
+std::string FunctionArn(const Region& region, const std::string& name);
+
+struct FunctionConfig {
+  std::string name;                 // FunctionName, [a-zA-Z0-9-_]{1,64}
+  std::string version = "$LATEST";  // "$LATEST" or "1", "2", ...
+  std::string runtime;              // "python3.11", "nodejs20.x", "provided.al2023", ...
+  std::string handler;              // "app.handler"
+  std::string role;                 // arn:aws:iam::123456789012:role/...
+  std::string description;
+  int timeout_seconds = 3;             // 1..900
+  int memory_mb = 128;                 // 128..10240
+  int ephemeral_storage_mb = 512;      // 512..10240
+  std::map<std::string, std::string> environment;  // customer variables
+  std::string architecture = "x86_64";
+  std::string package_type = "Zip";
+  std::string tracing_mode = "PassThrough";
+  std::string log_format = "Text";  // LoggingConfig.LogFormat
+  std::string log_group;            // "/aws/lambda/NAME" unless configured
+  std::string application_log_level;  // only with JSON log format
+  std::string system_log_level;
+  std::string code_sha256;          // base64 of the SHA-256 of the zip (CodeSha256)
+  int64_t code_size = 0;            // bytes of the zip (CodeSize)
+  std::string last_modified;        // "2020-04-10T19:06:32.563+0000"
+  std::string revision_id;          // UUID, new on every change
+  std::string state = "Active";     // Pending | Active | Inactive | Failed
+  std::string state_reason;
+  std::string state_reason_code;
+  std::string last_update_status = "Successful";  // Successful | InProgress | Failed
+  std::string last_update_status_reason;
+  std::string last_update_status_reason_code;
+  std::map<std::string, std::string> tags;
+};
+
+// What an execution environment needs to run a function version. Immutable.
+struct FunctionVersion {
+  FunctionConfig config;
+  std::string arn;                    // unqualified function ARN
+  std::filesystem::path code_dir;     // unpacked package on the host (read-only)
+};
+
+using FunctionSnapshot = std::shared_ptr<const FunctionVersion>;
+
+}  // namespace nimbus::control

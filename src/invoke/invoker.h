@@ -1,0 +1,58 @@
+// invoke: the data plane. Takes an invocation of a resolved function version,
+// finds or starts an execution environment for it, hands the event to the runtime
+// and returns the outcome.
+//
+// Threads: the Invoker is confined to the main reactor (its pools, environments
+// and timers are touched only there); callers on other threads Post() to it.
+// Callbacks are called on the reactor thread.
+#pragma once
+
+#include <functional>
+#include <optional>
+#include <string>
+
+#include "base/status.h"
+#include "control/function.h"
+
+namespace nimbus::invoke {
+
+struct InvokeRequest {
+  control::FunctionSnapshot function;  // REQUIRES: non-null
+  std::string request_id;              // lowercase UUID; becomes the runtime's request id
+  std::string invoked_function_arn;    // the ARN the caller used (qualified if they qualified it)
+  std::string payload;                 // event bytes, already validated
+  std::string content_type = "application/json";
+  std::string client_context;          // decoded JSON text of X-Amz-Client-Context, or empty
+  std::string trace_id;                // X-Amzn-Trace-Id, or empty to generate one
+  bool tail_log = false;               // X-Amz-Log-Type: Tail
+};
+
+// How the function ended. A function failure is an outcome, not an error.
+struct InvokeOutcome {
+  std::string request_id;
+  std::string executed_version;        // "$LATEST" or "N"
+  std::string payload;                 // response bytes, or the error JSON
+  std::string content_type = "application/json";
+  std::optional<std::string> function_error;  // "Unhandled" when the function failed
+  std::string log_tail;                // last 4 KB of the invocation's log, if tail_log
+};
+
+using InvokeCallback = std::function<void(Result<InvokeOutcome>)>;
+
+class Invoker {
+ public:
+  virtual ~Invoker() = default;
+
+  // Runs the invocation. `done` is called exactly once, on the reactor thread:
+  // with an outcome (success or function error) or, if the platform could not run
+  // it, a Status (kThrottled, kUnavailable, kInternal).
+  // REQUIRES: on the reactor thread.
+  virtual void Invoke(InvokeRequest request, InvokeCallback done) = 0;
+
+  // The function's configuration or code changed, or it was deleted: stop handing
+  // new invocations to environments built from older snapshots and retire them
+  // once idle. REQUIRES: on the reactor thread.
+  virtual void RetireFunction(const std::string& function_name) = 0;
+};
+
+}  // namespace nimbus::invoke

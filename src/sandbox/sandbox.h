@@ -1,0 +1,137 @@
+// sandbox: execution environments' isolation. A Sandbox is one running,
+// isolated process tree (the runtime and whatever it starts) with its own pid,
+// mount, ipc, uts and network namespaces, a cgroup, a read-only root, and a
+// Runtime API listening socket at 127.0.0.1:9001 inside its network namespace.
+//
+// Used by invoke/ only. Launch() is blocking (clone, mounts, cgroup writes) and
+// runs on the BlockingPool; the returned Sandbox is then owned by one
+// invoke::Environment, which watches its fds on the reactor.
+//
+// Lifecycle of a Sandbox (host side):
+//
+//   Launch() ──► running ──(runtime exits / Kill())──► exited ──Destroy()──► gone
+//
+// Processes inside: PID 1 is Nimbus' own tiny init (reaps zombies, reports the
+// runtime's wait status, exits when the runtime exits, which kills the namespace);
+// the runtime is its child, running as an unprivileged uid with no capabilities,
+// no_new_privs and a seccomp filter.
+#pragma once
+
+#include <sys/types.h>
+
+#include <cstdint>
+#include <filesystem>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "base/status.h"
+#include "base/unique_fd.h"
+
+namespace nimbus::sandbox {
+
+// What to run and with which limits. A value type.
+struct SandboxSpec {
+  // Identifies the environment in cgroup names and logs: 32 lowercase hex chars.
+  std::string id;
+  // Host directory bind-mounted read-only at /var/task (the unpacked code).
+  std::filesystem::path code_dir;
+  // Host directory bind-mounted read-only at /var/runtime (our runtime clients).
+  std::filesystem::path runtime_dir;
+  // Host directories unpacked from layers, bind-mounted in order at /opt (later
+  // ones overlay earlier ones). Empty for now.
+  std::vector<std::filesystem::path> layer_dirs;
+  // argv[0] is an absolute path inside the sandbox, e.g. "/var/runtime/python/bootstrap".
+  std::vector<std::string> argv;
+  // "KEY=VALUE" entries; the whole environment of the runtime process.
+  std::vector<std::string> env;
+  // Working directory inside the sandbox.
+  std::string cwd = "/var/task";
+  // Memory limit (MemorySize). CPU share is proportional: 1769 MB = 1 vCPU.
+  uint64_t memory_mb = 128;
+  // Size of the /tmp tmpfs (EphemeralStorage).
+  uint64_t ephemeral_storage_mb = 512;
+  // Max processes+threads in the sandbox (pids cgroup) and RLIMIT_NOFILE.
+  uint64_t max_pids = 1024;
+  uint64_t max_open_files = 1024;
+  // When false the network namespace has only loopback (the Runtime API).
+  bool network = false;
+};
+
+struct ResourceUsage {
+  uint64_t max_memory_bytes = 0;  // cgroup peak usage since launch
+  bool oom_killed = false;        // the cgroup's OOM killer has fired
+};
+
+// How the runtime process ended.
+struct ExitInfo {
+  bool exited = false;  // true: normal exit with `status`; false: killed by `signal`
+  int status = 0;
+  int signal = 0;
+  // "exit status 1", "signal: killed", "signal: segmentation fault" (Go's wording,
+  // which Lambda's Runtime.ExitError messages use).
+  std::string Describe() const;
+};
+
+// A running environment. Not thread-safe: owned by one invoke::Environment.
+class Sandbox {
+ public:
+  virtual ~Sandbox() = default;
+
+  // The listening TCP socket bound to 127.0.0.1:9001 inside the sandbox's network
+  // namespace. Ownership passes to the caller (the Runtime API server). Called once.
+  virtual UniqueFd TakeRuntimeApiListener() = 0;
+  // Read end (non-blocking) of the pipe that carries the runtime's stdout and
+  // stderr, merged in write order. Called once.
+  virtual UniqueFd TakeOutput() = 0;
+  // Becomes readable when the runtime has exited (its wait status is then
+  // available from ReadExit()). Borrowed; valid until Destroy().
+  virtual int exit_fd() const = 0;
+  // Non-blocking: the runtime's exit, once known.
+  virtual std::optional<ExitInfo> ReadExit() = 0;
+
+  // Peak memory and OOM state from the cgroup. Cheap (a few small reads).
+  virtual ResourceUsage ReadUsage() = 0;
+
+  // SIGKILLs every process in the sandbox. Idempotent, non-blocking.
+  virtual void Kill() = 0;
+  // Kills if needed, reaps, removes the cgroup and any host-side state. Blocking;
+  // leaves no process, mount or cgroup behind. Idempotent.
+  virtual Status Destroy() = 0;
+
+  // Host pid of the sandbox's init (for tests and diagnostics).
+  virtual pid_t init_pid() const = 0;
+};
+
+// Limits the host could not enforce, found when the factory was built; printed
+// once by `nimbus serve` at start (e.g. "memory limit: cgroup v2 memory controller
+// not delegated to /sys/fs/cgroup/user.slice/...").
+struct Capabilities {
+  bool cgroups = false;        // memory/cpu/pids limits enforced
+  bool user_namespace = false; // running unprivileged via a user namespace
+  std::vector<std::string> warnings;
+};
+
+class SandboxFactory {
+ public:
+  virtual ~SandboxFactory() = default;
+  // Creates and starts a sandbox. Blocking. Thread-safe.
+  virtual Result<std::unique_ptr<Sandbox>> Launch(const SandboxSpec& spec) = 0;
+  virtual const Capabilities& capabilities() const = 0;
+};
+
+struct LinuxSandboxOptions {
+  // Unprivileged uid/gid the runtime runs as (when Nimbus runs as root).
+  uid_t sandbox_uid = 993;
+  gid_t sandbox_gid = 993;
+  // Name of the cgroup directory created under the daemon's own cgroup in each
+  // hierarchy, holding one child per environment: <own>/<cgroup_parent>/<id>.
+  std::string cgroup_parent = "nimbus";
+};
+
+// Namespaces + cgroups (v1 or v2, detected) + pivot_root + seccomp. Works as root,
+// or as an ordinary user via a user namespace (then cgroups only if delegated).
+Result<std::unique_ptr<SandboxFactory>> NewLinuxSandboxFactory(const LinuxSandboxOptions& options);
+
+}  // namespace nimbus::sandbox
