@@ -1,0 +1,327 @@
+// The one translation unit that speaks Boost.Beast for serving (it costs ~25 s to
+// compile; keep it that way).
+#include "http/server.h"
+
+#include <netinet/in.h>
+#include <sys/socket.h>
+
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/http.hpp>
+#include <optional>
+#include <unordered_set>
+
+#include "base/check.h"
+#include "base/log.h"
+#include "base/reactor_asio.h"
+
+namespace nimbus::http {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+using tcp = asio::ip::tcp;
+
+namespace {
+
+class Session;
+
+// Shared by a Listener, its acceptor loop and its sessions. Confined to the reactor.
+struct ListenerCore {
+  ListenerCore(Reactor& r, Handler h, ListenerOptions o)
+      : reactor(r), acceptor(AsioContext(r)), handler(std::move(h)), options(std::move(o)) {}
+  Reactor& reactor;
+  tcp::acceptor acceptor;
+  Handler handler;
+  ListenerOptions options;
+  std::unordered_set<Session*> sessions;
+  bool closed = false;
+};
+
+class Session : public std::enable_shared_from_this<Session> {
+ public:
+  Session(std::shared_ptr<ListenerCore> core, tcp::socket socket)
+      : core_(std::move(core)), socket_(std::move(socket)) {
+    core_->sessions.insert(this);
+    boost::system::error_code ec;
+    auto ep = socket_.remote_endpoint(ec);
+    if (!ec) remote_ = ep.address().to_string();
+    socket_.set_option(tcp::no_delay(true), ec);
+  }
+  ~Session() { core_->sessions.erase(this); }
+
+  void Start() { ReadHeader(); }
+
+  void Close() {
+    boost::system::error_code ec;
+    socket_.shutdown(tcp::socket::shutdown_both, ec);
+    socket_.close(ec);
+  }
+
+  // Half-closes, then discards what the peer still sends (an unread request body)
+  // for a bounded time before closing, so the peer reads our response instead of
+  // a connection reset.
+  void Linger() {
+    boost::system::error_code ec;
+    socket_.shutdown(tcp::socket::shutdown_send, ec);
+    auto timer = std::make_shared<asio::steady_timer>(socket_.get_executor(),
+                                                      std::chrono::seconds(2));
+    timer->async_wait([self = shared_from_this()](const boost::system::error_code& ec) {
+      if (!ec) self->Close();
+    });
+    Drain(timer);
+  }
+  void Drain(std::shared_ptr<asio::steady_timer> timer) {
+    drain_.resize(64 * 1024);
+    socket_.async_read_some(asio::buffer(drain_), [self = shared_from_this(), timer](
+                                                      const boost::system::error_code& ec, size_t) {
+      if (ec) {
+        timer->cancel();
+        self->Close();
+        return;
+      }
+      self->Drain(timer);
+    });
+  }
+
+  // Called through a Responder, on the reactor thread.
+  void Deliver(uint64_t seq, Response&& response);
+  void Abandon(uint64_t seq) {
+    if (seq == seq_ && awaiting_response_) Close();
+  }
+
+ private:
+  void ReadHeader();
+  void OnHeader(const boost::system::error_code& ec);
+  void ReadBody();
+  void Dispatch(bool body_too_large, uint64_t declared);
+
+  std::shared_ptr<ListenerCore> core_;
+  tcp::socket socket_;
+  std::string remote_;
+  beast::flat_buffer buffer_;
+  std::optional<beast::http::request_parser<beast::http::string_body>> parser_;
+  beast::http::response<beast::http::string_body> out_;
+  bool keep_alive_ = true;
+  bool awaiting_response_ = false;
+  std::string drain_;
+  uint64_t seq_ = 0;  // request number on this connection; ties a Responder to its request
+};
+
+}  // namespace
+
+struct Responder::State {
+  Reactor* reactor;
+  // Keeps the session alive while its request is parked (e.g. a runtime's /next).
+  std::shared_ptr<Session> session;
+  uint64_t seq;
+  bool done = false;
+};
+
+Responder::~Responder() {
+  if (!state_ || state_->done) return;
+  // Never answered: close the connection rather than leave the client hanging.
+  auto state = std::move(state_);
+  state->reactor->Post([state] {
+    state->session->Abandon(state->seq);
+  });
+}
+
+void Responder::Respond(Response response) {
+  NIMBUS_CHECK(state_ && !state_->done) << "Responder used twice or empty";
+  state_->done = true;
+  auto state = std::move(state_);
+  if (state->reactor->InReactorThread()) {
+    state->session->Deliver(state->seq, std::move(response));
+    return;
+  }
+  state->reactor->Post([state, response = std::move(response)]() mutable {
+    state->session->Deliver(state->seq, std::move(response));
+  });
+}
+
+namespace {
+
+void Session::ReadHeader() {
+  if (core_->closed) return;
+  parser_.emplace();
+  // Declared lengths are checked by hand in OnHeader (so the handler can answer
+  // 413 itself); the parser's own limit is set there for chunked bodies.
+  parser_->body_limit(boost::none);
+  parser_->header_limit(64 * 1024);
+  beast::http::async_read_header(
+      socket_, buffer_, *parser_,
+      [self = shared_from_this()](const boost::system::error_code& ec, size_t) {
+        self->OnHeader(ec);
+      });
+}
+
+void Session::OnHeader(const boost::system::error_code& ec) {
+  if (ec || core_->closed) return;  // peer closed or malformed: drop the connection
+  auto& req = parser_->get();
+  auto declared = parser_->content_length();
+  if (declared && *declared > core_->options.max_body_bytes) {
+    Dispatch(/*body_too_large=*/true, *declared);
+    return;
+  }
+  parser_->body_limit(core_->options.max_body_bytes);
+  if (req[beast::http::field::expect] == "100-continue") {
+    auto cont = std::make_shared<beast::http::response<beast::http::empty_body>>(
+        beast::http::status::continue_, req.version());
+    beast::http::async_write(socket_, *cont,
+                             [self = shared_from_this(), cont](const boost::system::error_code& ec,
+                                                               size_t) {
+                               if (!ec) self->ReadBody();
+                             });
+    return;
+  }
+  ReadBody();
+}
+
+void Session::ReadBody() {
+  if (parser_->is_done()) {
+    Dispatch(false, 0);
+    return;
+  }
+  beast::http::async_read(
+      socket_, buffer_, *parser_,
+      [self = shared_from_this()](const boost::system::error_code& ec, size_t) {
+        if (ec == beast::http::error::body_limit) {
+          self->Dispatch(/*body_too_large=*/true, self->core_->options.max_body_bytes + 1);
+          return;
+        }
+        if (ec || self->core_->closed) return;
+        self->Dispatch(false, 0);
+      });
+}
+
+void Session::Dispatch(bool body_too_large, uint64_t declared) {
+  auto& msg = parser_->get();
+  Request req;
+  req.method = std::string(msg.method_string());
+  req.target = std::string(msg.target());
+  for (const auto& f : msg) req.headers.Add(std::string(f.name_string()), std::string(f.value()));
+  req.remote_address = remote_;
+  req.body_too_large = body_too_large;
+  if (body_too_large) {
+    req.declared_body_size = declared;
+    keep_alive_ = false;  // the unread body makes the stream unusable
+  } else {
+    req.body = std::move(msg.body());
+    req.declared_body_size = req.body.size();
+    keep_alive_ = msg.keep_alive();
+  }
+  out_.version(msg.version());
+  parser_.reset();
+  ++seq_;
+  awaiting_response_ = true;
+  auto state = std::make_shared<Responder::State>();
+  state->reactor = &core_->reactor;
+  state->session = shared_from_this();
+  state->seq = seq_;
+  core_->handler(std::move(req), Responder(std::move(state)));
+}
+
+void Session::Deliver(uint64_t seq, Response&& response) {
+  if (seq != seq_ || !awaiting_response_ || core_->closed) return;
+  awaiting_response_ = false;
+  unsigned version = out_.version();
+  out_ = {};
+  out_.version(version);
+  out_.result(static_cast<unsigned>(response.status));
+  for (const auto& [k, v] : response.headers.entries()) out_.insert(k, v);
+  if (!core_->options.server_name.empty() && !response.headers.Has("Server")) {
+    out_.set(beast::http::field::server, core_->options.server_name);
+  }
+  out_.body() = std::move(response.body);
+  out_.keep_alive(keep_alive_);
+  out_.prepare_payload();
+  beast::http::async_write(socket_, out_,
+                           [self = shared_from_this()](const boost::system::error_code& ec, size_t) {
+                             if (ec) return;
+                             if (!self->keep_alive_) {
+                               self->Linger();
+                               return;
+                             }
+                             self->ReadHeader();
+                           });
+}
+
+void Accept(std::shared_ptr<ListenerCore> core) {
+  core->acceptor.async_accept([core](const boost::system::error_code& ec, tcp::socket socket) {
+    if (core->closed) return;
+    if (ec) {
+      if (ec == asio::error::operation_aborted || ec == asio::error::bad_descriptor) return;
+      // EMFILE and friends: back off instead of spinning.
+      log::Warn("http: accept failed: {}", ec.message());
+      auto t = std::make_shared<asio::steady_timer>(AsioContext(core->reactor),
+                                                    std::chrono::milliseconds(50));
+      t->async_wait([core, t](const boost::system::error_code&) { Accept(core); });
+      return;
+    }
+    std::make_shared<Session>(core, std::move(socket))->Start();
+    Accept(core);
+  });
+}
+
+class AsioListener final : public Listener {
+ public:
+  explicit AsioListener(std::shared_ptr<ListenerCore> core) : core_(std::move(core)) {}
+  ~AsioListener() override {
+    core_->closed = true;
+    boost::system::error_code ec;
+    core_->acceptor.close(ec);
+    // Copy: closing a session may not erase synchronously, but be safe either way.
+    std::vector<Session*> sessions(core_->sessions.begin(), core_->sessions.end());
+    for (Session* s : sessions) s->Close();
+  }
+  uint16_t port() const override {
+    boost::system::error_code ec;
+    auto ep = core_->acceptor.local_endpoint(ec);
+    return ec ? 0 : ep.port();
+  }
+  size_t connection_count() const override { return core_->sessions.size(); }
+
+ private:
+  std::shared_ptr<ListenerCore> core_;
+};
+
+}  // namespace
+
+Result<std::unique_ptr<Listener>> Listen(Reactor& reactor, const std::string& host, uint16_t port,
+                                         Handler handler, ListenerOptions options) {
+  boost::system::error_code ec;
+  auto address = asio::ip::make_address(host, ec);
+  if (ec) return InvalidArgument(fmt::format("listen address {}: {}", host, ec.message()));
+  auto core = std::make_shared<ListenerCore>(reactor, std::move(handler), std::move(options));
+  tcp::endpoint ep(address, port);
+  core->acceptor.open(ep.protocol(), ec);
+  if (!ec) core->acceptor.set_option(tcp::acceptor::reuse_address(true), ec);
+  if (!ec) core->acceptor.bind(ep, ec);
+  if (!ec) core->acceptor.listen(asio::socket_base::max_listen_connections, ec);
+  if (ec) {
+    return Status(ec == asio::error::address_in_use ? Code::kConflict : Code::kUnavailable,
+                  fmt::format("listen on {}:{}: {}", host, port, ec.message()));
+  }
+  Accept(core);
+  return std::unique_ptr<Listener>(std::make_unique<AsioListener>(core));
+}
+
+Result<std::unique_ptr<Listener>> Serve(Reactor& reactor, UniqueFd fd, Handler handler,
+                                        ListenerOptions options) {
+  sockaddr_storage addr{};
+  socklen_t len = sizeof addr;
+  if (::getsockname(fd.get(), reinterpret_cast<sockaddr*>(&addr), &len) != 0) {
+    return Internal(fmt::format("serve fd {}: getsockname: {}", fd.get(), strerror(errno)));
+  }
+  auto core = std::make_shared<ListenerCore>(reactor, std::move(handler), std::move(options));
+  boost::system::error_code ec;
+  core->acceptor.assign(addr.ss_family == AF_INET6 ? tcp::v6() : tcp::v4(), fd.get(), ec);
+  if (ec) return Internal(fmt::format("serve fd {}: {}", fd.get(), ec.message()));
+  fd.Release();  // now owned by the acceptor
+  Accept(core);
+  return std::unique_ptr<Listener>(std::make_unique<AsioListener>(core));
+}
+
+}  // namespace nimbus::http

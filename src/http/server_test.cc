@@ -1,0 +1,201 @@
+#include "http/server.h"
+
+#include <arpa/inet.h>
+#include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <future>
+
+namespace nimbus::http {
+namespace {
+
+using namespace std::chrono_literals;
+
+// A blocking raw-socket client: tests see exactly the bytes on the wire.
+class RawClient {
+ public:
+  explicit RawClient(uint16_t port) {
+    fd_ = socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_port = htons(port);
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    timeval tv{5, 0};
+    setsockopt(fd_, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    connected_ = connect(fd_, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0;
+  }
+  ~RawClient() { close(fd_); }
+  bool connected() const { return connected_; }
+  void Send(const std::string& s) { ASSERT_EQ(write(fd_, s.data(), s.size()), (ssize_t)s.size()); }
+  // Reads one response (headers + Content-Length body).
+  std::string ReadResponse() {
+    std::string got;
+    char buf[4096];
+    for (;;) {
+      size_t hdr_end = got.find("\r\n\r\n");
+      if (hdr_end != std::string::npos) {
+        size_t cl = 0;
+        auto p = got.find("Content-Length: ");
+        if (p != std::string::npos && p < hdr_end) cl = std::stoul(got.substr(p + 16));
+        if (got.size() >= hdr_end + 4 + cl) {
+          std::string r = got.substr(0, hdr_end + 4 + cl);
+          pending_ = got.substr(hdr_end + 4 + cl);
+          return r;
+        }
+      }
+      ssize_t n = read(fd_, buf, sizeof buf);
+      if (n <= 0) return got;
+      got.append(buf, n);
+    }
+  }
+  // True if the server closed the connection.
+  bool PeerClosed() {
+    char c;
+    return read(fd_, &c, 1) == 0;
+  }
+
+ private:
+  int fd_;
+  bool connected_ = false;
+  std::string pending_;
+};
+
+class ServerTest : public ::testing::Test {
+ protected:
+  void SetUp() override { reactor_.Start(); }
+  void TearDown() override {
+    std::promise<void> done;
+    reactor_.Post([&] {
+      listener_.reset();
+      done.set_value();
+    });
+    done.get_future().wait();
+    reactor_.Stop();
+  }
+  uint16_t StartListener(Handler h, ListenerOptions o = {}) {
+    std::promise<uint16_t> port;
+    reactor_.Post([&] {
+      auto l = Listen(reactor_, "127.0.0.1", 0, std::move(h), o);
+      ASSERT_TRUE(l.has_value()) << l.error().ToString();
+      listener_ = std::move(*l);
+      port.set_value(listener_->port());
+    });
+    return port.get_future().get();
+  }
+  Reactor reactor_{"reactor-test"};
+  std::unique_ptr<Listener> listener_;
+};
+
+TEST_F(ServerTest, AnswersSeveralRequestsOnOneKeepAliveConnection) {
+  uint16_t port = StartListener([](Request&& r, Responder resp) {
+    resp.Respond(Response::Text(200, r.method + " " + r.target + " " + r.body));
+  });
+  RawClient c(port);
+  ASSERT_TRUE(c.connected());
+  c.Send("POST /a?x=1 HTTP/1.1\r\nHost: h\r\nContent-Length: 3\r\n\r\nabc");
+  std::string r1 = c.ReadResponse();
+  EXPECT_NE(r1.find("HTTP/1.1 200 OK"), std::string::npos);
+  EXPECT_NE(r1.find("POST /a?x=1 abc"), std::string::npos);
+  c.Send("GET /b HTTP/1.1\r\nHost: h\r\n\r\n");
+  EXPECT_NE(c.ReadResponse().find("GET /b "), std::string::npos);
+}
+
+TEST_F(ServerTest, AResponderCanAnswerLaterFromAnotherThread) {
+  std::promise<Responder> parked;
+  uint16_t port = StartListener([&](Request&&, Responder resp) { parked.set_value(std::move(resp)); });
+  RawClient c(port);
+  c.Send("GET /next HTTP/1.1\r\nHost: h\r\n\r\n");
+  auto f = parked.get_future();
+  ASSERT_EQ(f.wait_for(5s), std::future_status::ready);
+  Responder r = f.get();
+  std::thread t([&] { r.Respond(Response::Json(202, "{\"status\":\"OK\"}")); });
+  t.join();
+  std::string got = c.ReadResponse();
+  EXPECT_NE(got.find("HTTP/1.1 202 Accepted"), std::string::npos);
+  EXPECT_NE(got.find("{\"status\":\"OK\"}"), std::string::npos);
+}
+
+TEST_F(ServerTest, AnOversizedBodyReachesTheHandlerUnreadAndTheConnectionCloses) {
+  ListenerOptions o;
+  o.max_body_bytes = 10;
+  uint16_t port = StartListener(
+      [](Request&& r, Responder resp) {
+        resp.Respond(Response::Text(413, r.body_too_large
+                                             ? "too large " + std::to_string(r.declared_body_size)
+                                             : "read " + r.body));
+      },
+      o);
+  RawClient c(port);
+  c.Send("POST /x HTTP/1.1\r\nHost: h\r\nContent-Length: 11\r\n\r\n01234567890");
+  std::string got = c.ReadResponse();
+  EXPECT_NE(got.find("too large 11"), std::string::npos) << got;
+  EXPECT_TRUE(c.PeerClosed());
+}
+
+TEST_F(ServerTest, ExpectContinueGetsAnInterimResponse) {
+  uint16_t port = StartListener(
+      [](Request&& r, Responder resp) { resp.Respond(Response::Text(200, r.body)); });
+  RawClient c(port);
+  c.Send("PUT /x HTTP/1.1\r\nHost: h\r\nContent-Length: 2\r\nExpect: 100-continue\r\n\r\n");
+  std::string interim = c.ReadResponse();
+  EXPECT_NE(interim.find("HTTP/1.1 100 Continue"), std::string::npos) << interim;
+  c.Send("hi");
+  EXPECT_NE(c.ReadResponse().find("\r\n\r\nhi"), std::string::npos);
+}
+
+TEST_F(ServerTest, DroppingAResponderClosesTheConnection) {
+  uint16_t port = StartListener([](Request&&, Responder) {});
+  RawClient c(port);
+  c.Send("GET / HTTP/1.1\r\nHost: h\r\n\r\n");
+  EXPECT_TRUE(c.PeerClosed());
+}
+
+TEST_F(ServerTest, DestroyingTheListenerClosesItsConnections) {
+  std::promise<void> got_request;
+  std::vector<Responder> parked;
+  uint16_t port = StartListener([&](Request&&, Responder r) {
+    parked.push_back(std::move(r));
+    got_request.set_value();
+  });
+  RawClient c(port);
+  c.Send("GET /next HTTP/1.1\r\nHost: h\r\n\r\n");
+  got_request.get_future().wait();
+  std::promise<void> done;
+  reactor_.Post([&] {
+    listener_.reset();
+    parked.clear();
+    done.set_value();
+  });
+  done.get_future().wait();
+  EXPECT_TRUE(c.PeerClosed());
+  RawClient again(port);
+  EXPECT_FALSE(again.connected());
+}
+
+TEST_F(ServerTest, ServesAnAlreadyListeningSocket) {
+  int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a), 0);
+  ASSERT_EQ(listen(fd, 16), 0);
+  socklen_t len = sizeof a;
+  getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
+  std::promise<void> ready;
+  reactor_.Post([&] {
+    auto l = Serve(reactor_, UniqueFd(fd),
+                   [](Request&&, Responder r) { r.Respond(Response::Text(200, "served")); });
+    ASSERT_TRUE(l.has_value());
+    listener_ = std::move(*l);
+    ready.set_value();
+  });
+  ready.get_future().wait();
+  RawClient c(ntohs(a.sin_port));
+  c.Send("GET / HTTP/1.1\r\nHost: h\r\n\r\n");
+  EXPECT_NE(c.ReadResponse().find("served"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace nimbus::http
