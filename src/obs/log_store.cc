@@ -1,0 +1,933 @@
+#include "obs/log_store.h"
+
+#include <fcntl.h>
+#include <pthread.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <charconv>
+#include <cstring>
+#include <fstream>
+#include <mutex>
+#include <tuple>
+#include <unordered_map>
+
+#include "base/encoding.h"
+#include "base/errno_status.h"
+#include "base/log.h"
+#include "base/unique_fd.h"
+
+namespace nimbus::obs {
+namespace {
+
+namespace fs = std::filesystem;
+
+constexpr std::string_view kGroupHeader = "#nimbus-log-group v1";
+constexpr std::string_view kStreamHeader = "#nimbus-log-stream v1";
+constexpr std::string_view kGroupFile = "_group";
+constexpr std::string_view kStreamSuffix = ".log";
+// Encoded names longer than this are cut and suffixed with a hash, keeping file
+// names well under NAME_MAX (255) including the ".log" suffix.
+constexpr size_t kMaxEncodedName = 200;
+constexpr size_t kEncodedPrefixWhenHashed = 120;
+
+std::optional<int64_t> ParseInt(std::string_view s) {
+  int64_t v = 0;
+  auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
+  if (ec != std::errc() || p != s.data() + s.size()) return std::nullopt;
+  return v;
+}
+
+std::vector<std::string_view> SplitTabs(std::string_view line, size_t max_fields) {
+  std::vector<std::string_view> out;
+  while (out.size() + 1 < max_fields) {
+    size_t tab = line.find('\t');
+    if (tab == std::string_view::npos) break;
+    out.push_back(line.substr(0, tab));
+    line.remove_prefix(tab + 1);
+  }
+  out.push_back(line);
+  return out;
+}
+
+// "<ts>\t<ingestion>\t<esc(message)>", or nullopt for a line that is not an event.
+std::optional<LogEvent> ParseEventLine(std::string_view line) {
+  auto f = SplitTabs(line, 3);
+  if (f.size() != 3) return std::nullopt;
+  auto ts = ParseInt(f[0]);
+  auto ingestion = ParseInt(f[1]);
+  auto message = UnescapeLogLine(f[2]);
+  if (!ts || !ingestion || !message) return std::nullopt;
+  return LogEvent{*ts, std::move(*message), *ingestion};
+}
+
+// Header "<kind>\t<created ms>\t<esc(name)>".
+std::optional<std::pair<int64_t, std::string>> ParseHeader(std::string_view line,
+                                                           std::string_view kind) {
+  auto f = SplitTabs(line, 3);
+  if (f.size() != 3 || f[0] != kind) return std::nullopt;
+  auto created = ParseInt(f[1]);
+  auto name = UnescapeLogLine(f[2]);
+  if (!created || !name) return std::nullopt;
+  return std::make_pair(*created, std::move(*name));
+}
+
+std::string HeaderLine(std::string_view kind, int64_t created_ms, std::string_view name) {
+  return fmt::format("{}\t{}\t{}\n", kind, created_ms, EscapeLogLine(name));
+}
+
+std::string EventLine(const LogEvent& e) {
+  return fmt::format("{}\t{}\t{}\n", e.timestamp_ms, e.ingestion_time_ms,
+                     EscapeLogLine(e.message));
+}
+
+Result<std::string> ReadFile(const fs::path& path) {
+  UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  if (!fd) return ErrnoStatus("open " + path.string());
+  std::string data;
+  char buf[64 << 10];
+  for (;;) {
+    ssize_t n = ::read(fd.get(), buf, sizeof buf);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return ErrnoStatus("read " + path.string());
+    }
+    if (n == 0) break;
+    data.append(buf, static_cast<size_t>(n));
+  }
+  return data;
+}
+
+Status WriteAll(int fd, std::string_view data, const fs::path& path) {
+  while (!data.empty()) {
+    ssize_t n = ::write(fd, data.data(), data.size());
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return ErrnoStatus("write " + path.string());
+    }
+    data.remove_prefix(static_cast<size_t>(n));
+  }
+  return Status::Ok();
+}
+
+// Creates `path` holding `content` unless it already exists.
+Status CreateFileOnce(const fs::path& path, std::string_view content) {
+  UniqueFd fd(::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0640));
+  if (!fd) {
+    if (errno == EEXIST) return Status::Ok();
+    return ErrnoStatus("create " + path.string());
+  }
+  Status s = WriteAll(fd.get(), content, path);
+  if (!s.ok()) ::unlink(path.c_str());
+  return s;
+}
+
+uint64_t StreamHash(std::string_view name) {
+  std::string digest = Sha256(name);
+  uint64_t h = 0;
+  std::memcpy(&h, digest.data(), sizeof h);
+  return h;
+}
+
+// 56 digits like AWS's eventId: timestamp, stream hash, index.
+std::string EventId(int64_t ts, uint64_t stream_hash, uint64_t index) {
+  return fmt::format("{:020}{:020}{:016}", static_cast<uint64_t>(std::max<int64_t>(ts, 0)),
+                     stream_hash, index % 10'000'000'000'000'000ull);
+}
+
+Status CheckLimit(int limit, int max) {
+  if (limit < 1 || limit > max) {
+    return InvalidArgument(fmt::format("limit {} is outside 1..{}", limit, max));
+  }
+  return Status::Ok();
+}
+
+Status NoGroup(const std::string& group) {
+  return NotFound(fmt::format("log group {}: does not exist", group));
+}
+
+}  // namespace
+
+std::string EncodeFileName(std::string_view name) {
+  if (name.empty()) return "%";  // never produced by a non-empty name
+  std::string out;
+  for (unsigned char c : name) {
+    if (std::isalnum(c) || c == '_' || c == '-') {
+      out.push_back(static_cast<char>(c));
+    } else {
+      out += fmt::format("%{:02X}", c);
+    }
+  }
+  if (out.size() <= kMaxEncodedName) return out;
+  size_t cut = kEncodedPrefixWhenHashed;
+  // Do not split a %XX escape.
+  if (out[cut - 1] == '%') cut -= 1;
+  else if (out[cut - 2] == '%') cut -= 2;
+  return out.substr(0, cut) + "~" + HexEncode(Sha256(name)).substr(0, 32);
+}
+
+std::string EscapeLogLine(std::string_view text) {
+  std::string out;
+  out.reserve(text.size());
+  for (char c : text) {
+    switch (c) {
+      case '\\': out += "\\\\"; break;
+      case '\n': out += "\\n"; break;
+      case '\r': out += "\\r"; break;
+      case '\t': out += "\\t"; break;
+      default: out.push_back(c);
+    }
+  }
+  return out;
+}
+
+std::optional<std::string> UnescapeLogLine(std::string_view text) {
+  std::string out;
+  out.reserve(text.size());
+  for (size_t i = 0; i < text.size(); ++i) {
+    char c = text[i];
+    if (c == '\n' || c == '\t' || c == '\r') return std::nullopt;
+    if (c != '\\') {
+      out.push_back(c);
+      continue;
+    }
+    if (++i == text.size()) return std::nullopt;
+    switch (text[i]) {
+      case '\\': out.push_back('\\'); break;
+      case 'n': out.push_back('\n'); break;
+      case 'r': out.push_back('\r'); break;
+      case 't': out.push_back('\t'); break;
+      default: return std::nullopt;
+    }
+  }
+  return out;
+}
+
+Result<FilterPattern> FilterPattern::Parse(std::string_view pattern) {
+  FilterPattern p;
+  size_t i = 0;
+  auto unsupported = [&](std::string_view what) {
+    return InvalidArgument(fmt::format(
+        "filter pattern {:?}: {} is not supported yet; use plain terms or \"quoted phrases\"",
+        std::string(pattern), what));
+  };
+  while (i < pattern.size()) {
+    char c = pattern[i];
+    if (c == ' ' || c == '\t') {
+      ++i;
+      continue;
+    }
+    if (c == '{') return unsupported("a JSON pattern");
+    if (c == '[') return unsupported("a space-delimited pattern");
+    if (c == '"') {
+      size_t end = pattern.find('"', i + 1);
+      if (end == std::string_view::npos) {
+        return InvalidArgument(
+            fmt::format("filter pattern {:?}: unterminated quote", std::string(pattern)));
+      }
+      std::string phrase(pattern.substr(i + 1, end - i - 1));
+      if (!phrase.empty()) p.terms_.push_back(std::move(phrase));
+      i = end + 1;
+      continue;
+    }
+    if (c == '?') return unsupported("?term (any of)");
+    if (c == '-') return unsupported("-term (exclusion)");
+    size_t end = i;
+    while (end < pattern.size() && pattern[end] != ' ' && pattern[end] != '\t') ++end;
+    p.terms_.emplace_back(pattern.substr(i, end - i));
+    i = end;
+  }
+  return p;
+}
+
+bool FilterPattern::Matches(std::string_view message) const {
+  for (const auto& term : terms_) {
+    if (message.find(term) == std::string_view::npos) return false;
+  }
+  return true;
+}
+
+struct LogStore::Stream {
+  std::string name;
+  uint64_t id = 0;  // distinguishes a re-created stream of the same name
+  int64_t creation_time_ms = 0;
+  fs::path file;
+  uint64_t count = 0;      // events appended, including those on disk
+  uint64_t persisted = 0;  // events in the file; the first `persisted` events
+  uint64_t mem_start = 0;  // index of memory.front(); always <= persisted
+  std::deque<LogEvent> memory;
+  size_t memory_bytes = 0;
+  std::optional<int64_t> first_ts, last_ts, last_ingestion;
+  int64_t stored_bytes = 0;
+};
+
+struct LogStore::Group {
+  std::string name;
+  int64_t creation_time_ms = 0;
+  fs::path dir;
+  int64_t stored_bytes = 0;
+  std::map<std::string, std::unique_ptr<Stream>> streams;
+};
+
+struct LogStore::Op {
+  enum class Kind { kCreateGroup, kCreateStream, kAppend, kDeleteGroup };
+  Kind kind = Kind::kAppend;
+  uint64_t seq = 0;
+  fs::path path;        // group dir (create/delete group) or stream file
+  std::string content;  // header (create) or event line (append)
+  std::string group;    // for kAppend: where to record the write
+  std::string stream;
+  uint64_t stream_id = 0;
+  size_t message_bytes = 0;
+};
+
+struct LogStore::StreamSnapshot {
+  std::string name;
+  fs::path file;
+  uint64_t mem_start = 0;
+  std::vector<LogEvent> memory;  // events [mem_start, count)
+};
+
+LogStore::LogStore(const Clock& clock, LogStoreOptions options)
+    : clock_(clock), options_(std::move(options)) {}
+
+Result<std::unique_ptr<LogStore>> LogStore::Open(const Clock& clock, LogStoreOptions options) {
+  std::error_code ec;
+  fs::create_directories(options.dir, ec);
+  if (ec) {
+    return Internal(fmt::format("log store: create {}: {}", options.dir.string(), ec.message()));
+  }
+  std::unique_ptr<LogStore> store(new LogStore(clock, std::move(options)));
+  NIMBUS_RETURN_IF_ERROR(store->Load().WithContext("log store"));
+  store->writer_ = std::thread([s = store.get()] {
+    pthread_setname_np(pthread_self(), "log-writer");
+    s->RunWriter();
+  });
+  return store;
+}
+
+LogStore::~LogStore() {
+  {
+    MutexLock l(mu_);
+    stopping_ = true;
+  }
+  writer_cv_.notify_all();
+  if (writer_.joinable()) writer_.join();
+}
+
+// Runs before the writer starts, so nothing else touches the state yet.
+Status LogStore::Load() NIMBUS_NO_THREAD_SAFETY_ANALYSIS {
+  std::error_code ec;
+  for (fs::directory_iterator it(options_.dir, ec), end; !ec && it != end; it.increment(ec)) {
+    if (!it->is_directory()) continue;
+    const fs::path dir = it->path();
+    auto group_text = ReadFile(dir / kGroupFile);
+    if (!group_text) {
+      log::Warn("log store: skipping {}: {}", dir.string(), group_text.error().message());
+      continue;
+    }
+    auto header = ParseHeader(group_text->substr(0, group_text->find('\n')), kGroupHeader);
+    if (!header) {
+      log::Warn("log store: skipping {}: bad group header", dir.string());
+      continue;
+    }
+    auto group = std::make_unique<Group>();
+    group->name = header->second;
+    group->creation_time_ms = header->first;
+    group->dir = dir;
+    std::error_code sec;
+    for (fs::directory_iterator sit(dir, sec), send; !sec && sit != send; sit.increment(sec)) {
+      const fs::path file = sit->path();
+      if (file.extension() != kStreamSuffix) continue;
+      NIMBUS_ASSIGN_OR_RETURN(std::string text, ReadFile(file));
+      // A crash can leave a partial last line; cut it so later appends start clean.
+      size_t complete = text.rfind('\n');
+      complete = complete == std::string::npos ? 0 : complete + 1;
+      if (complete != text.size()) {
+        if (::truncate(file.c_str(), static_cast<off_t>(complete)) != 0) {
+          return ErrnoStatus("truncate " + file.string());
+        }
+        text.resize(complete);
+      }
+      size_t nl = text.find('\n');
+      if (nl == std::string::npos) {
+        log::Warn("log store: skipping {}: no header", file.string());
+        continue;
+      }
+      auto sheader = ParseHeader(std::string_view(text).substr(0, nl), kStreamHeader);
+      if (!sheader) {
+        log::Warn("log store: skipping {}: bad stream header", file.string());
+        continue;
+      }
+      auto stream = std::make_unique<Stream>();
+      stream->name = sheader->second;
+      stream->id = next_stream_id_++;
+      stream->creation_time_ms = sheader->first;
+      stream->file = file;
+      std::string_view rest = std::string_view(text).substr(nl + 1);
+      while (!rest.empty()) {
+        size_t e = rest.find('\n');
+        auto event = ParseEventLine(rest.substr(0, e));
+        rest.remove_prefix(e + 1);
+        if (!event) continue;  // skipped the same way by ReadAll
+        stream->count++;
+        stream->stored_bytes += static_cast<int64_t>(event->message.size());
+        if (!stream->first_ts) stream->first_ts = event->timestamp_ms;
+        stream->last_ts = std::max(stream->last_ts.value_or(event->timestamp_ms),
+                                   event->timestamp_ms);
+        stream->last_ingestion = std::max(
+            stream->last_ingestion.value_or(event->ingestion_time_ms), event->ingestion_time_ms);
+        stream->memory_bytes += event->message.size();
+        stream->memory.push_back(std::move(*event));
+      }
+      stream->persisted = stream->count;
+      EvictLocked(*stream);
+      group->stored_bytes += stream->stored_bytes;
+      std::string name = stream->name;
+      group->streams[name] = std::move(stream);
+    }
+    if (sec) return Internal(fmt::format("list {}: {}", dir.string(), sec.message()));
+    std::string name = group->name;
+    groups_[name] = std::move(group);
+  }
+  if (ec) return Internal(fmt::format("list {}: {}", options_.dir.string(), ec.message()));
+  return Status::Ok();
+}
+
+void LogStore::Enqueue(Op op) {
+  op.seq = ++enqueued_seq_;
+  pending_bytes_ += op.message_bytes;
+  queue_.push_back(std::move(op));
+}
+
+LogStore::Stream& LogStore::GetOrCreateStream(const std::string& group_name,
+                                              const std::string& stream_name) {
+  const int64_t now = ToUnixMillis(clock_.Now());
+  auto git = groups_.find(group_name);
+  if (git == groups_.end()) {
+    auto group = std::make_unique<Group>();
+    group->name = group_name;
+    group->creation_time_ms = now;
+    group->dir = options_.dir / EncodeFileName(group_name);
+    Op op;
+    op.kind = Op::Kind::kCreateGroup;
+    op.path = group->dir;
+    op.content = HeaderLine(kGroupHeader, now, group_name);
+    Enqueue(std::move(op));
+    git = groups_.emplace(group_name, std::move(group)).first;
+  }
+  Group& group = *git->second;
+  auto sit = group.streams.find(stream_name);
+  if (sit == group.streams.end()) {
+    auto stream = std::make_unique<Stream>();
+    stream->name = stream_name;
+    stream->id = next_stream_id_++;
+    stream->creation_time_ms = now;
+    stream->file = group.dir / (EncodeFileName(stream_name) + std::string(kStreamSuffix));
+    Op op;
+    op.kind = Op::Kind::kCreateStream;
+    op.path = stream->file;
+    op.content = HeaderLine(kStreamHeader, now, stream_name);
+    Enqueue(std::move(op));
+    sit = group.streams.emplace(stream_name, std::move(stream)).first;
+  }
+  return *sit->second;
+}
+
+void LogStore::AppendLocked(Group& group, Stream& stream, LogEvent event) {
+  if (pending_bytes_ + event.message.size() > options_.max_pending_bytes) {
+    ++dropped_;
+    return;
+  }
+  Op op;
+  op.kind = Op::Kind::kAppend;
+  op.path = stream.file;
+  op.content = EventLine(event);
+  op.group = group.name;
+  op.stream = stream.name;
+  op.stream_id = stream.id;
+  op.message_bytes = event.message.size();
+  Enqueue(std::move(op));
+
+  stream.count++;
+  stream.stored_bytes += static_cast<int64_t>(event.message.size());
+  group.stored_bytes += static_cast<int64_t>(event.message.size());
+  if (!stream.first_ts) stream.first_ts = event.timestamp_ms;
+  stream.last_ts = std::max(stream.last_ts.value_or(event.timestamp_ms), event.timestamp_ms);
+  stream.last_ingestion = event.ingestion_time_ms;
+  stream.memory_bytes += event.message.size();
+  stream.memory.push_back(std::move(event));
+}
+
+void LogStore::EvictLocked(Stream& stream) {
+  while (!stream.memory.empty() && stream.mem_start < stream.persisted &&
+         (stream.memory.size() > options_.max_memory_events_per_stream ||
+          stream.memory_bytes > options_.max_memory_bytes_per_stream)) {
+    stream.memory_bytes -= stream.memory.front().message.size();
+    stream.memory.pop_front();
+    stream.mem_start++;
+  }
+}
+
+void LogStore::Append(const std::string& group, const std::string& stream, int64_t timestamp_ms,
+                      std::string message) {
+  {
+    MutexLock l(mu_);
+    Stream& s = GetOrCreateStream(group, stream);
+    AppendLocked(*groups_[group], s,
+                 LogEvent{timestamp_ms, std::move(message), ToUnixMillis(clock_.Now())});
+  }
+  writer_cv_.notify_one();
+}
+
+Status LogStore::CreateLogGroup(const std::string& group) {
+  {
+    MutexLock l(mu_);
+    if (groups_.count(group)) {
+      return Conflict(fmt::format("log group {}: already exists", group));
+    }
+    auto g = std::make_unique<Group>();
+    g->name = group;
+    g->creation_time_ms = ToUnixMillis(clock_.Now());
+    g->dir = options_.dir / EncodeFileName(group);
+    Op op;
+    op.kind = Op::Kind::kCreateGroup;
+    op.path = g->dir;
+    op.content = HeaderLine(kGroupHeader, g->creation_time_ms, group);
+    Enqueue(std::move(op));
+    groups_.emplace(group, std::move(g));
+  }
+  writer_cv_.notify_one();
+  return Status::Ok();
+}
+
+Status LogStore::CreateLogStream(const std::string& group, const std::string& stream) {
+  {
+    MutexLock l(mu_);
+    auto git = groups_.find(group);
+    if (git == groups_.end()) return NoGroup(group);
+    if (git->second->streams.count(stream)) {
+      return Conflict(fmt::format("log stream {}: already exists", stream));
+    }
+    GetOrCreateStream(group, stream);
+  }
+  writer_cv_.notify_one();
+  return Status::Ok();
+}
+
+Status LogStore::PutLogEvents(const std::string& group, const std::string& stream,
+                              std::vector<LogEvent> events) {
+  for (size_t i = 1; i < events.size(); ++i) {
+    if (events[i].timestamp_ms < events[i - 1].timestamp_ms) {
+      return InvalidArgument("log events in a single PutLogEvents request must be in "
+                             "chronological order");
+    }
+  }
+  {
+    MutexLock l(mu_);
+    auto git = groups_.find(group);
+    if (git == groups_.end()) return NoGroup(group);
+    auto sit = git->second->streams.find(stream);
+    if (sit == git->second->streams.end()) {
+      return NotFound(fmt::format("log stream {}: does not exist", stream));
+    }
+    const int64_t now = ToUnixMillis(clock_.Now());
+    for (auto& e : events) {
+      e.ingestion_time_ms = now;
+      AppendLocked(*git->second, *sit->second, std::move(e));
+    }
+  }
+  writer_cv_.notify_one();
+  return Status::Ok();
+}
+
+Status LogStore::DeleteLogGroup(const std::string& group) {
+  {
+    MutexLock l(mu_);
+    auto git = groups_.find(group);
+    if (git == groups_.end()) return NoGroup(group);
+    Op op;
+    op.kind = Op::Kind::kDeleteGroup;
+    op.path = git->second->dir;
+    Enqueue(std::move(op));
+    groups_.erase(git);
+  }
+  writer_cv_.notify_one();
+  return Status::Ok();
+}
+
+bool LogStore::LogGroupExists(const std::string& group) const {
+  MutexLock l(mu_);
+  return groups_.count(group) > 0;
+}
+
+uint64_t LogStore::dropped_events() const {
+  MutexLock l(mu_);
+  return dropped_;
+}
+
+Status LogStore::Flush() NIMBUS_NO_THREAD_SAFETY_ANALYSIS {
+  std::unique_lock<std::mutex> lock(mu_.native());
+  const uint64_t target = enqueued_seq_;
+  const uint64_t failures = failures_;
+  flush_cv_.wait(lock, [&] { return written_seq_ >= target || failures_ != failures; });
+  if (written_seq_ >= target) return Status::Ok();
+  return last_error_.WithContext("log store: flush");
+}
+
+void LogStore::RunWriter() NIMBUS_NO_THREAD_SAFETY_ANALYSIS {
+  std::vector<Op> batch;  // ops taken from the queue, not yet committed
+  std::unique_lock<std::mutex> lock(mu_.native());
+  for (;;) {
+    if (batch.empty()) {
+      writer_cv_.wait(lock, [&] { return stopping_ || !queue_.empty(); });
+      if (queue_.empty()) return;  // stopping and drained
+    } else {
+      // A write failed: wait before retrying, unless shutting down.
+      writer_cv_.wait_for(lock, options_.retry_delay, [&] { return stopping_; });
+    }
+    for (auto& op : queue_) batch.push_back(std::move(op));
+    queue_.clear();
+    const bool last_attempt = stopping_;
+    lock.unlock();
+
+    size_t done = 0;
+    Status status = Status::Ok();
+    {
+      // Appends to one file stay open across a run of ops; a create or delete
+      // closes them, so ops apply in queue order.
+      std::unordered_map<std::string, UniqueFd> open;
+      auto fd_for = [&](const fs::path& path) -> Result<int> {
+        auto it = open.find(path.string());
+        if (it != open.end()) return it->second.get();
+        UniqueFd fd(::open(path.c_str(), O_WRONLY | O_APPEND | O_CLOEXEC));
+        if (!fd) return ErrnoStatus("open " + path.string());
+        int raw = fd.get();
+        open.emplace(path.string(), std::move(fd));
+        return raw;
+      };
+      while (done < batch.size() && status.ok()) {
+        const Op& op = batch[done];
+        switch (op.kind) {
+          case Op::Kind::kCreateGroup: {
+            std::error_code ec;
+            fs::create_directories(op.path, ec);
+            if (ec) {
+              status = Internal(fmt::format("create {}: {}", op.path.string(), ec.message()));
+            } else {
+              status = CreateFileOnce(op.path / kGroupFile, op.content);
+            }
+            break;
+          }
+          case Op::Kind::kCreateStream:
+            status = CreateFileOnce(op.path, op.content);
+            break;
+          case Op::Kind::kDeleteGroup: {
+            open.clear();
+            std::error_code ec;
+            fs::remove_all(op.path, ec);
+            if (ec) {
+              status = Internal(fmt::format("remove {}: {}", op.path.string(), ec.message()));
+            }
+            break;
+          }
+          case Op::Kind::kAppend: {
+            // Gather the run of appends to this file into one write.
+            size_t end = done;
+            std::string data;
+            while (end < batch.size() && batch[end].kind == Op::Kind::kAppend &&
+                   batch[end].path == op.path) {
+              data += batch[end].content;
+              ++end;
+            }
+            auto fd = fd_for(op.path);
+            if (!fd) {
+              status = fd.error();
+              break;
+            }
+            struct stat st;
+            if (::fstat(*fd, &st) != 0) {
+              status = ErrnoStatus("stat " + op.path.string());
+              break;
+            }
+            status = WriteAll(*fd, data, op.path);
+            if (!status.ok()) {
+              // Undo a partial write so the retry does not duplicate lines.
+              if (::ftruncate(*fd, st.st_size) != 0) {
+                log::Error("log store: truncate {}: {}", op.path.string(), std::strerror(errno));
+              }
+              break;
+            }
+            done = end;
+            continue;
+          }
+        }
+        if (status.ok()) ++done;
+      }
+    }
+
+    lock.lock();
+    for (size_t i = 0; i < done; ++i) {
+      const Op& op = batch[i];
+      pending_bytes_ -= op.message_bytes;
+      written_seq_ = op.seq;
+      if (op.kind != Op::Kind::kAppend) continue;
+      auto git = groups_.find(op.group);
+      if (git == groups_.end()) continue;
+      auto sit = git->second->streams.find(op.stream);
+      if (sit == git->second->streams.end() || sit->second->id != op.stream_id) continue;
+      sit->second->persisted++;
+      EvictLocked(*sit->second);
+    }
+    batch.erase(batch.begin(), batch.begin() + static_cast<std::ptrdiff_t>(done));
+    if (!status.ok()) {
+      ++failures_;
+      last_error_ = status;
+      log::Error("log store: {} (will retry)", status.ToString());
+      if (last_attempt) {
+        log::Error("log store: shutting down with {} unwritten log operations", batch.size());
+        flush_cv_.notify_all();
+        return;
+      }
+    }
+    flush_cv_.notify_all();
+  }
+}
+
+LogStore::StreamSnapshot LogStore::SnapshotLocked(const std::string& group,
+                                                  const Stream& stream) const {
+  StreamSnapshot snap;
+  snap.name = stream.name;
+  snap.file = stream.file;
+  snap.mem_start = stream.mem_start;
+  snap.memory.assign(stream.memory.begin(), stream.memory.end());
+  return snap;
+}
+
+Result<std::vector<LogEvent>> LogStore::ReadAll(const StreamSnapshot& snap) {
+  std::vector<LogEvent> events;
+  events.reserve(snap.mem_start + snap.memory.size());
+  if (snap.mem_start > 0) {
+    auto text = ReadFile(snap.file);
+    if (!text) {
+      return Unavailable(fmt::format("log stream {}: {}", snap.name, text.error().message()));
+    }
+    std::string_view rest(*text);
+    size_t nl = rest.find('\n');  // skip the header
+    rest.remove_prefix(nl == std::string_view::npos ? rest.size() : nl + 1);
+    while (events.size() < snap.mem_start && !rest.empty()) {
+      size_t e = rest.find('\n');
+      if (e == std::string_view::npos) break;
+      auto event = ParseEventLine(rest.substr(0, e));
+      rest.remove_prefix(e + 1);
+      if (event) events.push_back(std::move(*event));
+    }
+    if (events.size() < snap.mem_start) {
+      return Unavailable(
+          fmt::format("log stream {}: changed while reading (deleted?)", snap.name));
+    }
+  }
+  events.insert(events.end(), snap.memory.begin(), snap.memory.end());
+  return events;
+}
+
+Result<DescribeLogGroupsPage> LogStore::DescribeLogGroups(
+    const DescribeLogGroupsRequest& request) const {
+  NIMBUS_RETURN_IF_ERROR(CheckLimit(request.limit, 50));
+  DescribeLogGroupsPage page;
+  MutexLock l(mu_);
+  auto it = request.next_token.empty() ? groups_.lower_bound(request.prefix)
+                                       : groups_.upper_bound(request.next_token);
+  for (; it != groups_.end(); ++it) {
+    const Group& g = *it->second;
+    if (g.name.compare(0, request.prefix.size(), request.prefix) != 0) break;
+    if (page.groups.size() == static_cast<size_t>(request.limit)) {
+      page.next_token = page.groups.back().name;
+      break;
+    }
+    page.groups.push_back(LogGroupInfo{g.name, g.creation_time_ms, g.stored_bytes});
+  }
+  return page;
+}
+
+Result<DescribeLogStreamsPage> LogStore::DescribeLogStreams(
+    const DescribeLogStreamsRequest& request) const {
+  NIMBUS_RETURN_IF_ERROR(CheckLimit(request.limit, 50));
+  const bool by_time = request.order_by == LogStreamOrder::kLastEventTime;
+  if (by_time && !request.prefix.empty()) {
+    return InvalidArgument("cannot order by LastEventTime with a logStreamNamePrefix");
+  }
+  // Sort key (last event time or 0, name); the token is the last key returned.
+  using Key = std::pair<int64_t, std::string>;
+  std::optional<Key> after;
+  if (!request.next_token.empty()) {
+    size_t slash = request.next_token.find('/');
+    auto ts = slash == std::string::npos
+                  ? std::nullopt
+                  : ParseInt(std::string_view(request.next_token).substr(0, slash));
+    if (!ts) return InvalidArgument("the specified nextToken is invalid");
+    after = Key{*ts, request.next_token.substr(slash + 1)};
+  }
+  std::vector<std::pair<Key, LogStreamInfo>> rows;
+  {
+    MutexLock l(mu_);
+    auto git = groups_.find(request.group);
+    if (git == groups_.end()) return NoGroup(request.group);
+    for (const auto& [name, s] : git->second->streams) {
+      if (name.compare(0, request.prefix.size(), request.prefix) != 0) continue;
+      LogStreamInfo info{s->name, s->creation_time_ms, s->first_ts, s->last_ts,
+                         s->last_ingestion, s->stored_bytes};
+      rows.emplace_back(Key{by_time ? s->last_ts.value_or(0) : 0, name}, std::move(info));
+    }
+  }
+  auto less = [&](const Key& a, const Key& b) { return request.descending ? b < a : a < b; };
+  std::sort(rows.begin(), rows.end(),
+            [&](const auto& a, const auto& b) { return less(a.first, b.first); });
+  DescribeLogStreamsPage page;
+  Key last;
+  for (auto& [key, info] : rows) {
+    if (after && !less(*after, key)) continue;
+    if (page.streams.size() == static_cast<size_t>(request.limit)) {
+      page.next_token = fmt::format("{}/{}", last.first, last.second);
+      break;
+    }
+    last = key;
+    page.streams.push_back(std::move(info));
+  }
+  return page;
+}
+
+Result<GetLogEventsPage> LogStore::GetLogEvents(const GetLogEventsRequest& request) const {
+  NIMBUS_RETURN_IF_ERROR(CheckLimit(request.limit, 10000));
+  StreamSnapshot snap;
+  {
+    MutexLock l(mu_);
+    auto git = groups_.find(request.group);
+    if (git == groups_.end()) return NoGroup(request.group);
+    auto sit = git->second->streams.find(request.stream);
+    if (sit == git->second->streams.end()) {
+      return NotFound(fmt::format("log stream {}: does not exist", request.stream));
+    }
+    snap = SnapshotLocked(request.group, *sit->second);
+  }
+  NIMBUS_ASSIGN_OR_RETURN(std::vector<LogEvent> all, ReadAll(snap));
+  const uint64_t count = all.size();
+
+  bool forward = request.start_from_head;
+  uint64_t pos = forward ? 0 : count;
+  if (!request.next_token.empty()) {
+    const std::string& t = request.next_token;
+    auto n = t.size() > 2 && t[1] == '/' ? ParseInt(std::string_view(t).substr(2)) : std::nullopt;
+    if (!n || *n < 0 || static_cast<uint64_t>(*n) > count || (t[0] != 'f' && t[0] != 'b')) {
+      return InvalidArgument("the specified nextToken is invalid");
+    }
+    forward = t[0] == 'f';
+    pos = static_cast<uint64_t>(*n);
+  }
+  auto in_range = [&](const LogEvent& e) {
+    return (!request.start_time_ms || e.timestamp_ms >= *request.start_time_ms) &&
+           (!request.end_time_ms || e.timestamp_ms < *request.end_time_ms);
+  };
+  std::vector<uint64_t> picked;
+  const size_t limit = static_cast<size_t>(request.limit);
+  if (forward) {
+    for (uint64_t i = pos; i < count && picked.size() < limit; ++i) {
+      if (in_range(all[i])) picked.push_back(i);
+    }
+  } else {
+    for (uint64_t i = pos; i > 0 && picked.size() < limit; --i) {
+      if (in_range(all[i - 1])) picked.push_back(i - 1);
+    }
+    std::reverse(picked.begin(), picked.end());
+  }
+  GetLogEventsPage page;
+  if (picked.empty()) {
+    page.next_forward_token = fmt::format("f/{}", pos);
+    page.next_backward_token = fmt::format("b/{}", pos);
+    return page;
+  }
+  for (uint64_t i : picked) page.events.push_back(std::move(all[i]));
+  page.next_forward_token = fmt::format("f/{}", picked.back() + 1);
+  page.next_backward_token = fmt::format("b/{}", picked.front());
+  return page;
+}
+
+Result<FilterLogEventsPage> LogStore::FilterLogEvents(const FilterLogEventsRequest& request) const {
+  NIMBUS_RETURN_IF_ERROR(CheckLimit(request.limit, 10000));
+  if (!request.stream_names.empty() && !request.stream_name_prefix.empty()) {
+    return InvalidArgument("logStreamNames and logStreamNamePrefix cannot both be given");
+  }
+  NIMBUS_ASSIGN_OR_RETURN(FilterPattern pattern, FilterPattern::Parse(request.filter_pattern));
+  // The token is the sort key of the last event returned: "<ts>/<index>/<stream>".
+  using Key = std::tuple<int64_t, std::string, uint64_t>;
+  std::optional<Key> after;
+  if (!request.next_token.empty()) {
+    std::string_view t = request.next_token;
+    size_t a = t.find('/');
+    size_t b = a == std::string_view::npos ? a : t.find('/', a + 1);
+    auto ts = b == std::string_view::npos ? std::nullopt : ParseInt(t.substr(0, a));
+    auto idx = ts ? ParseInt(t.substr(a + 1, b - a - 1)) : std::nullopt;
+    if (!idx || *idx < 0) return InvalidArgument("the specified nextToken is invalid");
+    after = Key{*ts, std::string(t.substr(b + 1)), static_cast<uint64_t>(*idx)};
+  }
+
+  std::vector<StreamSnapshot> snaps;
+  {
+    MutexLock l(mu_);
+    auto git = groups_.find(request.group);
+    if (git == groups_.end()) return NoGroup(request.group);
+    const auto& streams = git->second->streams;
+    if (!request.stream_names.empty()) {
+      for (const auto& name : request.stream_names) {
+        auto sit = streams.find(name);
+        if (sit != streams.end()) snaps.push_back(SnapshotLocked(request.group, *sit->second));
+      }
+    } else {
+      for (auto sit = streams.lower_bound(request.stream_name_prefix); sit != streams.end();
+           ++sit) {
+        if (sit->first.compare(0, request.stream_name_prefix.size(),
+                               request.stream_name_prefix) != 0) {
+          break;
+        }
+        snaps.push_back(SnapshotLocked(request.group, *sit->second));
+      }
+    }
+  }
+
+  struct Hit {
+    Key key;
+    LogEvent event;
+  };
+  std::vector<Hit> hits;
+  FilterLogEventsPage page;
+  for (const auto& snap : snaps) {
+    NIMBUS_ASSIGN_OR_RETURN(std::vector<LogEvent> all, ReadAll(snap));
+    page.searched_streams.push_back(snap.name);
+    for (uint64_t i = 0; i < all.size(); ++i) {
+      LogEvent& e = all[i];
+      if (request.start_time_ms && e.timestamp_ms < *request.start_time_ms) continue;
+      if (request.end_time_ms && e.timestamp_ms > *request.end_time_ms) continue;
+      Key key{e.timestamp_ms, snap.name, i};
+      if (after && !(*after < key)) continue;
+      if (!pattern.Matches(e.message)) continue;
+      hits.push_back(Hit{std::move(key), std::move(e)});
+    }
+  }
+  std::sort(hits.begin(), hits.end(), [](const Hit& a, const Hit& b) { return a.key < b.key; });
+  const size_t limit = static_cast<size_t>(request.limit);
+  for (size_t i = 0; i < hits.size() && i < limit; ++i) {
+    auto& [ts, stream, index] = hits[i].key;
+    page.events.push_back(
+        FilteredLogEvent{stream, EventId(ts, StreamHash(stream), index), std::move(hits[i].event)});
+  }
+  if (hits.size() > limit) {
+    const auto& [ts, stream, index] = hits[limit - 1].key;
+    page.next_token = fmt::format("{}/{}/{}", ts, index, stream);
+  }
+  return page;
+}
+
+}  // namespace nimbus::obs

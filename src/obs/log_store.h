@@ -1,0 +1,256 @@
+// LogStore: function log storage in the CloudWatch Logs model. The invoke path
+// appends each line a function (or the platform, for START/END/REPORT) writes to
+// a log stream; the Logs API (obs/logs_api.h) and `nimbus logs` read them back.
+//
+// Model: log groups ("/aws/lambda/NAME") hold log streams
+// ("YYYY/MM/DD/[$LATEST]<32hex>", one per execution environment), which hold
+// events {timestamp, message, ingestionTime} in the order they were appended.
+//
+// Threads and state. Thread-safe. One mutex guards the index of groups and
+// streams, each stream's recent events (bounded) and the write queue. Append()
+// only queues under that mutex; the "log-writer" thread takes the queue as a
+// batch and appends it to one file per stream under `dir`, outside the lock, then
+// re-locks to record how much is on disk. Reads copy what they need under the lock
+// and read older events from the files outside it, so an event is readable as soon
+// as Append() returns.
+//
+// On disk (frozen format; change it only with a migration test):
+//   <dir>/<enc(group)>/_group                "#nimbus-log-group v1\t<created ms>\t<esc(group)>\n"
+//   <dir>/<enc(group)>/<enc(stream)>.log     "#nimbus-log-stream v1\t<created ms>\t<esc(stream)>\n"
+//                                            then one "<timestamp ms>\t<ingestion ms>\t<esc(msg)>\n"
+//                                            per event.
+// enc() keeps [A-Za-z0-9_-] and writes every other byte as %XX (so no name can be
+// "." or ".." or contain "/"); long names are cut and suffixed with a hash, which is
+// why the real names live in the header lines. esc() writes '\\', '\n', '\r' and
+// '\t' as two-character escapes so each event is exactly one line.
+#pragma once
+
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <filesystem>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "base/clock.h"
+#include "base/status.h"
+#include "base/thread_annotations.h"
+
+namespace nimbus::obs {
+
+struct LogStoreOptions {
+  // Directory holding the files: <data>/logs. Created if missing.
+  std::filesystem::path dir{};
+  // Recent events kept in memory per stream for reads without file I/O. Events
+  // not yet written are never evicted, whatever these say. 1000 events and
+  // 256 KiB cover a typical execution environment's whole life; older events are
+  // read from the file.
+  size_t max_memory_events_per_stream = 1000;
+  size_t max_memory_bytes_per_stream = 256 << 10;
+  // Events queued but not yet written, in message bytes, before Append() starts
+  // dropping (counted in dropped_events()). 64 MiB is minutes of output from a
+  // busy host; reaching it means the disk is failing or full.
+  size_t max_pending_bytes = 64 << 20;
+  // How long the writer waits after a failed write before retrying it.
+  std::chrono::milliseconds retry_delay{1000};
+};
+
+struct LogEvent {
+  int64_t timestamp_ms = 0;
+  std::string message{};
+  int64_t ingestion_time_ms = 0;
+  friend bool operator==(const LogEvent&, const LogEvent&) = default;
+};
+
+struct LogGroupInfo {
+  std::string name{};
+  int64_t creation_time_ms = 0;
+  int64_t stored_bytes = 0;  // sum of message bytes
+};
+
+struct LogStreamInfo {
+  std::string name{};
+  int64_t creation_time_ms = 0;
+  // Unset while the stream has no events.
+  std::optional<int64_t> first_event_timestamp_ms{};
+  std::optional<int64_t> last_event_timestamp_ms{};
+  std::optional<int64_t> last_ingestion_time_ms{};
+  int64_t stored_bytes = 0;
+};
+
+struct DescribeLogGroupsRequest {
+  std::string prefix{};      // empty: all groups
+  int limit = 50;          // 1..50
+  std::string next_token{};  // from a previous page; empty for the first
+};
+struct DescribeLogGroupsPage {
+  std::vector<LogGroupInfo> groups{};  // by name
+  std::string next_token{};            // empty on the last page
+};
+
+enum class LogStreamOrder { kLogStreamName, kLastEventTime };
+
+struct DescribeLogStreamsRequest {
+  std::string group{};
+  std::string prefix{};  // only with kLogStreamName (as AWS)
+  LogStreamOrder order_by = LogStreamOrder::kLogStreamName;
+  bool descending = false;
+  int limit = 50;  // 1..50
+  std::string next_token{};
+};
+struct DescribeLogStreamsPage {
+  std::vector<LogStreamInfo> streams{};
+  std::string next_token{};  // empty on the last page
+};
+
+struct GetLogEventsRequest {
+  std::string group{};
+  std::string stream{};
+  std::optional<int64_t> start_time_ms{};  // inclusive
+  std::optional<int64_t> end_time_ms{};    // exclusive
+  // Without a token: true reads from the oldest event, false returns the newest
+  // page. A token decides the direction itself.
+  bool start_from_head = false;
+  int limit = 10000;  // 1..10000
+  std::string next_token{};  // "f/<n>" or "b/<n>" from a previous response
+};
+// Events are in append order. As in AWS, reading forward past the end returns
+// no events and the same forward token that was passed in.
+struct GetLogEventsPage {
+  std::vector<LogEvent> events{};
+  std::string next_forward_token{};   // "f/<n>"
+  std::string next_backward_token{};  // "b/<n>"
+};
+
+struct FilterLogEventsRequest {
+  std::string group{};
+  std::vector<std::string> stream_names{};  // empty: every stream (or the prefix)
+  std::string stream_name_prefix{};         // not together with stream_names
+  std::optional<int64_t> start_time_ms{};   // inclusive
+  std::optional<int64_t> end_time_ms{};     // inclusive (FilterLogEvents differs from GetLogEvents)
+  std::string filter_pattern{};             // see FilterPattern
+  int limit = 10000;                      // 1..10000
+  std::string next_token{};
+};
+struct FilteredLogEvent {
+  std::string stream{};
+  std::string event_id{};  // stable and unique within the group
+  LogEvent event{};
+};
+struct FilterLogEventsPage {
+  std::vector<FilteredLogEvent> events{};  // by timestamp, then stream name, then order
+  std::vector<std::string> searched_streams{};
+  std::string next_token{};  // empty on the last page
+};
+
+// A parsed filter pattern. Supported now: plain terms, all of which must appear
+// in the message (case-sensitive), and "quoted phrases" that must appear as
+// written; an empty pattern matches every event.
+// TODO(#7): the richer CloudWatch syntax — ?term (any of), -term (exclusion),
+// JSON patterns ({ $.level = "ERROR" }) and space-delimited patterns ([ip, user, ...]).
+// Those are rejected with kInvalidArgument rather than matched wrongly.
+class FilterPattern {
+ public:
+  static Result<FilterPattern> Parse(std::string_view pattern);
+  bool Matches(std::string_view message) const;
+  const std::vector<std::string>& terms() const { return terms_; }
+
+ private:
+  std::vector<std::string> terms_{};
+};
+
+class LogStore {
+ public:
+  // Opens (creating if needed) options.dir and reads every stream back, then
+  // starts the writer thread. `clock` supplies ingestion and creation times and
+  // must outlive the store. Fails if the directory cannot be created or read.
+  static Result<std::unique_ptr<LogStore>> Open(const Clock& clock, LogStoreOptions options);
+
+  // Writes everything queued (one attempt), then stops the writer.
+  ~LogStore();
+  LogStore(const LogStore&) = delete;
+  LogStore& operator=(const LogStore&) = delete;
+
+  // The invoke hot path: creates the group and stream if needed and queues the
+  // event; never does I/O and never waits for the writer. The event is readable
+  // when this returns. If max_pending_bytes are already queued the event is
+  // dropped and counted.
+  void Append(const std::string& group, const std::string& stream, int64_t timestamp_ms,
+              std::string message);
+
+  // API operations. Errors: kInvalidArgument for a bad name, limit or token;
+  // kNotFound for a missing group or stream; kConflict when creating an existing one.
+  Status CreateLogGroup(const std::string& group);
+  Status CreateLogStream(const std::string& group, const std::string& stream);
+  // PutLogEvents: the group and stream must exist; events must be in
+  // chronological order.
+  Status PutLogEvents(const std::string& group, const std::string& stream,
+                      std::vector<LogEvent> events);
+  // Removes the group, its streams and (asynchronously, in order with later
+  // appends) their files.
+  Status DeleteLogGroup(const std::string& group);
+  bool LogGroupExists(const std::string& group) const;
+
+  Result<DescribeLogGroupsPage> DescribeLogGroups(const DescribeLogGroupsRequest& request) const;
+  Result<DescribeLogStreamsPage> DescribeLogStreams(const DescribeLogStreamsRequest& request) const;
+  Result<GetLogEventsPage> GetLogEvents(const GetLogEventsRequest& request) const;
+  Result<FilterLogEventsPage> FilterLogEvents(const FilterLogEventsRequest& request) const;
+
+  // Waits until everything appended before the call is on disk. Returns the
+  // writer's error if a write failed meanwhile (the writer keeps retrying).
+  Status Flush();
+
+  uint64_t dropped_events() const;
+
+ private:
+  struct Stream;
+  struct Group;
+  struct Op;
+  struct StreamSnapshot;
+
+  LogStore(const Clock& clock, LogStoreOptions options);
+  Status Load();
+  void RunWriter();
+  Status WriteBatch(const std::vector<Op>& ops);
+  Stream& GetOrCreateStream(const std::string& group, const std::string& stream)
+      NIMBUS_REQUIRES(mu_);
+  void AppendLocked(Group& group, Stream& stream, LogEvent event) NIMBUS_REQUIRES(mu_);
+  void Enqueue(Op op) NIMBUS_REQUIRES(mu_);
+  void EvictLocked(Stream& stream) NIMBUS_REQUIRES(mu_);
+  // Copies what a reader needs from `stream` under the lock.
+  StreamSnapshot SnapshotLocked(const std::string& group, const Stream& stream) const
+      NIMBUS_REQUIRES(mu_);
+  // Every event of the snapshot: file lines (read outside the lock) + memory.
+  static Result<std::vector<LogEvent>> ReadAll(const StreamSnapshot& snapshot);
+
+  const Clock& clock_;
+  const LogStoreOptions options_;
+
+  mutable Mutex mu_;
+  std::condition_variable writer_cv_{};  // queue non-empty, or stopping
+  std::condition_variable flush_cv_{};   // written_seq_ or failures_ changed
+  std::map<std::string, std::unique_ptr<Group>> groups_ NIMBUS_GUARDED_BY(mu_);
+  std::vector<Op> queue_ NIMBUS_GUARDED_BY(mu_);
+  size_t pending_bytes_ NIMBUS_GUARDED_BY(mu_) = 0;
+  uint64_t enqueued_seq_ NIMBUS_GUARDED_BY(mu_) = 0;
+  uint64_t written_seq_ NIMBUS_GUARDED_BY(mu_) = 0;
+  uint64_t failures_ NIMBUS_GUARDED_BY(mu_) = 0;
+  Status last_error_ NIMBUS_GUARDED_BY(mu_);
+  uint64_t dropped_ NIMBUS_GUARDED_BY(mu_) = 0;
+  uint64_t next_stream_id_ NIMBUS_GUARDED_BY(mu_) = 1;
+  bool stopping_ NIMBUS_GUARDED_BY(mu_) = false;
+
+  std::thread writer_;  // "log-writer"; started by Open(), joined by the destructor
+};
+
+// Exposed for tests: the file-name encoding and line escaping described above.
+std::string EncodeFileName(std::string_view name);
+std::string EscapeLogLine(std::string_view text);
+std::optional<std::string> UnescapeLogLine(std::string_view text);
+
+}  // namespace nimbus::obs
