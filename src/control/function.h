@@ -21,6 +21,9 @@ struct Region {
 
 // "arn:aws:lambda:us-east-1:000000000000:function:NAME"
 std::string FunctionArn(const Region& region, const std::string& name);
+// "arn:aws:lambda:us-east-1:000000000000:function:NAME:QUALIFIER"
+std::string QualifiedFunctionArn(const Region& region, const std::string& name,
+                                 const std::string& qualifier);
 
 struct FunctionConfig {
   std::string name;                 // FunctionName, [a-zA-Z0-9-_]{1,64}
@@ -58,6 +61,7 @@ struct FunctionVersion {
   FunctionConfig config;
   std::string arn;                    // unqualified function ARN
   std::filesystem::path code_dir;     // unpacked package on the host (read-only)
+  std::string code_hex;               // lowercase hex SHA-256 of the zip: names its blob and code_dir
 };
 
 using FunctionSnapshot = std::shared_ptr<const FunctionVersion>;

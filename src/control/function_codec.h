@@ -1,0 +1,19 @@
+// The persisted form of a FunctionConfig: one JSON object per function, stored in
+// the `functions` table. Persisted format: keys are never renamed or reused;
+// a key missing from an older row takes the FunctionConfig default, so adding a
+// field needs no migration. Pure functions, thread-safe.
+#pragma once
+
+#include <string>
+#include <string_view>
+
+#include "base/status.h"
+#include "control/function.h"
+
+namespace nimbus::control {
+
+std::string EncodeFunctionConfig(const FunctionConfig& config);
+// kInternal if `json` is not an object of the persisted form.
+Result<FunctionConfig> DecodeFunctionConfig(std::string_view json);
+
+}  // namespace nimbus::control
