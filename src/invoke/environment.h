@@ -1,0 +1,170 @@
+// Environment: one execution environment of one function version: a sandbox,
+// the Runtime API served to it, its log stream, and at most one invocation at a
+// time. Implements the Runtime API's view of it (runtime_api::RuntimeEndpoint).
+//
+// Lifecycle (one transition function, SetState):
+//
+//   kStarting ──► kInitializing ──► kIdle ◄──► kBusy
+//       │               │             │          │
+//       └───────────────┴─────────────┴──────────┴──► kDead
+//   (launch failure, init error, timeout, runtime exit, OOM, retire, shutdown)
+//
+// An invocation may be assigned in kStarting/kInitializing (a cold start: the
+// event is delivered at the runtime's first /next) or in kIdle (warm: delivered
+// at once if /next is parked, else when it arrives).
+//
+// Concurrency: confined to the reactor thread. Launch and Destroy run on the
+// BlockingPool and post back; a token guards against callbacks after deletion.
+#pragma once
+
+#include <chrono>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "base/blocking_pool.h"
+#include "base/clock.h"
+#include "base/reactor.h"
+#include "http/server.h"
+#include "invoke/invoker.h"
+#include "invoke/log_sink.h"
+#include "invoke/runtime_catalog.h"
+#include "runtime_api/runtime_api.h"
+#include "sandbox/sandbox.h"
+
+namespace nimbus::invoke {
+
+struct EnvironmentOptions {
+  // Host directory with the runtime clients, mounted at /var/runtime.
+  std::filesystem::path runtime_dir;
+  // Lambda's on-demand init limit; a runtime that has not asked for its first
+  // event within init_timeout + the function timeout is killed.
+  std::chrono::seconds init_timeout{10};
+  control::Region region;
+};
+
+class Environment;
+
+// The owner (a function's pool) hears about availability and death.
+class EnvironmentObserver {
+ public:
+  virtual ~EnvironmentObserver() = default;
+  // The environment finished an invocation or its init and can take another.
+  virtual void OnEnvironmentAvailable(Environment* env) = 0;
+  // The environment is dead; the observer should release it (not from inside
+  // this call: post the deletion).
+  virtual void OnEnvironmentDead(Environment* env) = 0;
+};
+
+class Environment final : public runtime_api::RuntimeEndpoint {
+ public:
+  enum class State { kStarting, kInitializing, kIdle, kBusy, kDead };
+
+  struct Deps {
+    Reactor& reactor;
+    BlockingPool& blocking;
+    const Clock& clock;
+    sandbox::SandboxFactory& sandboxes;
+    LogSink& logs;
+  };
+
+  Environment(Deps deps, const EnvironmentOptions& options, control::FunctionSnapshot function,
+              EnvironmentObserver& observer);
+  ~Environment() override;
+  Environment(const Environment&) = delete;
+  Environment& operator=(const Environment&) = delete;
+
+  // Launches the sandbox running `launch`. REQUIRES: state kStarting, called once.
+  void Start(RuntimeLaunch launch);
+  // Hands an invocation to this environment.
+  // REQUIRES: can_accept().
+  void Assign(InvokeRequest request, InvokeCallback done);
+  // True when no invocation is assigned and the environment is not dead.
+  bool can_accept() const { return state_ != State::kDead && !current_; }
+  // Kills the environment once it has no invocation (now, if it has none).
+  void Retire();
+  // Kills at once; an invocation in flight fails with a platform error.
+  void Kill(const std::string& why);
+
+  State state() const { return state_; }
+  const std::string& id() const { return id_; }
+  const control::FunctionSnapshot& function() const { return function_; }
+  const std::string& log_stream() const { return log_stream_; }
+  bool retired() const { return retired_; }
+
+  // runtime_api::RuntimeEndpoint
+  void OnNext(NextCallback deliver) override;
+  Status OnResponse(const std::string& request_id, std::string body,
+                    std::string content_type) override;
+  Status OnError(const std::string& request_id, std::string error_type, std::string body) override;
+  Status OnInitError(std::string error_type, std::string body) override;
+  void OnResponseTooLarge(const std::string& request_id, uint64_t size) override;
+
+ private:
+  struct Invocation {
+    InvokeRequest request;
+    InvokeCallback done;
+    bool delivered = false;
+    std::chrono::steady_clock::time_point started;  // delivery to the runtime
+    std::string tail;                                // log text of this invocation
+  };
+
+  void OnLaunched(Result<std::unique_ptr<sandbox::Sandbox>> sandbox);
+  void Deliver();
+  void OnOutputReadable();
+  void DrainOutput();
+  void EmitLine(std::string line);
+  void OnExitReadable();
+  void OnTimeout();
+  void OnInitTimeout();
+  // Fails the init phase (INIT_REPORT), the assigned invocation if any, and dies.
+  void FailInit(const std::string& error_type, std::string payload, bool die_now);
+  // Ends the current invocation with `payload` (a response or an error document),
+  // writing END and REPORT. `duration_ms` overrides the measured duration
+  // (timeouts report exactly the configured timeout).
+  void Complete(std::string payload, std::string content_type,
+                std::optional<std::string> function_error, const std::string& status,
+                const std::string& error_type, std::optional<double> duration_ms);
+  // Writes a function log event (and appends it to the invocation's tail).
+  void Log(std::string message);
+  void Die();
+  void SetState(State next);
+  std::vector<std::string> BuildEnv(const std::vector<std::pair<std::string, std::string>>& extra) const;
+
+  Deps deps_;
+  const EnvironmentOptions& options_;
+  control::FunctionSnapshot function_;
+  EnvironmentObserver& observer_;
+  std::string id_;
+  std::string log_stream_;
+  State state_ = State::kStarting;
+  bool retired_ = false;
+  bool dying_ = false;
+  // Set when the runtime reported an init error: (type, body).
+  std::optional<std::pair<std::string, std::string>> init_error_;
+
+  std::unique_ptr<sandbox::Sandbox> sandbox_;
+  std::unique_ptr<http::Listener> runtime_api_;
+  UniqueFd output_;
+  std::unique_ptr<Reactor::Watch> output_watch_;
+  std::unique_ptr<Reactor::Watch> exit_watch_;
+  std::string partial_line_;  // output not yet ended by a newline
+
+  NextCallback parked_next_;
+  std::unique_ptr<Invocation> current_;
+  std::unique_ptr<Reactor::Timer> deadline_timer_;
+  std::unique_ptr<Reactor::Timer> init_timer_;
+  std::unique_ptr<Reactor::Timer> exit_grace_timer_;
+
+  std::chrono::steady_clock::time_point launched_at_;  // runtime process started
+  std::optional<double> pending_init_ms_;  // reported in the first REPORT
+  bool initialized_ = false;
+
+  // Expires with this object; callbacks from other threads check it.
+  std::shared_ptr<Environment*> token_;
+};
+
+std::string_view StateName(Environment::State s);
+
+}  // namespace nimbus::invoke

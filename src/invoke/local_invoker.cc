@@ -1,0 +1,204 @@
+#include "invoke/local_invoker.h"
+
+#include <unordered_map>
+
+#include "base/encoding.h"
+#include "base/log.h"
+#include "invoke/report.h"
+#include "invoke/runtime_catalog.h"
+
+namespace nimbus::invoke {
+
+class LocalInvokerImpl;
+
+// The environments of one function: idle ones are reused most-recent-first (the
+// warmest caches); a cold start binds its invocation to the new environment.
+class FunctionPool final : public EnvironmentObserver {
+ public:
+  explicit FunctionPool(LocalInvokerImpl& owner) : owner_(owner) {}
+
+  std::unordered_map<Environment*, std::unique_ptr<Environment>> envs;
+  std::vector<Environment*> idle;
+  std::unordered_map<Environment*, std::unique_ptr<Reactor::Timer>> keep_alive;
+
+  void OnEnvironmentAvailable(Environment* env) override;
+  void OnEnvironmentDead(Environment* env) override;
+
+  // Takes `env` out of the idle list if it is there.
+  void Unidle(Environment* env) {
+    std::erase(idle, env);
+    keep_alive.erase(env);
+  }
+
+ private:
+  LocalInvokerImpl& owner_;
+};
+
+class LocalInvokerImpl final : public LocalInvoker {
+ public:
+  LocalInvokerImpl(InvokerDeps deps, InvokerOptions options)
+      : deps_(deps), options_(std::move(options)) {}
+
+  ~LocalInvokerImpl() override {
+    // Environments must be gone (Shutdown) before the invoker; kill stragglers.
+    for (auto& [name, pool] : pools_) {
+      std::vector<Environment*> envs;
+      for (auto& [env, owned] : pool->envs) envs.push_back(env);
+      for (Environment* env : envs) env->Kill("invoker destroyed");
+    }
+  }
+
+  void Invoke(InvokeRequest request, InvokeCallback done) override {
+    NIMBUS_CHECK(request.function != nullptr);
+    if (shutting_down_) {
+      done(Status(Code::kUnavailable, "the server is shutting down"));
+      return;
+    }
+    if (request.request_id.empty()) request.request_id = NewUuid();
+    const control::FunctionVersion& fn = *request.function;
+    FunctionPool& pool = PoolFor(fn.config.name);
+    while (!pool.idle.empty()) {
+      Environment* env = pool.idle.back();
+      pool.Unidle(env);
+      if (env->retired() || !env->can_accept() ||
+          env->function()->config.revision_id != fn.config.revision_id) {
+        env->Retire();
+        continue;
+      }
+      ++busy_;
+      env->Assign(std::move(request), CountedDone(std::move(done)));
+      return;
+    }
+    if (busy_ >= options_.max_concurrency) {
+      done(Status(Code::kThrottled, "Rate Exceeded."));
+      return;
+    }
+    auto resolution = ResolveRuntime(fn.config, fn.code_dir);
+    if (!resolution.has_value()) {
+      done(resolution.error());
+      return;
+    }
+    if (!resolution->launch) {
+      // A function error without an environment (e.g. no bootstrap): Lambda
+      // reports it as the invocation's outcome.
+      InvokeOutcome o;
+      o.request_id = request.request_id;
+      o.executed_version = fn.config.version;
+      o.function_error = "Unhandled";
+      o.payload = ErrorDocument(resolution->error_type,
+                                fmt::format("RequestId: {} Error: {}", request.request_id,
+                                            resolution->error_message));
+      done(std::move(o));
+      return;
+    }
+    auto env = std::make_unique<Environment>(
+        Environment::Deps{deps_.reactor, deps_.blocking, deps_.clock, deps_.sandboxes, deps_.logs},
+        options_.environment, request.function, pool);
+    Environment* raw = env.get();
+    pool.envs.emplace(raw, std::move(env));
+    ++busy_;
+    raw->Assign(std::move(request), CountedDone(std::move(done)));
+    raw->Start(std::move(*resolution->launch));
+  }
+
+  void RetireFunction(const std::string& function_name) override {
+    auto it = pools_.find(function_name);
+    if (it == pools_.end()) return;
+    std::vector<Environment*> envs;
+    for (auto& [env, owned] : it->second->envs) envs.push_back(env);
+    for (Environment* env : envs) env->Retire();
+  }
+
+  void Shutdown(std::chrono::milliseconds grace, std::function<void()> done) override {
+    shutting_down_ = true;
+    shutdown_done_ = std::move(done);
+    for (auto& [name, pool] : pools_) {
+      std::vector<Environment*> envs;
+      for (auto& [env, owned] : pool->envs) envs.push_back(env);
+      for (Environment* env : envs) env->Retire();
+    }
+    grace_timer_ = deps_.reactor.RunAfter(grace, [this] {
+      for (auto& [name, pool] : pools_) {
+        std::vector<Environment*> envs;
+        for (auto& [env, owned] : pool->envs) envs.push_back(env);
+        for (Environment* env : envs) env->Kill("shutdown grace period over");
+      }
+    });
+    MaybeFinishShutdown();
+  }
+
+  InvokerStats stats() const override {
+    InvokerStats s;
+    for (const auto& [name, pool] : pools_) {
+      s.environments += static_cast<int>(pool->envs.size());
+      s.idle += static_cast<int>(pool->idle.size());
+    }
+    s.busy = busy_;
+    return s;
+  }
+
+  // Called by pools.
+  void Available(FunctionPool& pool, Environment* env) {
+    if (shutting_down_) {
+      env->Retire();
+      return;
+    }
+    pool.idle.push_back(env);
+    pool.keep_alive[env] = deps_.reactor.RunAfter(options_.keep_alive, [&pool, env] {
+      pool.Unidle(env);
+      env->Retire();
+    });
+  }
+
+  void Dead(FunctionPool& pool, Environment* env) {
+    pool.Unidle(env);
+    // Not from inside the environment's own call stack: post the deletion.
+    deps_.reactor.Post([this, &pool, env] {
+      pool.envs.erase(env);
+      MaybeFinishShutdown();
+    });
+  }
+
+ private:
+  FunctionPool& PoolFor(const std::string& name) {
+    auto& p = pools_[name];
+    if (!p) p = std::make_unique<FunctionPool>(*this);
+    return *p;
+  }
+
+  // Wraps a callback so the busy count drops when the invocation ends.
+  InvokeCallback CountedDone(InvokeCallback done) {
+    return [this, done = std::move(done)](Result<InvokeOutcome> r) {
+      --busy_;
+      done(std::move(r));
+    };
+  }
+
+  void MaybeFinishShutdown() {
+    if (!shutting_down_ || !shutdown_done_) return;
+    for (const auto& [name, pool] : pools_) {
+      if (!pool->envs.empty()) return;
+    }
+    grace_timer_.reset();
+    auto done = std::move(shutdown_done_);
+    shutdown_done_ = nullptr;
+    done();
+  }
+
+  InvokerDeps deps_;
+  InvokerOptions options_;
+  std::unordered_map<std::string, std::unique_ptr<FunctionPool>> pools_;
+  int busy_ = 0;
+  bool shutting_down_ = false;
+  std::function<void()> shutdown_done_;
+  std::unique_ptr<Reactor::Timer> grace_timer_;
+};
+
+void FunctionPool::OnEnvironmentAvailable(Environment* env) { owner_.Available(*this, env); }
+void FunctionPool::OnEnvironmentDead(Environment* env) { owner_.Dead(*this, env); }
+
+std::unique_ptr<LocalInvoker> NewLocalInvoker(InvokerDeps deps, InvokerOptions options) {
+  return std::make_unique<LocalInvokerImpl>(deps, std::move(options));
+}
+
+}  // namespace nimbus::invoke

@@ -1,0 +1,56 @@
+// LocalInvoker: the Invoker that runs functions in execution environments on
+// this machine. Adds shutdown and introspection to the Invoker contract.
+// Confined to the reactor thread like Invoker.
+#pragma once
+
+#include <chrono>
+#include <functional>
+#include <memory>
+
+#include "base/blocking_pool.h"
+#include "base/clock.h"
+#include "base/reactor.h"
+#include "invoke/environment.h"
+#include "invoke/invoker.h"
+#include "invoke/log_sink.h"
+#include "sandbox/sandbox.h"
+
+namespace nimbus::invoke {
+
+struct InvokerOptions {
+  EnvironmentOptions environment;
+  // How long an idle environment stays warm before it is reaped. AWS keeps idle
+  // environments for minutes; 5 minutes is a middle ground until keep-alive
+  // follows each function's observed traffic (issue #4).
+  std::chrono::seconds keep_alive{300};
+  // Account concurrency: environments with an invocation in flight or starting.
+  // Beyond it, invocations are throttled (TooManyRequestsException).
+  int max_concurrency = 1000;
+};
+
+struct InvokerStats {
+  int environments = 0;  // alive, any state
+  int idle = 0;
+  int busy = 0;          // with an invocation assigned (including cold starts)
+};
+
+class LocalInvoker : public Invoker {
+ public:
+  // Stops taking invocations, lets in-flight ones finish for up to `grace`, then
+  // kills every environment; `done` runs (on the reactor) once all are dead and
+  // their destruction has been queued on the BlockingPool.
+  virtual void Shutdown(std::chrono::milliseconds grace, std::function<void()> done) = 0;
+  virtual InvokerStats stats() const = 0;
+};
+
+struct InvokerDeps {
+  Reactor& reactor;
+  BlockingPool& blocking;
+  const Clock& clock;
+  sandbox::SandboxFactory& sandboxes;
+  LogSink& logs;
+};
+
+std::unique_ptr<LocalInvoker> NewLocalInvoker(InvokerDeps deps, InvokerOptions options);
+
+}  // namespace nimbus::invoke

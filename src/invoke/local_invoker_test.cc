@@ -1,0 +1,400 @@
+#include "invoke/local_invoker.h"
+
+#include <gtest/gtest.h>
+#include <sys/wait.h>
+
+#include <future>
+#include <regex>
+
+#include "base/encoding.h"
+#include "http/testing/raw_client.h"
+#include "invoke/testing/fake_sandbox.h"
+
+namespace nimbus::invoke {
+namespace {
+
+using namespace std::chrono_literals;
+
+class MemoryLogSink final : public LogSink {
+ public:
+  void Append(const std::string& group, const std::string& stream, int64_t,
+              std::string message) override {
+    lines.push_back(group + "|" + stream + "|" + message);
+  }
+  std::vector<std::string> lines;  // confined to the reactor
+};
+
+// Plays a runtime against the fake sandbox's Runtime API socket.
+class FakeRuntime {
+ public:
+  explicit FakeRuntime(uint16_t port) : client_(port) {}
+  struct Event {
+    std::string request_id, headers, body;
+  };
+  Event Next() {
+    client_.Send("GET /2018-06-01/runtime/invocation/next HTTP/1.1\r\nHost: r\r\n\r\n");
+    std::string r = client_.ReadResponse();
+    Event e;
+    size_t h = r.find("\r\n\r\n");
+    e.headers = r.substr(0, h);
+    e.body = h == std::string::npos ? "" : r.substr(h + 4);
+    std::smatch m;
+    if (std::regex_search(e.headers, m, std::regex("Lambda-Runtime-Aws-Request-Id: ([^\r]+)"))) {
+      e.request_id = m[1];
+    }
+    return e;
+  }
+  std::string Post(const std::string& path, const std::string& body, const std::string& extra = "") {
+    client_.Send("POST /2018-06-01/runtime/" + path + " HTTP/1.1\r\nHost: r\r\n" + extra +
+                 "Content-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body);
+    return client_.ReadResponse();
+  }
+  std::string Respond(const std::string& id, const std::string& body) {
+    return Post("invocation/" + id + "/response", body);
+  }
+
+ private:
+  http::RawClient client_;
+};
+
+class LocalInvokerTest : public ::testing::Test {
+ protected:
+  template <typename F>
+  auto OnReactor(F f) {
+    std::promise<decltype(f())> p;
+    reactor_.Post([&] { p.set_value(f()); });
+    auto fut = p.get_future();
+    EXPECT_EQ(fut.wait_for(10s), std::future_status::ready);
+    return fut.get();
+  }
+
+  void SetUp() override {
+    reactor_.Start();
+    InvokerOptions o;
+    o.environment.runtime_dir = "/nonexistent/runtimes";
+    o.environment.init_timeout = 10s;
+    o.keep_alive = 60s;
+    o.max_concurrency = 3;
+    invoker_ = NewLocalInvoker({reactor_, blocking_, *clock_, sandboxes_, logs_}, o);
+    function_ = MakeFunction("rev-1", 3);
+  }
+
+  void TearDown() override {
+    std::promise<void> done;
+    reactor_.Post([&] { invoker_->Shutdown(200ms, [&] { done.set_value(); }); });
+    ASSERT_EQ(done.get_future().wait_for(10s), std::future_status::ready);
+    OnReactor([&] {
+      invoker_.reset();
+      return 0;
+    });
+    reactor_.Stop();
+  }
+
+  control::FunctionSnapshot MakeFunction(const std::string& revision, int timeout) {
+    auto fv = std::make_shared<control::FunctionVersion>();
+    fv->config.name = "fn";
+    fv->config.runtime = "python3.11";
+    fv->config.handler = "app.handler";
+    fv->config.timeout_seconds = timeout;
+    fv->config.memory_mb = 256;
+    fv->config.revision_id = revision;
+    fv->config.environment = {{"GREETING", "hi"}};
+    fv->arn = "arn:aws:lambda:us-east-1:000000000000:function:fn";
+    fv->code_dir = "/nonexistent/code";
+    return fv;
+  }
+
+  // Starts an invocation; the future resolves with its result.
+  std::future<Result<InvokeOutcome>> Invoke(std::string payload, bool tail = false,
+                                            control::FunctionSnapshot fn = nullptr) {
+    auto p = std::make_shared<std::promise<Result<InvokeOutcome>>>();
+    auto f = p->get_future();
+    InvokeRequest r;
+    r.function = fn ? fn : function_;
+    r.request_id = NewUuid();
+    r.invoked_function_arn = r.function->arn;
+    r.payload = std::move(payload);
+    r.tail_log = tail;
+    reactor_.Post([this, r = std::move(r), p]() mutable {
+      invoker_->Invoke(std::move(r), [p](Result<InvokeOutcome> o) { p->set_value(std::move(o)); });
+    });
+    return f;
+  }
+
+  std::shared_ptr<FakeSandboxControl> WaitForLaunch(size_t n) {
+    for (int i = 0; i < 2000; ++i) {
+      auto l = sandboxes_.launched();
+      if (l.size() >= n) {
+        // Give the reactor a moment to start serving the listener.
+        OnReactor([] { return 0; });
+        return l[n - 1];
+      }
+      std::this_thread::sleep_for(1ms);
+    }
+    ADD_FAILURE() << "no sandbox launch #" << n;
+    return nullptr;
+  }
+
+  std::vector<std::string> Logs() { return OnReactor([&] { return logs_.lines; }); }
+
+  Reactor reactor_{"reactor-test"};
+  BlockingPool blocking_{"blocking", 2};
+  std::unique_ptr<Clock> clock_ = NewRealClock();
+  FakeSandboxFactory sandboxes_;
+  MemoryLogSink logs_;
+  std::unique_ptr<LocalInvoker> invoker_;
+  control::FunctionSnapshot function_;
+};
+
+bool Contains(const std::vector<std::string>& v, const std::string& needle) {
+  for (const auto& s : v)
+    if (s.find(needle) != std::string::npos) return true;
+  return false;
+}
+
+TEST_F(LocalInvokerTest, AColdStartDeliversTheEventAndReturnsTheRuntimesResponse) {
+  auto result = Invoke(R"({"k":"v"})");
+  auto sb = WaitForLaunch(1);
+  FakeRuntime rt(sb->port);
+  auto e = rt.Next();
+  EXPECT_EQ(e.body, R"({"k":"v"})");
+  EXPECT_NE(e.headers.find("Lambda-Runtime-Invoked-Function-Arn: arn:aws:lambda:us-east-1:000000000000:function:fn"),
+            std::string::npos);
+  EXPECT_NE(e.headers.find("Lambda-Runtime-Trace-Id: Root=1-"), std::string::npos);
+  sb->WriteOutput("hello from the handler\n");
+  EXPECT_NE(rt.Respond(e.request_id, R"({"ok":1})").find("HTTP/1.1 202"), std::string::npos);
+  ASSERT_EQ(result.wait_for(5s), std::future_status::ready);
+  auto r = result.get();
+  ASSERT_TRUE(r.has_value()) << r.error().ToString();
+  EXPECT_EQ(r->payload, R"({"ok":1})");
+  EXPECT_EQ(r->executed_version, "$LATEST");
+  EXPECT_EQ(r->request_id, e.request_id);
+  EXPECT_FALSE(r->function_error.has_value());
+
+  auto logs = Logs();
+  ASSERT_GE(logs.size(), 5u);
+  EXPECT_TRUE(Contains(logs, "INIT_START Runtime Version: nimbus:python3.11"));
+  EXPECT_TRUE(Contains(logs, "START RequestId: " + e.request_id + " Version: $LATEST"));
+  EXPECT_TRUE(Contains(logs, "hello from the handler"));
+  EXPECT_TRUE(Contains(logs, "END RequestId: " + e.request_id));
+  EXPECT_TRUE(std::regex_search(logs.back(), std::regex("REPORT RequestId: " + e.request_id +
+                                                        "\tDuration: [0-9]+\\.[0-9]{2} ms\tBilled "
+                                                        "Duration: [0-9]+ ms\tMemory Size: 256 MB\t"
+                                                        "Max Memory Used: 21 MB\tInit Duration: ")))
+      << logs.back();
+  EXPECT_TRUE(std::regex_search(logs.back(), std::regex(R"(^/aws/lambda/fn\|\d{4}/\d\d/\d\d/\[\$LATEST\][0-9a-f]{32}\|)")));
+}
+
+TEST_F(LocalInvokerTest, TheRuntimeGetsTheLambdaEnvironmentAndLimits) {
+  auto result = Invoke("{}");
+  auto sb = WaitForLaunch(1);
+  const auto& env = sb->spec.env;
+  auto has = [&](const std::string& kv) { return std::find(env.begin(), env.end(), kv) != env.end(); };
+  EXPECT_TRUE(has("AWS_LAMBDA_RUNTIME_API=127.0.0.1:9001"));
+  EXPECT_TRUE(has("_HANDLER=app.handler"));
+  EXPECT_TRUE(has("AWS_LAMBDA_FUNCTION_NAME=fn"));
+  EXPECT_TRUE(has("AWS_LAMBDA_FUNCTION_MEMORY_SIZE=256"));
+  EXPECT_TRUE(has("AWS_LAMBDA_LOG_GROUP_NAME=/aws/lambda/fn"));
+  EXPECT_TRUE(has("AWS_EXECUTION_ENV=AWS_Lambda_python3.11"));
+  EXPECT_TRUE(has("TZ=:UTC"));
+  EXPECT_TRUE(has("GREETING=hi"));
+  EXPECT_EQ(sb->spec.argv, (std::vector<std::string>{"/usr/bin/python3", "/var/runtime/python/bootstrap.py"}));
+  EXPECT_EQ(sb->spec.memory_mb, 256u);
+  EXPECT_EQ(sb->spec.code_dir, "/nonexistent/code");
+  FakeRuntime rt(sb->port);
+  auto e = rt.Next();
+  rt.Respond(e.request_id, "null");
+  EXPECT_EQ(result.wait_for(5s), std::future_status::ready);
+}
+
+TEST_F(LocalInvokerTest, ASecondInvokeReusesTheWarmEnvironmentWithoutInitDuration) {
+  auto r1 = Invoke("1");
+  auto sb = WaitForLaunch(1);
+  FakeRuntime rt(sb->port);
+  auto e1 = rt.Next();
+  rt.Respond(e1.request_id, "1");
+  ASSERT_EQ(r1.wait_for(5s), std::future_status::ready);
+  auto r2 = Invoke("2");
+  auto e2 = rt.Next();
+  EXPECT_EQ(e2.body, "2");
+  rt.Respond(e2.request_id, "2");
+  ASSERT_EQ(r2.wait_for(5s), std::future_status::ready);
+  EXPECT_EQ(r2.get()->payload, "2");
+  EXPECT_EQ(sandboxes_.launched().size(), 1u);
+  auto logs = Logs();
+  EXPECT_EQ(logs.back().find("Init Duration"), std::string::npos) << logs.back();
+}
+
+TEST_F(LocalInvokerTest, ConcurrentInvokesGetSeparateEnvironments) {
+  auto r1 = Invoke("1");
+  auto r2 = Invoke("2");
+  auto sb1 = WaitForLaunch(1);
+  auto sb2 = WaitForLaunch(2);
+  FakeRuntime a(sb1->port), b(sb2->port);
+  auto ea = a.Next();
+  auto eb = b.Next();
+  EXPECT_NE(ea.request_id, eb.request_id);
+  a.Respond(ea.request_id, ea.body);
+  b.Respond(eb.request_id, eb.body);
+  ASSERT_EQ(r1.wait_for(5s), std::future_status::ready);
+  ASSERT_EQ(r2.wait_for(5s), std::future_status::ready);
+  EXPECT_EQ(r1.get()->payload, "1");
+  EXPECT_EQ(r2.get()->payload, "2");
+}
+
+TEST_F(LocalInvokerTest, BeyondTheConcurrencyLimitInvocationsAreThrottled) {
+  auto r1 = Invoke("1"), r2 = Invoke("2"), r3 = Invoke("3"), r4 = Invoke("4");
+  ASSERT_EQ(r4.wait_for(5s), std::future_status::ready);
+  auto r = r4.get();
+  ASSERT_FALSE(r.has_value());
+  EXPECT_EQ(r.error().code(), Code::kThrottled);
+}
+
+TEST_F(LocalInvokerTest, AHandlerErrorIsAnUnhandledFunctionErrorWithThePostedDocument) {
+  auto result = Invoke("{}");
+  auto sb = WaitForLaunch(1);
+  FakeRuntime rt(sb->port);
+  auto e = rt.Next();
+  std::string doc = R"({"errorMessage":"boom","errorType":"ValueError","stackTrace":[]})";
+  EXPECT_NE(rt.Post("invocation/" + e.request_id + "/error", doc,
+                    "Lambda-Runtime-Function-Error-Type: ValueError\r\n").find("HTTP/1.1 202"),
+            std::string::npos);
+  ASSERT_EQ(result.wait_for(5s), std::future_status::ready);
+  auto r = result.get();
+  ASSERT_TRUE(r.has_value());
+  EXPECT_EQ(r->function_error, "Unhandled");
+  EXPECT_EQ(r->payload, doc);
+}
+
+TEST_F(LocalInvokerTest, ATimeoutKillsTheEnvironmentAndReportsSandboxTimedout) {
+  auto fn = MakeFunction("rev-1", 1);
+  auto result = Invoke("{}", /*tail=*/true, fn);
+  auto sb = WaitForLaunch(1);
+  FakeRuntime rt(sb->port);
+  auto e = rt.Next();
+  ASSERT_EQ(result.wait_for(5s), std::future_status::ready);
+  auto r = result.get();
+  ASSERT_TRUE(r.has_value());
+  EXPECT_EQ(r->function_error, "Unhandled");
+  EXPECT_EQ(r->payload, R"({"errorMessage":"RequestId: )" + e.request_id +
+                            R"( Error: Task timed out after 1.00 seconds","errorType":"Sandbox.Timedout"})");
+  EXPECT_TRUE(sb->killed);
+  EXPECT_NE(r->log_tail.find("Task timed out after 1.00 seconds"), std::string::npos);
+  EXPECT_NE(r->log_tail.find("Duration: 1000.00 ms\tBilled Duration: "), std::string::npos) << r->log_tail;
+  EXPECT_NE(r->log_tail.find("Status: timeout"), std::string::npos);
+  // The next invoke needs a fresh environment.
+  auto r2 = Invoke("{}", false, fn);
+  WaitForLaunch(2);
+}
+
+TEST_F(LocalInvokerTest, ARuntimeExitDuringAnInvokeIsRuntimeExitError) {
+  auto result = Invoke("{}");
+  auto sb = WaitForLaunch(1);
+  FakeRuntime rt(sb->port);
+  auto e = rt.Next();
+  sb->Exit(1 << 8);  // exit status 1
+  ASSERT_EQ(result.wait_for(5s), std::future_status::ready);
+  auto r = result.get();
+  ASSERT_TRUE(r.has_value());
+  EXPECT_EQ(r->payload, R"({"errorMessage":"RequestId: )" + e.request_id +
+                            R"( Error: Runtime exited with error: exit status 1","errorType":"Runtime.ExitError"})");
+  auto logs = Logs();
+  EXPECT_NE(logs.back().find("Status: error\tError Type: Runtime.ExitError"), std::string::npos);
+}
+
+TEST_F(LocalInvokerTest, AnOomKillIsRuntimeOutOfMemory) {
+  auto result = Invoke("{}");
+  auto sb = WaitForLaunch(1);
+  FakeRuntime rt(sb->port);
+  rt.Next();
+  sb->oom = true;
+  sb->Exit(SIGKILL);
+  ASSERT_EQ(result.wait_for(5s), std::future_status::ready);
+  auto r = result.get();
+  ASSERT_TRUE(r.has_value());
+  EXPECT_NE(r->payload.find(R"(Runtime exited with error: signal: killed","errorType":"Runtime.OutOfMemory")"),
+            std::string::npos) << r->payload;
+}
+
+TEST_F(LocalInvokerTest, AnInitErrorFailsTheFirstInvocationWithThePostedError) {
+  auto result = Invoke("{}");
+  auto sb = WaitForLaunch(1);
+  FakeRuntime rt(sb->port);
+  std::string doc = R"({"errorMessage":"Unable to import module 'app': No module named 'app'","errorType":"Runtime.ImportModuleError","stackTrace":[]})";
+  EXPECT_NE(rt.Post("init/error", doc, "Lambda-Runtime-Function-Error-Type: Runtime.ImportModuleError\r\n")
+                .find("HTTP/1.1 202"),
+            std::string::npos);
+  ASSERT_EQ(result.wait_for(5s), std::future_status::ready);
+  auto r = result.get();
+  ASSERT_TRUE(r.has_value());
+  EXPECT_EQ(r->function_error, "Unhandled");
+  EXPECT_EQ(r->payload, doc);
+  auto logs = Logs();
+  EXPECT_TRUE(Contains(logs, "INIT_REPORT Init Duration: "));
+  EXPECT_TRUE(Contains(logs, "Phase: init\tStatus: error\tError Type: Runtime.ImportModuleError"));
+}
+
+TEST_F(LocalInvokerTest, TheTailLogIsTheLastFourKilobytesOfTheInvocation) {
+  auto result = Invoke("{}", /*tail=*/true);
+  auto sb = WaitForLaunch(1);
+  FakeRuntime rt(sb->port);
+  auto e = rt.Next();
+  for (int i = 0; i < 100; ++i) sb->WriteOutput("line " + std::to_string(i) + std::string(60, 'x') + "\n");
+  rt.Respond(e.request_id, "{}");
+  ASSERT_EQ(result.wait_for(5s), std::future_status::ready);
+  auto r = result.get();
+  ASSERT_TRUE(r.has_value());
+  EXPECT_EQ(r->log_tail.size(), 4096u);
+  EXPECT_NE(r->log_tail.find("line 99"), std::string::npos);
+  EXPECT_EQ(r->log_tail.find("line 1x"), std::string::npos);
+  EXPECT_NE(r->log_tail.find("REPORT RequestId: " + e.request_id), std::string::npos);
+}
+
+TEST_F(LocalInvokerTest, ALaunchFailureIsAPlatformError) {
+  sandboxes_.fail_next_launch = true;
+  auto result = Invoke("{}");
+  ASSERT_EQ(result.wait_for(5s), std::future_status::ready);
+  auto r = result.get();
+  ASSERT_FALSE(r.has_value());
+  EXPECT_NE(r.error().message().find("injected failure"), std::string::npos);
+}
+
+TEST_F(LocalInvokerTest, ANewRevisionRetiresTheOldEnvironment) {
+  auto r1 = Invoke("1");
+  auto sb1 = WaitForLaunch(1);
+  FakeRuntime rt(sb1->port);
+  auto e = rt.Next();
+  rt.Respond(e.request_id, "1");
+  ASSERT_EQ(r1.wait_for(5s), std::future_status::ready);
+  auto r2 = Invoke("2", false, MakeFunction("rev-2", 3));
+  auto sb2 = WaitForLaunch(2);
+  for (int i = 0; i < 1000 && !sb1->destroyed; ++i) std::this_thread::sleep_for(1ms);
+  EXPECT_TRUE(sb1->destroyed);
+  FakeRuntime rt2(sb2->port);
+  auto e2 = rt2.Next();
+  rt2.Respond(e2.request_id, "2");
+  ASSERT_EQ(r2.wait_for(5s), std::future_status::ready);
+}
+
+TEST_F(LocalInvokerTest, ShutdownLetsInFlightInvocationsFinishThenDestroysEveryEnvironment) {
+  auto result = Invoke("{}");
+  auto sb = WaitForLaunch(1);
+  FakeRuntime rt(sb->port);
+  auto e = rt.Next();
+  std::promise<void> done;
+  reactor_.Post([&] { invoker_->Shutdown(5s, [&] { done.set_value(); }); });
+  auto d = done.get_future();
+  EXPECT_EQ(d.wait_for(100ms), std::future_status::timeout) << "must wait for the invocation";
+  rt.Respond(e.request_id, "{}");
+  ASSERT_EQ(result.wait_for(5s), std::future_status::ready);
+  EXPECT_TRUE(result.get().has_value());
+  ASSERT_EQ(d.wait_for(5s), std::future_status::ready);
+  for (int i = 0; i < 1000 && !sb->destroyed; ++i) std::this_thread::sleep_for(1ms);
+  EXPECT_TRUE(sb->destroyed);
+  auto after = Invoke("{}");
+  ASSERT_EQ(after.wait_for(5s), std::future_status::ready);
+  EXPECT_EQ(after.get().error().code(), Code::kUnavailable);
+}
+
+}  // namespace
+}  // namespace nimbus::invoke

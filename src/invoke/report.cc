@@ -1,0 +1,90 @@
+#include "invoke/report.h"
+
+#include <fmt/format.h>
+
+#include <cmath>
+#include <ctime>
+
+namespace nimbus::invoke {
+
+std::string StartLine(const std::string& request_id, const std::string& version) {
+  return fmt::format("START RequestId: {} Version: {}", request_id, version);
+}
+
+std::string EndLine(const std::string& request_id) {
+  return fmt::format("END RequestId: {}", request_id);
+}
+
+uint64_t BilledMillis(const ReportFields& f) {
+  double total = f.duration_ms + f.init_ms.value_or(0.0);
+  return static_cast<uint64_t>(std::ceil(total));
+}
+
+std::string ReportLine(const ReportFields& f) {
+  // Field order as AWS writes it: Duration, Billed Duration, Memory Size, Max
+  // Memory Used, then Init Duration, Status, Error Type. Each of the first five
+  // fields ends with a tab; Status/Error Type end the line.
+  std::string line = fmt::format(
+      "REPORT RequestId: {}\tDuration: {:.2f} ms\tBilled Duration: {} ms\tMemory Size: {} MB\t"
+      "Max Memory Used: {} MB\t",
+      f.request_id, f.duration_ms, BilledMillis(f), f.memory_size_mb, f.max_memory_used_mb);
+  if (f.init_ms) line += fmt::format("Init Duration: {:.2f} ms\t", *f.init_ms);
+  if (!f.status.empty()) {
+    line += fmt::format("Status: {}", f.status);
+    if (!f.error_type.empty()) line += fmt::format("\tError Type: {}", f.error_type);
+  }
+  return line;
+}
+
+std::string InitReportLine(double init_ms, const std::string& phase, const std::string& status,
+                           const std::string& error_type) {
+  std::string line =
+      fmt::format("INIT_REPORT Init Duration: {:.2f} ms\tPhase: {}\tStatus: {}", init_ms, phase, status);
+  if (!error_type.empty()) line += fmt::format("\tError Type: {}", error_type);
+  return line;
+}
+
+std::string IsoMillis(std::chrono::system_clock::time_point t) {
+  auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(t.time_since_epoch()).count();
+  std::time_t secs = static_cast<std::time_t>(ms / 1000);
+  std::tm tm{};
+  gmtime_r(&secs, &tm);
+  return fmt::format("{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z", tm.tm_year + 1900, tm.tm_mon + 1,
+                     tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, ms % 1000);
+}
+
+std::string TimeoutLogLine(std::chrono::system_clock::time_point now, const std::string& request_id,
+                           double seconds) {
+  return fmt::format("{} {} Task timed out after {:.2f} seconds", IsoMillis(now), request_id,
+                     seconds);
+}
+
+std::string JsonEscape(const std::string& s) {
+  std::string out;
+  out.reserve(s.size() + 8);
+  for (unsigned char c : s) {
+    switch (c) {
+      case '"': out += "\\\""; break;
+      case '\\': out += "\\\\"; break;
+      case '\n': out += "\\n"; break;
+      case '\r': out += "\\r"; break;
+      case '\t': out += "\\t"; break;
+      case '\b': out += "\\b"; break;
+      case '\f': out += "\\f"; break;
+      default:
+        if (c < 0x20) {
+          out += fmt::format("\\u{:04x}", c);
+        } else {
+          out.push_back(static_cast<char>(c));
+        }
+    }
+  }
+  return out;
+}
+
+std::string ErrorDocument(const std::string& error_type, const std::string& error_message) {
+  return fmt::format(R"({{"errorMessage":"{}","errorType":"{}"}})", JsonEscape(error_message),
+                     JsonEscape(error_type));
+}
+
+}  // namespace nimbus::invoke

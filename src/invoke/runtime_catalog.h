@@ -1,0 +1,35 @@
+// Which program starts a function's runtime inside its sandbox, and the
+// runtime-specific environment (AWS_EXECUTION_ENV, search paths). Pure; reads
+// the code directory only to look for a custom runtime's `bootstrap`.
+#pragma once
+
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "base/status.h"
+#include "control/function.h"
+
+namespace nimbus::invoke {
+
+struct RuntimeLaunch {
+  std::vector<std::string> argv;
+  std::vector<std::pair<std::string, std::string>> env;  // runtime-specific variables
+};
+
+// The outcome of looking up a runtime: a launch, or a function-level error that
+// Lambda reports as an invocation error (e.g. Runtime.InvalidEntrypoint when a
+// custom runtime has no bootstrap), or a platform Status for runtimes this
+// Nimbus cannot run.
+struct RuntimeResolution {
+  std::optional<RuntimeLaunch> launch;
+  std::string error_type;     // set when launch is empty and this is a function error
+  std::string error_message;  // without the "RequestId: <id> Error: " prefix
+};
+
+Result<RuntimeResolution> ResolveRuntime(const control::FunctionConfig& config,
+                                         const std::filesystem::path& code_dir);
+
+}  // namespace nimbus::invoke
