@@ -1,0 +1,626 @@
+// LinuxSandbox: namespaces + cgroups + pivot_root + seccomp. See sandbox.h for
+// the contract and sandbox_init.h for what runs inside.
+#include <fcntl.h>
+#include <poll.h>
+#include <sched.h>
+#include <signal.h>
+#include <sys/capability.h>
+#include <sys/mman.h>
+#include <sys/mount.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <deque>
+#include <system_error>
+
+#include <fmt/format.h>
+
+#include "base/errno_status.h"
+#include "base/log.h"
+#include "sandbox/cgroup.h"
+#include "sandbox/sandbox.h"
+#include "sandbox/sandbox_init.h"
+#include "sandbox/seccomp_policy.h"
+
+namespace nimbus::sandbox {
+namespace {
+
+namespace fs = std::filesystem;
+
+// How long Launch waits for init to report the Runtime API listener. Setup takes
+// milliseconds; the margin is for a host under heavy load.
+constexpr int kSetupTimeoutMs = 10'000;
+// The init's stack: it runs a few small frames (no recursion, no large buffers).
+constexpr size_t kInitStackSize = 64 * 1024;
+constexpr const char* kHostname = "localhost";
+// Lambda's sandbox user name; the uid/gid come from LinuxSandboxOptions.
+constexpr const char* kSandboxUserName = "sbx_user1051";
+
+// Host files a program commonly needs from /etc. Everything else in the host's
+// /etc (shadow, ssh keys, machine-id, the daemon's configuration) stays hidden.
+// passwd, group and hosts are generated instead of copied.
+constexpr const char* kEtcEntries[] = {
+    "ld.so.cache", "ld.so.conf", "ld.so.conf.d",   // the dynamic loader
+    "nsswitch.conf", "localtime", "timezone",      // libc lookups and time
+    "ssl", "ca-certificates", "ca-certificates.conf", "pki",  // TLS trust
+    "mime.types",                                   // Python's mimetypes
+    "alternatives",  // Debian: /usr/bin/* -> /etc/alternatives/* -> /usr/...
+};
+// Top-level directories of the host's root that are exposed read-only. On
+// merged-/usr hosts (Debian 12) all but usr are symlinks and are recreated as such.
+constexpr const char* kRootEntries[] = {"usr", "bin", "sbin", "lib", "lib32", "lib64", "libx32"};
+constexpr const char* kDevNodes[] = {"null", "zero", "full", "random", "urandom", "tty"};
+
+// Mount flags the kernel locks on a bind mount in a user namespace: a remount
+// must repeat them or fail with EPERM.
+unsigned long LockedFlags(const std::string& path) {
+  struct statvfs st;
+  if (::statvfs(path.c_str(), &st) != 0) return 0;
+  unsigned long flags = 0;
+  if (st.f_flag & ST_NOSUID) flags |= MS_NOSUID;
+  if (st.f_flag & ST_NODEV) flags |= MS_NODEV;
+  if (st.f_flag & ST_NOEXEC) flags |= MS_NOEXEC;
+  if (st.f_flag & ST_NOATIME) flags |= MS_NOATIME;
+  if (st.f_flag & ST_NODIRATIME) flags |= MS_NODIRATIME;
+  if (st.f_flag & ST_RELATIME) flags |= MS_RELATIME;
+  return flags;
+}
+
+// A host path probed once by the factory.
+struct HostEntry {
+  enum class Type { kDir, kFile, kSymlink } type;
+  std::string name;         // path inside the sandbox, e.g. "/etc/ssl"
+  std::string source;       // host path, e.g. "/etc/ssl"
+  std::string link_target;  // for kSymlink
+  unsigned long locked_flags = 0;
+};
+
+std::optional<HostEntry> ProbeHostEntry(const std::string& host_path) {
+  struct stat st;
+  if (::lstat(host_path.c_str(), &st) != 0) return std::nullopt;
+  HostEntry e;
+  e.name = host_path;
+  e.source = host_path;
+  if (S_ISLNK(st.st_mode)) {
+    std::error_code ec;
+    fs::path target = fs::read_symlink(host_path, ec);
+    if (ec) return std::nullopt;
+    e.type = HostEntry::Type::kSymlink;
+    e.link_target = target.string();
+    return e;
+  }
+  if (S_ISDIR(st.st_mode)) {
+    e.type = HostEntry::Type::kDir;
+  } else if (S_ISREG(st.st_mode) || S_ISCHR(st.st_mode)) {
+    e.type = HostEntry::Type::kFile;
+  } else {
+    return std::nullopt;
+  }
+  e.locked_flags = LockedFlags(host_path);
+  return e;
+}
+
+// The part of the root that is the same for every sandbox on this host.
+struct HostRoot {
+  std::vector<HostEntry> root;  // /usr, /bin -> usr/bin, ...
+  std::vector<HostEntry> etc;
+  std::vector<HostEntry> dev;
+};
+
+HostRoot ProbeHostRoot() {
+  HostRoot host;
+  for (const char* name : kRootEntries) {
+    if (auto e = ProbeHostEntry(fmt::format("/{}", name))) host.root.push_back(std::move(*e));
+  }
+  for (const char* name : kEtcEntries) {
+    if (auto e = ProbeHostEntry(fmt::format("/etc/{}", name))) host.etc.push_back(std::move(*e));
+  }
+  for (const char* name : kDevNodes) {
+    auto e = ProbeHostEntry(fmt::format("/dev/{}", name));
+    if (e && e->type == HostEntry::Type::kFile) host.dev.push_back(std::move(*e));
+  }
+  return host;
+}
+
+// Everything the child needs, laid out before clone(). Owns the strings that
+// the InitPlan's C pointers refer to; must outlive the clone() call (the child
+// reads its own copy of this memory).
+class LaunchPlan {
+ public:
+  InitPlan init = {};
+
+  const char* Keep(std::string s) {
+    strings_.push_back(std::move(s));  // a deque: earlier c_str()s stay valid
+    return strings_.back().c_str();
+  }
+  void Mkdir(const std::string& target, mode_t mode = 0755) {
+    Add({MountOp::Kind::kMkdir, nullptr, Keep(target), nullptr, 0, nullptr, 0, mode});
+  }
+  void File(const std::string& target, std::string contents, mode_t mode = 0644) {
+    const char* data = Keep(std::move(contents));
+    Add({MountOp::Kind::kFile, nullptr, Keep(target), nullptr, 0, data, std::strlen(data), mode});
+  }
+  void Symlink(const std::string& link_target, const std::string& target) {
+    Add({MountOp::Kind::kSymlink, Keep(link_target), Keep(target), nullptr, 0, nullptr, 0, 0});
+  }
+  // Binds the host path `source` (seen through the old root) on `target`.
+  void Bind(const std::string& source, const std::string& target, unsigned long flags) {
+    Add({MountOp::Kind::kBind, Keep(std::string(kOldRoot) + source), Keep(target), nullptr, flags,
+         nullptr, 0, 0});
+  }
+  void Mount(const char* fstype, const std::string& target, unsigned long flags,
+             const std::string& data) {
+    Add({MountOp::Kind::kMount, fstype, Keep(target), fstype, flags, Keep(data), 0, 0});
+  }
+  void Remount(const std::string& target, unsigned long flags) {
+    Add({MountOp::Kind::kRemount, nullptr, Keep(target), nullptr, flags, nullptr, 0, 0});
+  }
+  // Creates the mount point for `e` and binds it read-only (or recreates a symlink).
+  void Expose(const HostEntry& e) {
+    switch (e.type) {
+      case HostEntry::Type::kSymlink: Symlink(e.link_target, e.name); return;
+      case HostEntry::Type::kDir: Mkdir(e.name); break;
+      case HostEntry::Type::kFile: File(e.name, ""); break;
+    }
+    Bind(e.source, e.name, MS_RDONLY | MS_NOSUID | MS_NODEV | e.locked_flags);
+  }
+
+  // Points `init` at the arrays; call once everything has been added.
+  void Finish() {
+    argv_.push_back(nullptr);
+    envp_.push_back(nullptr);
+    init.mounts = mounts_.data();
+    init.mount_count = mounts_.size();
+    init.argv = argv_.data();
+    init.envp = envp_.data();
+  }
+
+  std::vector<const char*> argv_;
+  std::vector<const char*> envp_;
+
+ private:
+  void Add(MountOp op) { mounts_.push_back(op); }
+
+  std::deque<std::string> strings_;
+  std::vector<MountOp> mounts_;
+};
+
+Status ValidateSpec(const SandboxSpec& spec) {
+  if (spec.id.empty() || spec.id.size() > 64) {
+    return InvalidArgument("sandbox: id must be 1 to 64 characters");
+  }
+  for (char c : spec.id) {
+    if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_')) {
+      return InvalidArgument(fmt::format("sandbox {}: id may only hold [A-Za-z0-9_-]", spec.id));
+    }
+  }
+  if (spec.argv.empty() || spec.argv[0].empty() || spec.argv[0][0] != '/') {
+    return InvalidArgument(fmt::format("sandbox {}: argv[0] must be an absolute path", spec.id));
+  }
+  if (spec.cwd.empty() || spec.cwd[0] != '/') {
+    return InvalidArgument(fmt::format("sandbox {}: cwd must be an absolute path", spec.id));
+  }
+  if (spec.network) {
+    // TODO(#sandbox-egress): a veth pair or slirp for functions with outbound access.
+    return InvalidArgument(
+        fmt::format("sandbox {}: outbound network access is not supported yet", spec.id));
+  }
+  if (spec.memory_mb == 0 || spec.ephemeral_storage_mb == 0 || spec.max_pids == 0 ||
+      spec.max_open_files == 0) {
+    return InvalidArgument(fmt::format("sandbox {}: limits must be positive", spec.id));
+  }
+  return Status::Ok();
+}
+
+// A host directory to bind, resolved to a path without symlinks: after
+// pivot_root an absolute symlink would resolve inside the new root, not the host.
+Result<std::string> ResolveHostDir(const fs::path& dir, const char* what) {
+  std::error_code ec;
+  fs::path canonical = fs::canonical(dir, ec);
+  if (ec) return NotFound(fmt::format("{} {}: {}", what, dir.string(), ec.message()));
+  if (!fs::is_directory(canonical)) {
+    return InvalidArgument(fmt::format("{} {}: not a directory", what, dir.string()));
+  }
+  return canonical.string();
+}
+
+class LinuxSandbox final : public Sandbox {
+ public:
+  explicit LinuxSandbox(std::string id) : id_(std::move(id)) {}
+  ~LinuxSandbox() override {
+    Status st = Destroy();
+    if (!st.ok()) log::Error("sandbox {}: destroy: {}", id_, st.message());
+  }
+  LinuxSandbox(const LinuxSandbox&) = delete;
+  LinuxSandbox& operator=(const LinuxSandbox&) = delete;
+
+  UniqueFd TakeRuntimeApiListener() override { return std::move(listener_); }
+  UniqueFd TakeOutput() override { return std::move(output_); }
+  int exit_fd() const override { return control_.get(); }
+
+  std::optional<ExitInfo> ReadExit() override {
+    if (exit_ || !control_) return exit_;
+    InitMessage m{};
+    ssize_t n;
+    do {
+      n = ::recv(control_.get(), &m, sizeof m, MSG_DONTWAIT);
+    } while (n < 0 && errno == EINTR);
+    if (n < 0) return std::nullopt;  // EAGAIN: still running
+    ExitInfo info;
+    if (n == static_cast<ssize_t>(sizeof m) && m.kind == InitMessage::kRuntimeExited) {
+      info.exited = WIFEXITED(m.value);
+      info.status = info.exited ? WEXITSTATUS(m.value) : 0;
+      info.signal = WIFSIGNALED(m.value) ? WTERMSIG(m.value) : 0;
+    } else {
+      // Init died without a report: it was killed (Kill(), or the OOM killer).
+      if (n == static_cast<ssize_t>(sizeof m) && m.kind == InitMessage::kSetupError) {
+        m.text[sizeof m.text - 1] = '\0';
+        log::Error("sandbox {}: init: {}", id_, m.text);
+      }
+      info.signal = SIGKILL;
+    }
+    exit_ = info;
+    return exit_;
+  }
+
+  ResourceUsage ReadUsage() override { return cgroup_ ? cgroup_->ReadUsage() : ResourceUsage{}; }
+
+  void Kill() override {
+    // The pid cannot have been reused: init is our child and is only reaped in
+    // Destroy(). Killing PID 1 of the namespace kills every process in it.
+    if (init_pid_ > 0 && !reaped_) ::kill(init_pid_, SIGKILL);
+  }
+
+  Status Destroy() override {
+    Kill();
+    if (init_pid_ > 0 && !reaped_) {
+      int status;
+      pid_t r;
+      do {
+        r = ::waitpid(init_pid_, &status, 0);
+      } while (r < 0 && errno == EINTR);
+      // ECHILD only if someone else reaped it (a waitpid(-1) elsewhere in the daemon).
+      reaped_ = true;
+    }
+    if (!exit_ && control_) (void)ReadExit();
+    control_.Reset();
+    if (cgroup_) {
+      NIMBUS_RETURN_IF_ERROR(cgroup_->Destroy().WithContext(fmt::format("sandbox {}", id_)));
+      cgroup_.reset();
+    }
+    return Status::Ok();
+  }
+
+  pid_t init_pid() const override { return init_pid_; }
+
+ private:
+  friend class LinuxSandboxFactory;
+
+  const std::string id_;
+  pid_t init_pid_ = -1;
+  bool reaped_ = false;
+  UniqueFd control_;   // daemon's end of the SOCK_SEQPACKET control socket
+  UniqueFd listener_;  // until TakeRuntimeApiListener()
+  UniqueFd output_;    // until TakeOutput()
+  std::unique_ptr<EnvironmentCgroup> cgroup_;
+  std::optional<ExitInfo> exit_;
+};
+
+// Descriptors shared between the daemon and the child; the child's ends are
+// closed in the daemon right after clone().
+struct Channels {
+  UniqueFd sync_read, sync_write;   // releases the child once it is set up
+  UniqueFd control_daemon, control_init;
+  UniqueFd output_read, output_write;
+};
+
+class LinuxSandboxFactory final : public SandboxFactory {
+ public:
+  LinuxSandboxFactory(const LinuxSandboxOptions& options, bool root, CgroupLayout layout,
+                      std::vector<sock_filter> seccomp, HostRoot host, int last_cap)
+      : options_(options),
+        root_(root),
+        layout_(std::move(layout)),
+        seccomp_(std::move(seccomp)),
+        host_(std::move(host)),
+        last_cap_(last_cap) {
+    capabilities_.cgroups = layout_.all_usable();
+    capabilities_.user_namespace = !root_;
+    capabilities_.warnings = layout_.warnings;
+    if (!root_) {
+      capabilities_.warnings.push_back(fmt::format(
+          "running unprivileged: sandboxes use a user namespace in which uid {} is host uid {}",
+          options_.sandbox_uid, ::geteuid()));
+    }
+  }
+
+  const Capabilities& capabilities() const override { return capabilities_; }
+
+  // The privileged steps, in order. Each returns a Status that names it.
+  Result<std::unique_ptr<Sandbox>> Launch(const SandboxSpec& spec) override {
+    NIMBUS_RETURN_IF_ERROR(ValidateSpec(spec));
+    auto step = [&spec](const char* name, Status st) {
+      return st.WithContext(fmt::format("sandbox {}: {}", spec.id, name));
+    };
+    auto sandbox = std::make_unique<LinuxSandbox>(spec.id);
+    LaunchPlan plan;
+    Channels ch;
+    // 1. Everything the child needs, computed here: after clone() it may not allocate.
+    NIMBUS_RETURN_IF_ERROR(step("plan", BuildPlan(spec, plan)));
+    // 2. Before clone, so that a failure costs no process.
+    NIMBUS_RETURN_IF_ERROR(step("create cgroup", CreateCgroup(spec, *sandbox)));
+    NIMBUS_RETURN_IF_ERROR(step("open channels", OpenChannels(ch, plan)));
+    // 3. From here on `sandbox`'s destructor kills and reaps on failure.
+    NIMBUS_RETURN_IF_ERROR(step("clone", CloneInit(plan, ch, *sandbox)));
+    // 4. Must precede releasing the child: the runtime inherits init's cgroup when
+    //    init forks it, and init's own setup is charged to the environment.
+    if (sandbox->cgroup_) {
+      NIMBUS_RETURN_IF_ERROR(step("join cgroup", sandbox->cgroup_->AddProcess(sandbox->init_pid_)));
+    }
+    // 5. Must precede releasing the child: until mapped it has no uid to act as.
+    if (!root_) NIMBUS_RETURN_IF_ERROR(step("write id maps", WriteIdMaps(sandbox->init_pid_)));
+    // 6. Init now builds the root, brings up lo and creates the listener.
+    NIMBUS_RETURN_IF_ERROR(step("release init", Release(ch)));
+    NIMBUS_RETURN_IF_ERROR(step("init", ReceiveListener(*sandbox)));
+    return std::unique_ptr<Sandbox>(std::move(sandbox));
+  }
+
+ private:
+  Status BuildPlan(const SandboxSpec& spec, LaunchPlan& plan) const {
+    std::string code_dir, runtime_dir;
+    if (!spec.code_dir.empty()) {
+      NIMBUS_ASSIGN_OR_RETURN(code_dir, ResolveHostDir(spec.code_dir, "code_dir"));
+    }
+    if (!spec.runtime_dir.empty()) {
+      NIMBUS_ASSIGN_OR_RETURN(runtime_dir, ResolveHostDir(spec.runtime_dir, "runtime_dir"));
+    }
+    std::vector<std::string> layers;
+    for (const auto& layer : spec.layer_dirs) {
+      NIMBUS_ASSIGN_OR_RETURN(std::string dir, ResolveHostDir(layer, "layer"));
+      if (dir.find_first_of(":,") != std::string::npos) {
+        return InvalidArgument(fmt::format("layer {}: ':' and ',' are not allowed", dir));
+      }
+      layers.push_back(std::move(dir));
+    }
+
+    constexpr unsigned long kReadOnly = MS_RDONLY | MS_NOSUID | MS_NODEV;
+    for (const auto& e : host_.root) plan.Expose(e);
+
+    plan.Mkdir("/etc");
+    plan.File("/etc/passwd",
+              fmt::format("root:x:0:0:root:/root:/sbin/nologin\n"
+                          "{0}:x:{1}:{2}::/tmp:/sbin/nologin\n"
+                          "nobody:x:65534:65534:nobody:/nonexistent:/sbin/nologin\n",
+                          kSandboxUserName, options_.sandbox_uid, options_.sandbox_gid));
+    plan.File("/etc/group", fmt::format("root:x:0:\n{0}:x:{1}:\nnogroup:x:65534:\n",
+                                        kSandboxUserName, options_.sandbox_gid));
+    plan.File("/etc/hosts", "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n");
+    for (const auto& e : host_.etc) plan.Expose(e);
+
+    plan.Mkdir("/var");
+    plan.Mkdir("/var/task");
+    plan.Mkdir("/var/runtime");
+    if (!code_dir.empty()) plan.Bind(code_dir, "/var/task", kReadOnly | LockedFlags(code_dir));
+    if (!runtime_dir.empty()) {
+      plan.Bind(runtime_dir, "/var/runtime", kReadOnly | LockedFlags(runtime_dir));
+    }
+
+    // No layers: an empty directory of the read-only root.
+    plan.Mkdir("/opt");
+    if (layers.size() == 1) {
+      plan.Bind(layers[0], "/opt", kReadOnly | LockedFlags(layers[0]));
+    } else if (layers.size() > 1) {
+      // overlayfs with only lower layers is read-only; the first lowerdir is on top.
+      std::string lower;
+      for (auto it = layers.rbegin(); it != layers.rend(); ++it) {
+        lower += (lower.empty() ? "" : ":") + std::string(kOldRoot) + *it;
+      }
+      plan.Mount("overlay", "/opt", kReadOnly, "lowerdir=" + lower);
+    }
+
+    plan.Mkdir("/tmp");
+    plan.Mount("tmpfs", "/tmp", MS_NOSUID | MS_NODEV,
+               fmt::format("mode=1777,size={}m", spec.ephemeral_storage_mb));
+
+    plan.Mkdir("/proc");
+    plan.Mount("proc", "/proc", MS_NOSUID | MS_NOEXEC | MS_NODEV, "");
+
+    plan.Mkdir("/dev");
+    plan.Mount("tmpfs", "/dev", MS_NOSUID | MS_NOEXEC, "mode=0755,size=64k");
+    for (const auto& e : host_.dev) {
+      plan.File(e.name, "", 0666);
+      plan.Bind(e.source, e.name, MS_NOSUID | MS_NOEXEC | (e.locked_flags & ~MS_NODEV));
+    }
+    plan.Mkdir("/dev/shm", 01777);
+    // shm pages are charged to the environment's memory cgroup; the size caps one
+    // environment's /dev/shm at its memory limit when no cgroup is enforced.
+    plan.Mount("tmpfs", "/dev/shm", MS_NOSUID | MS_NODEV,
+               fmt::format("mode=1777,size={}m", spec.memory_mb));
+    plan.Symlink("/proc/self/fd", "/dev/fd");
+    plan.Symlink("/proc/self/fd/0", "/dev/stdin");
+    plan.Symlink("/proc/self/fd/1", "/dev/stdout");
+    plan.Symlink("/proc/self/fd/2", "/dev/stderr");
+    plan.Remount("/dev", MS_RDONLY | MS_NOSUID | MS_NOEXEC);
+
+    for (const auto& a : spec.argv) plan.argv_.push_back(plan.Keep(a));
+    for (const auto& e : spec.env) plan.envp_.push_back(plan.Keep(e));
+    plan.init.cwd = plan.Keep(spec.cwd);
+    plan.init.hostname = kHostname;
+    plan.init.hostname_len = std::strlen(kHostname);
+    plan.init.user_namespace = !root_;
+    plan.init.uid = options_.sandbox_uid;
+    plan.init.gid = options_.sandbox_gid;
+    plan.init.last_cap = last_cap_;
+    plan.init.max_open_files = spec.max_open_files;
+    plan.init.seccomp.len = static_cast<unsigned short>(seccomp_.size());
+    plan.init.seccomp.filter = const_cast<sock_filter*>(seccomp_.data());
+    plan.Finish();
+    return Status::Ok();
+  }
+
+  Status CreateCgroup(const SandboxSpec& spec, LinuxSandbox& sandbox) const {
+    NIMBUS_ASSIGN_OR_RETURN(sandbox.cgroup_,
+                            EnvironmentCgroup::Create(layout_, spec.id, LimitsFor(spec)));
+    return Status::Ok();
+  }
+
+  static Status OpenChannels(Channels& ch, LaunchPlan& plan) {
+    int fds[2];
+    if (::pipe2(fds, O_CLOEXEC) != 0) return ErrnoStatus("sync pipe");
+    ch.sync_read.Reset(fds[0]);
+    ch.sync_write.Reset(fds[1]);
+    if (::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, fds) != 0) {
+      return ErrnoStatus("control socketpair");
+    }
+    ch.control_daemon.Reset(fds[0]);
+    ch.control_init.Reset(fds[1]);
+    if (::pipe2(fds, O_CLOEXEC) != 0) return ErrnoStatus("output pipe");
+    ch.output_read.Reset(fds[0]);
+    ch.output_write.Reset(fds[1]);
+    if (::fcntl(ch.output_read.get(), F_SETFL, O_NONBLOCK) != 0) {
+      return ErrnoStatus("output pipe: O_NONBLOCK");
+    }
+    plan.init.sync_fd = ch.sync_read.get();
+    plan.init.control_fd = ch.control_init.get();
+    plan.init.output_fd = ch.output_write.get();
+    return Status::Ok();
+  }
+
+  Status CloneInit(LaunchPlan& plan, Channels& ch, LinuxSandbox& sandbox) const {
+    void* stack = ::mmap(nullptr, kInitStackSize, PROT_READ | PROT_WRITE,
+                         MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
+    if (stack == MAP_FAILED) return ErrnoStatus("mmap init stack");
+    int flags = CLONE_NEWPID | CLONE_NEWNS | CLONE_NEWNET | CLONE_NEWIPC | CLONE_NEWUTS | SIGCHLD;
+    if (!root_) flags |= CLONE_NEWUSER;
+    pid_t pid = ::clone(SandboxInitMain, static_cast<char*>(stack) + kInitStackSize, flags,
+                        &plan.init);
+    int err = errno;
+    // The child runs on its own copy of the mapping (no CLONE_VM).
+    ::munmap(stack, kInitStackSize);
+    if (pid < 0) return ErrnoStatus("clone", err);
+    sandbox.init_pid_ = pid;
+    // The child's ends: init holds its own copies now.
+    ch.sync_read.Reset();
+    ch.control_init.Reset();
+    ch.output_write.Reset();
+    sandbox.control_ = std::move(ch.control_daemon);
+    sandbox.output_ = std::move(ch.output_read);
+    return Status::Ok();
+  }
+
+  Status WriteIdMaps(pid_t pid) const {
+    auto write = [pid](const char* file, const std::string& value) -> Status {
+      std::string path = fmt::format("/proc/{}/{}", pid, file);
+      int fd = ::open(path.c_str(), O_WRONLY | O_CLOEXEC);
+      if (fd < 0) return ErrnoStatus(fmt::format("open {}", path));
+      ssize_t n = ::write(fd, value.data(), value.size());
+      int err = errno;
+      ::close(fd);
+      if (n != static_cast<ssize_t>(value.size())) return ErrnoStatus(fmt::format("write {}", path), err);
+      return Status::Ok();
+    };
+    // An unprivileged process may map only its own ids, and only after denying setgroups.
+    NIMBUS_RETURN_IF_ERROR(write("setgroups", "deny"));
+    NIMBUS_RETURN_IF_ERROR(write("uid_map", fmt::format("{} {} 1\n", options_.sandbox_uid, ::geteuid())));
+    NIMBUS_RETURN_IF_ERROR(write("gid_map", fmt::format("{} {} 1\n", options_.sandbox_gid, ::getegid())));
+    return Status::Ok();
+  }
+
+  static Status Release(Channels& ch) {
+    char go = 1;
+    if (::write(ch.sync_write.get(), &go, 1) != 1) return ErrnoStatus("write sync pipe");
+    ch.sync_write.Reset();
+    return Status::Ok();
+  }
+
+  static Status ReceiveListener(LinuxSandbox& sandbox) {
+    struct pollfd pfd = {sandbox.control_.get(), POLLIN, 0};
+    int r;
+    do {
+      r = ::poll(&pfd, 1, kSetupTimeoutMs);
+    } while (r < 0 && errno == EINTR);
+    if (r < 0) return ErrnoStatus("poll control socket");
+    if (r == 0) {
+      return Status(Code::kDeadlineExceeded,
+                    fmt::format("no runtime api listener after {} ms", kSetupTimeoutMs));
+    }
+    InitMessage m{};
+    struct iovec iov = {&m, sizeof m};
+    union {
+      char buf[CMSG_SPACE(sizeof(int))];
+      struct cmsghdr align;
+    } control = {};
+    struct msghdr msg = {};
+    msg.msg_iov = &iov;
+    msg.msg_iovlen = 1;
+    msg.msg_control = control.buf;
+    msg.msg_controllen = sizeof control.buf;
+    ssize_t n;
+    do {
+      n = ::recvmsg(sandbox.control_.get(), &msg, MSG_CMSG_CLOEXEC);
+    } while (n < 0 && errno == EINTR);
+    if (n < 0) return ErrnoStatus("recvmsg control socket");
+    int fd = -1;
+    for (cmsghdr* c = CMSG_FIRSTHDR(&msg); c != nullptr; c = CMSG_NXTHDR(&msg, c)) {
+      if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS) {
+        std::memcpy(&fd, CMSG_DATA(c), sizeof fd);
+      }
+    }
+    UniqueFd listener(fd);
+    if (n == 0) return Internal("init exited during setup without a report");
+    if (n != static_cast<ssize_t>(sizeof m)) return Internal("short message from init");
+    if (m.kind == InitMessage::kSetupError) {
+      m.text[sizeof m.text - 1] = '\0';
+      return Status(Code::kInternal, m.text);
+    }
+    if (m.kind != InitMessage::kListener || !listener) {
+      return Internal(fmt::format("unexpected message {} from init", m.kind));
+    }
+    sandbox.listener_ = std::move(listener);
+    return Status::Ok();
+  }
+
+  const LinuxSandboxOptions options_;
+  const bool root_;
+  const CgroupLayout layout_;
+  const std::vector<sock_filter> seccomp_;
+  const HostRoot host_;
+  const int last_cap_;
+  Capabilities capabilities_;
+};
+
+// Whether this process may create a user namespace (probed in a child).
+bool UserNamespacesWork() {
+  pid_t pid = static_cast<pid_t>(::syscall(SYS_clone, SIGCHLD, 0, 0, 0, 0));
+  if (pid < 0) return false;
+  if (pid == 0) ::_exit(::unshare(CLONE_NEWUSER) == 0 ? 0 : 1);
+  int status = 0;
+  while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+  }
+  return WIFEXITED(status) && WEXITSTATUS(status) == 0;
+}
+
+}  // namespace
+
+Result<std::unique_ptr<SandboxFactory>> NewLinuxSandboxFactory(const LinuxSandboxOptions& options) {
+  bool root = ::geteuid() == 0;
+  if (!root && !UserNamespacesWork()) {
+    return Unavailable(
+        "sandbox: need root or unprivileged user namespaces (kernel.unprivileged_userns_clone, "
+        "user.max_user_namespaces)");
+  }
+  NIMBUS_ASSIGN_OR_RETURN(CgroupHostView view, ReadCgroupHostView());
+  CgroupLayout layout = DetectCgroupLayout(view, options.cgroup_parent);
+  NIMBUS_ASSIGN_OR_RETURN(std::vector<sock_filter> seccomp, BuildSeccompProgram());
+  for (const auto& w : layout.warnings) log::Warn("sandbox: {}", w);
+  return std::unique_ptr<SandboxFactory>(new LinuxSandboxFactory(
+      options, root, std::move(layout), std::move(seccomp), ProbeHostRoot(), cap_max_bits() - 1));
+}
+
+}  // namespace nimbus::sandbox

@@ -1,0 +1,403 @@
+// Tests of LinuxSandbox against the real kernel. They need root (or user
+// namespaces) and skip, saying why, where the host cannot run them. Programs
+// run inside are the host's /bin/sh and /usr/bin/python3 (visible via /usr).
+#include <poll.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdlib>
+#include <fstream>
+#include <random>
+#include <string>
+
+#include <fmt/format.h>
+#include <gtest/gtest.h>
+
+#include "sandbox/sandbox.h"
+
+namespace nimbus::sandbox {
+namespace {
+
+constexpr const char* kCgroupParent = "nimbus-sandbox-test";
+
+std::string RandomId() {
+  static std::mt19937_64 rng(std::random_device{}());
+  return fmt::format("{:016x}{:016x}", rng(), rng());
+}
+
+std::string ReadWholeFile(const std::string& path) {
+  std::ifstream in(path);
+  return std::string(std::istreambuf_iterator<char>(in), {});
+}
+
+// The daemon's own cgroup in the v1 memory hierarchy, or "" if there is none.
+std::string OwnV1MemoryCgroupDir() {
+  std::ifstream in("/proc/self/cgroup");
+  std::string line;
+  while (std::getline(in, line)) {
+    auto first = line.find(':');
+    auto second = line.find(':', first + 1);
+    std::string controllers = line.substr(first + 1, second - first - 1);
+    if (controllers == "memory") {
+      std::string path = line.substr(second + 1);
+      if (path == "/") path.clear();
+      return "/sys/fs/cgroup/memory" + path;
+    }
+  }
+  return "";
+}
+
+struct Finished {
+  std::string output;
+  ExitInfo exit;
+  ResourceUsage usage;
+};
+
+class LinuxSandboxTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    LinuxSandboxOptions options;
+    options.cgroup_parent = kCgroupParent;
+    auto factory = NewLinuxSandboxFactory(options);
+    if (!factory && factory.error().code() == Code::kUnavailable) {
+      GTEST_SKIP() << "no sandboxes on this host: " << factory.error().ToString();
+    }
+    ASSERT_TRUE(factory) << factory.error().ToString();
+    factory_ = std::move(factory).value();
+    char dir[] = "/tmp/nimbus-sandbox-test-XXXXXX";
+    ASSERT_NE(::mkdtemp(dir), nullptr);
+    code_dir_ = dir;
+    ::chmod(dir, 0755);
+    std::ofstream(code_dir_ + "/handler.txt") << "code\n";
+  }
+  void TearDown() override {
+    if (!code_dir_.empty()) std::filesystem::remove_all(code_dir_);
+  }
+
+  SandboxSpec Spec(std::vector<std::string> argv) {
+    SandboxSpec spec;
+    spec.id = RandomId();
+    spec.code_dir = code_dir_;
+    spec.runtime_dir = code_dir_;
+    spec.argv = std::move(argv);
+    spec.env = {"PATH=/usr/local/bin:/usr/bin:/bin", "LANG=C.UTF-8"};
+    return spec;
+  }
+  SandboxSpec Python(const std::string& code) { return Spec({"/usr/bin/python3", "-c", code}); }
+  SandboxSpec Shell(const std::string& code) { return Spec({"/bin/sh", "-c", code}); }
+
+  // Waits (bounded, 5 s) until the runtime has exited and its output reached EOF.
+  static Finished WaitForExit(Sandbox& sandbox, UniqueFd output) {
+    Finished f;
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+    std::optional<ExitInfo> exit;
+    while (std::chrono::steady_clock::now() < deadline && (!exit || output)) {
+      struct pollfd fds[2] = {{sandbox.exit_fd(), POLLIN, 0}, {output.get(), POLLIN, 0}};
+      ::poll(fds, output ? 2 : 1, 100);
+      if (!exit) exit = sandbox.ReadExit();
+      if (output) {
+        char buf[4096];
+        ssize_t n;
+        while ((n = ::read(output.get(), buf, sizeof buf)) > 0) f.output.append(buf, n);
+        if (n == 0) output.Reset();
+      }
+    }
+    EXPECT_TRUE(exit.has_value()) << "the runtime did not exit within 5 s";
+    if (exit) f.exit = *exit;
+    f.usage = sandbox.ReadUsage();
+    return f;
+  }
+
+  Finished Run(const SandboxSpec& spec) {
+    auto sandbox = factory_->Launch(spec);
+    if (!sandbox) {
+      ADD_FAILURE() << sandbox.error().ToString();
+      return {};
+    }
+    Finished f = WaitForExit(**sandbox, (*sandbox)->TakeOutput());
+    EXPECT_TRUE((*sandbox)->Destroy().ok());
+    return f;
+  }
+
+  bool cgroups() const { return factory_->capabilities().cgroups; }
+
+  std::unique_ptr<SandboxFactory> factory_;
+  std::string code_dir_;
+};
+
+TEST_F(LinuxSandboxTest, RuntimeReachesTheRuntimeApiListenerAt127001Port9001) {
+  auto sandbox = factory_->Launch(Python(
+      "import socket\n"
+      "s = socket.create_connection(('127.0.0.1', 9001))\n"
+      "s.sendall(b'GET /2018-06-01/runtime/invocation/next HTTP/1.1\\r\\n\\r\\n')\n"
+      "print(s.recv(100).decode())\n"));
+  ASSERT_TRUE(sandbox) << sandbox.error().ToString();
+  UniqueFd listener = (*sandbox)->TakeRuntimeApiListener();
+  ASSERT_TRUE(listener);
+  struct pollfd pfd = {listener.get(), POLLIN, 0};
+  ASSERT_EQ(::poll(&pfd, 1, 5000), 1) << "no connection from the runtime";
+  UniqueFd conn(::accept4(listener.get(), nullptr, nullptr, SOCK_CLOEXEC));
+  ASSERT_TRUE(conn);
+  std::string request;
+  char buf[256];
+  while (request.find("\r\n\r\n") == std::string::npos) {
+    ssize_t n = ::read(conn.get(), buf, sizeof buf);
+    ASSERT_GT(n, 0);
+    request.append(buf, n);
+  }
+  EXPECT_EQ(request.substr(0, request.find("\r\n")),
+            "GET /2018-06-01/runtime/invocation/next HTTP/1.1");
+  ASSERT_EQ(::write(conn.get(), "HTTP/1.1 200 OK", 15), 15);
+  Finished f = WaitForExit(**sandbox, (*sandbox)->TakeOutput());
+  EXPECT_EQ(f.output, "HTTP/1.1 200 OK\n");
+  EXPECT_EQ(f.exit.Describe(), "exit status 0");
+  EXPECT_TRUE((*sandbox)->Destroy().ok());
+}
+
+TEST_F(LinuxSandboxTest, OutputPipeCapturesStdoutAndStderrInWriteOrder) {
+  Finished f = Run(Shell("echo one; echo two >&2; echo three"));
+  EXPECT_EQ(f.output, "one\ntwo\nthree\n");
+  EXPECT_EQ(f.exit.Describe(), "exit status 0");
+}
+
+TEST_F(LinuxSandboxTest, RuntimeRunsAsTheSandboxUserWithNoCapabilitiesNoNewPrivsAndSeccomp) {
+  Finished f = Run(Python(
+      "import os\n"
+      "print(os.getuid(), os.geteuid(), os.getgid(), os.getgroups())\n"
+      "for l in open('/proc/self/status'):\n"
+      "  if l.split(':')[0] in ('CapInh','CapPrm','CapEff','CapBnd','CapAmb','NoNewPrivs',"
+      "'Seccomp'):\n"
+      "    print(l.split()[0], l.split()[1])\n"
+      "print(os.getpid(), os.getppid())\n"
+      "import pwd; print(pwd.getpwuid(os.getuid()).pw_name)\n"));
+  EXPECT_EQ(f.output,
+            "993 993 993 []\n"
+            "CapInh: 0000000000000000\n"
+            "CapPrm: 0000000000000000\n"
+            "CapEff: 0000000000000000\n"
+            "CapBnd: 0000000000000000\n"
+            "CapAmb: 0000000000000000\n"
+            "NoNewPrivs: 1\n"
+            "Seccomp: 2\n"
+            "2 1\n"
+            "sbx_user1051\n");
+}
+
+TEST_F(LinuxSandboxTest, RootAndVarTaskAreReadOnlyWhileTmpIsWritableUpToItsSize) {
+  SandboxSpec spec = Python(
+      "import errno\n"
+      "def attempt(path, size):\n"
+      "  try:\n"
+      "    with open(path, 'wb') as f: f.write(b'x' * size)\n"
+      "    return 'ok'\n"
+      "  except OSError as e: return errno.errorcode[e.errno]\n"
+      "print(attempt('/newfile', 1), attempt('/etc/passwd', 1), attempt('/usr/x', 1))\n"
+      "print(attempt('/var/task/x', 1), attempt('/var/task/handler.txt', 1))\n"
+      "print(open('/var/task/handler.txt').read().strip())\n"
+      "print(attempt('/tmp/small', 1 << 20), attempt('/tmp/big', 8 << 20))\n");
+  spec.ephemeral_storage_mb = 4;
+  Finished f = Run(spec);
+  EXPECT_EQ(f.output,
+            "EROFS EROFS EROFS\n"
+            "EROFS EROFS\n"
+            "code\n"
+            "ok ENOSPC\n");
+}
+
+TEST_F(LinuxSandboxTest, HostFilesOutsideTheExposedMountsAreNotVisible) {
+  Finished f = Run(Python(
+      "import os\n"
+      "print(sorted(os.listdir('/')))\n"
+      "print(sorted(os.listdir('/etc')))\n"
+      "print([os.path.exists(p) for p in ('/root', '/work', '/home', '/etc/shadow', '/sys')])\n"
+      "print(sorted(os.listdir('/proc/self/fd')), len([p for p in os.listdir('/proc') if "
+      "p.isdigit()]))\n"));
+  std::string lines = f.output;
+  EXPECT_NE(lines.find("['bin', 'dev', 'etc', 'lib', "), std::string::npos) << lines;
+  EXPECT_NE(lines.find("'opt', 'proc', 'sbin', 'tmp', 'usr', 'var']"), std::string::npos) << lines;
+  EXPECT_NE(lines.find("[False, False, False, False, False]\n"), std::string::npos) << lines;
+  // Only stdio and the directory being listed; only init and the runtime in /proc.
+  EXPECT_NE(lines.find("['0', '1', '2', '3'] 2\n"), std::string::npos) << lines;
+  EXPECT_EQ(lines.find("shadow"), std::string::npos) << lines;
+}
+
+TEST_F(LinuxSandboxTest, OnlyLoopbackExistsSoOutboundConnectionsFail) {
+  Finished f = Run(Python(
+      "import socket, errno\n"
+      "print(sorted(n for _, n in socket.if_nameindex()))\n"
+      "try:\n"
+      "  socket.create_connection(('1.1.1.1', 80), timeout=1)\n"
+      "  print('connected')\n"
+      "except OSError as e: print(errno.errorcode[e.errno])\n"
+      "print(socket.gethostname())\n"));
+  EXPECT_EQ(f.output, "['lo']\nENETUNREACH\nlocalhost\n");
+}
+
+TEST_F(LinuxSandboxTest, SeccompDeniesMountUnshareSetnsPtraceAndNamespaceClones) {
+  Finished f = Run(Python(
+      "import ctypes, errno, os, sys\n"
+      "libc = ctypes.CDLL(None, use_errno=True)\n"
+      "def err(rc):\n"
+      "  return errno.errorcode[ctypes.get_errno()] if rc == -1 else 'allowed'\n"
+      "print('unshare', err(libc.unshare(0x10000000)))\n"  // CLONE_NEWUSER
+      "print('mount', err(libc.mount(b'none', b'/tmp', b'tmpfs', 0, None)))\n"
+      "print('ptrace', err(libc.ptrace(0, 0, None, None)))\n"  // PTRACE_TRACEME
+      "print('clone3', err(libc.syscall(435, None, 0)))\n"
+      "print('clone', err(libc.syscall(56, 0x10000000 | 17, None, None, None, None)))\n"
+      "print('personality', err(libc.personality(0x0400000)))\n"  // READ_IMPLIES_EXEC
+      "sys.stdout.flush()\n"
+      "pid = os.fork()\n"
+      "if pid == 0: os._exit(0)\n"
+      "print('fork', 'allowed' if os.waitpid(pid, 0)[0] == pid else 'failed')\n"));
+  EXPECT_EQ(f.output,
+            "unshare EPERM\n"
+            "mount EPERM\n"
+            "ptrace EPERM\n"
+            "clone3 ENOSYS\n"
+            "clone EPERM\n"
+            "personality EPERM\n"
+            "fork allowed\n");
+}
+
+TEST_F(LinuxSandboxTest, PidsLimitContainsAForkBomb) {
+  if (!cgroups()) GTEST_SKIP() << "cgroups not enforced on this host";
+  SandboxSpec spec = Python(
+      "import os, errno, time\n"
+      "n = 0\n"
+      "try:\n"
+      "  for _ in range(200):\n"
+      "    if os.fork() == 0:\n"
+      "      time.sleep(30); os._exit(0)\n"
+      "    n += 1\n"
+      "except OSError as e: print(errno.errorcode[e.errno], n)\n");
+  spec.max_pids = 16;
+  Finished f = Run(spec);
+  // 16 processes: the runtime and 15 children.
+  EXPECT_EQ(f.output, "EAGAIN 15\n");
+}
+
+TEST_F(LinuxSandboxTest, MemoryLimitOomKillsTheRuntime) {
+  if (!cgroups()) GTEST_SKIP() << "cgroups not enforced on this host";
+  SandboxSpec spec = Python("x = b'x' * (256 << 20)\nprint('survived')\n");
+  spec.memory_mb = 64;
+  Finished f = Run(spec);
+  EXPECT_EQ(f.output, "");
+  EXPECT_EQ(f.exit.Describe(), "signal: killed");
+  EXPECT_TRUE(f.usage.oom_killed);
+  EXPECT_GT(f.usage.max_memory_bytes, 32u << 20);
+  EXPECT_LE(f.usage.max_memory_bytes, 64u << 20);
+}
+
+TEST_F(LinuxSandboxTest, ReportsPeakMemoryWithoutOomForAFunctionWithinItsLimit) {
+  if (!cgroups()) GTEST_SKIP() << "cgroups not enforced on this host";
+  SandboxSpec spec = Python("x = b'x' * (40 << 20)\nprint('ok')\n");
+  spec.memory_mb = 128;
+  Finished f = Run(spec);
+  EXPECT_EQ(f.output, "ok\n");
+  EXPECT_FALSE(f.usage.oom_killed);
+  EXPECT_GT(f.usage.max_memory_bytes, 40u << 20);
+}
+
+TEST_F(LinuxSandboxTest, ReportsTheRuntimesExitStatus) {
+  EXPECT_EQ(Run(Shell("exit 3")).exit.Describe(), "exit status 3");
+}
+
+TEST_F(LinuxSandboxTest, ReportsTheSignalThatKilledTheRuntime) {
+  EXPECT_EQ(Run(Shell("kill -SEGV $$")).exit.Describe(), "signal: segmentation fault");
+  EXPECT_EQ(Run(Shell("kill -ABRT $$")).exit.Describe(), "signal: aborted");
+}
+
+TEST_F(LinuxSandboxTest, ReportsAFailedExecInTheOutputWithExitStatus127) {
+  Finished f = Run(Spec({"/var/task/bootstrap"}));
+  EXPECT_EQ(f.output, "nimbus: exec /var/task/bootstrap: No such file or directory\n");
+  EXPECT_EQ(f.exit.Describe(), "exit status 127");
+}
+
+TEST_F(LinuxSandboxTest, KillEndsTheRuntimeWhichIsReportedAsKilled) {
+  auto sandbox = factory_->Launch(Shell("sleep 30"));
+  ASSERT_TRUE(sandbox) << sandbox.error().ToString();
+  EXPECT_FALSE((*sandbox)->ReadExit().has_value());
+  (*sandbox)->Kill();
+  Finished f = WaitForExit(**sandbox, (*sandbox)->TakeOutput());
+  EXPECT_EQ(f.exit.Describe(), "signal: killed");
+  EXPECT_TRUE((*sandbox)->Destroy().ok());
+}
+
+TEST_F(LinuxSandboxTest, DestroyLeavesNoProcessAndNoCgroupDirectory) {
+  // A runtime with a background child, still running when Destroy() is called.
+  SandboxSpec spec = Shell("sleep 30 & sleep 30");
+  auto sandbox = factory_->Launch(spec);
+  ASSERT_TRUE(sandbox) << sandbox.error().ToString();
+  pid_t init = (*sandbox)->init_pid();
+  ASSERT_EQ(::kill(init, 0), 0);
+  std::string memory_dir = OwnV1MemoryCgroupDir() + "/" + kCgroupParent + "/" + spec.id;
+  std::string pids_dir = std::string("/sys/fs/cgroup/pids/") + kCgroupParent + "/" + spec.id;
+  bool v1 = cgroups() && std::filesystem::exists("/sys/fs/cgroup/memory/memory.limit_in_bytes");
+  if (v1) {
+    EXPECT_TRUE(std::filesystem::exists(memory_dir));
+    EXPECT_TRUE(std::filesystem::exists(pids_dir));
+  }
+  ASSERT_TRUE((*sandbox)->Destroy().ok());
+  EXPECT_EQ(::kill(init, 0), -1);
+  EXPECT_EQ(errno, ESRCH);
+  EXPECT_FALSE(std::filesystem::exists(memory_dir));
+  EXPECT_FALSE(std::filesystem::exists(pids_dir));
+  EXPECT_TRUE((*sandbox)->Destroy().ok()) << "Destroy() is idempotent";
+}
+
+TEST_F(LinuxSandboxTest, CgroupLimitsReadBackFromTheKernel) {
+  if (!cgroups() || !std::filesystem::exists("/sys/fs/cgroup/memory/memory.limit_in_bytes")) {
+    GTEST_SKIP() << "checks the cgroup v1 files of this (hybrid) host; cgroups v1 not usable";
+  }
+  SandboxSpec spec = Shell("sleep 30");
+  spec.memory_mb = 1769 / 2 + 1;  // 885 MB: half a vCPU
+  spec.max_pids = 100;
+  auto sandbox = factory_->Launch(spec);
+  ASSERT_TRUE(sandbox) << sandbox.error().ToString();
+  std::string memory_dir = OwnV1MemoryCgroupDir() + "/" + kCgroupParent + "/" + spec.id;
+  std::string cpu_dir = std::string("/sys/fs/cgroup/cpu/") + kCgroupParent + "/" + spec.id;
+  std::string pids_dir = std::string("/sys/fs/cgroup/pids/") + kCgroupParent + "/" + spec.id;
+  EXPECT_EQ(ReadWholeFile(memory_dir + "/memory.limit_in_bytes"), "927989760\n");
+  if (std::filesystem::exists(memory_dir + "/memory.memsw.limit_in_bytes")) {
+    EXPECT_EQ(ReadWholeFile(memory_dir + "/memory.memsw.limit_in_bytes"), "927989760\n");
+  }
+  EXPECT_EQ(ReadWholeFile(cpu_dir + "/cpu.cfs_period_us"), "100000\n");
+  EXPECT_EQ(ReadWholeFile(cpu_dir + "/cpu.cfs_quota_us"), "50028\n");
+  EXPECT_EQ(ReadWholeFile(pids_dir + "/pids.max"), "101\n");
+  // Init and the runtime are in the cgroup.
+  EXPECT_NE(ReadWholeFile(pids_dir + "/cgroup.procs").find(std::to_string((*sandbox)->init_pid())),
+            std::string::npos);
+  EXPECT_TRUE((*sandbox)->Destroy().ok());
+}
+
+TEST_F(LinuxSandboxTest, LaunchRefusesOutboundNetworkAccessWhichIsNotImplemented) {
+  SandboxSpec spec = Shell("true");
+  spec.network = true;
+  auto sandbox = factory_->Launch(spec);
+  ASSERT_FALSE(sandbox);
+  EXPECT_EQ(sandbox.error().code(), Code::kInvalidArgument);
+}
+
+TEST_F(LinuxSandboxTest, LaunchReportsAMissingCodeDirectory) {
+  SandboxSpec spec = Shell("true");
+  spec.code_dir = code_dir_ + "/missing";
+  auto sandbox = factory_->Launch(spec);
+  ASSERT_FALSE(sandbox);
+  EXPECT_EQ(sandbox.error().code(), Code::kNotFound);
+  EXPECT_NE(sandbox.error().message().find("code_dir"), std::string::npos);
+}
+
+TEST_F(LinuxSandboxTest, EnvironmentAndWorkingDirectoryAreExactlyTheSpecs) {
+  SandboxSpec spec = Python("import os\nprint(os.getcwd(), sorted(os.environ.items()))\n");
+  // LANG: with the C locale Python would add LC_CTYPE to its environment (PEP 538).
+  spec.env = {"A=1", "LAMBDA_TASK_ROOT=/var/task", "LANG=C.UTF-8"};
+  spec.cwd = "/tmp";
+  Finished f = Run(spec);
+  EXPECT_EQ(f.output, "/tmp [('A', '1'), ('LAMBDA_TASK_ROOT', '/var/task'), ('LANG', 'C.UTF-8')]\n");
+}
+
+}  // namespace
+}  // namespace nimbus::sandbox

@@ -1,0 +1,383 @@
+#include "sandbox/sandbox_init.h"
+
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <linux/capability.h>
+#include <linux/seccomp.h>
+#include <net/if.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sched.h>
+#include <signal.h>
+#include <sys/ioctl.h>
+#include <sys/mount.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+// Everything in this file runs after clone(): async-signal-safe calls only.
+
+namespace nimbus::sandbox {
+namespace {
+
+constexpr uint16_t kRuntimeApiPort = 9001;
+constexpr int kListenBacklog = 128;
+
+// A fixed-size message builder: no allocation.
+class Text {
+ public:
+  Text& Add(const char* s) {
+    while (s != nullptr && *s != '\0' && len_ + 1 < sizeof buf_) buf_[len_++] = *s++;
+    buf_[len_] = '\0';
+    return *this;
+  }
+  Text& AddErrno(int err) {
+    const char* desc = strerrordesc_np(err);
+    if (desc != nullptr) return Add(desc);
+    char digits[16];
+    int n = 0;
+    unsigned v = static_cast<unsigned>(err);
+    do {
+      digits[n++] = static_cast<char>('0' + v % 10);
+      v /= 10;
+    } while (v != 0 && n < 15);
+    Add("errno ");
+    while (n > 0) {
+      char one[2] = {digits[--n], '\0'};
+      Add(one);
+    }
+    return *this;
+  }
+  const char* c_str() const { return buf_; }
+  size_t size() const { return len_; }
+
+ private:
+  char buf_[sizeof(InitMessage::text)] = {};
+  size_t len_ = 0;
+};
+
+void WriteAll(int fd, const char* data, size_t len) {
+  while (len > 0) {
+    ssize_t n = ::write(fd, data, len);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return;
+    data += n;
+    len -= static_cast<size_t>(n);
+  }
+}
+
+void Send(int fd, const InitMessage& m) {
+  while (::send(fd, &m, sizeof m, MSG_NOSIGNAL) < 0 && errno == EINTR) {
+  }
+}
+
+// Reports a failed setup step of init to the daemon and exits, which tears
+// down the whole namespace. "<step> <object>: <errno text>".
+[[noreturn]] void Fail(const InitPlan& plan, const char* step, const char* object, int err) {
+  InitMessage m{};
+  m.kind = InitMessage::kSetupError;
+  m.value = err;
+  Text t;
+  t.Add(step);
+  if (object != nullptr) t.Add(" ").Add(object);
+  t.Add(": ").AddErrno(err);
+  std::memcpy(m.text, t.c_str(), t.size() + 1);
+  Send(plan.control_fd, m);
+  ::_exit(1);
+}
+
+// Runtime setup failures go to the function's own output, like exec errors.
+[[noreturn]] void RuntimeFail(const char* step, const char* object, int err) {
+  Text t;
+  t.Add("nimbus: ").Add(step);
+  if (object != nullptr) t.Add(" ").Add(object);
+  t.Add(": ").AddErrno(err).Add("\n");
+  WriteAll(STDERR_FILENO, t.c_str(), t.size());
+  ::_exit(127);
+}
+
+int CloseRange(unsigned first, unsigned last) {
+  return static_cast<int>(::syscall(SYS_close_range, first, last, 0u));
+}
+
+// Closes every descriptor except the `n` given (n <= 4).
+void CloseAllExcept(const int* keep, int n) {
+  int sorted[4];
+  for (int i = 0; i < n; ++i) {
+    int j = i;
+    for (; j > 0 && sorted[j - 1] > keep[i]; --j) sorted[j] = sorted[j - 1];
+    sorted[j] = keep[i];
+  }
+  unsigned next = 0;
+  for (int i = 0; i < n; ++i) {
+    unsigned fd = static_cast<unsigned>(sorted[i]);
+    if (fd > next) CloseRange(next, fd - 1);
+    next = fd + 1;
+  }
+  CloseRange(next, ~0u);
+}
+
+// The daemon's handlers and ignored signals must not leak into the sandbox
+// (exec keeps SIG_IGN). SIGKILL/SIGSTOP and glibc's internal signals fail
+// harmlessly.
+void ResetSignalDispositions() {
+  struct sigaction dfl = {};
+  dfl.sa_handler = SIG_DFL;
+  for (int sig = 1; sig < NSIG; ++sig) ::sigaction(sig, &dfl, nullptr);
+}
+
+void RunMountOp(const InitPlan& plan, const MountOp& op) {
+  switch (op.kind) {
+    case MountOp::Kind::kMkdir:
+      if (::mkdir(op.target, op.mode) != 0 && errno != EEXIST) Fail(plan, "mkdir", op.target, errno);
+      return;
+    case MountOp::Kind::kFile: {
+      int fd = ::open(op.target, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, op.mode);
+      if (fd < 0) Fail(plan, "create", op.target, errno);
+      WriteAll(fd, op.data, op.data_len);
+      ::close(fd);
+      return;
+    }
+    case MountOp::Kind::kSymlink:
+      if (::symlink(op.source, op.target) != 0) Fail(plan, "symlink", op.target, errno);
+      return;
+    case MountOp::Kind::kBind:
+      if (::mount(op.source, op.target, nullptr, MS_BIND, nullptr) != 0) {
+        Fail(plan, "bind mount", op.source, errno);
+      }
+      // Bind mounts ignore flags on creation; read-only etc. need a remount.
+      if (op.flags != 0 &&
+          ::mount(nullptr, op.target, nullptr, MS_BIND | MS_REMOUNT | op.flags, nullptr) != 0) {
+        Fail(plan, "remount", op.target, errno);
+      }
+      return;
+    case MountOp::Kind::kMount:
+      if (::mount(op.source, op.target, op.fstype, op.flags, op.data) != 0) {
+        Fail(plan, "mount", op.target, errno);
+      }
+      return;
+    case MountOp::Kind::kRemount:
+      if (::mount(nullptr, op.target, nullptr, MS_REMOUNT | op.flags, op.data) != 0) {
+        Fail(plan, "remount", op.target, errno);
+      }
+      return;
+  }
+}
+
+// Builds the sandbox's root on a tmpfs and makes it "/".
+void BuildRoot(const InitPlan& plan) {
+  // Must come first: with shared propagation our mounts would appear on the host
+  // and pivot_root would fail with EINVAL.
+  if (::mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0) {
+    Fail(plan, "make mounts private", "/", errno);
+  }
+  if (::mount("tmpfs", kStagingDir, "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755,size=1m") != 0) {
+    Fail(plan, "mount root tmpfs on", kStagingDir, errno);
+  }
+  if (::mkdir(kStagingOldRoot, 0700) != 0) Fail(plan, "mkdir", kStagingOldRoot, errno);
+  // The host's root moves to /.oldroot; bind sources are read from there.
+  if (::syscall(SYS_pivot_root, kStagingDir, kStagingOldRoot) != 0) {
+    Fail(plan, "pivot_root to", kStagingDir, errno);
+  }
+  if (::chdir("/") != 0) Fail(plan, "chdir", "/", errno);
+  // The steps include mounting /proc, which in a user namespace the kernel only
+  // allows while a full procfs is visible: they must precede detaching the host.
+  for (size_t i = 0; i < plan.mount_count; ++i) RunMountOp(plan, plan.mounts[i]);
+  if (::umount2(kOldRoot, MNT_DETACH) != 0) Fail(plan, "detach old root", kOldRoot, errno);
+  if (::rmdir(kOldRoot) != 0) Fail(plan, "rmdir", kOldRoot, errno);
+  // Last: every directory and file of the root exists now.
+  if (::mount(nullptr, "/", nullptr, MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV, nullptr) != 0) {
+    Fail(plan, "remount read-only", "/", errno);
+  }
+}
+
+void BringUpLoopback(const InitPlan& plan) {
+  int s = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  if (s < 0) Fail(plan, "socket for", "lo", errno);
+  struct ifreq ifr = {};
+  std::memcpy(ifr.ifr_name, "lo", 3);
+  if (::ioctl(s, SIOCGIFFLAGS, &ifr) != 0) Fail(plan, "SIOCGIFFLAGS", "lo", errno);
+  ifr.ifr_flags = static_cast<short>(ifr.ifr_flags | IFF_UP | IFF_RUNNING);
+  if (::ioctl(s, SIOCSIFFLAGS, &ifr) != 0) Fail(plan, "SIOCSIFFLAGS", "lo", errno);
+  ::close(s);
+}
+
+// Creates the Runtime API listener at 127.0.0.1:9001 and hands it to the daemon.
+void SendRuntimeApiListener(const InitPlan& plan) {
+  int l = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (l < 0) Fail(plan, "socket for", "runtime api", errno);
+  struct sockaddr_in addr = {};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(kRuntimeApiPort);
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (::bind(l, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
+    Fail(plan, "bind", "127.0.0.1:9001", errno);
+  }
+  if (::listen(l, kListenBacklog) != 0) Fail(plan, "listen", "127.0.0.1:9001", errno);
+
+  InitMessage m{};
+  m.kind = InitMessage::kListener;
+  struct iovec iov = {&m, sizeof m};
+  union {
+    char buf[CMSG_SPACE(sizeof(int))];
+    struct cmsghdr align;
+  } control = {};
+  struct msghdr msg = {};
+  msg.msg_iov = &iov;
+  msg.msg_iovlen = 1;
+  msg.msg_control = control.buf;
+  msg.msg_controllen = sizeof control.buf;
+  struct cmsghdr* cmsg = CMSG_FIRSTHDR(&msg);
+  cmsg->cmsg_level = SOL_SOCKET;
+  cmsg->cmsg_type = SCM_RIGHTS;
+  cmsg->cmsg_len = CMSG_LEN(sizeof(int));
+  std::memcpy(CMSG_DATA(cmsg), &l, sizeof(int));
+  ssize_t n;
+  do {
+    n = ::sendmsg(plan.control_fd, &msg, MSG_NOSIGNAL);
+  } while (n < 0 && errno == EINTR);
+  if (n < 0) Fail(plan, "send", "runtime api listener", errno);
+  // The daemon has its own reference now; the runtime must not inherit one.
+  ::close(l);
+}
+
+// The runtime process: drop privileges in order, then exec. Never returns.
+[[noreturn]] void RunRuntime(const InitPlan& plan) {
+  // First, so that every later failure is reported in the function's output.
+  int devnull = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
+  if (devnull < 0 || ::dup2(devnull, STDIN_FILENO) < 0 ||
+      ::dup2(plan.output_fd, STDOUT_FILENO) < 0 || ::dup2(plan.output_fd, STDERR_FILENO) < 0) {
+    ::_exit(127);
+  }
+  CloseRange(3, ~0u);
+  sigset_t none;
+  sigemptyset(&none);
+  ::sigprocmask(SIG_SETMASK, &none, nullptr);
+  ::setsid();
+
+  struct rlimit nofile = {plan.max_open_files, plan.max_open_files};
+  if (::setrlimit(RLIMIT_NOFILE, &nofile) != 0) RuntimeFail("setrlimit", "RLIMIT_NOFILE", errno);
+  struct rlimit nocore = {0, 0};
+  if (::setrlimit(RLIMIT_CORE, &nocore) != 0) RuntimeFail("setrlimit", "RLIMIT_CORE", errno);
+
+  // Dropping the bounding set needs CAP_SETPCAP: must precede the uid change.
+  for (int cap = 0; cap <= plan.last_cap; ++cap) {
+    if (::prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) != 0 && errno != EINVAL) {
+      RuntimeFail("drop bounding capability", nullptr, errno);
+    }
+  }
+  if (::prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) != 0) {
+    RuntimeFail("clear ambient capabilities", nullptr, errno);
+  }
+  // Raw syscalls: glibc's wrappers would try to change the credentials of the
+  // daemon's other threads, which are not in this process. In a user namespace
+  // setgroups is denied ("deny" was written to /proc/<pid>/setgroups).
+  if (!plan.user_namespace && ::syscall(SYS_setgroups, 0, nullptr) != 0) {
+    RuntimeFail("setgroups", nullptr, errno);
+  }
+  if (::syscall(SYS_setresgid, plan.gid, plan.gid, plan.gid) != 0) {
+    RuntimeFail("setresgid", nullptr, errno);
+  }
+  if (::syscall(SYS_setresuid, plan.uid, plan.uid, plan.uid) != 0) {
+    RuntimeFail("setresuid", nullptr, errno);
+  }
+  // Leaving uid 0 cleared the permitted and effective sets; this also clears the
+  // inheritable set, and is what drops everything in a user namespace, where the
+  // uid does not change.
+  struct __user_cap_header_struct header = {_LINUX_CAPABILITY_VERSION_3, 0};
+  struct __user_cap_data_struct data[_LINUX_CAPABILITY_U32S_3] = {};
+  if (::syscall(SYS_capset, &header, data) != 0) RuntimeFail("capset", nullptr, errno);
+  if (::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) RuntimeFail("no_new_privs", nullptr, errno);
+  // After the credential change, which clears the parent-death signal.
+  if (::prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) != 0) RuntimeFail("pdeathsig", nullptr, errno);
+  if (::getppid() != 1) ::_exit(127);  // init died before pdeathsig was armed
+  if (::chdir(plan.cwd) != 0) RuntimeFail("chdir", plan.cwd, errno);
+  // Last before exec: the filter applies to every later syscall of this process.
+  if (::syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &plan.seccomp) != 0) {
+    RuntimeFail("install seccomp filter", nullptr, errno);
+  }
+  ::execve(plan.argv[0], const_cast<char* const*>(plan.argv), const_cast<char* const*>(plan.envp));
+  RuntimeFail("exec", plan.argv[0], errno);
+}
+
+// PID 1 of the sandbox: reaps orphans, reports the runtime's exit, and exits
+// when the runtime does or when the daemon closes the control socket. Its exit
+// makes the kernel SIGKILL every other process of the pid namespace.
+[[noreturn]] void Supervise(const InitPlan& plan, pid_t runtime, int signal_fd) {
+  ::close(plan.output_fd);  // the output pipe must reach EOF when the runtime's tree is gone
+  const int keep[] = {plan.control_fd, signal_fd};
+  CloseAllExcept(keep, 2);
+  for (;;) {
+    struct pollfd fds[2] = {{signal_fd, POLLIN, 0}, {plan.control_fd, POLLIN, 0}};
+    if (::poll(fds, 2, -1) < 0) {
+      if (errno == EINTR) continue;
+      ::_exit(1);
+    }
+    // The daemon never writes to init: readable or hung up means it let go.
+    if (fds[1].revents != 0) ::_exit(0);
+    if (fds[0].revents == 0) continue;
+    struct signalfd_siginfo info[8];
+    while (::read(signal_fd, info, sizeof info) > 0) {
+    }
+    int status = 0;
+    pid_t pid;
+    while ((pid = ::waitpid(-1, &status, WNOHANG)) > 0) {
+      if (pid != runtime) continue;
+      InitMessage m{};
+      m.kind = InitMessage::kRuntimeExited;
+      m.value = status;
+      Send(plan.control_fd, m);
+      ::_exit(0);
+    }
+  }
+}
+
+}  // namespace
+
+int SandboxInitMain(void* arg) {
+  const InitPlan& plan = *static_cast<const InitPlan*>(arg);
+  // Everything else the daemon had open (other sandboxes' pipes and listeners
+  // being launched concurrently, client sockets) must not be held open here.
+  const int keep[] = {plan.sync_fd, plan.control_fd, plan.output_fd};
+  CloseAllExcept(keep, 3);
+  // Until the daemon has moved us into the cgroup and written the id maps.
+  char go = 0;
+  ssize_t n;
+  do {
+    n = ::read(plan.sync_fd, &go, 1);
+  } while (n < 0 && errno == EINTR);
+  if (n != 1) ::_exit(1);  // the daemon gave up on this sandbox
+  ::close(plan.sync_fd);
+
+  ::umask(0);
+  ResetSignalDispositions();
+  // After joining the cgroup: the namespace's root is the environment's cgroup.
+  if (::unshare(CLONE_NEWCGROUP) != 0) Fail(plan, "unshare", "cgroup namespace", errno);
+  if (::sethostname(plan.hostname, plan.hostname_len) != 0) Fail(plan, "sethostname", nullptr, errno);
+  BuildRoot(plan);
+  BringUpLoopback(plan);
+  SendRuntimeApiListener(plan);
+
+  // Blocked before the fork so that no SIGCHLD is lost; the runtime unblocks it.
+  sigset_t chld;
+  sigemptyset(&chld);
+  sigaddset(&chld, SIGCHLD);
+  ::sigprocmask(SIG_BLOCK, &chld, nullptr);
+  int signal_fd = ::signalfd(-1, &chld, SFD_CLOEXEC | SFD_NONBLOCK);
+  if (signal_fd < 0) Fail(plan, "signalfd", nullptr, errno);
+  // A raw fork: glibc's fork() runs atfork handlers that take the daemon's locks.
+  pid_t runtime = static_cast<pid_t>(::syscall(SYS_clone, SIGCHLD, 0, 0, 0, 0));
+  if (runtime < 0) Fail(plan, "fork", "runtime", errno);
+  if (runtime == 0) RunRuntime(plan);
+  Supervise(plan, runtime, signal_fd);
+}
+
+}  // namespace nimbus::sandbox

@@ -1,0 +1,87 @@
+// The code that runs inside a new sandbox: Nimbus' tiny init (PID 1 of the
+// sandbox's pid namespace) and the runtime process it starts. Private to sandbox/.
+//
+// Everything here runs in a child created by clone() from the multithreaded
+// daemon: only async-signal-safe calls (raw syscalls and their thin libc
+// wrappers), no allocation, no locks, no libseccomp, no glibc set*id() (which
+// would try to signal the daemon's other threads, which do not exist here). The
+// parent therefore precomputes an InitPlan of plain data: C strings and arrays
+// that live in the parent's memory and are valid in the child's copy of it.
+#pragma once
+
+#include <linux/filter.h>
+#include <sys/types.h>
+
+#include <cstddef>
+#include <cstdint>
+
+namespace nimbus::sandbox {
+
+// One step of building the new root. Paths are inside the new root (which is
+// "/" while the steps run); bind sources are under kOldRoot.
+struct MountOp {
+  enum class Kind : uint8_t {
+    kMkdir,    // mkdir(target, mode); an existing directory is fine
+    kFile,     // create target with mode and contents data[0, data_len)
+    kSymlink,  // symlink(source, target)
+    kBind,     // bind source on target (non-recursive), then remount with `flags`
+    kMount,    // mount(source, target, fstype, flags, data)
+    kRemount,  // mount(NULL, target, NULL, MS_REMOUNT | flags, data)
+  };
+  Kind kind;
+  const char* source;
+  const char* target;
+  const char* fstype;
+  unsigned long flags;
+  const char* data;
+  size_t data_len;
+  mode_t mode;
+};
+
+// Where the host's root is reachable while the new root is built, and the
+// tmpfs the new root is built on. Chosen like bubblewrap: every host has /tmp,
+// and after pivot_root the host's /tmp is visible again under the old root, so
+// sources under /tmp still work.
+inline constexpr const char* kStagingDir = "/tmp";
+inline constexpr const char* kStagingOldRoot = "/tmp/.oldroot";
+inline constexpr const char* kOldRoot = "/.oldroot";
+
+// Messages from init to the daemon over the control socket (SOCK_SEQPACKET).
+struct InitMessage {
+  enum Kind : int32_t {
+    kListener = 1,      // carries the Runtime API listener (SCM_RIGHTS)
+    kSetupError = 2,    // `text` names the failed step and errno; init then exits
+    kRuntimeExited = 3, // `value` is the runtime's raw wait status; init then exits
+  };
+  int32_t kind;
+  int32_t value;
+  char text[248];
+};
+
+struct InitPlan {
+  // Inherited descriptors (the child's copies).
+  int sync_fd;     // read end; the parent writes one byte once cgroups/id maps are set
+  int control_fd;  // init's end of the SOCK_SEQPACKET control socket
+  int output_fd;   // write end of the output pipe, becomes the runtime's fds 1 and 2
+
+  const MountOp* mounts;
+  size_t mount_count;
+  const char* hostname;
+  size_t hostname_len;
+
+  bool user_namespace;  // running in a new user namespace (daemon not root)
+  uid_t uid;
+  gid_t gid;
+  int last_cap;  // highest capability number the kernel knows
+  uint64_t max_open_files;
+
+  const char* const* argv;  // NULL-terminated
+  const char* const* envp;  // NULL-terminated
+  const char* cwd;
+  sock_fprog seccomp;
+};
+
+// clone() entry point; `arg` is an InitPlan*. Never returns.
+int SandboxInitMain(void* arg);
+
+}  // namespace nimbus::sandbox
