@@ -56,9 +56,14 @@ Status WriteFile(const std::string& path, std::string_view value) {
 
 bool Exists(const std::string& path) { return ::access(path.c_str(), F_OK) == 0; }
 
+// Creates `path` if needed and checks that we may create groups in it (it may
+// exist already, made by another user).
 Status MakeDir(const std::string& path) {
-  if (::mkdir(path.c_str(), 0755) == 0 || errno == EEXIST) return Status::Ok();
-  return ErrnoStatus(fmt::format("mkdir {}", path));
+  if (::mkdir(path.c_str(), 0755) != 0 && errno != EEXIST) {
+    return ErrnoStatus(fmt::format("mkdir {}", path));
+  }
+  if (::access(path.c_str(), W_OK) != 0) return ErrnoStatus(fmt::format("access {}", path));
+  return Status::Ok();
 }
 
 std::vector<std::string_view> Split(std::string_view s, char sep) {
