@@ -56,6 +56,8 @@ struct SandboxSpec {
   uint64_t max_pids = 1024;
   uint64_t max_open_files = 1024;
   // When false the network namespace has only loopback (the Runtime API).
+  // LinuxSandbox does not implement outbound access yet: Launch() refuses
+  // `network = true` with kInvalidArgument.
   bool network = false;
 };
 
@@ -81,12 +83,16 @@ class Sandbox {
 
   // The listening TCP socket bound to 127.0.0.1:9001 inside the sandbox's network
   // namespace. Ownership passes to the caller (the Runtime API server). Called once.
+  // LinuxSandbox: blocking and O_CLOEXEC; set O_NONBLOCK if the reactor needs it.
   virtual UniqueFd TakeRuntimeApiListener() = 0;
   // Read end (non-blocking) of the pipe that carries the runtime's stdout and
   // stderr, merged in write order. Called once.
   virtual UniqueFd TakeOutput() = 0;
   // Becomes readable when the runtime has exited (its wait status is then
   // available from ReadExit()). Borrowed; valid until Destroy().
+  // LinuxSandbox: a unix socket; it also becomes readable (EOF) when the
+  // sandbox's init dies without reporting, e.g. after Kill(), which ReadExit()
+  // reports as "signal: killed". Do not read from it; call ReadExit().
   virtual int exit_fd() const = 0;
   // Non-blocking: the runtime's exit, once known.
   virtual std::optional<ExitInfo> ReadExit() = 0;
@@ -95,6 +101,7 @@ class Sandbox {
   virtual ResourceUsage ReadUsage() = 0;
 
   // SIGKILLs every process in the sandbox. Idempotent, non-blocking.
+  // LinuxSandbox: the runtime's exit then reads as "signal: killed".
   virtual void Kill() = 0;
   // Kills if needed, reaps, removes the cgroup and any host-side state. Blocking;
   // leaves no process, mount or cgroup behind. Idempotent.
@@ -132,6 +139,18 @@ struct LinuxSandboxOptions {
 
 // Namespaces + cgroups (v1 or v2, detected) + pivot_root + seccomp. Works as root,
 // or as an ordinary user via a user namespace (then cgroups only if delegated).
+// Fails with kUnavailable when neither root nor user namespaces are available.
+// The sandbox's init is a child of the daemon and is reaped by Destroy(): code
+// elsewhere in the daemon must not waitpid(-1).
+//
+// The root inside: read-only tmpfs with read-only binds of the host's /usr (and
+// /bin, /sbin, /lib* as on the host: symlinks on merged-/usr hosts), /var/task
+// (code_dir), /var/runtime (runtime_dir), /opt (layers; empty otherwise), /tmp
+// (tmpfs of ephemeral_storage_mb, charged to the memory limit), /proc (the
+// sandbox's own), /dev (null zero full random urandom tty, shm, fd links) and
+// /etc holding generated passwd/group/hosts (sandbox user "sbx_user1051") plus
+// the host's ld.so.*, nsswitch.conf, localtime, timezone, ssl/, ca-certificates*,
+// pki/, mime.types and alternatives/ where present. Hostname "localhost".
 Result<std::unique_ptr<SandboxFactory>> NewLinuxSandboxFactory(const LinuxSandboxOptions& options);
 
 }  // namespace nimbus::sandbox
