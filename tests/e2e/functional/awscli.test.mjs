@@ -1,0 +1,180 @@
+// The AWS CLI (`aws lambda ...`, v1 on our machines; v2 also handled) against
+// nimbus: create-function with fileb://, the function-active-v2 and
+// function-updated-v2 waiters, invoke with a tail log, get-function,
+// list-functions pagination, update-function-code, delete-function, errors.
+import { describe, it, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { execFileSync } from 'node:child_process';
+import { useNimbus, withLogs, uniqueName, SKIP_NO_BINARY, ROLE, runCommand } from '../lib/nimbus.mjs';
+import { zipFixture, zipFiles, sha256Base64 } from '../lib/zip.mjs';
+
+function awsVersion() {
+  try {
+    return execFileSync('aws', ['--version'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], timeout: 30000 }).trim();
+  } catch {
+    return null;
+  }
+}
+
+const VERSION = awsVersion();
+
+describe('AWS CLI', { skip: SKIP_NO_BINARY }, () => {
+  const box = useNimbus();
+  const t = (fn) => withLogs(box, fn);
+  let tmp;
+  let v2;
+
+  before(() => {
+    tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'nimbus-e2e-awscli-'));
+    v2 = VERSION?.startsWith('aws-cli/2') ?? false;
+  });
+  after(() => {
+    if (tmp) fs.rmSync(tmp, { recursive: true, force: true });
+  });
+
+  async function aws(args, { expectOk = true } = {}) {
+    const r = await runCommand('aws', [...args, '--endpoint-url', box.nimbus.endpoint, '--region', 'us-east-1', '--output', 'json'], {
+      timeoutMs: 120000,
+      env: {
+        AWS_ACCESS_KEY_ID: 'test',
+        AWS_SECRET_ACCESS_KEY: 'test',
+        AWS_DEFAULT_REGION: 'us-east-1',
+        AWS_EC2_METADATA_DISABLED: 'true',
+        AWS_MAX_ATTEMPTS: '1',
+        AWS_RETRY_MODE: 'standard',
+        AWS_CONFIG_FILE: path.join(tmp, 'no-config'),
+        AWS_SHARED_CREDENTIALS_FILE: path.join(tmp, 'no-credentials'),
+        AWS_PAGER: '',
+      },
+    });
+    if (expectOk) assert.equal(r.code, 0, `aws ${args.join(' ')} exited ${r.code}\nstdout: ${r.stdout}\nstderr: ${r.stderr}`);
+    return r;
+  }
+  const json = (r) => JSON.parse(r.stdout);
+  const payloadArgs = (p) => (v2 ? ['--cli-binary-format', 'raw-in-base64-out', '--payload', p] : ['--payload', p]);
+
+  it('create-function (fileb://), wait function-active-v2, invoke with tail log, get-function', t(async (tc) => {
+    if (!VERSION) return tc.skip('aws CLI not found (aws --version failed)');
+    const name = uniqueName('cli-aws');
+    const zip = zipFixture('functions', 'python', 'echo');
+    const zipPath = path.join(tmp, 'echo.zip');
+    fs.writeFileSync(zipPath, zip);
+    const created = json(await aws(['lambda', 'create-function', '--function-name', name, '--runtime', 'python3.11', '--handler', 'app.handler',
+      '--role', ROLE, '--zip-file', `fileb://${zipPath}`, '--environment', 'Variables={E2E_CLI=yes}']));
+    assert.equal(created.FunctionName, name);
+    assert.equal(created.CodeSha256, sha256Base64(zip));
+    await aws(['lambda', 'wait', 'function-active-v2', '--function-name', name]);
+
+    const outFile = path.join(tmp, 'out.json');
+    const inv = json(await aws(['lambda', 'invoke', '--function-name', name, ...payloadArgs('{"marker":"awscli"}'), '--log-type', 'Tail', outFile]));
+    assert.equal(inv.StatusCode, 200);
+    assert.equal(inv.ExecutedVersion, '$LATEST');
+    assert.equal(inv.FunctionError, undefined);
+    const result = JSON.parse(fs.readFileSync(outFile, 'utf8'));
+    assert.deepEqual(result.event, { marker: 'awscli' });
+    assert.deepEqual(result.customEnv, { E2E_CLI: 'yes' });
+    const tail = Buffer.from(inv.LogResult, 'base64').toString('utf8');
+    assert.match(tail, new RegExp(`^START RequestId: ${result.requestId} Version: \\$LATEST$`, 'm'));
+    assert.match(tail, new RegExp(`^END RequestId: ${result.requestId}$`, 'm'));
+    assert.match(tail, new RegExp(`^REPORT RequestId: ${result.requestId}\\tDuration: \\d+\\.\\d\\d ms\\tBilled Duration: \\d+ ms\\tMemory Size: 128 MB\\tMax Memory Used: \\d+ MB\\t`, 'm'));
+
+    const got = json(await aws(['lambda', 'get-function', '--function-name', name]));
+    assert.equal(got.Configuration.State, 'Active');
+    assert.equal(got.Configuration.LastUpdateStatus, 'Successful');
+    assert.equal(got.Configuration.CodeSize, zip.length);
+    assert.match(got.Configuration.LastModified, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}\+0000$/);
+    assert.ok(got.Code.Location);
+
+    const cfg = json(await aws(['lambda', 'get-function-configuration', '--function-name', name]));
+    assert.equal(cfg.Handler, 'app.handler');
+  }));
+
+  it('invoke of a failing function reports FunctionError Unhandled and writes the error JSON', t(async (tc) => {
+    if (!VERSION) return tc.skip('aws CLI not found (aws --version failed)');
+    const name = uniqueName('cli-aws-fail');
+    const zipPath = path.join(tmp, 'fail.zip');
+    fs.writeFileSync(zipPath, zipFixture('functions', 'python', 'echo'));
+    await aws(['lambda', 'create-function', '--function-name', name, '--runtime', 'python3.11', '--handler', 'app.fail', '--role', ROLE, '--zip-file', `fileb://${zipPath}`]);
+    await aws(['lambda', 'wait', 'function-active-v2', '--function-name', name]);
+    const outFile = path.join(tmp, 'fail-out.json');
+    const inv = json(await aws(['lambda', 'invoke', '--function-name', name, ...payloadArgs('{"marker":"x"}'), outFile]));
+    assert.equal(inv.StatusCode, 200);
+    assert.equal(inv.FunctionError, 'Unhandled');
+    const err = JSON.parse(fs.readFileSync(outFile, 'utf8'));
+    assert.equal(err.errorType, 'ValueError');
+    assert.equal(err.errorMessage, 'boom x');
+  }));
+
+  it('list-functions paginates (--max-items / --starting-token, --page-size)', t(async (tc) => {
+    if (!VERSION) return tc.skip('aws CLI not found (aws --version failed)');
+    const zipPath = path.join(tmp, 'list.zip');
+    fs.writeFileSync(zipPath, zipFixture('functions', 'python', 'echo'));
+    const names = [];
+    for (let i = 0; i < 4; i++) {
+      const name = uniqueName(`cli-list${i}`);
+      names.push(name);
+      await aws(['lambda', 'create-function', '--function-name', name, '--runtime', 'python3.11', '--handler', 'app.handler', '--role', ROLE, '--zip-file', `fileb://${zipPath}`]);
+    }
+    const seen = [];
+    let token;
+    let pages = 0;
+    do {
+      const args = ['lambda', 'list-functions', '--max-items', '2'];
+      if (token) args.push('--starting-token', token);
+      const page = json(await aws(args));
+      assert.ok(page.Functions.length <= 2);
+      seen.push(...page.Functions.map((f) => f.FunctionName));
+      token = page.NextToken;
+      pages += 1;
+      assert.ok(pages < 500);
+    } while (token);
+    assert.ok(pages >= 2, `only ${pages} page(s)`);
+    assert.equal(new Set(seen).size, seen.length, 'duplicates across pages');
+    for (const n of names) assert.ok(seen.includes(n), `${n} missing`);
+    // --page-size 1 makes the CLI follow NextMarker across many requests.
+    const all = json(await aws(['lambda', 'list-functions', '--page-size', '1']));
+    assert.deepEqual(all.Functions.map((f) => f.FunctionName).sort(), [...seen].sort());
+  }));
+
+  it('update-function-code, wait function-updated-v2, invoke sees new code, delete-function', t(async (tc) => {
+    if (!VERSION) return tc.skip('aws CLI not found (aws --version failed)');
+    const name = uniqueName('cli-aws-upd');
+    const p1 = path.join(tmp, 'u1.zip');
+    const p2 = path.join(tmp, 'u2.zip');
+    fs.writeFileSync(p1, zipFixture('functions', 'python', 'echo'));
+    const z2 = zipFiles({ 'app.py': 'def handler(e, c):\n    return {"updated": True, "e": e}\n' });
+    fs.writeFileSync(p2, z2);
+    await aws(['lambda', 'create-function', '--function-name', name, '--runtime', 'python3.11', '--handler', 'app.handler', '--role', ROLE, '--zip-file', `fileb://${p1}`]);
+    await aws(['lambda', 'wait', 'function-active-v2', '--function-name', name]);
+    const upd = json(await aws(['lambda', 'update-function-code', '--function-name', name, '--zip-file', `fileb://${p2}`]));
+    assert.equal(upd.CodeSha256, sha256Base64(z2));
+    await aws(['lambda', 'wait', 'function-updated-v2', '--function-name', name]);
+    const outFile = path.join(tmp, 'upd-out.json');
+    await aws(['lambda', 'invoke', '--function-name', name, ...payloadArgs('{"n":1}'), outFile]);
+    assert.deepEqual(JSON.parse(fs.readFileSync(outFile, 'utf8')), { updated: true, e: { n: 1 } });
+    await aws(['lambda', 'delete-function', '--function-name', name]);
+    const gone = await aws(['lambda', 'get-function', '--function-name', name], { expectOk: false });
+    assert.notEqual(gone.code, 0);
+    assert.match(gone.stderr, /An error occurred \(ResourceNotFoundException\) when calling the GetFunction operation: Function not found: arn:aws:lambda:us-east-1:000000000000:function:/);
+  }));
+
+  it('errors name the exception: duplicate create (ResourceConflictException), MemorySize 10241 (InvalidParameterValueException)', t(async (tc) => {
+    if (!VERSION) return tc.skip('aws CLI not found (aws --version failed)');
+    const name = uniqueName('cli-aws-dup');
+    const zipPath = path.join(tmp, 'dup.zip');
+    fs.writeFileSync(zipPath, zipFixture('functions', 'python', 'echo'));
+    const args = ['lambda', 'create-function', '--function-name', name, '--runtime', 'python3.11', '--handler', 'app.handler', '--role', ROLE, '--zip-file', `fileb://${zipPath}`];
+    await aws(args);
+    const dup = await aws(args, { expectOk: false });
+    assert.notEqual(dup.code, 0);
+    assert.match(dup.stderr, /\(ResourceConflictException\) when calling the CreateFunction operation: Function already exist: /);
+    const mem = await aws(['lambda', 'create-function', '--function-name', uniqueName('cli-aws-mem'), '--runtime', 'python3.11', '--handler', 'app.handler', '--role', ROLE, '--zip-file', `fileb://${zipPath}`, '--memory-size', '10241'], { expectOk: false });
+    assert.notEqual(mem.code, 0);
+    assert.match(mem.stderr, /\(InvalidParameterValueException\) when calling the CreateFunction operation/);
+    const inv = await aws(['lambda', 'invoke', '--function-name', uniqueName('cli-aws-ghost'), path.join(tmp, 'ghost.json')], { expectOk: false });
+    assert.match(inv.stderr, /\(ResourceNotFoundException\) when calling the Invoke operation/);
+  }));
+});
