@@ -1,0 +1,501 @@
+#include "cli/commands.h"
+
+#include <unistd.h>
+
+#include <CLI/CLI.hpp>
+#include <fmt/format.h>
+
+#include <boost/json.hpp>
+#include <chrono>
+#include <fstream>
+#include <iostream>
+#include <memory>
+#include <set>
+#include <sstream>
+#include <thread>
+
+#include "base/clock.h"
+#include "base/encoding.h"
+#include "cli/format.h"
+#include "cli/http_client.h"
+#include "cli/zip_builder.h"
+
+namespace nimbus::cli {
+namespace {
+
+namespace fs = std::filesystem;
+namespace json = boost::json;
+using std::chrono::milliseconds;
+
+constexpr char kDefaultEndpoint[] = "http://127.0.0.1:8777";
+// Nimbus does not check roles yet, but CreateFunction requires a well-formed one.
+constexpr char kDefaultRole[] = "arn:aws:iam::000000000000:role/nimbus-function";
+// Packages at least this big get zip/upload progress on a terminal.
+constexpr uint64_t kProgressThreshold = 1 << 20;
+// Deploy waits this long for State/LastUpdateStatus to settle (AWS takes
+// seconds; a function that is still Pending after five minutes has a problem).
+constexpr std::chrono::minutes kDeployWait{5};
+constexpr milliseconds kDeployPoll{500};
+constexpr milliseconds kFollowPoll{1000};
+// Invoke waits for the longest function timeout (900 s) plus a minute of slack.
+constexpr milliseconds kInvokeTimeout{960'000};
+constexpr milliseconds kUploadTimeout{600'000};
+
+struct Globals {
+  std::string endpoint = kDefaultEndpoint;
+};
+
+// Prints "\r<text>" progress lines on stderr when it is a terminal.
+class Progress {
+ public:
+  explicit Progress(bool enabled) : enabled_(enabled) {}
+  ~Progress() { Done(); }
+  void Show(const std::string& text) {
+    if (!enabled_) return;
+    std::cerr << '\r' << text << "\x1b[K" << std::flush;
+    shown_ = true;
+  }
+  void Done() {
+    if (shown_) std::cerr << '\n' << std::flush;
+    shown_ = false;
+  }
+
+ private:
+  bool enabled_;
+  bool shown_ = false;
+};
+
+std::string Mb(uint64_t bytes) { return fmt::format("{:.1f} MB", static_cast<double>(bytes) / 1e6); }
+
+std::string Str(const json::object& o, std::string_view key) {
+  const json::value* v = o.if_contains(key);
+  return v && v->is_string() ? std::string(v->get_string()) : std::string();
+}
+
+int64_t Int(const json::object& o, std::string_view key) {
+  const json::value* v = o.if_contains(key);
+  if (!v) return 0;
+  if (v->is_int64()) return v->get_int64();
+  if (v->is_uint64()) return static_cast<int64_t>(v->get_uint64());
+  if (v->is_double()) return static_cast<int64_t>(v->get_double());
+  return 0;
+}
+
+// The server, spoken to through the Lambda REST API and the Logs JSON API.
+class Api {
+ public:
+  explicit Api(HttpClient client) : client_(std::move(client)) {}
+
+  // Any response; only transport failures are errors.
+  Result<http::Response> Raw(http::Request request, const SendOptions& options = {}) {
+    auto r = client_.Send(request, options);
+    if (!r.has_value() && r.error().code() == Code::kUnavailable &&
+        r.error().message().rfind("cannot connect", 0) == 0) {
+      return Status(Code::kUnavailable,
+                    r.error().message() + " (is `nimbus serve` running?)");
+    }
+    return r;
+  }
+
+  // A JSON call; a non-2xx answer becomes an error carrying the AWS error type
+  // and message (404 → kNotFound, so callers can test for absence).
+  Result<json::object> Call(std::string method, std::string target, const json::object* body,
+                            const SendOptions& options = {}, std::string amz_target = "") {
+    http::Request req;
+    req.method = std::move(method);
+    req.target = std::move(target);
+    if (body) req.body = json::serialize(*body);
+    if (!amz_target.empty()) {
+      req.headers.Set("X-Amz-Target", amz_target);
+      req.headers.Set("Content-Type", "application/x-amz-json-1.1");
+    } else if (body) {
+      req.headers.Set("Content-Type", "application/json");
+    }
+    NIMBUS_ASSIGN_OR_RETURN(http::Response res, Raw(std::move(req), options));
+    if (res.status < 200 || res.status >= 300) {
+      Code code = res.status == 404 ? Code::kNotFound
+                  : res.status == 409 ? Code::kConflict
+                  : res.status == 429 ? Code::kThrottled
+                  : res.status >= 500 ? Code::kUnavailable
+                                      : Code::kInvalidArgument;
+      return Status(code, DescribeAwsError(res));
+    }
+    if (res.body.empty()) return json::object();
+    boost::system::error_code ec;
+    json::value v = json::parse(res.body, ec);
+    if (ec || !v.is_object()) {
+      return Internal(fmt::format("unexpected response from the server (HTTP {}): {}", res.status,
+                                  res.body.substr(0, 200)));
+    }
+    return std::move(v.get_object());
+  }
+
+  Result<json::object> Logs(std::string_view operation, const json::object& body) {
+    return Call("POST", "/", &body, {}, fmt::format("Logs_20140328.{}", operation));
+  }
+
+ private:
+  HttpClient client_;
+};
+
+Result<Api> Connect(const Globals& g) {
+  NIMBUS_ASSIGN_OR_RETURN(Endpoint endpoint, ParseEndpoint(g.endpoint));
+  return Api(HttpClient(std::move(endpoint)));
+}
+
+int Fail(const Status& s) {
+  std::cerr << "nimbus: " << s.message() << '\n';
+  return 1;
+}
+
+// Runs a command body and turns its exit code into CLI11's protocol.
+void RunCommand(const std::function<int()>& body) {
+  int rc = body();
+  if (rc != 0) throw CLI::RuntimeError(rc);
+}
+
+std::string FunctionPath(const std::string& name) {
+  return "/2015-03-31/functions/" + PercentEncode(name);
+}
+
+// ---- deploy ----
+
+struct DeployArgs {
+  std::string name;
+  std::string path;
+  std::string runtime;
+  std::string handler;
+  int memory_mb = 0;        // 0: leave as is (server default on create)
+  int timeout_seconds = 0;  // 0: leave as is
+  std::vector<std::string> env;
+  std::string role;
+};
+
+Result<std::string> LoadPackage(const std::string& path) {
+  std::error_code ec;
+  if (fs::is_directory(path, ec)) {
+    Progress progress(isatty(STDERR_FILENO) != 0);
+    auto zip = ZipDirectory(path, [&](const ZipProgress& p) {
+      if (p.total_bytes >= kProgressThreshold) {
+        progress.Show(fmt::format("zipping {}: {}/{} files, {} of {}", path, p.files,
+                                  p.total_files, Mb(p.bytes), Mb(p.total_bytes)));
+      }
+    });
+    progress.Done();
+    return zip;
+  }
+  if (fs::is_regular_file(path, ec) && fs::path(path).extension() == ".zip") {
+    std::ifstream in(path, std::ios::binary);
+    std::ostringstream data;
+    data << in.rdbuf();
+    if (!in.good() && !in.eof()) return InvalidArgument(fmt::format("cannot read {}", path));
+    return data.str();
+  }
+  return InvalidArgument(fmt::format("{}: not a directory or a .zip file", path));
+}
+
+// Polls until the function is neither Pending nor InProgress.
+Status WaitUntilSettled(Api& api, const std::string& name) {
+  const auto deadline = std::chrono::steady_clock::now() + kDeployWait;
+  for (;;) {
+    NIMBUS_ASSIGN_OR_RETURN(json::object c,
+                            api.Call("GET", FunctionPath(name) + "/configuration", nullptr));
+    const std::string state = Str(c, "State");
+    const std::string update = Str(c, "LastUpdateStatus");
+    if (state == "Failed") {
+      return Internal(fmt::format("function {}: state Failed: {}", name, Str(c, "StateReason")));
+    }
+    if (update == "Failed") {
+      return Internal(fmt::format("function {}: update failed: {}", name,
+                                  Str(c, "LastUpdateStatusReason")));
+    }
+    if (state != "Pending" && update != "InProgress") return Status::Ok();
+    if (std::chrono::steady_clock::now() > deadline) {
+      return Status(Code::kDeadlineExceeded,
+                    fmt::format("function {}: still {} / {} after {} minutes", name, state, update,
+                                kDeployWait.count()));
+    }
+    std::this_thread::sleep_for(kDeployPoll);
+  }
+}
+
+int Deploy(const Globals& g, const DeployArgs& args) {
+  auto env = ParseEnvAssignments(args.env);
+  if (!env) return Fail(env.error());
+  auto api = Connect(g);
+  if (!api) return Fail(api.error());
+  auto zip = LoadPackage(args.path);
+  if (!zip) return Fail(zip.error());
+
+  const bool show = isatty(STDERR_FILENO) != 0 && zip->size() >= kProgressThreshold;
+  Progress progress(show);
+  SendOptions upload;
+  upload.timeout = kUploadTimeout;
+  upload.on_upload_progress = [&](uint64_t sent, uint64_t total) {
+    progress.Show(fmt::format("uploading {}: {}% ({} of {})", args.name, sent * 100 / total,
+                              Mb(sent), Mb(total)));
+  };
+
+  json::object config;
+  config["Runtime"] = args.runtime;
+  config["Handler"] = args.handler;
+  if (args.memory_mb > 0) config["MemorySize"] = args.memory_mb;
+  if (args.timeout_seconds > 0) config["Timeout"] = args.timeout_seconds;
+  if (!args.env.empty()) {
+    json::object vars;
+    for (const auto& [k, v] : *env) vars[k] = v;
+    config["Environment"] = json::object{{"Variables", std::move(vars)}};
+  }
+  if (!args.role.empty()) config["Role"] = args.role;
+
+  auto existing = api->Call("GET", FunctionPath(args.name), nullptr);
+  json::object result;
+  if (!existing.has_value() && existing.error().code() == Code::kNotFound) {
+    json::object create = config;
+    create["FunctionName"] = args.name;
+    if (args.role.empty()) create["Role"] = kDefaultRole;
+    create["Code"] = json::object{{"ZipFile", Base64Encode(*zip)}};
+    auto created = api->Call("POST", "/2015-03-31/functions", &create, upload);
+    progress.Done();
+    if (!created) return Fail(created.error());
+    Status settled = WaitUntilSettled(*api, args.name);
+    if (!settled.ok()) return Fail(settled);
+    result = std::move(created).value();
+    std::cerr << "nimbus: created " << args.name << '\n';
+  } else if (!existing.has_value()) {
+    return Fail(existing.error());
+  } else {
+    json::object code{{"ZipFile", Base64Encode(*zip)}};
+    auto updated = api->Call("PUT", FunctionPath(args.name) + "/code", &code, upload);
+    progress.Done();
+    if (!updated) return Fail(updated.error());
+    Status settled = WaitUntilSettled(*api, args.name);
+    if (!settled.ok()) return Fail(settled);
+    auto configured = api->Call("PUT", FunctionPath(args.name) + "/configuration", &config);
+    if (!configured) return Fail(configured.error());
+    settled = WaitUntilSettled(*api, args.name);
+    if (!settled.ok()) return Fail(settled);
+    result = std::move(configured).value();
+    std::cerr << "nimbus: updated " << args.name << '\n';
+  }
+  std::cout << fmt::format("{}\t{}\t{} bytes\t{}\n", Str(result, "FunctionArn"),
+                           Str(result, "Runtime"), Int(result, "CodeSize"),
+                           Str(result, "CodeSha256"));
+  return 0;
+}
+
+// ---- invoke ----
+
+struct InvokeArgs {
+  std::string name;
+  std::string payload;
+  bool log_tail = false;
+  std::string qualifier;
+};
+
+int Invoke(const Globals& g, const InvokeArgs& args) {
+  auto api = Connect(g);
+  if (!api) return Fail(api.error());
+  std::string payload = args.payload.empty() ? "{}" : args.payload;
+  if (payload[0] == '@') {
+    std::ifstream in(payload.substr(1), std::ios::binary);
+    if (!in) return Fail(InvalidArgument(fmt::format("--payload: cannot read {}", payload.substr(1))));
+    std::ostringstream data;
+    data << in.rdbuf();
+    payload = data.str();
+  }
+  http::Request req;
+  req.method = "POST";
+  req.target = FunctionPath(args.name) + "/invocations";
+  if (!args.qualifier.empty()) req.target += "?Qualifier=" + PercentEncode(args.qualifier);
+  req.headers.Set("Content-Type", "application/json");
+  if (args.log_tail) req.headers.Set("X-Amz-Log-Type", "Tail");
+  req.body = std::move(payload);
+  SendOptions options;
+  options.timeout = kInvokeTimeout;
+  auto res = api->Raw(std::move(req), options);
+  if (!res) return Fail(res.error());
+  if (res->status < 200 || res->status >= 300) return Fail(Internal(DescribeAwsError(*res)));
+
+  if (args.log_tail) {
+    if (auto log = res->headers.Get("X-Amz-Log-Result")) {
+      auto decoded = Base64Decode(*log);
+      if (decoded) {
+        std::cerr << *decoded;
+        if (!decoded->empty() && decoded->back() != '\n') std::cerr << '\n';
+      } else {
+        std::cerr << "nimbus: X-Amz-Log-Result is not valid base64\n";
+      }
+    }
+  }
+  std::cout << res->body;
+  if (!res->body.empty() && res->body.back() != '\n') std::cout << '\n';
+  std::cout.flush();
+  if (auto error = res->headers.Get("X-Amz-Function-Error")) {
+    // The payload is the runtime's {"errorType","errorMessage",...}.
+    boost::system::error_code ec;
+    json::value v = json::parse(res->body, ec);
+    std::string detail;
+    if (!ec && v.is_object()) {
+      detail = Str(v.get_object(), "errorType");
+      std::string message = Str(v.get_object(), "errorMessage");
+      if (!message.empty()) detail += (detail.empty() ? "" : ": ") + message;
+    }
+    std::cerr << fmt::format("nimbus: function error ({}){}{}\n", *error, detail.empty() ? "" : ": ",
+                             detail);
+    return 1;
+  }
+  return 0;
+}
+
+// ---- list / delete ----
+
+int List(const Globals& g) {
+  auto api = Connect(g);
+  if (!api) return Fail(api.error());
+  std::vector<FunctionRow> rows;
+  std::string marker;
+  do {
+    std::string target = "/2015-03-31/functions?MaxItems=50";
+    if (!marker.empty()) target += "&Marker=" + PercentEncode(marker);
+    auto page = api->Call("GET", target, nullptr);
+    if (!page) return Fail(page.error());
+    if (const json::value* fns = page->if_contains("Functions"); fns && fns->is_array()) {
+      for (const auto& f : fns->get_array()) {
+        if (!f.is_object()) continue;
+        const auto& o = f.get_object();
+        rows.push_back(FunctionRow{Str(o, "FunctionName"), Str(o, "Runtime"),
+                                   static_cast<int>(Int(o, "MemorySize")), Str(o, "LastModified")});
+      }
+    }
+    marker = Str(*page, "NextMarker");
+  } while (!marker.empty());
+  std::cout << FormatFunctionTable(rows);
+  return 0;
+}
+
+int Delete(const Globals& g, const std::string& name) {
+  auto api = Connect(g);
+  if (!api) return Fail(api.error());
+  auto r = api->Call("DELETE", FunctionPath(name), nullptr);
+  if (!r) return Fail(r.error());
+  std::cerr << "nimbus: deleted " << name << '\n';
+  return 0;
+}
+
+// ---- logs ----
+
+struct LogsArgs {
+  std::string name;
+  bool follow = false;
+  std::string since = "10m";
+};
+
+int Logs(const Globals& g, const LogsArgs& args) {
+  auto since = ParseSince(args.since);
+  if (!since) return Fail(since.error());
+  auto api = Connect(g);
+  if (!api) return Fail(api.error());
+  auto clock = NewRealClock();
+  const std::string group = "/aws/lambda/" + args.name;
+  int64_t start = ToUnixMillis(clock->Now()) - since->count();
+  // Events already printed, by eventId; only those at or after `start` are kept,
+  // because the next poll asks from `start` again.
+  std::map<std::string, int64_t> seen;
+  for (;;) {
+    std::string token;
+    int64_t newest = start;
+    do {
+      json::object req{{"logGroupName", group}, {"startTime", start}};
+      if (!token.empty()) req["nextToken"] = token;
+      auto page = api->Logs("FilterLogEvents", req);
+      if (!page) {
+        // A function that never logged has no group yet: nothing to show.
+        if (page.error().code() == Code::kInvalidArgument &&
+            page.error().message().rfind("ResourceNotFoundException", 0) == 0) {
+          break;
+        }
+        return Fail(page.error());
+      }
+      if (const json::value* events = page->if_contains("events"); events && events->is_array()) {
+        for (const auto& e : events->get_array()) {
+          if (!e.is_object()) continue;
+          const auto& o = e.get_object();
+          const int64_t ts = Int(o, "timestamp");
+          if (!seen.emplace(Str(o, "eventId"), ts).second) continue;
+          newest = std::max(newest, ts);
+          std::cout << FormatLogLine(ts, Str(o, "logStreamName"), Str(o, "message"));
+        }
+      }
+      token = Str(*page, "nextToken");
+    } while (!token.empty());
+    std::cout.flush();
+    if (!args.follow) return 0;
+    start = newest;
+    std::erase_if(seen, [&](const auto& kv) { return kv.second < start; });
+    std::this_thread::sleep_for(kFollowPoll);
+  }
+}
+
+}  // namespace
+
+void RegisterClientCommands(CLI::App& app) {
+  // Owned by the callbacks registered below, which live as long as `app`.
+  auto g = std::make_shared<Globals>();
+  app.add_option("--endpoint", g->endpoint, "Nimbus server URL")
+      ->envname("NIMBUS_ENDPOINT")
+      ->capture_default_str();
+
+  {
+    auto args = std::make_shared<DeployArgs>();
+    CLI::App* cmd = app.add_subcommand("deploy", "Create or update a function from a directory or .zip");
+    cmd->fallthrough();
+    cmd->add_option("NAME", args->name, "Function name")->required();
+    cmd->add_option("PATH", args->path, "Directory (zipped with modes and symlinks) or .zip file")
+        ->required();
+    cmd->add_option("--runtime", args->runtime, "Runtime, e.g. python3.12, nodejs20.x, provided.al2023")
+        ->required();
+    cmd->add_option("--handler", args->handler, "Handler, e.g. app.handler")->required();
+    cmd->add_option("--memory", args->memory_mb, "Memory in MB (128..10240)")
+        ->check(CLI::Range(128, 10240));
+    cmd->add_option("--timeout", args->timeout_seconds, "Timeout in seconds (1..900)")
+        ->check(CLI::Range(1, 900));
+    cmd->add_option("--env", args->env, "Environment variable KEY=VALUE (repeatable)");
+    cmd->add_option("--role", args->role, "Execution role ARN");
+    cmd->callback([g, args] { RunCommand([&] { return Deploy(*g, *args); }); });
+  }
+  {
+    auto args = std::make_shared<InvokeArgs>();
+    CLI::App* cmd = app.add_subcommand("invoke", "Invoke a function and print its response");
+    cmd->fallthrough();
+    cmd->add_option("NAME", args->name, "Function name")->required();
+    cmd->add_option("--payload", args->payload, "Event JSON, or @file (default {})");
+    cmd->add_flag("--log-tail", args->log_tail, "Print the last 4 KB of the log to stderr");
+    cmd->add_option("--qualifier", args->qualifier, "Version or alias");
+    cmd->callback([g, args] { RunCommand([&] { return Invoke(*g, *args); }); });
+  }
+  {
+    CLI::App* cmd = app.add_subcommand("list", "List functions");
+    cmd->fallthrough();
+    cmd->callback([g] { RunCommand([&] { return List(*g); }); });
+  }
+  {
+    auto name = std::make_shared<std::string>();
+    CLI::App* cmd = app.add_subcommand("delete", "Delete a function");
+    cmd->fallthrough();
+    cmd->add_option("NAME", *name, "Function name")->required();
+    cmd->callback([g, name] { RunCommand([&] { return Delete(*g, *name); }); });
+  }
+  {
+    auto args = std::make_shared<LogsArgs>();
+    CLI::App* cmd = app.add_subcommand("logs", "Print a function's logs");
+    cmd->fallthrough();
+    cmd->add_option("NAME", args->name, "Function name")->required();
+    cmd->add_flag("--follow,-f", args->follow, "Keep polling for new events until interrupted");
+    cmd->add_option("--since", args->since, "How far back to start: 90s, 10m, 2h, 1d")
+        ->capture_default_str();
+    cmd->callback([g, args] { RunCommand([&] { return Logs(*g, *args); }); });
+  }
+}
+
+}  // namespace nimbus::cli
