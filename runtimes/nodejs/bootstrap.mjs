@@ -1,0 +1,723 @@
+/**
+ * Nimbus runtime interface client for nodejs20.x functions.
+ *
+ * Started by the daemon inside an execution environment as
+ * `/usr/bin/node /var/runtime/nodejs/bootstrap.mjs`, cwd /var/task. It loads the handler named
+ * by _HANDLER ("dir/file.export.nested"), then loops over the Lambda Runtime API 2018-06-01 at
+ * http://$AWS_LAMBDA_RUNTIME_API. Behaviour follows AWS's aws-lambda-nodejs-runtime-interface-
+ * client v3 (the nodejs20.x managed runtime): handler resolution order, async and callback
+ * handlers, context.succeed/fail/done, callbackWaitsForEmptyEventLoop through 'beforeExit',
+ * error body shapes, and console line formats.
+ *
+ * Single-threaded (the Node event loop). One invocation at a time; the loop is
+ * next -> handler -> post -> setImmediate(next).
+ */
+
+import { createRequire } from 'node:module';
+import { writeSync, existsSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { format as utilFormat, types as utilTypes } from 'node:util';
+import http from 'node:http';
+
+const require = createRequire(import.meta.url);
+
+// ---------------------------------------------------------------------------------------------
+// Errors (RIC Errors.js): runtime error classes are named `Runtime.<ClassName>`.
+
+class ImportModuleError extends Error {}
+class HandlerNotFound extends Error {}
+class MalformedHandlerName extends Error {}
+class UserCodeSyntaxError extends Error {}
+class UnhandledPromiseRejection extends Error {
+  constructor(reason, promise) {
+    super(reason);
+    this.reason = reason;
+    this.promise = promise;
+  }
+}
+class NodeJsExit extends Error {
+  constructor() {
+    super('Error: Runtime exited without providing a reason');
+  }
+}
+for (const cls of [
+  ImportModuleError,
+  HandlerNotFound,
+  MalformedHandlerName,
+  UserCodeSyntaxError,
+  UnhandledPromiseRejection,
+  NodeJsExit,
+]) {
+  cls.prototype.name = `Runtime.${cls.name}`;
+}
+
+function isErrorLike(obj) {
+  return (
+    obj &&
+    obj.name &&
+    obj.message &&
+    obj.stack &&
+    typeof obj.name === 'string' &&
+    typeof obj.message === 'string' &&
+    typeof obj.stack === 'string'
+  );
+}
+
+function intoError(err) {
+  return err instanceof Error ? err : new Error(err);
+}
+
+/** The error document posted to /error and /init/error: {errorType, errorMessage, trace}. */
+function toRapidResponse(error) {
+  try {
+    if (utilTypes.isNativeError(error) || isErrorLike(error)) {
+      return {
+        errorType: error.name,
+        errorMessage: error.message,
+        trace: error.stack.split('\n'),
+      };
+    }
+    return { errorType: typeof error, errorMessage: error.toString(), trace: [] };
+  } catch (_err) {
+    return {
+      errorType: 'handled',
+      errorMessage:
+        'callback called with Error argument, but there was a problem while retrieving one or more of its message, name, and stack',
+    };
+  }
+}
+
+function withEnumerableProperties(error) {
+  if (error instanceof Error) {
+    const ret = Object.assign(
+      { errorType: error.name, errorMessage: error.message, code: error.code },
+      error,
+    );
+    if (typeof error.stack === 'string') ret.stack = error.stack.split('\n');
+    return ret;
+  }
+  return error;
+}
+
+/** How the text log format renders an error: a tab, then JSON (RIC toFormatted). */
+function toFormatted(error) {
+  try {
+    return '\t' + JSON.stringify(error, (_k, v) => withEnumerableProperties(v));
+  } catch (_err) {
+    return '\t' + JSON.stringify(toRapidResponse(error));
+  }
+}
+
+function xrayCause(err) {
+  try {
+    const stack = [];
+    if (err && typeof err.stack === 'string') {
+      const lines = err.stack.split('\n');
+      lines.shift();
+      for (const stackLine of lines) {
+        let line = stackLine.trim().replace(/\(|\)/g, '');
+        line = line.substring(line.indexOf(' ') + 1);
+        const label = line.lastIndexOf(' ') >= 0 ? line.slice(0, line.lastIndexOf(' ')) : null;
+        let file = !label ? line : line.slice(line.lastIndexOf(' ') + 1);
+        file = file.split(':');
+        stack.push({ path: file[0], line: parseInt(file[1]), label: label || 'anonymous' });
+      }
+    }
+    return JSON.stringify({
+      working_directory: process.cwd(),
+      exceptions: [{ type: err?.name, message: err?.message, stack }],
+      paths: Array.from(new Set(stack.map((e) => e.path))),
+    });
+  } catch (_e) {
+    return '';
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Console patch (RIC LogPatch.js), writing synchronously to fd 1 so that every line is in the
+// pipe before the invocation's response is posted.
+
+const REQUEST_ID_SYMBOL = Symbol.for('aws.lambda.runtime.requestId');
+const setCurrentRequestId = (id) => (globalThis[REQUEST_ID_SYMBOL] = id);
+const currentRequestId = () => globalThis[REQUEST_ID_SYMBOL];
+
+const sleepCell = new Int32Array(new SharedArrayBuffer(4));
+
+/** Writes all of `text` to fd, waiting out EAGAIN if someone made the pipe non-blocking. */
+function writeFully(fd, text) {
+  const buf = Buffer.from(text, 'utf8');
+  let off = 0;
+  while (off < buf.length) {
+    try {
+      off += writeSync(fd, buf, off, buf.length - off);
+    } catch (e) {
+      if (e.code !== 'EAGAIN') throw e;
+      Atomics.wait(sleepCell, 0, 0, 1);
+    }
+  }
+}
+
+const LEVELS = Object.freeze({
+  TRACE: { name: 'TRACE', priority: 1 },
+  DEBUG: { name: 'DEBUG', priority: 2 },
+  INFO: { name: 'INFO', priority: 3 },
+  WARN: { name: 'WARN', priority: 4 },
+  ERROR: { name: 'ERROR', priority: 5 },
+  FATAL: { name: 'FATAL', priority: 6 },
+});
+
+const jsonErrorReplacer = (_, value) => {
+  if (value instanceof Error) {
+    return Object.assign(
+      {
+        errorType: value?.constructor?.name ?? 'UnknownError',
+        errorMessage: value.message,
+        stackTrace: typeof value.stack === 'string' ? value.stack.split('\n') : value.stack,
+      },
+      value,
+    );
+  }
+  return value;
+};
+
+function formatJsonMessage(requestId, timestamp, level, ...messageParams) {
+  const result = { timestamp, level: level.name, requestId };
+  if (messageParams.length === 1) {
+    result.message = messageParams[0];
+    try {
+      return JSON.stringify(result, jsonErrorReplacer);
+    } catch (_) {
+      result.message = utilFormat(result.message);
+      return JSON.stringify(result);
+    }
+  }
+  result.message = utilFormat(...messageParams);
+  for (const param of messageParams) {
+    if (param instanceof Error) {
+      result.errorType = param?.constructor?.name ?? 'UnknownError';
+      result.errorMessage = param.message;
+      result.stackTrace = typeof param.stack === 'string' ? param.stack.split('\n') : [];
+      break;
+    }
+  }
+  return JSON.stringify(result);
+}
+
+function logText(level, message, ...params) {
+  const line = `${new Date().toISOString()}\t${currentRequestId()}\t${level.name}\t${utilFormat(
+    message,
+    ...params,
+  )}`;
+  writeFully(1, line.replace(/\n/g, '\r') + '\n');
+}
+
+function logJson(level, message, ...params) {
+  const line = formatJsonMessage(
+    currentRequestId(),
+    new Date().toISOString(),
+    level,
+    message,
+    ...params,
+  );
+  writeFully(1, line.replace(/\n/g, '\r') + '\n');
+}
+
+const logFormatIsJson = process.env.AWS_LAMBDA_LOG_FORMAT?.toUpperCase() === 'JSON';
+
+/** structuredConsole.logError of the RIC: how the runtime reports errors in the log. */
+function logError(msg, err) {
+  if (logFormatIsJson) console.error(intoError(err));
+  else console.error(msg, toFormatted(intoError(err)));
+}
+
+function patchConsole() {
+  const log = logFormatIsJson ? logJson : logText;
+  const nop = () => {};
+  const minLevel = LEVELS[process.env.AWS_LAMBDA_LOG_LEVEL?.toUpperCase()] ?? LEVELS.TRACE;
+  const make = (level) =>
+    level.priority >= minLevel.priority ? (msg, ...params) => log(level, msg, ...params) : nop;
+  console.trace = make(LEVELS.TRACE);
+  console.debug = make(LEVELS.DEBUG);
+  console.info = make(LEVELS.INFO);
+  console.log = console.info;
+  console.warn = make(LEVELS.WARN);
+  console.error = make(LEVELS.ERROR);
+  console.fatal = (msg, ...params) => log(LEVELS.FATAL, msg, ...params);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Runtime API client: one keep-alive connection (Agent maxSockets 1). Idle keep-alive sockets
+// are unref'd by the Agent, so they do not keep the event loop alive: 'beforeExit' still fires
+// when user work drains, which is what callbackWaitsForEmptyEventLoop relies on.
+
+const RUNTIME_PATH = '/2018-06-01/runtime';
+const ERROR_TYPE_HEADER = 'Lambda-Runtime-Function-Error-Type';
+const XRAY_CAUSE_HEADER = 'Lambda-Runtime-Function-XRay-Error-Cause';
+const MAX_XRAY_CAUSE_BYTES = 1024 * 1024;
+
+class RuntimeApiClient {
+  constructor(hostPort) {
+    const i = hostPort.lastIndexOf(':');
+    this.hostname = i > 0 ? hostPort.slice(0, i).replace(/^\[|\]$/g, '') : hostPort;
+    this.port = i > 0 ? parseInt(hostPort.slice(i + 1), 10) : 80;
+    this.agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+  }
+
+  /** Resolves to {status, headers, body: Buffer}; retries once if a reused socket was reset. */
+  request(method, urlPath, body, headers, retried = false) {
+    return new Promise((resolve, reject) => {
+      const req = http.request(
+        {
+          hostname: this.hostname,
+          port: this.port,
+          path: urlPath,
+          method,
+          agent: this.agent,
+          headers: Object.assign(
+            body !== undefined ? { 'Content-Length': body.length } : {},
+            headers || {},
+          ),
+        },
+        (res) => {
+          const chunks = [];
+          res.on('data', (c) => chunks.push(c));
+          res.on('end', () =>
+            resolve({ status: res.statusCode, headers: res.headers, body: Buffer.concat(chunks) }),
+          );
+          res.on('error', reject);
+        },
+      );
+      req.on('error', (err) => {
+        if (!retried && req.reusedSocket && err.code === 'ECONNRESET') {
+          this.request(method, urlPath, body, headers, true).then(resolve, reject);
+        } else {
+          reject(err);
+        }
+      });
+      req.end(body);
+    });
+  }
+
+  async nextInvocation() {
+    const res = await this.request('GET', `${RUNTIME_PATH}/invocation/next`);
+    if (res.status !== 200) {
+      throw new Error(
+        `GET /runtime/invocation/next returned ${res.status}: ${res.body.toString().slice(0, 512)}`,
+      );
+    }
+    return { bodyJson: res.body.toString('utf8'), headers: res.headers };
+  }
+
+  async postInvocationResponse(response, id) {
+    await this.postSerializedResponse(trySerializeResponse(response), id);
+  }
+
+  async postSerializedResponse(json, id) {
+    const body = Buffer.from(json, 'utf8');
+    await this.post(`/invocation/${encodeURIComponent(id)}/response`, body, {
+      'Content-Type': 'application/json',
+    });
+  }
+
+  async postInvocationError(error, id) {
+    await this.postError(`/invocation/${encodeURIComponent(id)}/error`, error);
+  }
+
+  async postInitError(error) {
+    await this.postError('/init/error', error);
+  }
+
+  async postError(urlPath, error) {
+    const response = toRapidResponse(error);
+    const body = Buffer.from(trySerializeResponse(response), 'utf8');
+    const headers = {
+      'Content-Type': 'application/json',
+      [ERROR_TYPE_HEADER]: String(response.errorType || 'Unhandled').replace(/[\r\n]/g, ' '),
+    };
+    const cause = xrayCause(error);
+    if (cause && Buffer.byteLength(cause) < MAX_XRAY_CAUSE_BYTES && /^[\x20-\x7e]*$/.test(cause)) {
+      headers[XRAY_CAUSE_HEADER] = cause;
+    }
+    await this.post(urlPath, body, headers);
+  }
+
+  async post(urlPath, body, headers) {
+    const res = await this.request('POST', RUNTIME_PATH + urlPath, body, headers);
+    if (res.status === 202) return;
+    // 413: response too large; the platform fails the invoke itself, so carry on. Other 4xx
+    // (unknown or already-answered request id) are reported and skipped; 5xx means the
+    // environment is broken and is thrown, which ends the process.
+    const text = res.body.toString('utf8').slice(0, 512);
+    if (res.status >= 400 && res.status < 500) {
+      writeFully(2, `nimbus runtime: POST ${urlPath} returned ${res.status}: ${text}\n`);
+      return;
+    }
+    throw new Error(`POST ${urlPath} returned ${res.status}: ${text}`);
+  }
+}
+
+function trySerializeResponse(body) {
+  try {
+    return JSON.stringify(body === undefined ? null : body);
+  } catch (_err) {
+    throw new Error('Unable to stringify response body');
+  }
+}
+
+function fatal(err) {
+  writeFully(2, `nimbus runtime: ${err && err.stack ? err.stack : err}\n`);
+  process.exit(1);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Handler loading (RIC UserFunction.js).
+
+const FUNCTION_EXPR = /^([^.]*)\.(.*)$/;
+
+function moduleRootAndHandler(fullHandlerString) {
+  const handlerString = path.basename(fullHandlerString);
+  const moduleRoot = fullHandlerString.substring(0, fullHandlerString.indexOf(handlerString));
+  return [moduleRoot, handlerString];
+}
+
+function splitHandlerString(handler) {
+  const match = handler.match(FUNCTION_EXPR);
+  if (!match || match.length !== 3) throw new MalformedHandlerName('Bad handler');
+  return [match[1], match[2]];
+}
+
+function resolveHandler(object, nestedProperty) {
+  return nestedProperty.split('.').reduce((nested, key) => nested && nested[key], object);
+}
+
+function tryRequireFile(file, extension) {
+  const p = file + (extension || '');
+  return existsSync(p) ? require(p) : undefined;
+}
+
+async function tryAwaitImport(file, extension) {
+  const p = file + (extension || '');
+  return existsSync(p) ? await import(pathToFileURL(p).href) : undefined;
+}
+
+function hasFolderPackageJsonTypeModule(folder) {
+  if (folder.endsWith('/node_modules')) return false;
+  const pj = path.join(folder, '/package.json');
+  if (existsSync(pj)) {
+    try {
+      const pkg = JSON.parse(readFileSync(pj));
+      if (pkg) return pkg.type === 'module';
+    } catch (e) {
+      console.warn(
+        `${pj} cannot be read, it will be ignored for ES module detection purposes.`,
+        e,
+      );
+      return false;
+    }
+  }
+  if (folder === '/') return false;
+  return hasFolderPackageJsonTypeModule(path.resolve(folder, '..'));
+}
+
+async function tryRequire(appRoot, moduleRoot, module) {
+  const lambdaStylePath = path.resolve(appRoot, moduleRoot, module);
+  const extensionless = tryRequireFile(lambdaStylePath);
+  if (extensionless) return extensionless;
+
+  const pjHasModule = hasFolderPackageJsonTypeModule(path.resolve(path.dirname(lambdaStylePath)));
+  if (!pjHasModule) {
+    const loaded = tryRequireFile(lambdaStylePath, '.js');
+    if (loaded) return loaded;
+  }
+  const loaded =
+    (pjHasModule && (await tryAwaitImport(lambdaStylePath, '.js'))) ||
+    (await tryAwaitImport(lambdaStylePath, '.mjs')) ||
+    tryRequireFile(lambdaStylePath, '.cjs');
+  if (loaded) return loaded;
+
+  // require() resolves relative to this file, not the task root: resolve explicitly.
+  const nodeStylePath = require.resolve(module, { paths: [appRoot, moduleRoot] });
+  return require(nodeStylePath);
+}
+
+async function loadUserApp(appRoot, moduleRoot, module) {
+  try {
+    return await tryRequire(appRoot, moduleRoot, module);
+  } catch (e) {
+    if (e instanceof SyntaxError) throw new UserCodeSyntaxError(e);
+    if (e.code !== undefined && e.code === 'MODULE_NOT_FOUND') throw new ImportModuleError(e);
+    throw e;
+  }
+}
+
+async function loadHandler(appRoot, fullHandlerString) {
+  if (fullHandlerString.includes('..')) {
+    throw new MalformedHandlerName(
+      `'${fullHandlerString}' is not a valid handler name. Use absolute paths when specifying root directories in handler names.`,
+    );
+  }
+  const [moduleRoot, moduleAndHandler] = moduleRootAndHandler(fullHandlerString);
+  const [module, handlerPath] = splitHandlerString(moduleAndHandler);
+  const userApp = await loadUserApp(appRoot, moduleRoot, module);
+  const handlerFunc = resolveHandler(userApp, handlerPath);
+  if (!handlerFunc) {
+    throw new HandlerNotFound(`${fullHandlerString} is undefined or not exported`);
+  }
+  if (typeof handlerFunc !== 'function') {
+    throw new HandlerNotFound(`${fullHandlerString} is not a function`);
+  }
+  return handlerFunc;
+}
+
+function isAsyncFunction(handler) {
+  try {
+    return handler?.constructor?.name === 'AsyncFunction';
+  } catch (_e) {
+    return false;
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Invoke loop (RIC Runtime.js, CallbackContext.js, InvokeContext.js, BeforeExitListener.js).
+
+const noopListener = () => {};
+let beforeExitListener = noopListener;
+
+function buildCallbackContext(client, id, scheduleNext) {
+  const postError = (err) => {
+    logError('Invoke Error', err);
+    client.postInvocationError(err, id).then(scheduleNext, fatal);
+  };
+
+  let isCompleteInvoked = false;
+  const complete = (result) => {
+    if (isCompleteInvoked) {
+      console.error(
+        'Invocation has already been reported as done. Cannot call complete more than once per invocation.',
+      );
+      return;
+    }
+    isCompleteInvoked = true;
+    let serialized;
+    try {
+      serialized = trySerializeResponse(result);
+    } catch (err) {
+      postError(err);
+      return;
+    }
+    client.postSerializedResponse(serialized, id).then(scheduleNext, fatal);
+  };
+
+  let waitForEmptyEventLoop = true;
+
+  const callback = (err, result) => {
+    beforeExitListener = noopListener;
+    if (err !== undefined && err !== null) {
+      postError(err);
+    } else if (!waitForEmptyEventLoop) {
+      complete(result);
+    } else {
+      beforeExitListener = () => setImmediate(() => complete(result));
+    }
+  };
+
+  const done = (err, result) => {
+    beforeExitListener = noopListener;
+    if (err !== undefined && err !== null) postError(err);
+    else complete(result);
+  };
+
+  let finished = false;
+  const onlyFirstCall =
+    (fn) =>
+    (...args) => {
+      if (!finished) {
+        fn(...args);
+        finished = true;
+      }
+    };
+
+  const callbackContext = {
+    get callbackWaitsForEmptyEventLoop() {
+      return waitForEmptyEventLoop;
+    },
+    set callbackWaitsForEmptyEventLoop(value) {
+      waitForEmptyEventLoop = value;
+    },
+    succeed: onlyFirstCall((result) => done(null, result)),
+    fail: onlyFirstCall((err) => (err === undefined || err === null ? done('handled') : done(err, null))),
+    done: onlyFirstCall(done),
+  };
+  const markCompleted = () => {
+    isCompleteInvoked = true;
+  };
+  return [onlyFirstCall(callback), callbackContext, markCompleted];
+}
+
+function parseJsonHeader(value, name) {
+  if (value === undefined) return undefined;
+  try {
+    return JSON.parse(value);
+  } catch (err) {
+    throw new Error(`Cannot parse ${name} as json: ${err.toString()}`);
+  }
+}
+
+function attachEnvironmentData(callbackContext, headers) {
+  const traceId = headers['lambda-runtime-trace-id'];
+  if (traceId) process.env._X_AMZN_TRACE_ID = traceId;
+  else delete process.env._X_AMZN_TRACE_ID;
+  const deadline = headers['lambda-runtime-deadline-ms'];
+  return Object.assign(
+    callbackContext,
+    {
+      functionVersion: process.env.AWS_LAMBDA_FUNCTION_VERSION,
+      functionName: process.env.AWS_LAMBDA_FUNCTION_NAME,
+      memoryLimitInMB: process.env.AWS_LAMBDA_FUNCTION_MEMORY_SIZE,
+      logGroupName: process.env.AWS_LAMBDA_LOG_GROUP_NAME,
+      logStreamName: process.env.AWS_LAMBDA_LOG_STREAM_NAME,
+    },
+    {
+      clientContext: parseJsonHeader(headers['lambda-runtime-client-context'], 'ClientContext'),
+      identity: parseJsonHeader(headers['lambda-runtime-cognito-identity'], 'CognitoIdentity'),
+      invokedFunctionArn: headers['lambda-runtime-invoked-function-arn'],
+      awsRequestId: headers['lambda-runtime-aws-request-id'],
+      tenantId: headers['lambda-runtime-aws-tenant-id'],
+      getRemainingTimeInMillis: () => deadline - Date.now(),
+    },
+  );
+}
+
+function isPromise(obj) {
+  return obj && obj.then && typeof obj.then === 'function';
+}
+
+class Runtime {
+  constructor(client, handler, errorCallbacks) {
+    this.client = client;
+    this.handler = handler;
+    this.isAsync = isAsyncFunction(handler);
+    this.errorCallbacks = errorCallbacks;
+  }
+
+  scheduleIteration() {
+    setImmediate(() => {
+      this.handleOnce().then(
+        () => {},
+        (err) => {
+          console.log(`Unexpected Top Level Error: ${err.toString()}`);
+          this.errorCallbacks.uncaughtException(err);
+        },
+      );
+    });
+  }
+
+  async handleOnce() {
+    let next;
+    try {
+      next = await this.client.nextInvocation();
+    } catch (err) {
+      fatal(err);
+    }
+    const { bodyJson, headers } = next;
+    const invokeId = headers['lambda-runtime-aws-request-id'];
+    if (!invokeId) fatal(new Error('invocation id is missing or invalid'));
+    setCurrentRequestId(invokeId);
+
+    const scheduleNext = () => this.scheduleIteration();
+    const [callback, callbackContext, markCompleted] = buildCallbackContext(
+      this.client,
+      invokeId,
+      scheduleNext,
+    );
+
+    try {
+      this.setErrorCallbacks(invokeId);
+      this.setDefaultExitListener(invokeId, markCompleted);
+      const result = this.handler(
+        JSON.parse(bodyJson),
+        attachEnvironmentData(callbackContext, headers),
+        callback,
+      );
+      if (isPromise(result)) {
+        result.then(callbackContext.succeed, callbackContext.fail).catch(callbackContext.fail);
+      }
+    } catch (err) {
+      callback(err);
+    }
+  }
+
+  setErrorCallbacks(invokeId) {
+    this.errorCallbacks.uncaughtException = (error) => {
+      this.client.postInvocationError(error, invokeId).then(() => process.exit(129), fatal);
+    };
+    this.errorCallbacks.unhandledRejection = (error) => {
+      this.client.postInvocationError(error, invokeId).then(() => process.exit(128), fatal);
+    };
+  }
+
+  /**
+   * Used when the loop drains without the callback having been called: an async handler whose
+   * promise never settled fails with Runtime.NodeJsExit; a sync handler succeeds with null.
+   */
+  setDefaultExitListener(invokeId, markCompleted) {
+    beforeExitListener = () => {
+      markCompleted();
+      if (this.isAsync) {
+        const error = new NodeJsExit();
+        logError('Invoke Error', error);
+        this.client.postInvocationError(error, invokeId).then(() => this.scheduleIteration(), fatal);
+      } else {
+        this.client.postInvocationResponse(null, invokeId).then(() => this.scheduleIteration(), fatal);
+      }
+    };
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+
+async function main() {
+  patchConsole();
+  const address = process.env.AWS_LAMBDA_RUNTIME_API;
+  const handlerString = process.argv[2] || process.env._HANDLER;
+  if (!address || !handlerString) {
+    writeFully(2, 'nimbus runtime: AWS_LAMBDA_RUNTIME_API and _HANDLER must be set\n');
+    process.exit(2);
+  }
+  const client = new RuntimeApiClient(address);
+
+  const errorCallbacks = {
+    uncaughtException: (error) => {
+      client.postInitError(error).then(() => process.exit(129), fatal);
+    },
+    unhandledRejection: (error) => {
+      client.postInitError(error).then(() => process.exit(128), fatal);
+    },
+  };
+
+  process.on('uncaughtException', (error) => {
+    logError('Uncaught Exception', error);
+    errorCallbacks.uncaughtException(error);
+  });
+  process.on('unhandledRejection', (reason, promise) => {
+    const error = new UnhandledPromiseRejection(reason, promise);
+    logError('Unhandled Promise Rejection', error);
+    errorCallbacks.unhandledRejection(error);
+  });
+  beforeExitListener = noopListener;
+  process.on('beforeExit', () => beforeExitListener());
+
+  let handlerFunc;
+  try {
+    handlerFunc = await loadHandler(process.env.LAMBDA_TASK_ROOT || process.cwd(), handlerString);
+  } catch (error) {
+    // AWS reaches this through the process-level handler of the rejected top-level await.
+    logError('Uncaught Exception', error);
+    errorCallbacks.uncaughtException(error);
+    return;
+  }
+  new Runtime(client, handlerFunc, errorCallbacks).scheduleIteration();
+}
+
+await main();

@@ -1,0 +1,173 @@
+"""Helpers shared by the runtime client tests: start a client as a subprocess against a
+FakeRuntimeApi and capture its stdout/stderr.
+
+`ChildProcess.drain()` reads whatever the child has written so far without blocking; the fake
+server calls it when a POST arrives (`snapshot_output_on_post`), so a test can assert that all
+output the client wrote before posting was already in the pipe when the post was received.
+"""
+
+import os
+import select
+import subprocess
+import threading
+import time
+import unittest
+
+from fake_runtime_api import FakeRuntimeApi
+
+TESTS_DIR = os.path.dirname(os.path.abspath(__file__))
+RUNTIMES_DIR = os.path.dirname(TESTS_DIR)
+FIXTURES_DIR = os.path.join(TESTS_DIR, "fixtures")
+PYTHON = "/usr/bin/python3"
+NODE = "/usr/bin/node"
+PYTHON_ARGV = [PYTHON, "-u", os.path.join(RUNTIMES_DIR, "python", "bootstrap.py")]
+NODE_ARGV = [NODE, os.path.join(RUNTIMES_DIR, "nodejs", "bootstrap.mjs")]
+
+
+class ChildProcess:
+    def __init__(self, argv, env, cwd):
+        self.proc = subprocess.Popen(
+            argv, env=env, cwd=cwd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )
+        self._lock = threading.Lock()
+        self._out = {self.proc.stdout.fileno(): bytearray(), self.proc.stderr.fileno(): bytearray()}
+        for fd in self._out:
+            os.set_blocking(fd, False)
+        self._stop = False
+        self._thread = threading.Thread(target=self._pump, daemon=True)
+        self._thread.start()
+
+    def drain(self):
+        with self._lock:
+            for fd, buf in self._out.items():
+                while True:
+                    try:
+                        chunk = os.read(fd, 65536)
+                    except BlockingIOError:
+                        break
+                    except OSError:
+                        break
+                    if not chunk:
+                        break
+                    buf.extend(chunk)
+
+    def _pump(self):
+        fds = list(self._out)
+        while not self._stop:
+            try:
+                select.select(fds, [], [], 0.05)
+            except (OSError, ValueError):
+                return
+            self.drain()
+            if self.proc.poll() is not None:
+                self.drain()
+                return
+
+    @property
+    def stdout(self):
+        self.drain()
+        with self._lock:
+            return bytes(self._out[self.proc.stdout.fileno()]).decode("utf-8", "replace")
+
+    @property
+    def stderr(self):
+        self.drain()
+        with self._lock:
+            return bytes(self._out[self.proc.stderr.fileno()]).decode("utf-8", "replace")
+
+    def wait(self, timeout=10):
+        code = self.proc.wait(timeout)
+        self._thread.join(2)
+        self.drain()
+        return code
+
+    def kill(self):
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(5)
+        self._stop = True
+        self._thread.join(2)
+        self.drain()
+        self.proc.stdout.close()
+        self.proc.stderr.close()
+
+
+def base_env(api_address, handler, task_root, extra=None):
+    env = {
+        "PATH": "/usr/local/bin:/usr/bin:/bin",
+        "LANG": "C.UTF-8",
+        "TZ": ":UTC",
+        "AWS_LAMBDA_RUNTIME_API": api_address,
+        "_HANDLER": handler,
+        "LAMBDA_TASK_ROOT": task_root,
+        "LAMBDA_RUNTIME_DIR": RUNTIMES_DIR,
+        "AWS_LAMBDA_FUNCTION_NAME": "test-fn",
+        "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
+        "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "256",
+        "AWS_LAMBDA_LOG_GROUP_NAME": "/aws/lambda/test-fn",
+        "AWS_LAMBDA_LOG_STREAM_NAME": "2024/01/14/[$LATEST]425d2a3419de4db38f86fc1896cc1cc1",
+        "AWS_REGION": "us-east-1",
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "AWS_LAMBDA_INITIALIZATION_TYPE": "on-demand",
+    }
+    env.update(extra or {})
+    return env
+
+
+class RuntimeTestCase(unittest.TestCase):
+    """Starts a fake Runtime API per test; `start()` launches the client under test."""
+
+    ARGV = None
+    EXECUTION_ENV = None
+
+    def setUp(self):
+        self.api = FakeRuntimeApi()
+        self.addCleanup(self.api.close)
+        self.child = None
+        self.output_at_post = []
+        self.api.on_post = self._snapshot_output
+
+    def _snapshot_output(self, post):
+        if self.child is not None:
+            self.output_at_post.append((post.path, self.child.stdout, self.child.stderr))
+
+    def start(self, handler, task_root, env=None):
+        extra = {"AWS_EXECUTION_ENV": self.EXECUTION_ENV}
+        extra.update(env or {})
+        self.child = ChildProcess(
+            self.ARGV, base_env(self.api.address, handler, task_root, extra), task_root
+        )
+        self.addCleanup(self.child.kill)
+        return self.child
+
+    def invoke(self, event, **kwargs):
+        """Queues one event and waits for the client's post for it; returns (request_id, Post)."""
+        before = len(self.api.posts)
+        request_id = self.api.enqueue(event, **kwargs)
+        try:
+            posts = self.api.wait_for_posts(before + 1)
+        except AssertionError:
+            raise AssertionError("no post; stdout=%r stderr=%r" % (self.child.stdout,
+                                                                  self.child.stderr))
+        post = posts[before]
+        self.assertIn(request_id, post.path)
+        return request_id, post
+
+    def init_error(self):
+        """Waits for the client to post /init/error and exit; returns (Post, exit code)."""
+        try:
+            post = self.api.wait_for_posts(1)[0]
+        except AssertionError:
+            raise AssertionError("no init error; stdout=%r stderr=%r" % (self.child.stdout,
+                                                                        self.child.stderr))
+        self.assertEqual(post.path, "/2018-06-01/runtime/init/error")
+        return post, self.child.wait(10)
+
+    def wait_for_output(self, text, timeout=5):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if text in self.child.stdout:
+                return
+            time.sleep(0.01)
+        self.fail("%r not in stdout %r" % (text, self.child.stdout))
