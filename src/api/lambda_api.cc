@@ -1,0 +1,327 @@
+#include "api/lambda_api.h"
+
+#include <boost/json.hpp>
+#include <fmt/format.h>
+
+#include <array>
+#include <charconv>
+#include <memory>
+#include <vector>
+
+#include "api/requests.h"
+#include "api/responses.h"
+#include "base/encoding.h"
+#include "control/function_name.h"
+
+namespace nimbus::api {
+namespace {
+
+// Date prefixes of the Lambda REST API's operations (service-2.json requestUri).
+constexpr std::array<std::string_view, 12> kApiPrefixes = {
+    "/2014-11-13/", "/2015-03-31/", "/2016-08-19/", "/2017-03-31/",
+    "/2017-10-31/", "/2018-10-31/", "/2019-09-25/", "/2019-09-30/",
+    "/2020-04-22/", "/2020-06-30/", "/2021-10-31/", "/2021-11-15/"};
+
+std::string_view PathOf(const http::Request& r) { return r.path(); }
+
+// Decoded path segments without empty trailing ones ("/2016-08-19/account-settings/").
+std::optional<std::vector<std::string>> Segments(const http::Request& r) {
+  auto segs = http::DecodedPathSegments(PathOf(r));
+  if (!segs) return std::nullopt;
+  while (!segs->empty() && segs->back().empty()) segs->pop_back();
+  return segs;
+}
+
+ApiError RequestTooLarge(size_t limit, std::string_view operation) {
+  return ToApiError(Status(
+      Code::kTooLarge,
+      fmt::format("Request must be smaller than {} bytes for the {} operation", limit, operation)));
+}
+
+bool BodyTooLarge(const http::Request& r, size_t limit) {
+  return r.body_too_large || r.body.size() > limit;
+}
+
+http::Response JsonOk(int status, std::string body) {
+  return http::Response::Json(status, std::move(body));
+}
+
+ApiError EnumError(std::string_view value, std::string_view field, std::string_view set) {
+  return ApiError{400, "InvalidParameterValueException",
+                  fmt::format("1 validation error detected: Value '{}' at '{}' failed to satisfy "
+                              "constraint: Member must satisfy enum value set: [{}]",
+                              value, field, set)};
+}
+
+}  // namespace
+
+http::Response WithStandardHeaders(http::Response response, const std::string& request_id) {
+  response.headers.Set("x-amzn-RequestId", request_id);
+  if (!response.headers.Has("Content-Type")) {
+    response.headers.Set("Content-Type", "application/json");
+  }
+  return response;
+}
+
+LambdaApi::LambdaApi(Deps deps) : deps_(std::move(deps)) {}
+
+bool LambdaApi::Matches(const http::Request& request) {
+  std::string_view path = PathOf(request);
+  if (path.starts_with(kCodePathPrefix)) return true;
+  if (path == "/2016-08-19/account-settings") return true;
+  for (std::string_view p : kApiPrefixes) {
+    if (path.starts_with(p)) return true;
+  }
+  return false;
+}
+
+bool LambdaApi::IsInvoke(const http::Request& request) {
+  if (request.method != "POST") return false;
+  auto segs = Segments(request);
+  return segs && segs->size() == 4 && (*segs)[0] == "2015-03-31" && (*segs)[1] == "functions" &&
+         (*segs)[3] == "invocations";
+}
+
+std::string LambdaApi::CodeLocation(const http::Request& request,
+                                    const control::FunctionVersion& f) const {
+  std::string_view host = request.headers.Get("Host").value_or("localhost");
+  return fmt::format("http://{}{}{}.zip", host, kCodePathPrefix, f.code_hex);
+}
+
+ControlReply LambdaApi::HandleBlocking(const http::Request& request,
+                                       const std::string& request_id) {
+  ControlReply reply;
+  ApiResult<http::Response> r = Route(request, reply.retire_function);
+  reply.response = WithStandardHeaders(r.ok() ? std::move(*r) : ErrorResponse(r.error()),
+                                       request_id);
+  if (!r.ok()) reply.retire_function.reset();
+  return reply;
+}
+
+ApiResult<http::Response> LambdaApi::Route(const http::Request& request,
+                                           std::optional<std::string>& retire) {
+  control::Registry& registry = deps_.registry;
+  auto segs_or = Segments(request);
+  if (!segs_or) return UnknownOperation(request.method, PathOf(request));
+  const std::vector<std::string>& s = *segs_or;
+  const std::string& m = request.method;
+  auto query = http::ParseQuery(request.query());
+  std::string qualifier = http::QueryParam(query, "Qualifier").value_or("");
+
+  // GET /nimbus/code/<hex>.zip
+  if (m == "GET" && s.size() == 3 && s[0] == "nimbus" && s[1] == "code" &&
+      s[2].ends_with(".zip")) {
+    std::string hex = s[2].substr(0, s[2].size() - 4);
+    auto zip = registry.ReadCodePackage(hex);
+    if (!zip.has_value()) return zip.error();
+    http::Response r;
+    r.status = 200;
+    r.headers.Set("Content-Type", "application/zip");
+    r.body = std::move(zip).value();
+    return r;
+  }
+  if (m == "GET" && s.size() == 2 && s[0] == "2016-08-19" && s[1] == "account-settings") {
+    return JsonOk(200, AccountSettingsJson(registry.GetAccountUsage()));
+  }
+  if (s.size() < 2 || s[0] != "2015-03-31" || s[1] != "functions") {
+    return UnknownOperation(m, PathOf(request));
+  }
+  if (s.size() == 2 && m == "POST") {
+    if (BodyTooLarge(request, kMaxCodeRequestBytes)) {
+      return RequestTooLarge(kMaxCodeRequestBytes, "CreateFunction");
+    }
+    auto cmd = ParseCreateFunction(request.body);
+    if (!cmd.ok()) return cmd.error();
+    auto f = registry.CreateFunction(std::move(*cmd));
+    if (!f.has_value()) return f.error();
+    return JsonOk(201, FunctionConfigurationJson(**f));
+  }
+  if (s.size() == 2 && m == "GET") {
+    std::string marker = http::QueryParam(query, "Marker").value_or("");
+    int max_items = 50;
+    if (auto mi = http::QueryParam(query, "MaxItems")) {
+      int v = 0;
+      auto [ptr, ec] = std::from_chars(mi->data(), mi->data() + mi->size(), v);
+      if (ec != std::errc() || ptr != mi->data() + mi->size()) {
+        return ApiError{400, "InvalidParameterValueException",
+                        fmt::format("1 validation error detected: Value '{}' at 'maxItems' failed "
+                                    "to satisfy constraint: Member must be an integer",
+                                    *mi)};
+      }
+      max_items = v;
+    }
+    if (auto fv = http::QueryParam(query, "FunctionVersion"); fv && *fv != "ALL") {
+      return EnumError(*fv, "functionVersion", "ALL");
+    }
+    // Only $LATEST exists, so FunctionVersion=ALL lists the same entries.
+    auto page = registry.ListFunctions(marker, max_items);
+    if (!page.has_value()) return page.error();
+    return JsonOk(200, ListFunctionsJson(*page));
+  }
+  if (s.size() < 3) return UnknownOperation(m, PathOf(request));
+  const std::string& name = s[2];
+  if (s.size() == 3 && m == "GET") {
+    auto f = registry.Resolve(name, qualifier);
+    if (!f.has_value()) return f.error();
+    return JsonOk(200, GetFunctionJson(**f, CodeLocation(request, **f)));
+  }
+  if (s.size() == 3 && m == "DELETE") {
+    auto parsed = control::ParseFunctionRef(name, qualifier);
+    NIMBUS_RETURN_IF_ERROR(registry.DeleteFunction(name, qualifier));
+    if (parsed.has_value()) retire = parsed->name;
+    return JsonOk(204, "");
+  }
+  if (s.size() == 4 && s[3] == "configuration" && m == "GET") {
+    auto f = registry.Resolve(name, qualifier);
+    if (!f.has_value()) return f.error();
+    return JsonOk(200, FunctionConfigurationJson(**f));
+  }
+  if (s.size() == 4 && s[3] == "configuration" && m == "PUT") {
+    if (BodyTooLarge(request, kMaxCodeRequestBytes)) {
+      return RequestTooLarge(kMaxCodeRequestBytes, "UpdateFunctionConfiguration");
+    }
+    auto cmd = ParseUpdateFunctionConfiguration(name, request.body);
+    if (!cmd.ok()) return cmd.error();
+    auto f = registry.UpdateFunctionConfiguration(std::move(*cmd));
+    if (!f.has_value()) return f.error();
+    retire = (*f)->config.name;
+    return JsonOk(200, FunctionConfigurationJson(**f));
+  }
+  if (s.size() == 4 && s[3] == "code" && m == "PUT") {
+    if (BodyTooLarge(request, kMaxCodeRequestBytes)) {
+      return RequestTooLarge(kMaxCodeRequestBytes, "UpdateFunctionCode");
+    }
+    auto cmd = ParseUpdateFunctionCode(name, request.body);
+    if (!cmd.ok()) return cmd.error();
+    bool dry_run = cmd->dry_run;
+    auto f = registry.UpdateFunctionCode(std::move(*cmd));
+    if (!f.has_value()) return f.error();
+    if (!dry_run) retire = (*f)->config.name;
+    return JsonOk(200, FunctionConfigurationJson(**f));
+  }
+  return UnknownOperation(m, PathOf(request));
+}
+
+ApiResult<PreparedInvoke> LambdaApi::PrepareInvoke(const http::Request& request,
+                                                   const std::string& request_id) const {
+  if (BodyTooLarge(request, kMaxSyncInvokePayloadBytes)) {
+    return RequestTooLarge(kMaxSyncInvokePayloadBytes, "InvokeFunction");
+  }
+  auto segs = Segments(request);
+  NIMBUS_CHECK(segs && segs->size() == 4) << "PrepareInvoke of a non-Invoke request";
+  const std::string& name = (*segs)[2];
+  auto query = http::ParseQuery(request.query());
+  std::string qualifier = http::QueryParam(query, "Qualifier").value_or("");
+
+  PreparedInvoke out;
+  std::string_view type = request.headers.Get("X-Amz-Invocation-Type").value_or("RequestResponse");
+  if (type != "RequestResponse" && type != "Event" && type != "DryRun") {
+    return EnumError(type, "invocationType", "Event, RequestResponse, DryRun");
+  }
+  std::string_view log_type = request.headers.Get("X-Amz-Log-Type").value_or("None");
+  if (log_type != "None" && log_type != "Tail") return EnumError(log_type, "logType", "None, Tail");
+
+  auto f = deps_.registry.Resolve(name, qualifier);
+  if (!f.has_value()) return f.error();
+  if (type == "DryRun") {
+    out.type = PreparedInvoke::Type::kDryRun;
+    out.request.function = *f;
+    return out;
+  }
+  if (type == "Event") {
+    // TODO(#async): queue the event, answer 202, retry per the async semantics.
+    return ApiError{400, "InvalidParameterValueException",
+                    "InvocationType Event is not supported yet"};
+  }
+  if (!request.body.empty()) {
+    boost::json::error_code ec;
+    boost::json::value v = boost::json::parse(request.body, ec);
+    (void)v;
+    if (ec) {
+      return RequestNotJson(fmt::format("Could not parse payload into json: {}", ec.message()));
+    }
+  }
+  invoke::InvokeRequest& r = out.request;
+  if (auto cc = request.headers.Get("X-Amz-Client-Context"); cc && !cc->empty()) {
+    if (cc->size() > kMaxClientContextBytes) {
+      return ApiError{400, "InvalidParameterValueException",
+                      fmt::format("Client context must be less than or equal to {} bytes",
+                                  kMaxClientContextBytes)};
+    }
+    std::optional<std::string> decoded = Base64Decode(*cc);
+    boost::json::error_code ec;
+    if (decoded) {
+      boost::json::value v = boost::json::parse(*decoded, ec);
+      if (!ec && !v.is_object()) ec = boost::json::make_error_code(boost::json::error::not_object);
+    }
+    if (!decoded || ec) {
+      return InvalidRequestContent("Client context must be a valid Base64-encoded JSON object.");
+    }
+    r.client_context = std::move(*decoded);
+  }
+  const control::FunctionSnapshot& fn = *f;
+  auto ref = control::ParseFunctionRef(name, qualifier);
+  r.function = fn;
+  r.request_id = request_id;
+  r.invoked_function_arn = ref.has_value() && ref->qualifier
+                               ? control::QualifiedFunctionArn(deps_.region, fn->config.name,
+                                                               *ref->qualifier)
+                               : fn->arn;
+  r.payload = request.body;
+  r.trace_id = std::string(request.headers.Get("X-Amzn-Trace-Id").value_or(""));
+  r.tail_log = log_type == "Tail";
+  return out;
+}
+
+http::Response LambdaApi::InvokeResponse(const invoke::InvokeOutcome& outcome, bool tail_log,
+                                         const std::string& request_id) {
+  http::Response r;
+  r.status = 200;
+  r.headers.Set("Content-Type",
+                outcome.content_type.empty() ? "application/json" : outcome.content_type);
+  r.headers.Set("X-Amz-Executed-Version", outcome.executed_version);
+  if (outcome.function_error) r.headers.Set("X-Amz-Function-Error", *outcome.function_error);
+  if (tail_log) r.headers.Set("X-Amz-Log-Result", Base64Encode(outcome.log_tail));
+  r.body = outcome.payload;
+  return WithStandardHeaders(std::move(r),
+                             outcome.request_id.empty() ? request_id : outcome.request_id);
+}
+
+void LambdaApi::HandleAsync(http::Request&& request,
+                            std::function<void(http::Response)> respond) {
+  std::string request_id = NewUuid();
+  if (IsInvoke(request)) {
+    ApiResult<PreparedInvoke> prepared = PrepareInvoke(request, request_id);
+    if (!prepared.ok()) {
+      respond(WithStandardHeaders(ErrorResponse(prepared.error()), request_id));
+      return;
+    }
+    if (prepared->type == PreparedInvoke::Type::kDryRun) {
+      respond(WithStandardHeaders(http::Response::Json(204, ""), request_id));
+      return;
+    }
+    bool tail = prepared->request.tail_log;
+    deps_.invoker.Invoke(std::move(prepared->request),
+                         [respond = std::move(respond), tail,
+                          request_id](Result<invoke::InvokeOutcome> outcome) {
+                           if (!outcome.has_value()) {
+                             respond(WithStandardHeaders(
+                                 ErrorResponse(ToApiError(outcome.error())), request_id));
+                             return;
+                           }
+                           respond(InvokeResponse(*outcome, tail, request_id));
+                         });
+    return;
+  }
+  // Control-plane operations may block on SQLite, fsync and unzip.
+  auto shared_request = std::make_shared<http::Request>(std::move(request));
+  deps_.pool.Submit([this, shared_request, respond = std::move(respond), request_id]() mutable {
+    auto reply = std::make_shared<ControlReply>(HandleBlocking(*shared_request, request_id));
+    deps_.reactor.Post([this, reply, respond = std::move(respond)] {
+      if (reply->retire_function) deps_.invoker.RetireFunction(*reply->retire_function);
+      respond(std::move(reply->response));
+    });
+  });
+}
+
+}  // namespace nimbus::api

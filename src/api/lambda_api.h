@@ -1,0 +1,112 @@
+// api: the Lambda control-plane REST front end (service "lambda", API version
+// 2015-03-31). Requests are parsed at the edge into control's typed requests,
+// run against control::Registry, and answered with the model's shapes; every
+// error goes through api/errors.h. Invoke resolves the function in memory and
+// hands it to invoke::Invoker.
+//
+// Threads: Handle() runs on the reactor that owns the connection. Registry calls
+// that touch the disk run on the BlockingPool; their reply is posted back to
+// the reactor, which also calls Invoker (confined to it). Every response carries
+// x-amzn-RequestId and Content-Type: application/json (Invoke: the outcome's
+// content type).
+//
+// Layers: HandleBlocking() (one control-plane request -> response, blocking) and
+// PrepareInvoke()/InvokeResponse() are synchronous and unit-tested; HandleAsync()
+// schedules them; Handle() adapts HandleAsync() to http::Responder.
+#pragma once
+
+#include <functional>
+#include <optional>
+#include <string>
+
+#include "api/errors.h"
+#include "base/blocking_pool.h"
+#include "base/clock.h"
+#include "base/reactor.h"
+#include "control/function.h"
+#include "control/registry.h"
+#include "http/message.h"
+#include "http/server.h"
+#include "invoke/invoker.h"
+
+namespace nimbus::api {
+
+// Lambda's request limits.
+inline constexpr size_t kMaxSyncInvokePayloadBytes = 6291456;  // 6 MiB
+// Base64 of the 50 MiB zip limit plus JSON framing: the figure Lambda quotes in
+// "Request must be smaller than 69905067 bytes for the CreateFunction operation".
+inline constexpr size_t kMaxCodeRequestBytes = 69905067;
+inline constexpr size_t kMaxClientContextBytes = 3583;
+
+// The route that serves code packages: GET /nimbus/code/<hex>.zip
+inline constexpr std::string_view kCodePathPrefix = "/nimbus/code/";
+
+// A control-plane reply, and the function whose environments must be retired
+// (after UpdateFunctionCode/Configuration and DeleteFunction) once it is sent.
+struct ControlReply {
+  http::Response response;
+  std::optional<std::string> retire_function;
+};
+
+// An Invoke request that passed validation and resolved to a function.
+struct PreparedInvoke {
+  enum class Type { kRequestResponse, kDryRun };
+  Type type = Type::kRequestResponse;
+  invoke::InvokeRequest request;
+};
+
+class LambdaApi {
+ public:
+  // Everything borrowed must outlive the LambdaApi, and the LambdaApi must
+  // outlive the work it queued: destroy it after stopping the pool and reactor.
+  struct Deps {
+    control::Registry& registry;
+    invoke::Invoker& invoker;
+    BlockingPool& pool;
+    Reactor& reactor;  // the reactor that calls Handle and owns `invoker`
+    const Clock& clock;
+    control::Region region;
+  };
+  explicit LambdaApi(Deps deps);
+  LambdaApi(const LambdaApi&) = delete;
+  LambdaApi& operator=(const LambdaApi&) = delete;
+
+  // True for the paths this API serves: the Lambda API's dated prefixes
+  // (/2015-03-31/, /2016-08-19/, /2014-11-13/, ...) and /nimbus/code/. Unknown
+  // operations under those prefixes are answered here with a 404
+  // UnknownOperationException.
+  static bool Matches(const http::Request& request);
+
+  // Serves one request. REQUIRES: on deps.reactor's thread.
+  void Handle(http::Request&& request, http::Responder responder);
+
+  // Handle() with the reply delivered to `respond`, called exactly once on the
+  // reactor thread. REQUIRES: on deps.reactor's thread.
+  void HandleAsync(http::Request&& request, std::function<void(http::Response)> respond);
+
+  // Serves a non-Invoke request synchronously (may block on disk I/O). The
+  // response carries x-amzn-RequestId: `request_id`.
+  ControlReply HandleBlocking(const http::Request& request, const std::string& request_id);
+
+  // True if `request` is an Invoke (POST .../functions/{name}/invocations).
+  static bool IsInvoke(const http::Request& request);
+  // Validates an Invoke request and resolves its function (in memory only).
+  // `request_id` becomes the invocation's request id.
+  ApiResult<PreparedInvoke> PrepareInvoke(const http::Request& request,
+                                          const std::string& request_id) const;
+  // The HTTP response for a finished invocation.
+  static http::Response InvokeResponse(const invoke::InvokeOutcome& outcome, bool tail_log,
+                                       const std::string& request_id);
+
+ private:
+  ApiResult<http::Response> Route(const http::Request& request,
+                                  std::optional<std::string>& retire);
+  std::string CodeLocation(const http::Request& request, const control::FunctionVersion& f) const;
+
+  Deps deps_;
+};
+
+// Adds x-amzn-RequestId and, if absent, Content-Type: application/json.
+http::Response WithStandardHeaders(http::Response response, const std::string& request_id);
+
+}  // namespace nimbus::api

@@ -1,0 +1,26 @@
+// Parsing at the edge: JSON request bodies of the control-plane operations into
+// control's typed requests. Nothing here touches the registry. Pure functions,
+// thread-safe.
+//
+// Errors: a body that is not a JSON object, or a member of the wrong JSON type,
+// is 400 InvalidRequestContentException "Could not parse request body into
+// json: ..."; a field Nimbus does not implement yet (Layers, VpcConfig subnets,
+// S3 code locations, ...) is 400 InvalidParameterValueException saying so,
+// rather than being silently ignored.
+#pragma once
+
+#include <string_view>
+
+#include "api/errors.h"
+#include "control/registry.h"
+
+namespace nimbus::api {
+
+// `function_name` is the decoded path label where the operation has one.
+ApiResult<control::CreateFunctionRequest> ParseCreateFunction(std::string_view body);
+ApiResult<control::UpdateFunctionCodeRequest> ParseUpdateFunctionCode(
+    std::string_view function_name, std::string_view body);
+ApiResult<control::UpdateFunctionConfigurationRequest> ParseUpdateFunctionConfiguration(
+    std::string_view function_name, std::string_view body);
+
+}  // namespace nimbus::api
