@@ -136,6 +136,8 @@ void Environment::Start(RuntimeLaunch launch) {
   spec.env = BuildEnv(launch.env);
   spec.memory_mb = static_cast<uint64_t>(c.memory_mb);
   spec.ephemeral_storage_mb = static_cast<uint64_t>(c.ephemeral_storage_mb);
+  // Init bursts; the memory-proportional CPU quota applies from the first event.
+  spec.unthrottled_init = true;
   std::weak_ptr<Environment*> token = token_;
   Reactor& reactor = deps_.reactor;
   BlockingPool& blocking = deps_.blocking;
@@ -225,6 +227,10 @@ void Environment::OnNext(NextCallback deliver) {
     initialized_ = true;
     init_timer_.reset();
     pending_init_ms_ = MillisBetween(launched_at_, deps_.clock.MonotonicNow());
+    deps_.blocking.Submit([sb = sandbox_] {
+      Status s = sb->ApplyCpuLimit();
+      if (!s.ok()) log::Warn("apply cpu limit: {}", s.ToString());
+    });
     if (current_) {
       SetState(State::kBusy);
     } else {
@@ -518,6 +524,7 @@ void Environment::Die() {
   if (sandbox_) {
     sandbox_->Kill();
     std::shared_ptr<sandbox::Sandbox> sb = std::move(sandbox_);
+    sandbox_.reset();
     deps_.blocking.Submit([sb] {
       Status s = sb->Destroy();
       if (!s.ok()) log::Warn("destroy sandbox: {}", s.ToString());

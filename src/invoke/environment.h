@@ -144,7 +144,8 @@ class Environment final : public runtime_api::RuntimeEndpoint {
   // Set when the runtime reported an init error: (type, body).
   std::optional<std::pair<std::string, std::string>> init_error_;
 
-  std::unique_ptr<sandbox::Sandbox> sandbox_;
+  // Shared with blocking-pool tasks (CPU limit, teardown) that may outlive us.
+  std::shared_ptr<sandbox::Sandbox> sandbox_;
   std::unique_ptr<http::Listener> runtime_api_;
   UniqueFd output_;
   std::unique_ptr<Reactor::Watch> output_watch_;

@@ -198,11 +198,15 @@ TEST_F(LocalInvokerTest, TheRuntimeGetsTheLambdaEnvironmentAndLimits) {
   EXPECT_TRUE(has("AWS_EXECUTION_ENV=AWS_Lambda_python3.11"));
   EXPECT_TRUE(has("TZ=:UTC"));
   EXPECT_TRUE(has("GREETING=hi"));
-  EXPECT_EQ(sb->spec.argv, (std::vector<std::string>{"/usr/bin/python3", "/var/runtime/python/bootstrap.py"}));
+  EXPECT_EQ(sb->spec.argv, (std::vector<std::string>{"/usr/bin/python3", "-u", "/var/runtime/python/bootstrap.py"}));
   EXPECT_EQ(sb->spec.memory_mb, 256u);
   EXPECT_EQ(sb->spec.code_dir, "/nonexistent/code");
+  EXPECT_TRUE(sb->spec.unthrottled_init);
+  EXPECT_FALSE(sb->cpu_limited) << "init runs without the CPU quota";
   FakeRuntime rt(sb->port);
   auto e = rt.Next();
+  for (int i = 0; i < 1000 && !sb->cpu_limited; ++i) std::this_thread::sleep_for(1ms);
+  EXPECT_TRUE(sb->cpu_limited) << "the quota applies once init is done";
   rt.Respond(e.request_id, "null");
   EXPECT_EQ(result.wait_for(5s), std::future_status::ready);
 }

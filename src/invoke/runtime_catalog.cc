@@ -21,7 +21,7 @@ Result<RuntimeResolution> ResolveRuntime(const control::FunctionConfig& config,
   if (rt.starts_with("python3.")) {
     // Every python3.x runtime runs on the host's Debian Python (3.11).
     r.launch = RuntimeLaunch{
-        .argv = {"/usr/bin/python3", "/var/runtime/python/bootstrap.py"},
+        .argv = {"/usr/bin/python3", "-u", "/var/runtime/python/bootstrap.py"},
         .env = {{"AWS_EXECUTION_ENV", "AWS_Lambda_" + rt},
                 {"PYTHONPATH", "/var/runtime"}},
     };

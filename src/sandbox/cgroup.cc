@@ -168,6 +168,10 @@ CgroupLimits LimitsFor(const SandboxSpec& spec) {
   l.memory_bytes = spec.memory_mb << 20;
   l.cpu_period_us = kCpuPeriodUs;
   l.cpu_quota_us = std::max(kMinCpuQuotaUs, kCpuPeriodUs * spec.memory_mb / kMbPerVcpu);
+  // Kernel ranges: cpu.shares >= 2, cpu.weight 1..10000.
+  l.cpu_shares = std::max<uint64_t>(2, 1024 * spec.memory_mb / kMbPerVcpu);
+  l.cpu_weight = std::clamp<uint64_t>(100 * spec.memory_mb / kMbPerVcpu, 1, 10000);
+  l.defer_cpu_quota = spec.unthrottled_init;
   // +1: the sandbox's own init is a process in the cgroup too.
   l.max_pids = spec.max_pids + 1;
   return l;
@@ -325,15 +329,13 @@ Result<std::unique_ptr<EnvironmentCgroup>> EnvironmentCgroup::Create(const Cgrou
       st = write(Controller::kMemory, "memory.swap.max", "0");
     }
   }
+  cg->limits_ = limits;
   if (st.ok() && cg->version_[cpu] == 1) {
-    st = write(Controller::kCpu, "cpu.cfs_period_us", std::to_string(limits.cpu_period_us));
-    if (st.ok()) {
-      st = write(Controller::kCpu, "cpu.cfs_quota_us", std::to_string(limits.cpu_quota_us));
-    }
+    st = write(Controller::kCpu, "cpu.shares", std::to_string(limits.cpu_shares));
   } else if (st.ok() && cg->version_[cpu] == 2) {
-    st = write(Controller::kCpu, "cpu.max",
-               fmt::format("{} {}", limits.cpu_quota_us, limits.cpu_period_us));
+    st = write(Controller::kCpu, "cpu.weight", std::to_string(limits.cpu_weight));
   }
+  if (st.ok() && !limits.defer_cpu_quota) st = cg->ApplyCpuQuota();
   if (st.ok() && cg->version_[pids] != 0) {
     st = write(Controller::kPids, "pids.max", std::to_string(limits.max_pids));
   }
@@ -345,6 +347,19 @@ Result<std::unique_ptr<EnvironmentCgroup>> EnvironmentCgroup::Create(const Cgrou
 }
 
 EnvironmentCgroup::~EnvironmentCgroup() { (void)Destroy(); }
+
+Status EnvironmentCgroup::ApplyCpuQuota() const {
+  int cpu = static_cast<int>(Controller::kCpu);
+  const std::string& dir = dir_[cpu];
+  if (dir.empty()) return Status::Ok();
+  if (version_[cpu] == 1) {
+    NIMBUS_RETURN_IF_ERROR(
+        WriteFile(dir + "/cpu.cfs_period_us", std::to_string(limits_.cpu_period_us)));
+    return WriteFile(dir + "/cpu.cfs_quota_us", std::to_string(limits_.cpu_quota_us));
+  }
+  return WriteFile(dir + "/cpu.max",
+                   fmt::format("{} {}", limits_.cpu_quota_us, limits_.cpu_period_us));
+}
 
 std::string EnvironmentCgroup::DirFor(Controller c) const { return dir_[static_cast<int>(c)]; }
 

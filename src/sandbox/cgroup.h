@@ -38,6 +38,14 @@ struct CgroupLimits {
   // CFS bandwidth: the environment may run `cpu_quota_us` per `cpu_period_us`.
   uint64_t cpu_quota_us = 0;
   uint64_t cpu_period_us = 0;
+  // Relative weight under contention, proportional to memory like the quota:
+  // v1 cpu.shares (1024 = one vCPU's worth), v2 cpu.weight (100 = one vCPU's worth).
+  uint64_t cpu_shares = 0;
+  uint64_t cpu_weight = 0;
+  // When set, the quota is not written at creation (the init phase runs with
+  // only the proportional weight, as Lambda lets init burst); ApplyCpuQuota()
+  // writes it later.
+  bool defer_cpu_quota = false;
   uint64_t max_pids = 0;
 };
 
@@ -93,6 +101,11 @@ class EnvironmentCgroup {
   // Moves `pid` (and, as it has no threads yet, only it) into every directory.
   Status AddProcess(pid_t pid);
 
+  // Writes the CFS quota deferred by CgroupLimits::defer_cpu_quota. Blocking
+  // (one small cgroupfs write); safe to call from another thread than the
+  // owner's, as it only reads the immutable directory names.
+  Status ApplyCpuQuota() const;
+
   // Peak memory and whether the OOM killer fired. Missing files read as 0.
   ResourceUsage ReadUsage() const;
 
@@ -108,6 +121,7 @@ class EnvironmentCgroup {
   std::string DirFor(Controller c) const;
 
   std::string dir_[kControllerCount];  // empty when the controller is not used
+  CgroupLimits limits_;
   int version_[kControllerCount] = {0, 0, 0};
   std::vector<std::string> dirs_;      // distinct entries of dir_, in creation order
 };

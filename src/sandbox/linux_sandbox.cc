@@ -25,6 +25,7 @@
 #include "base/log.h"
 #include "sandbox/cgroup.h"
 #include "sandbox/sandbox.h"
+#include "base/thread_annotations.h"
 #include "sandbox/sandbox_init.h"
 #include "sandbox/seccomp_policy.h"
 
@@ -270,6 +271,10 @@ class LinuxSandbox final : public Sandbox {
   }
 
   ResourceUsage ReadUsage() override { return cgroup_ ? cgroup_->ReadUsage() : ResourceUsage{}; }
+  Status ApplyCpuLimit() override {
+    MutexLock l(cgroup_mu_);
+    return cgroup_ ? cgroup_->ApplyCpuQuota() : Status::Ok();
+  }
 
   void Kill() override {
     // The pid cannot have been reused: init is our child and is only reaped in
@@ -290,6 +295,7 @@ class LinuxSandbox final : public Sandbox {
     }
     if (!exit_ && control_) (void)ReadExit();
     control_.Reset();
+    MutexLock l(cgroup_mu_);
     if (cgroup_) {
       NIMBUS_RETURN_IF_ERROR(cgroup_->Destroy().WithContext(fmt::format("sandbox {}", id_)));
       cgroup_.reset();
@@ -308,6 +314,9 @@ class LinuxSandbox final : public Sandbox {
   UniqueFd control_;   // daemon's end of the SOCK_SEQPACKET control socket
   UniqueFd listener_;  // until TakeRuntimeApiListener()
   UniqueFd output_;    // until TakeOutput()
+  // Set at launch; the mutex orders ApplyCpuLimit() (a blocking thread) with
+  // Destroy() (another blocking thread).
+  Mutex cgroup_mu_;
   std::unique_ptr<EnvironmentCgroup> cgroup_;
   std::optional<ExitInfo> exit_;
 };

@@ -59,6 +59,10 @@ struct SandboxSpec {
   // LinuxSandbox does not implement outbound access yet: Launch() refuses
   // `network = true` with kInvalidArgument.
   bool network = false;
+  // When true the CPU quota (memory_mb / 1769 vCPU) is applied only when
+  // Sandbox::ApplyCpuLimit() is called, so the init phase can burst (only the
+  // proportional weight applies until then), as Lambda lets init burst.
+  bool unthrottled_init = false;
 };
 
 struct ResourceUsage {
@@ -99,6 +103,11 @@ class Sandbox {
 
   // Peak memory and OOM state from the cgroup. Cheap (a few small reads).
   virtual ResourceUsage ReadUsage() = 0;
+
+  // Applies the CPU quota deferred by SandboxSpec::unthrottled_init. Blocking
+  // (a cgroupfs write); may be called from a BlockingPool thread while the
+  // owner uses the sandbox, but not concurrently with Destroy().
+  virtual Status ApplyCpuLimit() = 0;
 
   // SIGKILLs every process in the sandbox. Idempotent, non-blocking.
   // LinuxSandbox: the runtime's exit then reads as "signal: killed".

@@ -31,6 +31,7 @@ struct FakeSandboxControl {
   std::atomic<bool> oom{false};
   std::atomic<bool> killed{false};
   std::atomic<bool> destroyed{false};
+  std::atomic<bool> cpu_limited{false};
   std::atomic<uint64_t> max_memory_bytes{21u << 20};
 
   void WriteOutput(const std::string& s) const {
@@ -73,6 +74,10 @@ class FakeSandbox final : public sandbox::Sandbox {
   }
   sandbox::ResourceUsage ReadUsage() override {
     return {.max_memory_bytes = control_->max_memory_bytes.load(), .oom_killed = control_->oom.load()};
+  }
+  Status ApplyCpuLimit() override {
+    control_->cpu_limited = true;
+    return Status::Ok();
   }
   void Kill() override {
     if (!control_->killed.exchange(true)) control_->Exit(SIGKILL);

@@ -1,0 +1,143 @@
+// The nimbus executable: `nimbus serve` runs the platform; every other
+// subcommand is a client of a running server (src/cli). Untested wiring: it
+// reads flags and the process environment, builds the real Clock and
+// SandboxFactory, and hands them to server::Server.
+#include <signal.h>
+#include <unistd.h>
+
+#include <CLI/CLI.hpp>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+
+#include "base/clock.h"
+#include "base/log.h"
+#include "cli/commands.h"
+#include "sandbox/sandbox.h"
+#include "server/server.h"
+
+namespace {
+
+namespace fs = std::filesystem;
+
+// /var/lib/nimbus as root; else $XDG_DATA_HOME/nimbus or ~/.local/share/nimbus.
+fs::path DefaultDataDir() {
+  if (const char* d = std::getenv("NIMBUS_DATA_DIR"); d && *d) return d;
+  if (::geteuid() == 0) return "/var/lib/nimbus";
+  if (const char* x = std::getenv("XDG_DATA_HOME"); x && *x) return fs::path(x) / "nimbus";
+  if (const char* h = std::getenv("HOME"); h && *h) return fs::path(h) / ".local/share/nimbus";
+  return fs::current_path() / "nimbus-data";
+}
+
+// The runtime clients: next to the source tree for a build, or installed under
+// <prefix>/share/nimbus/runtimes.
+fs::path DefaultRuntimeDir() {
+  std::error_code ec;
+  fs::path exe = fs::read_symlink("/proc/self/exe", ec);
+  if (!ec) {
+    fs::path installed = exe.parent_path().parent_path() / "share/nimbus/runtimes";
+    if (fs::exists(installed / "python")) return installed;
+  }
+  return NIMBUS_SOURCE_RUNTIMES_DIR;
+}
+
+int Serve(const std::string& listen, const fs::path& data_dir, fs::path runtime_dir,
+          int keep_alive, int max_concurrency, bool verbose) {
+  if (verbose) nimbus::log::SetMinLevel(nimbus::log::Level::kDebug);
+  nimbus::server::ServerOptions options;
+  size_t colon = listen.rfind(':');
+  if (colon == std::string::npos) {
+    std::fprintf(stderr, "nimbus: --listen wants HOST:PORT, got %s\n", listen.c_str());
+    return 2;
+  }
+  options.listen_host = listen.substr(0, colon);
+  if (options.listen_host.size() > 2 && options.listen_host.front() == '[') {
+    options.listen_host = options.listen_host.substr(1, options.listen_host.size() - 2);
+  }
+  try {
+    int port = std::stoi(listen.substr(colon + 1));
+    if (port < 0 || port > 65535) throw std::out_of_range("port");
+    options.listen_port = static_cast<uint16_t>(port);
+  } catch (const std::exception&) {
+    std::fprintf(stderr, "nimbus: --listen: bad port in %s\n", listen.c_str());
+    return 2;
+  }
+  options.data_dir = data_dir;
+  options.runtime_dir = runtime_dir.empty() ? DefaultRuntimeDir() : std::move(runtime_dir);
+  options.keep_alive = std::chrono::seconds(keep_alive);
+  options.max_concurrency = max_concurrency;
+
+  // Signals are taken synchronously by this thread; block them before any other
+  // thread exists so every thread inherits the mask.
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGTERM);
+  sigaddset(&signals, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  // A client that disconnects mid-write must not kill the server.
+  ::signal(SIGPIPE, SIG_IGN);
+
+  auto clock = nimbus::NewRealClock();
+  auto sandboxes = nimbus::sandbox::NewLinuxSandboxFactory({});
+  if (!sandboxes.has_value()) {
+    std::fprintf(stderr, "nimbus: cannot create execution environments: %s\n",
+                 sandboxes.error().ToString().c_str());
+    return 1;
+  }
+  for (const std::string& w : (*sandboxes)->capabilities().warnings) {
+    nimbus::log::Warn("sandbox: not enforced on this host: {}", w);
+  }
+  auto server = nimbus::server::Server::Start(*clock, **sandboxes, options);
+  if (!server.has_value()) {
+    std::fprintf(stderr, "nimbus: %s\n", server.error().ToString().c_str());
+    return 1;
+  }
+  nimbus::log::Info("data directory {}, runtimes from {}", options.data_dir.string(),
+                    options.runtime_dir.string());
+  std::printf("listening on %s\n", (*server)->endpoint().c_str());
+  std::fflush(stdout);
+
+  int sig = 0;
+  sigwait(&signals, &sig);
+  nimbus::log::Info("received {}, shutting down", sig == SIGTERM ? "SIGTERM" : "SIGINT");
+  (*server)->Shutdown();
+  server->reset();
+  nimbus::log::Info("stopped");
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"Nimbus: a self-hosted, AWS Lambda-compatible serverless platform"};
+  app.require_subcommand(1);
+
+  auto* serve = app.add_subcommand("serve", "Run the platform (all APIs on one port)");
+  std::string listen = "127.0.0.1:8777";
+  std::string data_dir = DefaultDataDir().string();
+  std::string runtime_dir;
+  int keep_alive = 300;
+  int max_concurrency = 1000;
+  bool verbose = false;
+  serve->add_option("--listen", listen, "HOST:PORT to listen on (port 0 picks a free port)")
+      ->capture_default_str();
+  serve->add_option("--data-dir", data_dir, "Where functions, code and logs are kept")
+      ->capture_default_str();
+  serve->add_option("--runtime-dir", runtime_dir, "Directory with Nimbus' runtime clients");
+  serve->add_option("--keep-alive", keep_alive, "Seconds an idle execution environment stays warm")
+      ->check(CLI::Range(1, 86400))
+      ->capture_default_str();
+  serve->add_option("--max-concurrency", max_concurrency, "Account concurrency limit")
+      ->check(CLI::Range(1, 100000))
+      ->capture_default_str();
+  serve->add_flag("-v,--verbose", verbose, "Debug logging");
+
+  nimbus::cli::RegisterClientCommands(app);
+
+  CLI11_PARSE(app, argc, argv);
+  if (serve->parsed()) {
+    return Serve(listen, data_dir, runtime_dir, keep_alive, max_concurrency, verbose);
+  }
+  // Client commands ran as CLI11 callbacks during parsing; failures exited there.
+  return 0;
+}

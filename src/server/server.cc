@@ -1,0 +1,187 @@
+#include "server/server.h"
+
+#include <fmt/format.h>
+
+#include <future>
+
+#include "api/lambda_api.h"
+#include "base/blocking_pool.h"
+#include "base/encoding.h"
+#include "base/log.h"
+#include "base/reactor.h"
+#include "control/registry.h"
+#include "http/server.h"
+#include "invoke/local_invoker.h"
+#include "obs/log_store.h"
+#include "obs/logs_api.h"
+
+namespace nimbus::server {
+
+namespace {
+
+// Function logs go from environments to the LogStore (non-blocking Append).
+class LogStoreSink final : public invoke::LogSink {
+ public:
+  explicit LogStoreSink(obs::LogStore& store) : store_(store) {}
+  void Append(const std::string& group, const std::string& stream, int64_t timestamp_ms,
+              std::string message) override {
+    store_.Append(group, stream, timestamp_ms, std::move(message));
+  }
+
+ private:
+  obs::LogStore& store_;
+};
+
+http::Response NotFoundResponse(const http::Request& request) {
+  http::Response r = http::Response::Json(
+      404, fmt::format(R"({{"Type":"User","Message":"No API serves {} {}"}})", request.method,
+                       std::string(request.path())));
+  r.headers.Set("x-amzn-ErrorType", "UnknownOperationException");
+  r.headers.Set("x-amzn-RequestId", NewUuid());
+  return r;
+}
+
+}  // namespace
+
+// Member order is construction order; destruction runs in reverse, so the
+// reactor stops before the components its callbacks use are destroyed, and the
+// blocking pool (which may still be destroying sandboxes) drains last but one.
+struct Server::Impl {
+  ServerOptions options;
+  const Clock& clock;
+  sandbox::SandboxFactory& sandboxes;
+
+  std::unique_ptr<BlockingPool> blocking;
+  std::unique_ptr<obs::LogStore> logs;
+  std::unique_ptr<LogStoreSink> log_sink;
+  std::unique_ptr<control::Registry> registry;
+  std::unique_ptr<obs::LogsApi> logs_api;
+  std::unique_ptr<Reactor> reactor;
+  std::unique_ptr<invoke::LocalInvoker> invoker;  // confined to the reactor
+  std::unique_ptr<api::LambdaApi> lambda_api;     // confined to the reactor
+  std::unique_ptr<http::Listener> listener;       // confined to the reactor
+  uint16_t port = 0;
+  bool stopped = false;
+
+  Impl(const Clock& c, sandbox::SandboxFactory& s, ServerOptions o)
+      : options(std::move(o)), clock(c), sandboxes(s) {}
+
+  void Route(http::Request&& request, http::Responder responder) {
+    if (obs::LogsApi::Matches(request)) {
+      logs_api->Handle(std::move(request), std::move(responder));
+      return;
+    }
+    if (api::LambdaApi::Matches(request)) {
+      lambda_api->Handle(std::move(request), std::move(responder));
+      return;
+    }
+    if (request.method == "GET" && request.path() == "/health") {
+      responder.Respond(http::Response::Json(200, R"({"status":"ok"})"));
+      return;
+    }
+    responder.Respond(NotFoundResponse(request));
+  }
+
+  // Runs `fn` on the reactor and waits for it.
+  template <typename F>
+  void RunOnReactor(F fn) {
+    std::promise<void> done;
+    reactor->Post([&] {
+      fn();
+      done.set_value();
+    });
+    done.get_future().wait();
+  }
+};
+
+Server::Server(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+
+Server::~Server() { Shutdown(); }
+
+Result<std::unique_ptr<Server>> Server::Start(const Clock& clock,
+                                              sandbox::SandboxFactory& sandboxes,
+                                              ServerOptions options) {
+  auto impl = std::make_unique<Impl>(clock, sandboxes, std::move(options));
+  Impl& s = *impl;
+  std::error_code ec;
+  std::filesystem::create_directories(s.options.data_dir, ec);
+  if (ec) {
+    return Status(Code::kUnavailable, fmt::format("data directory {}: {}",
+                                                  s.options.data_dir.string(), ec.message()));
+  }
+  s.blocking = std::make_unique<BlockingPool>("blocking", s.options.blocking_threads);
+
+  obs::LogStoreOptions log_options;
+  log_options.dir = s.options.data_dir / "logs";
+  NIMBUS_ASSIGN_OR_RETURN(s.logs, obs::LogStore::Open(clock, log_options));
+  s.log_sink = std::make_unique<LogStoreSink>(*s.logs);
+
+  control::RegistryOptions registry_options;
+  registry_options.data_dir = s.options.data_dir;
+  registry_options.region = s.options.region;
+  NIMBUS_ASSIGN_OR_RETURN(s.registry, control::Registry::Open(registry_options, clock));
+
+  obs::LogsApiOptions logs_api_options;
+  logs_api_options.region = s.options.region.name;
+  logs_api_options.account_id = s.options.region.account_id;
+  s.logs_api = std::make_unique<obs::LogsApi>(*s.logs, *s.blocking, logs_api_options);
+
+  s.reactor = std::make_unique<Reactor>("reactor-0");
+  invoke::InvokerOptions invoker_options;
+  invoker_options.environment.runtime_dir = s.options.runtime_dir;
+  invoker_options.environment.region = s.options.region;
+  invoker_options.keep_alive = s.options.keep_alive;
+  invoker_options.max_concurrency = s.options.max_concurrency;
+  s.invoker = invoke::NewLocalInvoker(
+      {*s.reactor, *s.blocking, clock, sandboxes, *s.log_sink}, invoker_options);
+  s.lambda_api = std::make_unique<api::LambdaApi>(api::LambdaApi::Deps{
+      *s.registry, *s.invoker, *s.blocking, *s.reactor, clock, s.options.region});
+
+  // Listen before the reactor runs: a bind failure is reported to the caller.
+  http::ListenerOptions listener_options;
+  listener_options.max_body_bytes = api::kMaxCodeRequestBytes + 1024;
+  NIMBUS_ASSIGN_OR_RETURN(
+      s.listener,
+      http::Listen(*s.reactor, s.options.listen_host, s.options.listen_port,
+                   [&s](http::Request&& r, http::Responder resp) {
+                     s.Route(std::move(r), std::move(resp));
+                   },
+                   listener_options));
+  s.port = s.listener->port();
+  s.reactor->Start();
+  return std::unique_ptr<Server>(new Server(std::move(impl)));
+}
+
+uint16_t Server::port() const { return impl_->port; }
+
+std::string Server::endpoint() const {
+  const std::string& h = impl_->options.listen_host;
+  bool v6 = h.find(':') != std::string::npos;
+  return fmt::format("http://{}{}{}:{}", v6 ? "[" : "", h, v6 ? "]" : "", impl_->port);
+}
+
+void Server::Shutdown() {
+  Impl& s = *impl_;
+  if (s.stopped) return;
+  s.stopped = true;
+  // 1. Stop accepting requests and let in-flight invocations finish (bounded).
+  std::promise<void> drained;
+  s.reactor->Post([&] {
+    s.listener.reset();
+    s.invoker->Shutdown(s.options.shutdown_grace, [&] { drained.set_value(); });
+  });
+  drained.get_future().wait();
+  // 2. Destroy the data plane on its own thread, then stop the reactor.
+  s.RunOnReactor([&] {
+    s.lambda_api.reset();
+    s.invoker.reset();
+  });
+  s.reactor->Stop();
+  // 3. Finish queued blocking work: sandbox teardown (processes, cgroups),
+  //    control-plane writes, log reads.
+  s.blocking.reset();
+  Status flushed = s.logs->Flush();
+  if (!flushed.ok()) log::Warn("flush logs: {}", flushed.ToString());
+}
+
+}  // namespace nimbus::server

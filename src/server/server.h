@@ -1,0 +1,72 @@
+// server: the whole Nimbus platform as one object (cf. workerd's Server). Builds
+// every component from ServerOptions and the injected Clock and SandboxFactory,
+// serves all APIs on one HTTP port, and shuts down gracefully. main.cc is the
+// only caller in production; tests build it with fakes.
+//
+// Threads: "reactor-0" (all network I/O, the invoke data plane), "blocking-N"
+// (control-plane writes, sandbox launch/destroy, log reads), "log-writer".
+// Start() and Shutdown() are called from one thread (main).
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <filesystem>
+#include <memory>
+#include <string>
+
+#include "base/clock.h"
+#include "base/status.h"
+#include "control/function.h"
+#include "sandbox/sandbox.h"
+
+namespace nimbus::server {
+
+struct ServerOptions {
+  // Address of the one HTTP port for every API. Port 0 picks a free port.
+  std::string listen_host = "127.0.0.1";
+  uint16_t listen_port = 8777;
+  // Where functions, code packages and logs are kept (created if missing).
+  std::filesystem::path data_dir;
+  // Host directory with Nimbus' runtime clients, mounted at /var/runtime.
+  std::filesystem::path runtime_dir;
+  // Idle execution environments are reaped after this long.
+  std::chrono::seconds keep_alive{300};
+  // On shutdown, in-flight invocations get this long to finish.
+  std::chrono::seconds shutdown_grace{10};
+  // Threads for blocking work (sandbox launch, SQLite, unzip). Sandbox launches
+  // are the hot user; two per core keeps cold starts parallel on small hosts.
+  int blocking_threads = 4;
+  int max_concurrency = 1000;
+  control::Region region;
+};
+
+class Server {
+ public:
+  // Opens storage, starts the reactor and listens. `clock` and `sandboxes` must
+  // outlive the server.
+  static Result<std::unique_ptr<Server>> Start(const Clock& clock,
+                                               sandbox::SandboxFactory& sandboxes,
+                                               ServerOptions options);
+  // Shuts down if still running.
+  ~Server();
+  Server(const Server&) = delete;
+  Server& operator=(const Server&) = delete;
+
+  // The bound port (useful with port 0).
+  uint16_t port() const;
+  // "http://127.0.0.1:8777"
+  std::string endpoint() const;
+
+  // Stops accepting requests, lets in-flight invocations finish (bounded by
+  // shutdown_grace), stops every execution environment and waits until their
+  // processes and cgroups are gone, flushes logs. Blocking. Idempotent.
+  void Shutdown();
+
+  struct Impl;
+
+ private:
+  explicit Server(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace nimbus::server

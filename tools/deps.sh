@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# Installs the Debian packages Nimbus needs to build, run and test, when missing.
+# Usage: tools/deps.sh [--test]   (--test adds what the test suites need)
+set -euo pipefail
+
+packages=(
+  g++ cmake ninja-build ccache pkg-config make
+  libboost1.81-dev libboost-json1.81-dev libboost-url1.81-dev
+  libssl-dev libsqlite3-dev libarchive-dev libseccomp-dev libcap-dev
+  libfmt-dev libcli11-dev
+  python3 zip unzip procps iproute2
+)
+if [[ "${1:-}" == "--test" ]]; then
+  packages+=(googletest libgtest-dev libgmock-dev curl)
+  # The e2e suites run under Node's test runner; the machine's Node 20 is used if
+  # present, otherwise Debian's.
+  command -v node >/dev/null 2>&1 || packages+=(nodejs)
+  command -v npm >/dev/null 2>&1 || packages+=(npm)
+fi
+
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if ((${#missing[@]} == 0)); then
+  exit 0
+fi
+echo "nimbus: installing Debian packages: ${missing[*]}" >&2
+sudo=()
+if [[ $(id -u) -ne 0 ]]; then
+  command -v sudo >/dev/null 2>&1 || { echo "nimbus: need root (or sudo) to install: ${missing[*]}" >&2; exit 1; }
+  sudo=(sudo)
+fi
+export DEBIAN_FRONTEND=noninteractive
+"${sudo[@]}" apt-get update -qq
+"${sudo[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" </dev/null
