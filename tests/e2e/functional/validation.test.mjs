@@ -192,9 +192,12 @@ describe('validation errors', { skip: SKIP_NO_BINARY }, () => {
 
   describe('invoke errors', () => {
     let fn;
+    let sink; // returns a small result whatever the event size
     before(async () => {
       fn = uniqueName('inv-val');
+      sink = uniqueName('inv-sink');
       await createFunction(box.nimbus.lambda(), { name: fn, zip, runtime: 'python3.11', handler: 'app.handler' });
+      await createFunction(box.nimbus.lambda(), { name: sink, zip, runtime: 'python3.11', handler: 'app.big', MemorySize: 512, Timeout: 20 });
     });
 
     it('payload larger than 6 MB → 413 RequestEntityTooLargeException', t(async () => {
@@ -208,11 +211,13 @@ describe('validation errors', { skip: SKIP_NO_BINARY }, () => {
 
     it('a payload just under 6 MB is accepted', t(async () => {
       const lambda = box.nimbus.lambda();
-      const payload = JSON.stringify({ data: 'y'.repeat(6291456 - 100) });
+      const payload = JSON.stringify({ bytes: 2, data: 'y'.repeat(6291456 - 100) });
       assert.ok(Buffer.byteLength(payload) <= 6291456);
-      const res = await lambda.send(new InvokeCommand({ FunctionName: fn, Payload: payload, LogType: 'None' }));
+      const res = await lambda.send(new InvokeCommand({ FunctionName: sink, Payload: payload, LogType: 'None' }));
+      const body = Buffer.from(res.Payload ?? []).toString();
       assert.equal(res.StatusCode, 200);
-      assert.equal(res.FunctionError, undefined);
+      assert.equal(res.FunctionError, undefined, body.slice(0, 500));
+      assert.equal(body, '"xx"');
     }));
 
     it('invalid JSON payload → 400 InvalidRequestContentException', t(async () => {

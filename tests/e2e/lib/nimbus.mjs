@@ -153,7 +153,13 @@ export class Nimbus {
     for (const d of desc) {
       if (!this.seen.has(d.pid)) this.seen.set(d.pid, { starttime: d.starttime, comm: d.comm });
       for (const { dir } of cgroupDirs(d.pid)) {
-        if (!this.ownCgroupDirs.has(dir)) this.seenCgroups.add(dir);
+        // Only cgroups below the daemon's own count as its creations: a freshly
+        // cloned process may briefly sit in the daemon's cgroup or an ancestor.
+        const below = [...this.ownCgroupDirs].some((o) => {
+          const prefix = o.endsWith('/') ? o : `${o}/`;
+          return dir !== o && dir.startsWith(prefix) && dir.length > prefix.length;
+        });
+        if (below) this.seenCgroups.add(dir);
       }
     }
     return desc;
