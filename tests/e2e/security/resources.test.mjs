@@ -68,7 +68,7 @@ describe('resource limits (hostile functions)', { skip: SKIP_NO_BINARY || NEEDS_
     }
     assert.ok(maxProcs <= 1024, `saw ${maxProcs} processes of the bomb on the host (limit 1024)`);
     const procs = processesWithEnvPrefix('AWS_LAMBDA_FUNCTION_NAME', name).filter((p) => p.value === name);
-    if (procs.length) assert.equal(hostCgroupLimits(procs[0].pid).pidsMax, 1024);
+    if (procs.length) assert.ok([1024, 1025].includes(hostCgroupLimits(procs[0].pid).pidsMax), 'pids.max is not 1024 (+1 for the init)');
     await neighbourWorks('during/after bomb');
     const other = uniqueName('after-bomb');
     await createFunction(lambda, { name: other, zip: zipFixture('functions', 'python', 'echo'), runtime: 'python3.11', handler: 'app.handler' });
