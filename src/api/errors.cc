@@ -26,6 +26,8 @@ ApiError ToApiError(const Status& status) {
   const std::string& m = status.message();
   switch (status.code()) {
     case Code::kInvalidArgument: return {400, "InvalidParameterValueException", m};
+    // The AWS service framework's own check of the model's patterns and ranges.
+    case Code::kValidationFailed: return {400, "ValidationException", m};
     case Code::kNotFound: return {404, "ResourceNotFoundException", m};
     case Code::kConflict: return {409, "ResourceConflictException", m};
     case Code::kFailedPrecondition: return {412, "PreconditionFailedException", m};

@@ -47,7 +47,7 @@ http::Response JsonOk(int status, std::string body) {
 }
 
 ApiError EnumError(std::string_view value, std::string_view field, std::string_view set) {
-  return ApiError{400, "InvalidParameterValueException",
+  return ApiError{400, "ValidationException",
                   fmt::format("1 validation error detected: Value '{}' at '{}' failed to satisfy "
                               "constraint: Member must satisfy enum value set: [{}]",
                               value, field, set)};
@@ -143,7 +143,7 @@ ApiResult<http::Response> LambdaApi::Route(const http::Request& request,
       int v = 0;
       auto [ptr, ec] = std::from_chars(mi->data(), mi->data() + mi->size(), v);
       if (ec != std::errc() || ptr != mi->data() + mi->size()) {
-        return ApiError{400, "InvalidParameterValueException",
+        return ApiError{400, "ValidationException",
                         fmt::format("1 validation error detected: Value '{}' at 'maxItems' failed "
                                     "to satisfy constraint: Member must be an integer",
                                     *mi)};

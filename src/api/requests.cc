@@ -94,7 +94,12 @@ class Fields {
   // The first problem found, if any.
   std::optional<ApiError> error() const {
     if (type_error_) return RequestNotJson(*type_error_);
-    if (unsupported_) return ApiError{400, "InvalidParameterValueException", *unsupported_};
+    if (unsupported_) {
+      // Model-constraint messages are the framework's ValidationException.
+      bool model = unsupported_->starts_with("1 validation error detected");
+      return ApiError{400, model ? "ValidationException" : "InvalidParameterValueException",
+                      *unsupported_};
+    }
     return std::nullopt;
   }
 
@@ -229,7 +234,7 @@ ApiResult<control::CreateFunctionRequest> ParseCreateFunction(std::string_view b
     std::string_view missing = r.function_name.empty() ? "FunctionName"
                                : r.role.empty()       ? "Role"
                                                       : "Code";
-    return ApiError{400, "InvalidParameterValueException",
+    return ApiError{400, "ValidationException",
                     fmt::format("1 validation error detected: Value null at '{}' failed to "
                                 "satisfy constraint: Member must not be null",
                                 missing == "FunctionName" ? "functionName"

@@ -8,6 +8,7 @@ std::string_view CodeName(Code code) {
   switch (code) {
     case Code::kOk: return "Ok";
     case Code::kInvalidArgument: return "InvalidArgument";
+    case Code::kValidationFailed: return "ValidationFailed";
     case Code::kNotFound: return "NotFound";
     case Code::kConflict: return "Conflict";
     case Code::kFailedPrecondition: return "FailedPrecondition";

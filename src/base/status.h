@@ -20,6 +20,7 @@ namespace nimbus {
 enum class Code {
   kOk = 0,
   kInvalidArgument,     // bad input from a caller (400)
+  kValidationFailed,    // input breaks the API model's own constraints (400 ValidationException)
   kNotFound,            // a named resource does not exist (404)
   kConflict,            // resource exists / state forbids the operation (409)
   kFailedPrecondition,  // a RevisionId or CodeSha256 precondition failed (412)
@@ -62,6 +63,7 @@ class [[nodiscard]] Status {
 };
 
 inline Status InvalidArgument(std::string m) { return {Code::kInvalidArgument, std::move(m)}; }
+inline Status ValidationFailed(std::string m) { return {Code::kValidationFailed, std::move(m)}; }
 inline Status NotFound(std::string m) { return {Code::kNotFound, std::move(m)}; }
 inline Status Conflict(std::string m) { return {Code::kConflict, std::move(m)}; }
 inline Status Internal(std::string m) { return {Code::kInternal, std::move(m)}; }

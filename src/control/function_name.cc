@@ -77,7 +77,7 @@ std::vector<std::string_view> SplitColons(std::string_view s) {
 }
 
 Status PatternError(std::string_view text) {
-  return InvalidArgument(fmt::format(
+  return ValidationFailed(fmt::format(
       "1 validation error detected: Value '{}' at 'functionName' failed to satisfy constraint: "
       "Member must satisfy regular expression pattern: {}",
       text, kFunctionNamePattern));
@@ -107,13 +107,13 @@ Result<FunctionRef> ParseFunctionRef(std::string_view text) {
     ref.qualifier = std::string(q);
   }
   if (text.size() > 140) {
-    return InvalidArgument(fmt::format(
+    return ValidationFailed(fmt::format(
         "1 validation error detected: Value '{}' at 'functionName' failed to satisfy constraint: "
         "Member must have length less than or equal to 140",
         text));
   }
   if (ref.name.size() > 64) {
-    return InvalidArgument(fmt::format(
+    return ValidationFailed(fmt::format(
         "1 validation error detected: Value '{}' at 'functionName' failed to satisfy constraint: "
         "Member must have length less than or equal to 64",
         ref.name));
@@ -125,7 +125,7 @@ Result<FunctionRef> ParseFunctionRef(std::string_view text, std::string_view que
   NIMBUS_ASSIGN_OR_RETURN(FunctionRef ref, ParseFunctionRef(text));
   if (query_qualifier.empty()) return ref;
   if (query_qualifier != "$LATEST" && !IsName(query_qualifier)) {
-    return InvalidArgument(fmt::format(
+    return ValidationFailed(fmt::format(
         "1 validation error detected: Value '{}' at 'qualifier' failed to satisfy constraint: "
         "Member must satisfy regular expression pattern: (|[a-zA-Z0-9$_-]+)",
         query_qualifier));

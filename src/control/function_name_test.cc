@@ -43,7 +43,7 @@ TEST(ParseFunctionRef, RejectsValuesOutsideThePatternWithAwsWording) {
                           "arn:aws:lambda:us-east-1:123456789012:function:", "f:bad qualifier"}) {
     auto ref = ParseFunctionRef(bad);
     ASSERT_FALSE(ref.has_value()) << bad;
-    EXPECT_EQ(ref.error().code(), Code::kInvalidArgument);
+    EXPECT_EQ(ref.error().code(), Code::kValidationFailed);
     EXPECT_EQ(ref.error().message(),
               std::string("1 validation error detected: Value '") + bad +
                   "' at 'functionName' failed to satisfy constraint: Member must satisfy regular "

@@ -53,7 +53,7 @@ Status PublishUnsupported() {
 Result<std::string> UnqualifiedName(std::string_view text) {
   NIMBUS_ASSIGN_OR_RETURN(FunctionRef ref, ParseFunctionRef(text));
   if (ref.qualifier.has_value()) {
-    return InvalidArgument(fmt::format(
+    return ValidationFailed(fmt::format(
         "1 validation error detected: Value '{}' at 'functionName' failed to satisfy constraint: "
         "Member must not include a qualifier",
         text));
@@ -438,7 +438,7 @@ Status Registry::DeleteFunction(std::string_view name_or_arn, std::string_view q
 
 Result<FunctionPage> Registry::ListFunctions(std::string_view marker, int max_items) const {
   if (max_items < 1 || max_items > 10000) {
-    return InvalidArgument(fmt::format(
+    return ValidationFailed(fmt::format(
         "1 validation error detected: Value '{}' at 'maxItems' failed to satisfy constraint: "
         "Member must have value {}",
         max_items, max_items < 1 ? "greater than or equal to 1" : "less than or equal to 10000"));

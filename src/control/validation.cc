@@ -102,14 +102,14 @@ Status ValidateRuntime(std::string_view runtime) {
 
 Status ValidateHandler(std::string_view handler) {
   if (handler.size() > 128) {
-    return InvalidArgument(
+    return ValidationFailed(
         ValidationError(handler, "handler", "Member must have length less than or equal to 128"));
   }
   bool ok = !handler.empty() && std::none_of(handler.begin(), handler.end(), [](char c) {
     return std::isspace(static_cast<unsigned char>(c));
   });
   if (!ok) {
-    return InvalidArgument(ValidationError(
+    return ValidationFailed(ValidationError(
         handler, "handler", "Member must satisfy regular expression pattern: [^\\s]+"));
   }
   return Status::Ok();
@@ -118,7 +118,7 @@ Status ValidateHandler(std::string_view handler) {
 Status ValidateRole(std::string_view role) {
   // arn:(aws[a-zA-Z-]*)?:iam::\d{12}:role/?[a-zA-Z_0-9+=,.@\-_/]+
   auto fail = [&] {
-    return InvalidArgument(ValidationError(
+    return ValidationFailed(ValidationError(
         role, "role",
         "Member must satisfy regular expression pattern: "
         "arn:(aws[a-zA-Z-]*)?:iam::\\d{12}:role/?[a-zA-Z_0-9+=,.@\\-_/]+"));
@@ -157,7 +157,7 @@ Status ValidateRole(std::string_view role) {
 
 Status ValidateDescription(std::string_view description) {
   if (description.size() > 256) {
-    return InvalidArgument(ValidationError(description, "description",
+    return ValidationFailed(ValidationError(description, "description",
                                            "Member must have length less than or equal to 256"));
   }
   return Status::Ok();
@@ -165,7 +165,7 @@ Status ValidateDescription(std::string_view description) {
 
 Status ValidateMemorySize(int64_t mb) {
   if (mb < kMinMemoryMb) {
-    return InvalidArgument(ValidationError(
+    return ValidationFailed(ValidationError(
         std::to_string(mb), "memorySize", "Member must have value greater than or equal to 128"));
   }
   if (mb > kMaxMemoryMb) {
@@ -178,7 +178,7 @@ Status ValidateMemorySize(int64_t mb) {
 
 Status ValidateTimeout(int64_t seconds) {
   if (seconds < kMinTimeoutSeconds) {
-    return InvalidArgument(ValidationError(std::to_string(seconds), "timeout",
+    return ValidationFailed(ValidationError(std::to_string(seconds), "timeout",
                                            "Member must have value greater than or equal to 1"));
   }
   if (seconds > kMaxTimeoutSeconds) {
@@ -190,11 +190,11 @@ Status ValidateTimeout(int64_t seconds) {
 
 Status ValidateEphemeralStorage(int64_t mb) {
   if (mb < kMinEphemeralStorageMb) {
-    return InvalidArgument(ValidationError(std::to_string(mb), "ephemeralStorage.size",
+    return ValidationFailed(ValidationError(std::to_string(mb), "ephemeralStorage.size",
                                            "Member must have value greater than or equal to 512"));
   }
   if (mb > kMaxEphemeralStorageMb) {
-    return InvalidArgument(ValidationError(std::to_string(mb), "ephemeralStorage.size",
+    return ValidationFailed(ValidationError(std::to_string(mb), "ephemeralStorage.size",
                                            "Member must have value less than or equal to 10240"));
   }
   return Status::Ok();
@@ -230,7 +230,7 @@ Status ValidateEnvironment(const std::map<std::string, std::string>& variables) 
                 return std::isalnum(static_cast<unsigned char>(c)) || c == '_';
               });
     if (!ok) {
-      return InvalidArgument(
+      return ValidationFailed(
           "1 validation error detected: Value at 'environment.variables' failed to satisfy "
           "constraint: Map keys must satisfy constraint: [Member must satisfy regular expression "
           "pattern: [a-zA-Z]([a-zA-Z0-9_])+]");
@@ -248,7 +248,7 @@ Status ValidateEnvironment(const std::map<std::string, std::string>& variables) 
 
 Status ValidateArchitecture(std::string_view architecture) {
   if (architecture != "x86_64" && architecture != "arm64") {
-    return InvalidArgument(
+    return ValidationFailed(
         fmt::format("1 validation error detected: Value '[{}]' at 'architectures' failed to "
                     "satisfy constraint: Member must satisfy constraint: [Member must satisfy "
                     "enum value set: [x86_64, arm64]]",
@@ -259,7 +259,7 @@ Status ValidateArchitecture(std::string_view architecture) {
 
 Status ValidateTracingMode(std::string_view mode) {
   if (mode != "Active" && mode != "PassThrough") {
-    return InvalidArgument(ValidationError(
+    return ValidationFailed(ValidationError(
         mode, "tracingConfig.mode", "Member must satisfy enum value set: [Active, PassThrough]"));
   }
   return Status::Ok();
@@ -267,7 +267,7 @@ Status ValidateTracingMode(std::string_view mode) {
 
 Status ValidateLogFormat(std::string_view format) {
   if (format != "JSON" && format != "Text") {
-    return InvalidArgument(ValidationError(format, "loggingConfig.logFormat",
+    return ValidationFailed(ValidationError(format, "loggingConfig.logFormat",
                                            "Member must satisfy enum value set: [JSON, Text]"));
   }
   return Status::Ok();

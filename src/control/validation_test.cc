@@ -38,7 +38,7 @@ TEST(ValidateRole, FollowsTheModelPattern) {
   for (const char* bad : {"", "role", "arn:aws:iam::12345:role/r", "arn:aws:iam::123456789012:role",
                           "arn:aws:iam::123456789012:user/r", "arn:aws:iam::123456789012:role/a b"}) {
     EXPECT_EQ(ValidateRole(bad),
-              InvalidArgument(std::string("1 validation error detected: Value '") + bad +
+              ValidationFailed(std::string("1 validation error detected: Value '") + bad +
                               "' at 'role' failed to satisfy constraint: Member must satisfy "
                               "regular expression pattern: "
                               "arn:(aws[a-zA-Z-]*)?:iam::\\d{12}:role/?[a-zA-Z_0-9+=,.@\\-_/]+"))

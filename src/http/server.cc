@@ -53,6 +53,9 @@ class Session : public std::enable_shared_from_this<Session> {
 
   void Start() { ReadHeader(); }
 
+  // A request is being handled or its response written.
+  bool busy() const { return awaiting_response_ || writing_; }
+
   void Close() {
     boost::system::error_code ec;
     socket_.shutdown(tcp::socket::shutdown_both, ec);
@@ -105,6 +108,7 @@ class Session : public std::enable_shared_from_this<Session> {
   beast::http::response<beast::http::string_body> out_;
   bool keep_alive_ = true;
   bool awaiting_response_ = false;
+  bool writing_ = false;
   std::string drain_;
   uint64_t seq_ = 0;  // request number on this connection; ties a Responder to its request
 };
@@ -237,8 +241,10 @@ void Session::Deliver(uint64_t seq, Response&& response) {
   out_.body() = std::move(response.body);
   out_.keep_alive(keep_alive_);
   out_.prepare_payload();
+  writing_ = true;
   beast::http::async_write(socket_, out_,
                            [self = shared_from_this()](const boost::system::error_code& ec, size_t) {
+                             self->writing_ = false;
                              if (ec) return;
                              if (!self->keep_alive_) {
                                self->Linger();
@@ -282,6 +288,15 @@ class AsioListener final : public Listener {
     return ec ? 0 : ep.port();
   }
   size_t connection_count() const override { return core_->sessions.size(); }
+  size_t busy_count() const override {
+    size_t n = 0;
+    for (const Session* s : core_->sessions) n += s->busy() ? 1 : 0;
+    return n;
+  }
+  void StopAccepting() override {
+    boost::system::error_code ec;
+    core_->acceptor.close(ec);
+  }
 
  private:
   std::shared_ptr<ListenerCore> core_;

@@ -55,6 +55,11 @@ class Listener {
   virtual uint16_t port() const = 0;
   // Number of open connections (for tests and metrics).
   virtual size_t connection_count() const = 0;
+  // Connections with a request being handled or a response being written.
+  virtual size_t busy_count() const = 0;
+  // Closes the listening socket; open connections keep being served (graceful
+  // shutdown: in-flight requests still get their responses).
+  virtual void StopAccepting() = 0;
 };
 
 // Binds host:port (port 0 picks a free port) and serves it. REQUIRES: on the

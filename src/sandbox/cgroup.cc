@@ -172,8 +172,9 @@ CgroupLimits LimitsFor(const SandboxSpec& spec) {
   l.cpu_shares = std::max<uint64_t>(2, 1024 * spec.memory_mb / kMbPerVcpu);
   l.cpu_weight = std::clamp<uint64_t>(100 * spec.memory_mb / kMbPerVcpu, 1, 10000);
   l.defer_cpu_quota = spec.unthrottled_init;
-  // +1: the sandbox's own init is a process in the cgroup too.
-  l.max_pids = spec.max_pids + 1;
+  // Lambda's 1,024 processes+threads is a limit on the whole environment, so it
+  // includes the sandbox's own init.
+  l.max_pids = spec.max_pids;
   return l;
 }
 

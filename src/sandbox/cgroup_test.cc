@@ -89,10 +89,10 @@ TEST(CgroupLimits, NeverGoBelowTheKernelsMinimumQuota) {
   EXPECT_EQ(LimitsFor(spec).cpu_quota_us, 1'000u);
 }
 
-TEST(CgroupLimits, CountTheSandboxInitOnTopOfTheFunctionsProcesses) {
+TEST(CgroupLimits, CountTheSandboxInitWithinTheEnvironmentsProcessLimit) {
   SandboxSpec spec;
   spec.max_pids = 1024;
-  EXPECT_EQ(LimitsFor(spec).max_pids, 1025u);
+  EXPECT_EQ(LimitsFor(spec).max_pids, 1024u);
 }
 
 TEST(CgroupLayoutOfThisHost, PlacesEachControllerWhereTheKernelHasIt) {

@@ -438,7 +438,9 @@ class LinuxSandboxFactory final : public SandboxFactory {
                fmt::format("mode=1777,size={}m", spec.ephemeral_storage_mb));
 
     plan.Mkdir("/proc");
-    plan.Mount("proc", "/proc", MS_NOSUID | MS_NOEXEC | MS_NODEV, "");
+    // hidepid=invisible: the runtime sees only its own processes, not the init
+    // (PID 1, root), whose command line is the daemon's.
+    plan.Mount("proc", "/proc", MS_NOSUID | MS_NOEXEC | MS_NODEV, "hidepid=invisible");
 
     plan.Mkdir("/dev");
     plan.Mount("tmpfs", "/dev", MS_NOSUID | MS_NOEXEC, "mode=0755,size=64k");

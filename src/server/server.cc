@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <future>
+#include <thread>
 
 #include "api/lambda_api.h"
 #include "base/blocking_pool.h"
@@ -164,20 +165,31 @@ void Server::Shutdown() {
   Impl& s = *impl_;
   if (s.stopped) return;
   s.stopped = true;
-  // 1. Stop accepting requests and let in-flight invocations finish (bounded).
+  // 1. Stop accepting connections and let in-flight invocations finish
+  //    (bounded); requests arriving meanwhile on open connections are refused
+  //    by the invoker as unavailable.
   std::promise<void> drained;
   s.reactor->Post([&] {
-    s.listener.reset();
+    s.listener->StopAccepting();
     s.invoker->Shutdown(s.options.shutdown_grace, [&] { drained.set_value(); });
   });
   drained.get_future().wait();
-  // 2. Destroy the data plane on its own thread, then stop the reactor.
+  // 2. Let the last responses reach their clients (bounded: 2 s), then close
+  //    every connection.
+  for (int i = 0; i < 200; ++i) {
+    std::promise<size_t> busy;
+    s.reactor->Post([&] { busy.set_value(s.listener->busy_count()); });
+    if (busy.get_future().get() == 0) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  // 3. Destroy the data plane on its own thread, then stop the reactor.
   s.RunOnReactor([&] {
+    s.listener.reset();
     s.lambda_api.reset();
     s.invoker.reset();
   });
   s.reactor->Stop();
-  // 3. Finish queued blocking work: sandbox teardown (processes, cgroups),
+  // 4. Finish queued blocking work: sandbox teardown (processes, cgroups),
   //    control-plane writes, log reads.
   s.blocking.reset();
   Status flushed = s.logs->Flush();
