@@ -313,25 +313,30 @@ Result<FunctionSnapshot> Registry::Resolve(std::string_view name_or_arn,
   return it->second;
 }
 
+Result<FunctionSnapshot> Registry::CurrentForUpdate(const std::string& name,
+                                                    const std::optional<std::string>& revision_id,
+                                                    bool claim) {
+  MutexLock l(mu_);
+  auto it = functions_.find(name);
+  if (it == functions_.end()) return NotFound(NotFoundMessage(region_, name, std::nullopt));
+  const FunctionSnapshot& current = it->second;
+  if (busy_.count(name) > 0) {
+    return Conflict(
+        "The operation cannot be performed at this time. An update is in progress for "
+        "resource: " +
+        current->arn);
+  }
+  if (revision_id && *revision_id != current->config.revision_id) return RevisionMismatch();
+  if (claim) busy_.insert(name);
+  return current;
+}
+
 Result<FunctionSnapshot> Registry::UpdateFunctionCode(UpdateFunctionCodeRequest r) {
   NIMBUS_ASSIGN_OR_RETURN(std::string name, UnqualifiedName(r.function_name));
   if (r.publish) return PublishUnsupported();
   if (r.architecture) NIMBUS_RETURN_IF_ERROR(ValidateArchitecture(*r.architecture));
-  FunctionSnapshot current;
-  {
-    MutexLock l(mu_);
-    auto it = functions_.find(name);
-    if (it == functions_.end()) return NotFound(NotFoundMessage(region_, name, std::nullopt));
-    current = it->second;
-    if (busy_.count(name) > 0) {
-      return Conflict(
-          "The operation cannot be performed at this time. An update is in progress for "
-          "resource: " +
-          current->arn);
-    }
-    if (r.revision_id && *r.revision_id != current->config.revision_id) return RevisionMismatch();
-    if (!r.dry_run) busy_.insert(name);
-  }
+  NIMBUS_ASSIGN_OR_RETURN(FunctionSnapshot current,
+                          CurrentForUpdate(name, r.revision_id, /*claim=*/!r.dry_run));
   std::optional<Claim> claim;
   if (!r.dry_run) claim.emplace(*this, name);
 
@@ -360,21 +365,8 @@ Result<FunctionSnapshot> Registry::UpdateFunctionConfiguration(
   if (r.ephemeral_storage_mb) {
     NIMBUS_RETURN_IF_ERROR(ValidateEphemeralStorage(*r.ephemeral_storage_mb));
   }
-  FunctionSnapshot current;
-  {
-    MutexLock l(mu_);
-    auto it = functions_.find(name);
-    if (it == functions_.end()) return NotFound(NotFoundMessage(region_, name, std::nullopt));
-    current = it->second;
-    if (busy_.count(name) > 0) {
-      return Conflict(
-          "The operation cannot be performed at this time. An update is in progress for "
-          "resource: " +
-          current->arn);
-    }
-    if (r.revision_id && *r.revision_id != current->config.revision_id) return RevisionMismatch();
-    busy_.insert(name);
-  }
+  NIMBUS_ASSIGN_OR_RETURN(FunctionSnapshot current,
+                          CurrentForUpdate(name, r.revision_id, /*claim=*/true));
   Claim claim(*this, name);
   FunctionConfig c = current->config;
   if (r.runtime) c.runtime = *r.runtime;

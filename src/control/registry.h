@@ -164,6 +164,12 @@ class Registry {
            std::unique_ptr<storage::Store> store, std::unique_ptr<storage::BlobStore> blobs);
 
   Status LoadAll();
+  // The function to update: kNotFound, kConflict while another mutation runs,
+  // kFailedPrecondition on a RevisionId mismatch. With `claim`, marks the name
+  // busy (release it with a Claim).
+  Result<FunctionSnapshot> CurrentForUpdate(const std::string& name,
+                                            const std::optional<std::string>& revision_id,
+                                            bool claim);
   // Unpacks (if needed) and stores the zip. Blocking; takes no lock.
   Result<PreparedCode> PrepareCode(std::string_view zip, bool store_blob);
   std::filesystem::path CodeDir(std::string_view hex) const;
