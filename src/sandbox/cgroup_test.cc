@@ -74,18 +74,18 @@ TEST_F(FakeCgroupTree, WarnsAboutEachControllerThatIsNotDelegated) {
 TEST(CgroupLimits, GiveCpuInProportionToMemoryAtOneVcpuPer1769Mb) {
   SandboxSpec spec;
   spec.memory_mb = 1769;
-  EXPECT_EQ(LimitsFor(spec).cpu_quota_us, 100'000u);
-  EXPECT_EQ(LimitsFor(spec).cpu_period_us, 100'000u);
+  EXPECT_EQ(LimitsFor(spec).cpu_quota_us, 20'000u);
+  EXPECT_EQ(LimitsFor(spec).cpu_period_us, 20'000u);
   spec.memory_mb = 3538;
-  EXPECT_EQ(LimitsFor(spec).cpu_quota_us, 200'000u);
+  EXPECT_EQ(LimitsFor(spec).cpu_quota_us, 40'000u);
   spec.memory_mb = 128;
-  EXPECT_EQ(LimitsFor(spec).cpu_quota_us, 7'235u);
+  EXPECT_EQ(LimitsFor(spec).cpu_quota_us, 1'447u);
   EXPECT_EQ(LimitsFor(spec).memory_bytes, 128u << 20);
 }
 
 TEST(CgroupLimits, NeverGoBelowTheKernelsMinimumQuota) {
   SandboxSpec spec;
-  spec.memory_mb = 8;
+  spec.memory_mb = 64;
   EXPECT_EQ(LimitsFor(spec).cpu_quota_us, 1'000u);
 }
 

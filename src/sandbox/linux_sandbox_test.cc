@@ -374,7 +374,7 @@ TEST_F(LinuxSandboxTest, AnUnthrottledInitGetsItsCpuQuotaOnlyWhenAsked) {
   EXPECT_EQ(ReadWholeFile(cpu_dir + "/cpu.cfs_quota_us"), "-1\n");
   EXPECT_EQ(ReadWholeFile(cpu_dir + "/cpu.shares"), "512\n");
   ASSERT_TRUE((*sandbox)->ApplyCpuLimit().ok());
-  EXPECT_EQ(ReadWholeFile(cpu_dir + "/cpu.cfs_quota_us"), "50028\n");
+  EXPECT_EQ(ReadWholeFile(cpu_dir + "/cpu.cfs_quota_us"), "10005\n");
   EXPECT_TRUE((*sandbox)->Destroy().ok());
 }
 
@@ -394,8 +394,8 @@ TEST_F(LinuxSandboxTest, CgroupLimitsReadBackFromTheKernel) {
   if (std::filesystem::exists(memory_dir + "/memory.memsw.limit_in_bytes")) {
     EXPECT_EQ(ReadWholeFile(memory_dir + "/memory.memsw.limit_in_bytes"), "927989760\n");
   }
-  EXPECT_EQ(ReadWholeFile(cpu_dir + "/cpu.cfs_period_us"), "100000\n");
-  EXPECT_EQ(ReadWholeFile(cpu_dir + "/cpu.cfs_quota_us"), "50028\n");
+  EXPECT_EQ(ReadWholeFile(cpu_dir + "/cpu.cfs_period_us"), "20000\n");
+  EXPECT_EQ(ReadWholeFile(cpu_dir + "/cpu.cfs_quota_us"), "10005\n");
   EXPECT_EQ(ReadWholeFile(pids_dir + "/pids.max"), "100\n");
   // Init and the runtime are in the cgroup.
   EXPECT_NE(ReadWholeFile(pids_dir + "/cgroup.procs").find(std::to_string((*sandbox)->init_pid())),
