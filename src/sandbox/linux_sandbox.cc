@@ -629,7 +629,7 @@ Result<std::unique_ptr<SandboxFactory>> NewLinuxSandboxFactory(const LinuxSandbo
   NIMBUS_ASSIGN_OR_RETURN(CgroupHostView view, ReadCgroupHostView());
   CgroupLayout layout = DetectCgroupLayout(view, options.cgroup_parent);
   NIMBUS_ASSIGN_OR_RETURN(std::vector<sock_filter> seccomp, BuildSeccompProgram());
-  for (const auto& w : layout.warnings) log::Warn("sandbox: {}", w);
+  // The warnings reach the operator through capabilities(); `nimbus serve` prints them.
   return std::unique_ptr<SandboxFactory>(new LinuxSandboxFactory(
       options, root, std::move(layout), std::move(seccomp), ProbeHostRoot(), cap_max_bits() - 1));
 }

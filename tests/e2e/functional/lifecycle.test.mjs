@@ -27,7 +27,32 @@ async function withDaemon(options, fn) {
   }
 }
 
+const IS_ROOT = process.getuid?.() === 0;
+const HAS_SETPRIV = (() => {
+  try {
+    return fs.existsSync('/usr/bin/setpriv') || fs.existsSync('/bin/setpriv');
+  } catch {
+    return false;
+  }
+})();
+
 describe('daemon lifecycle', { skip: SKIP_NO_BINARY }, () => {
+  it('as an ordinary user (uid 65534) nimbus serve runs functions in user-namespace sandboxes and names the limits it cannot enforce',
+    { timeout: 120000, skip: !IS_ROOT ? 'needs root to start the daemon as another user' : !HAS_SETPRIV ? 'setpriv (util-linux) not found' : false },
+    async () => {
+      await withDaemon({ asUid: 65534 }, async (n) => {
+        assert.match(n.stderr, /running unprivileged: sandboxes use a user namespace/);
+        // This host's cgroups are not delegated to uid 65534: the operator is told.
+        assert.match(n.stderr, /(memory|cpu|pids) limit not enforced/);
+        const name = uniqueName('rootless');
+        const lambda = n.lambda();
+        await createFunction(lambda, { name, runtime: 'python3.11', handler: 'app.handler', zip: zipFixture('functions', 'python', 'echo') });
+        const r = await invoke(lambda, name, { hello: 'rootless' });
+        assert.equal(r.functionError, undefined, r.text);
+        assert.deepEqual(r.json.event, { hello: 'rootless' });
+      });
+    });
+
   it('restart on the same data dir keeps every function (config + code) and they still run', { timeout: 240000 }, async () => {
     const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'nimbus-e2e-restart-'));
     try {

@@ -67,14 +67,15 @@ export class Nimbus {
   }
 
   // options: dataDir (reuse one, e.g. for restart tests), keepAlive (seconds),
-  // args (extra CLI args), env (extra env for the daemon).
+  // args (extra CLI args), env (extra env for the daemon), asUid (run the daemon
+  // as this uid/gid via setpriv; the data dir is chowned to it; needs root).
   static async start(options = {}) {
     const n = new Nimbus();
     await n.#start(options);
     return n;
   }
 
-  async #start({ dataDir, keepAlive, args = [], env = {} } = {}) {
+  async #start({ dataDir, keepAlive, args = [], env = {}, asUid } = {}) {
     if (!binaryAvailable()) throw new Error(`nimbus binary not found or not executable at ${NIMBUS_BIN} (set NIMBUS_BIN)`);
     if (dataDir) {
       this.dataDir = dataDir;
@@ -86,7 +87,16 @@ export class Nimbus {
     if (keepAlive !== undefined) argv.push('--keep-alive', String(keepAlive));
     argv.push(...args);
     this.argv = argv;
-    this.proc = spawn(NIMBUS_BIN, argv, {
+    let cmd = NIMBUS_BIN;
+    let cmdArgs = argv;
+    if (asUid !== undefined) {
+      fs.chownSync(this.dataDir, asUid, asUid);
+      // setpriv execs nimbus, so the pid stays the daemon's.
+      cmd = 'setpriv';
+      cmdArgs = [`--reuid=${asUid}`, `--regid=${asUid}`, '--clear-groups', '--', NIMBUS_BIN, ...argv];
+      env = { HOME: this.dataDir, ...env };
+    }
+    this.proc = spawn(cmd, cmdArgs, {
       env: { ...process.env, ...env },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
