@@ -318,7 +318,8 @@ void LambdaApi::HandleAsync(http::Request&& request,
   deps_.pool.Submit([this, shared_request, respond = std::move(respond), request_id]() mutable {
     auto reply = std::make_shared<ControlReply>(HandleBlocking(*shared_request, request_id));
     deps_.reactor.Post([this, reply, respond = std::move(respond)] {
-      if (reply->retire_function) deps_.invoker.RetireFunction(*reply->retire_function);
+      // TODO(#3): updates of $LATEST retire only "$LATEST" once versions exist.
+      if (reply->retire_function) deps_.invoker.RetireFunction(*reply->retire_function, "");
       respond(std::move(reply->response));
     });
   });

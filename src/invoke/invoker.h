@@ -49,10 +49,11 @@ class Invoker {
   // REQUIRES: on the reactor thread.
   virtual void Invoke(InvokeRequest request, InvokeCallback done) = 0;
 
-  // The function's configuration or code changed, or it was deleted: stop handing
-  // new invocations to environments built from older snapshots and retire them
-  // once idle. REQUIRES: on the reactor thread.
-  virtual void RetireFunction(const std::string& function_name) = 0;
+  // A function version's configuration or code changed, or it was deleted: stop
+  // handing new invocations to its environments and retire them once idle.
+  // `version` is "$LATEST", a version number, or empty for every version (the
+  // function was deleted). REQUIRES: on the reactor thread.
+  virtual void RetireFunction(const std::string& function_name, const std::string& version) = 0;
 };
 
 }  // namespace nimbus::invoke

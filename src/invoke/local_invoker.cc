@@ -1,5 +1,6 @@
 #include "invoke/local_invoker.h"
 
+#include <map>
 #include <unordered_map>
 
 #include "base/encoding.h"
@@ -56,7 +57,7 @@ class LocalInvokerImpl final : public LocalInvoker {
     }
     if (request.request_id.empty()) request.request_id = NewUuid();
     const control::FunctionVersion& fn = *request.function;
-    FunctionPool& pool = PoolFor(fn.config.name);
+    FunctionPool& pool = PoolFor(fn.config.name, fn.config.version);
     while (!pool.idle.empty()) {
       Environment* env = pool.idle.back();
       pool.Unidle(env);
@@ -101,12 +102,13 @@ class LocalInvokerImpl final : public LocalInvoker {
     raw->Start(std::move(*resolution->launch));
   }
 
-  void RetireFunction(const std::string& function_name) override {
-    auto it = pools_.find(function_name);
-    if (it == pools_.end()) return;
-    std::vector<Environment*> envs;
-    for (auto& [env, owned] : it->second->envs) envs.push_back(env);
-    for (Environment* env : envs) env->Retire();
+  void RetireFunction(const std::string& function_name, const std::string& version) override {
+    for (auto& [key, pool] : pools_) {
+      if (key.first != function_name || (!version.empty() && key.second != version)) continue;
+      std::vector<Environment*> envs;
+      for (auto& [env, owned] : pool->envs) envs.push_back(env);
+      for (Environment* env : envs) env->Retire();
+    }
   }
 
   void Shutdown(std::chrono::milliseconds grace, std::function<void()> done) override {
@@ -160,8 +162,8 @@ class LocalInvokerImpl final : public LocalInvoker {
   }
 
  private:
-  FunctionPool& PoolFor(const std::string& name) {
-    auto& p = pools_[name];
+  FunctionPool& PoolFor(const std::string& name, const std::string& version) {
+    auto& p = pools_[{name, version}];
     if (!p) p = std::make_unique<FunctionPool>(*this);
     return *p;
   }
@@ -187,7 +189,8 @@ class LocalInvokerImpl final : public LocalInvoker {
 
   InvokerDeps deps_;
   InvokerOptions options_;
-  std::unordered_map<std::string, std::unique_ptr<FunctionPool>> pools_;
+  // One pool per function version: (name, "$LATEST" | "N").
+  std::map<std::pair<std::string, std::string>, std::unique_ptr<FunctionPool>> pools_;
   int busy_ = 0;
   bool shutting_down_ = false;
   std::function<void()> shutdown_done_;

@@ -380,6 +380,33 @@ TEST_F(LocalInvokerTest, ANewRevisionRetiresTheOldEnvironment) {
   ASSERT_EQ(r2.wait_for(5s), std::future_status::ready);
 }
 
+TEST_F(LocalInvokerTest, EachVersionHasItsOwnWarmEnvironments) {
+  auto v1 = MakeFunction("rev-v1", 3);
+  std::const_pointer_cast<control::FunctionVersion>(v1)->config.version = "1";
+  auto r1 = Invoke("latest");
+  auto sb1 = WaitForLaunch(1);
+  FakeRuntime latest(sb1->port);
+  auto e1 = latest.Next();
+  latest.Respond(e1.request_id, "1");
+  ASSERT_EQ(r1.wait_for(5s), std::future_status::ready);
+  auto r2 = Invoke("v1", false, v1);
+  auto sb2 = WaitForLaunch(2);
+  FakeRuntime one(sb2->port);
+  auto e2 = one.Next();
+  one.Respond(e2.request_id, "2");
+  ASSERT_EQ(r2.wait_for(5s), std::future_status::ready);
+  EXPECT_EQ(r2.get()->executed_version, "1");
+  EXPECT_FALSE(sb1->destroyed) << "invoking version 1 must not retire $LATEST's environment";
+  // Retiring $LATEST leaves version 1 warm.
+  OnReactor([&] {
+    invoker_->RetireFunction("fn", "$LATEST");
+    return 0;
+  });
+  for (int i = 0; i < 1000 && !sb1->destroyed; ++i) std::this_thread::sleep_for(1ms);
+  EXPECT_TRUE(sb1->destroyed);
+  EXPECT_FALSE(sb2->destroyed);
+}
+
 TEST_F(LocalInvokerTest, ShutdownLetsInFlightInvocationsFinishThenDestroysEveryEnvironment) {
   auto result = Invoke("{}");
   auto sb = WaitForLaunch(1);

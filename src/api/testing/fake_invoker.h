@@ -27,8 +27,8 @@ class FakeInvoker final : public invoke::Invoker {
     results.pop_front();
     done(std::move(r));
   }
-  void RetireFunction(const std::string& function_name) override {
-    retired.push_back(function_name);
+  void RetireFunction(const std::string& function_name, const std::string& version) override {
+    retired.push_back(version.empty() ? function_name : function_name + ":" + version);
   }
 
   std::deque<Result<invoke::InvokeOutcome>> results;  // answers, in order
