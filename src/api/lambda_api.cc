@@ -75,9 +75,18 @@ bool LambdaApi::Matches(const http::Request& request) {
   return false;
 }
 
+namespace {
+// POST /2014-11-13/functions/{name}/invoke-async/ (deprecated, still served by AWS).
+bool IsLegacyInvokeAsync(const std::optional<std::vector<std::string>>& segs) {
+  return segs && segs->size() == 4 && (*segs)[0] == "2014-11-13" && (*segs)[1] == "functions" &&
+         (*segs)[3] == "invoke-async";
+}
+}  // namespace
+
 bool LambdaApi::IsInvoke(const http::Request& request) {
   if (request.method != "POST") return false;
   auto segs = Segments(request);
+  if (IsLegacyInvokeAsync(segs)) return true;
   return segs && segs->size() == 4 && (*segs)[0] == "2015-03-31" && (*segs)[1] == "functions" &&
          (*segs)[3] == "invocations";
 }
@@ -204,19 +213,26 @@ ApiResult<http::Response> LambdaApi::Route(const http::Request& request,
 
 ApiResult<PreparedInvoke> LambdaApi::PrepareInvoke(const http::Request& request,
                                                    const std::string& request_id) const {
-  if (BodyTooLarge(request, kMaxSyncInvokePayloadBytes)) {
-    return RequestTooLarge(kMaxSyncInvokePayloadBytes, "InvokeFunction");
-  }
   auto segs = Segments(request);
   NIMBUS_CHECK(segs && segs->size() == 4) << "PrepareInvoke of a non-Invoke request";
+  const bool legacy_async = IsLegacyInvokeAsync(segs);
   const std::string& name = (*segs)[2];
   auto query = http::ParseQuery(request.query());
   std::string qualifier = http::QueryParam(query, "Qualifier").value_or("");
 
   PreparedInvoke out;
-  std::string_view type = request.headers.Get("X-Amz-Invocation-Type").value_or("RequestResponse");
+  std::string_view type =
+      legacy_async ? "Event"
+                   : request.headers.Get("X-Amz-Invocation-Type").value_or("RequestResponse");
   if (type != "RequestResponse" && type != "Event" && type != "DryRun") {
     return EnumError(type, "invocationType", "Event, RequestResponse, DryRun");
+  }
+  if (type == "Event" && BodyTooLarge(request, kMaxAsyncInvokePayloadBytes)) {
+    return RequestTooLarge(kMaxAsyncInvokePayloadBytes,
+                           legacy_async ? "InvokeAsync" : "InvokeFunction");
+  }
+  if (BodyTooLarge(request, kMaxSyncInvokePayloadBytes)) {
+    return RequestTooLarge(kMaxSyncInvokePayloadBytes, "InvokeFunction");
   }
   std::string_view log_type = request.headers.Get("X-Amz-Log-Type").value_or("None");
   if (log_type != "None" && log_type != "Tail") return EnumError(log_type, "logType", "None, Tail");
@@ -229,9 +245,13 @@ ApiResult<PreparedInvoke> LambdaApi::PrepareInvoke(const http::Request& request,
     return out;
   }
   if (type == "Event") {
-    // TODO(#async): queue the event, answer 202, retry per the async semantics.
-    return ApiError{400, "InvalidParameterValueException",
-                    "InvocationType Event is not supported yet"};
+    if (deps_.async == nullptr) {
+      return ApiError{400, "InvalidParameterValueException",
+                      "InvocationType Event is not supported by this server"};
+    }
+    out.type = PreparedInvoke::Type::kEvent;
+    out.function_name = name;
+    out.qualifier = qualifier;
   }
   if (!request.body.empty()) {
     boost::json::error_code ec;
@@ -298,6 +318,30 @@ void LambdaApi::HandleAsync(http::Request&& request,
     }
     if (prepared->type == PreparedInvoke::Type::kDryRun) {
       respond(WithStandardHeaders(http::Response::Json(204, ""), request_id));
+      return;
+    }
+    if (prepared->type == PreparedInvoke::Type::kEvent) {
+      invoke::InvokeRequest& r = prepared->request;
+      async::AsyncInvokeRequest event{
+          .function = std::move(r.function),
+          .function_name = std::move(prepared->function_name),
+          .qualifier = std::move(prepared->qualifier),
+          .request_id = request_id,
+          .invoked_function_arn = std::move(r.invoked_function_arn),
+          .payload = std::move(r.payload),
+          .trace_id = std::move(r.trace_id),
+      };
+      // The legacy InvokeAsync answers {"Status": 202}; Invoke answers an empty 202.
+      bool legacy = IsLegacyInvokeAsync(Segments(request));
+      deps_.async->Enqueue(std::move(event), [respond = std::move(respond), request_id,
+                                              legacy](Status accepted) {
+        if (!accepted.ok()) {
+          respond(WithStandardHeaders(ErrorResponse(ToApiError(accepted)), request_id));
+          return;
+        }
+        respond(WithStandardHeaders(http::Response::Json(202, legacy ? R"({"Status":202})" : ""),
+                                    request_id));
+      });
       return;
     }
     bool tail = prepared->request.tail_log;

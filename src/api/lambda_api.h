@@ -20,6 +20,7 @@
 #include <string>
 
 #include "api/errors.h"
+#include "async/async_invoker.h"
 #include "base/blocking_pool.h"
 #include "base/clock.h"
 #include "base/reactor.h"
@@ -33,6 +34,7 @@ namespace nimbus::api {
 
 // Lambda's request limits.
 inline constexpr size_t kMaxSyncInvokePayloadBytes = 6291456;  // 6 MiB
+inline constexpr size_t kMaxAsyncInvokePayloadBytes = 1048576;  // 1 MiB (256 KB before late 2025)
 // Base64 of the 50 MiB zip limit plus JSON framing: the figure Lambda quotes in
 // "Request must be smaller than 69905067 bytes for the CreateFunction operation".
 inline constexpr size_t kMaxCodeRequestBytes = 69905067;
@@ -50,9 +52,12 @@ struct ControlReply {
 
 // An Invoke request that passed validation and resolved to a function.
 struct PreparedInvoke {
-  enum class Type { kRequestResponse, kDryRun };
+  enum class Type { kRequestResponse, kEvent, kDryRun };
   Type type = Type::kRequestResponse;
   invoke::InvokeRequest request;
+  // For kEvent: the name and qualifier as the caller gave them.
+  std::string function_name;
+  std::string qualifier;
 };
 
 class LambdaApi {
@@ -66,6 +71,8 @@ class LambdaApi {
     Reactor& reactor;  // the reactor that calls Handle and owns `invoker`
     const Clock& clock;
     control::Region region;
+    // Asynchronous invocation; null: Event invocations are refused.
+    async::AsyncInvoker* async = nullptr;
   };
   explicit LambdaApi(Deps deps);
   LambdaApi(const LambdaApi&) = delete;
@@ -88,7 +95,8 @@ class LambdaApi {
   // response carries x-amzn-RequestId: `request_id`.
   ControlReply HandleBlocking(const http::Request& request, const std::string& request_id);
 
-  // True if `request` is an Invoke (POST .../functions/{name}/invocations).
+  // True if `request` is an Invoke (POST /2015-03-31/functions/{name}/invocations)
+  // or the legacy InvokeAsync (POST /2014-11-13/functions/{name}/invoke-async/).
   static bool IsInvoke(const http::Request& request);
   // Validates an Invoke request and resolves its function (in memory only).
   // `request_id` becomes the invocation's request id.

@@ -92,8 +92,24 @@ class LambdaApiTest : public ::testing::Test {
     return future.get();
   }
 
+  // Records events; accepts them, or refuses with `refusal` when set.
+  struct FakeAsync final : async::AsyncInvoker {
+    void Enqueue(async::AsyncInvokeRequest r, std::function<void(Status)> accepted) override {
+      events.push_back(std::move(r));
+      accepted(refusal);
+    }
+    std::vector<async::AsyncInvokeRequest> events;
+    Status refusal;
+  };
+
+  void UseAsync() {
+    api_ = std::make_unique<LambdaApi>(LambdaApi::Deps{*registry_, invoker_, pool_, reactor_,
+                                                       clock_, control::Region{}, &async_});
+  }
+
   TempDir dir_;
   FakeClock clock_;
+  FakeAsync async_;
   testing::FakeInvoker invoker_;
   BlockingPool pool_;
   Reactor reactor_;
@@ -405,9 +421,6 @@ TEST_F(LambdaApiTest, RejectsBadInvokeRequestsWithLambdasErrors) {
       {"unpublished alias", Req("POST", "/2015-03-31/functions/fn%3Alive/invocations", "{}"), 404,
        "ResourceNotFoundException",
        R"({"Type":"User","Message":"Function not found: arn:aws:lambda:us-east-1:000000000000:function:fn:live"})"},
-      {"async", Req("POST", "/2015-03-31/functions/fn/invocations", "{}", {{"X-Amz-Invocation-Type", "Event"}}),
-       400, "InvalidParameterValueException",
-       R"({"Type":"User","message":"InvocationType Event is not supported yet"})"},
       {"bad invocation type", Req("POST", "/2015-03-31/functions/fn/invocations", "{}", {{"X-Amz-Invocation-Type", "Later"}}),
        400, "ValidationException",
        R"({"Type":"User","Message":"1 validation error detected: Value 'Later' at 'invocationType' failed to satisfy constraint: Member must satisfy enum value set: [Event, RequestResponse, DryRun]"})"},
@@ -464,6 +477,68 @@ TEST(LambdaApiMatches, ClaimsTheLambdaApiPathsOnly) {
   EXPECT_TRUE(LambdaApi::Matches(req("/nimbus/code/abc.zip")));
   EXPECT_FALSE(LambdaApi::Matches(req("/2018-06-01/runtime/invocation/next")));
   EXPECT_FALSE(LambdaApi::Matches(req("/healthz")));
+}
+
+}  // namespace
+}  // namespace nimbus::api
+
+namespace nimbus::api {
+namespace {
+
+TEST_F(LambdaApiTest, AnEventInvocationIsQueuedAndAnswered202) {
+  UseAsync();
+  MustCreate("fn");
+  http::Response r = Async(Req("POST", "/2015-03-31/functions/fn/invocations?Qualifier=%24LATEST",
+                               R"({"x":1})", {{"X-Amz-Invocation-Type", "Event"}}));
+  EXPECT_EQ(r.status, 202) << r.body;
+  EXPECT_EQ(r.body, "");
+  ASSERT_EQ(async_.events.size(), 1u);
+  const async::AsyncInvokeRequest& e = async_.events[0];
+  EXPECT_EQ(e.function->config.name, "fn");
+  EXPECT_EQ(e.function_name, "fn");
+  EXPECT_EQ(e.qualifier, "$LATEST");
+  EXPECT_EQ(e.payload, R"({"x":1})");
+  EXPECT_EQ(e.invoked_function_arn, std::string(kArn) + "fn:$LATEST");
+  EXPECT_EQ(r.headers.Get("x-amzn-RequestId"), e.request_id);
+  EXPECT_TRUE(invoker_.requests.empty());
+}
+
+TEST_F(LambdaApiTest, TheLegacyInvokeAsyncAnswersStatus202) {
+  UseAsync();
+  MustCreate("fn");
+  http::Response r = Async(Req("POST", "/2014-11-13/functions/fn/invoke-async/", R"({"x":2})"));
+  EXPECT_EQ(r.status, 202) << r.body;
+  EXPECT_EQ(r.body, R"({"Status":202})");
+  ASSERT_EQ(async_.events.size(), 1u);
+  EXPECT_EQ(async_.events[0].payload, R"({"x":2})");
+}
+
+TEST_F(LambdaApiTest, AnEventAboveOneMebibyteIsRefusedWith413) {
+  UseAsync();
+  MustCreate("fn");
+  std::string big = "\"" + std::string(kMaxAsyncInvokePayloadBytes, 'a') + "\"";
+  http::Response r = Async(Req("POST", "/2015-03-31/functions/fn/invocations", big,
+                               {{"X-Amz-Invocation-Type", "Event"}}));
+  EXPECT_EQ(r.status, 413) << r.body;
+  EXPECT_TRUE(async_.events.empty());
+}
+
+TEST_F(LambdaApiTest, AnEventThatCannotBeStoredIsAServiceError) {
+  UseAsync();
+  MustCreate("fn");
+  async_.refusal = Status(Code::kResourceExhausted, "async queue: disk full");
+  http::Response r = Async(Req("POST", "/2015-03-31/functions/fn/invocations", "{}",
+                               {{"X-Amz-Invocation-Type", "Event"}}));
+  EXPECT_GE(r.status, 400);
+  EXPECT_TRUE(r.headers.Has("x-amzn-ErrorType"));
+}
+
+TEST_F(LambdaApiTest, WithoutAnAsyncInvokerEventsAreRefusedClearly) {
+  MustCreate("fn");
+  http::Response r = Async(Req("POST", "/2015-03-31/functions/fn/invocations", "{}",
+                               {{"X-Amz-Invocation-Type", "Event"}}));
+  EXPECT_EQ(r.status, 400);
+  EXPECT_NE(r.body.find("InvocationType Event is not supported by this server"), std::string::npos);
 }
 
 }  // namespace
