@@ -32,7 +32,9 @@ ApiError ToApiError(const Status& status) {
     case Code::kConflict: return {409, "ResourceConflictException", m};
     case Code::kFailedPrecondition: return {412, "PreconditionFailedException", m};
     case Code::kTooLarge: return {413, "RequestEntityTooLargeException", m};
-    case Code::kThrottled: return {429, "TooManyRequestsException", m};
+    case Code::kThrottled:
+      return {429, "TooManyRequestsException", m,
+              status.detail().empty() ? "ConcurrentInvocationLimitExceeded" : status.detail()};
     case Code::kResourceExhausted: return {400, "CodeStorageExceededException", m};
     case Code::kPermissionDenied: return {403, "AccessDeniedException", m};
     case Code::kOk:
@@ -63,8 +65,7 @@ http::Response ErrorResponse(const ApiError& error) {
                kLowercaseMessage.end();
   body[lower ? "message" : "Message"] = error.message;
   if (error.type == "TooManyRequestsException") {
-    // TODO(#concurrency): carry the specific reason from invoke/.
-    body["Reason"] = "ConcurrentInvocationLimitExceeded";
+    body["Reason"] = error.reason.empty() ? "ConcurrentInvocationLimitExceeded" : error.reason;
   }
   http::Response r = http::Response::Json(error.status, boost::json::serialize(body));
   r.headers.Set("x-amzn-ErrorType", error.type);

@@ -21,6 +21,8 @@ struct ApiError {
   int status = 500;
   std::string type;     // the x-amzn-ErrorType, e.g. "ResourceNotFoundException"
   std::string message;
+  // TooManyRequestsException's Reason (from Status::detail()); empty otherwise.
+  std::string reason = {};
 
   friend bool operator==(const ApiError&, const ApiError&) = default;
 };

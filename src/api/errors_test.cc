@@ -23,7 +23,9 @@ TEST(ToApiError, MapsEveryCodeToItsLambdaTypeAndStatus) {
                         Case{Code::kDeadlineExceeded, 500, "ServiceException"},
                         Case{Code::kInternal, 500, "ServiceException"}}) {
     ApiError e = ToApiError(Status(c.code, "m"));
-    EXPECT_EQ(e, (ApiError{c.status, c.type, "m"})) << c.type;
+    EXPECT_EQ(e.status, c.status) << c.type;
+    EXPECT_EQ(e.type, c.type);
+    EXPECT_EQ(e.message, "m");
   }
 }
 
@@ -52,6 +54,14 @@ TEST(ErrorResponse, TellsThrottledClientsWhenToRetry) {
   EXPECT_EQ(r.headers.Get("Retry-After"), "1");
   EXPECT_EQ(r.body,
             R"({"Type":"User","message":"Rate exceeded","Reason":"ConcurrentInvocationLimitExceeded"})");
+}
+
+TEST(ErrorResponse, CarriesTheThrottleReasonFromTheStatusDetail) {
+  http::Response r = ErrorResponse(ToApiError(
+      Status(Code::kThrottled, "Rate Exceeded.")
+          .WithDetail("ReservedFunctionConcurrentInvocationLimitExceeded")));
+  EXPECT_EQ(r.body,
+            R"({"Type":"User","message":"Rate Exceeded.","Reason":"ReservedFunctionConcurrentInvocationLimitExceeded"})");
 }
 
 }  // namespace

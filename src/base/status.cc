@@ -25,7 +25,7 @@ std::string_view CodeName(Code code) {
 
 Status Status::WithContext(std::string_view context) const {
   if (ok()) return *this;
-  return Status(code_, fmt::format("{}: {}", context, message_));
+  return Status(code_, fmt::format("{}: {}", context, message_)).WithDetail(detail_);
 }
 
 std::string Status::ToString() const {

@@ -53,6 +53,16 @@ class [[nodiscard]] Status {
   // "NotFound: function f not found".
   std::string ToString() const;
 
+  // A machine-readable refinement of the code for the wire, when one matters
+  // (e.g. the Reason of a throttle: "ReservedFunctionConcurrentInvocationLimitExceeded").
+  // Not part of equality.
+  const std::string& detail() const { return detail_; }
+  Status WithDetail(std::string detail) const {
+    Status s = *this;
+    s.detail_ = std::move(detail);
+    return s;
+  }
+
   friend bool operator==(const Status& a, const Status& b) {
     return a.code_ == b.code_ && a.message_ == b.message_;
   }
@@ -60,6 +70,7 @@ class [[nodiscard]] Status {
  private:
   Code code_ = Code::kOk;
   std::string message_;
+  std::string detail_;
 };
 
 inline Status InvalidArgument(std::string m) { return {Code::kInvalidArgument, std::move(m)}; }

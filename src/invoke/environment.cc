@@ -57,12 +57,14 @@ std::string_view StateName(Environment::State s) {
 }
 
 Environment::Environment(Deps deps, const EnvironmentOptions& options,
-                         control::FunctionSnapshot function, EnvironmentObserver& observer)
+                         control::FunctionSnapshot function, EnvironmentObserver& observer,
+                         bool provisioned)
     : deps_(deps),
       options_(options),
       function_(std::move(function)),
       observer_(observer),
       id_(RandomHex32()),
+      provisioned_(provisioned),
       token_(std::make_shared<Environment*>(this)) {
   log_stream_ = LogStreamName(deps_.clock.Now(), function_->config.version, id_);
 }
@@ -102,7 +104,7 @@ std::vector<std::string> Environment::BuildEnv(
       {"AWS_LAMBDA_FUNCTION_MEMORY_SIZE", std::to_string(c.memory_mb)},
       {"AWS_LAMBDA_LOG_GROUP_NAME", log_group},
       {"AWS_LAMBDA_LOG_STREAM_NAME", log_stream_},
-      {"AWS_LAMBDA_INITIALIZATION_TYPE", "on-demand"},
+      {"AWS_LAMBDA_INITIALIZATION_TYPE", provisioned_ ? "provisioned-concurrency" : "on-demand"},
       {"AWS_REGION", options_.region.name},
       {"AWS_DEFAULT_REGION", options_.region.name},
       // Static credentials so SDKs inside the sandbox never probe a metadata service.
@@ -226,7 +228,9 @@ void Environment::OnNext(NextCallback deliver) {
   if (state_ == State::kInitializing) {
     initialized_ = true;
     init_timer_.reset();
-    pending_init_ms_ = MillisBetween(launched_at_, deps_.clock.MonotonicNow());
+    // A cold start's REPORT carries Init Duration (and bills it); an environment
+    // initialised ahead of demand (provisioned) reports none.
+    if (current_) pending_init_ms_ = MillisBetween(launched_at_, deps_.clock.MonotonicNow());
     deps_.blocking.Submit([sb = sandbox_] {
       Status s = sb->ApplyCpuLimit();
       if (!s.ok()) log::Warn("apply cpu limit: {}", s.ToString());

@@ -69,8 +69,10 @@ class Environment final : public runtime_api::RuntimeEndpoint {
     LogSink& logs;
   };
 
+  // `provisioned`: started ahead of demand for provisioned concurrency
+  // (AWS_LAMBDA_INITIALIZATION_TYPE=provisioned-concurrency, never reaped idle).
   Environment(Deps deps, const EnvironmentOptions& options, control::FunctionSnapshot function,
-              EnvironmentObserver& observer);
+              EnvironmentObserver& observer, bool provisioned = false);
   ~Environment() override;
   Environment(const Environment&) = delete;
   Environment& operator=(const Environment&) = delete;
@@ -92,6 +94,7 @@ class Environment final : public runtime_api::RuntimeEndpoint {
   const control::FunctionSnapshot& function() const { return function_; }
   const std::string& log_stream() const { return log_stream_; }
   bool retired() const { return retired_; }
+  bool provisioned() const { return provisioned_; }
 
   // runtime_api::RuntimeEndpoint
   void OnNext(NextCallback deliver) override;
@@ -137,6 +140,7 @@ class Environment final : public runtime_api::RuntimeEndpoint {
   control::FunctionSnapshot function_;
   EnvironmentObserver& observer_;
   std::string id_;
+  const bool provisioned_;
   std::string log_stream_;
   State state_ = State::kStarting;
   bool retired_ = false;

@@ -54,6 +54,20 @@ class Invoker {
   // `version` is "$LATEST", a version number, or empty for every version (the
   // function was deleted). REQUIRES: on the reactor thread.
   virtual void RetireFunction(const std::string& function_name, const std::string& version) = 0;
+
+  // The function's reserved concurrency (PutFunctionConcurrency): at most
+  // `reserved` of its invocations run at once, and that many are set aside from
+  // the account's pool; 0 throttles every invocation; nullopt removes the
+  // reservation (DeleteFunctionConcurrency). REQUIRES: on the reactor thread.
+  virtual void SetReservedConcurrency(const std::string& function_name,
+                                      std::optional<int> reserved) = 0;
+
+  // Provisioned concurrency for one published version or alias target: keep
+  // `count` environments of `version` initialised and ready (0 removes it).
+  // `qualifier` is the alias or version it was configured on.
+  // REQUIRES: on the reactor thread.
+  virtual void SetProvisionedConcurrency(control::FunctionSnapshot version,
+                                         const std::string& qualifier, int count) = 0;
 };
 
 }  // namespace nimbus::invoke

@@ -20,6 +20,10 @@ class FunctionPool final : public EnvironmentObserver {
 
   std::unordered_map<Environment*, std::unique_ptr<Environment>> envs;
   std::vector<Environment*> idle;
+  // Provisioned concurrency: keep this many environments of `provisioned_version`
+  // initialised (0: none).
+  int provisioned_target = 0;
+  control::FunctionSnapshot provisioned_version;
   std::unordered_map<Environment*, std::unique_ptr<Reactor::Timer>> keep_alive;
 
   void OnEnvironmentAvailable(Environment* env) override;
@@ -57,6 +61,11 @@ class LocalInvokerImpl final : public LocalInvoker {
     }
     if (request.request_id.empty()) request.request_id = NewUuid();
     const control::FunctionVersion& fn = *request.function;
+    // Concurrency is invocations in flight, warm or cold (Lambda's definition).
+    if (Status throttled = CheckConcurrency(fn.config.name); !throttled.ok()) {
+      done(throttled);
+      return;
+    }
     FunctionPool& pool = PoolFor(fn.config.name, fn.config.version);
     while (!pool.idle.empty()) {
       Environment* env = pool.idle.back();
@@ -66,12 +75,7 @@ class LocalInvokerImpl final : public LocalInvoker {
         env->Retire();
         continue;
       }
-      ++busy_;
-      env->Assign(std::move(request), CountedDone(std::move(done)));
-      return;
-    }
-    if (busy_ >= options_.max_concurrency) {
-      done(Status(Code::kThrottled, "Rate Exceeded."));
+      env->Assign(std::move(request), CountedDone(fn.config.name, std::move(done)));
       return;
     }
     auto resolution = ResolveRuntime(fn.config, fn.code_dir);
@@ -97,9 +101,32 @@ class LocalInvokerImpl final : public LocalInvoker {
         options_.environment, request.function, pool);
     Environment* raw = env.get();
     pool.envs.emplace(raw, std::move(env));
-    ++busy_;
-    raw->Assign(std::move(request), CountedDone(std::move(done)));
+    raw->Assign(std::move(request), CountedDone(fn.config.name, std::move(done)));
     raw->Start(std::move(*resolution->launch));
+  }
+
+  void SetReservedConcurrency(const std::string& function_name,
+                              std::optional<int> reserved) override {
+    auto it = reserved_.find(function_name);
+    if (it != reserved_.end()) {
+      reserved_total_ -= it->second;
+      reserved_.erase(it);
+    }
+    if (reserved) {
+      reserved_[function_name] = *reserved;
+      reserved_total_ += *reserved;
+    }
+  }
+
+  void SetProvisionedConcurrency(control::FunctionSnapshot version, const std::string& qualifier,
+                                 int count) override {
+    NIMBUS_CHECK(version != nullptr);
+    log::Info("provisioned concurrency {}:{} (version {}) = {}", version->config.name, qualifier,
+              version->config.version, count);
+    FunctionPool& pool = PoolFor(version->config.name, version->config.version);
+    pool.provisioned_target = count;
+    pool.provisioned_version = std::move(version);
+    Replenish(pool);
   }
 
   void RetireFunction(const std::string& function_name, const std::string& version) override {
@@ -146,6 +173,8 @@ class LocalInvokerImpl final : public LocalInvoker {
       return;
     }
     pool.idle.push_back(env);
+    // Provisioned environments stay until their configuration says otherwise.
+    if (env->provisioned()) return;
     pool.keep_alive[env] = deps_.reactor.RunAfter(options_.keep_alive, [&pool, env] {
       pool.Unidle(env);
       env->Retire();
@@ -156,7 +185,10 @@ class LocalInvokerImpl final : public LocalInvoker {
     pool.Unidle(env);
     // Not from inside the environment's own call stack: post the deletion.
     deps_.reactor.Post([this, &pool, env] {
+      bool was_provisioned = env->provisioned() && !env->retired();
       pool.envs.erase(env);
+      // A provisioned environment that crashed or timed out is replaced.
+      if (was_provisioned) Replenish(pool);
       MaybeFinishShutdown();
     });
   }
@@ -168,12 +200,73 @@ class LocalInvokerImpl final : public LocalInvoker {
     return *p;
   }
 
-  // Wraps a callback so the busy count drops when the invocation ends.
-  InvokeCallback CountedDone(InvokeCallback done) {
-    return [this, done = std::move(done)](Result<InvokeOutcome> r) {
+  // Throttles when the function's reserved concurrency, or (for functions
+  // without a reservation) the account's unreserved concurrency, is in use.
+  Status CheckConcurrency(const std::string& name) const {
+    auto r = reserved_.find(name);
+    if (r != reserved_.end()) {
+      auto b = busy_by_function_.find(name);
+      int busy = b == busy_by_function_.end() ? 0 : b->second;
+      if (busy >= r->second) {
+        return Status(Code::kThrottled, "Rate Exceeded.")
+            .WithDetail("ReservedFunctionConcurrentInvocationLimitExceeded");
+      }
+      return Status::Ok();
+    }
+    if (busy_unreserved_ >= options_.max_concurrency - reserved_total_) {
+      return Status(Code::kThrottled, "Rate Exceeded.")
+          .WithDetail("ConcurrentInvocationLimitExceeded");
+    }
+    return Status::Ok();
+  }
+
+  // Counts the invocation as in flight until `done` runs.
+  InvokeCallback CountedDone(const std::string& name, InvokeCallback done) {
+    bool unreserved = !reserved_.contains(name);
+    ++busy_;
+    ++busy_by_function_[name];
+    if (unreserved) ++busy_unreserved_;
+    return [this, name, unreserved, done = std::move(done)](Result<InvokeOutcome> r) {
       --busy_;
+      if (--busy_by_function_[name] == 0) busy_by_function_.erase(name);
+      if (unreserved) --busy_unreserved_;
       done(std::move(r));
     };
+  }
+
+  // Starts provisioned environments until the pool holds its target (alive and
+  // not retired); retires idle extras when the target went down.
+  void Replenish(FunctionPool& pool) {
+    if (shutting_down_ || !pool.provisioned_version) return;
+    int alive = 0;
+    std::vector<Environment*> extra;
+    for (auto& [env, owned] : pool.envs) {
+      if (!env->provisioned() || env->retired() || env->state() == Environment::State::kDead) {
+        continue;
+      }
+      if (++alive > pool.provisioned_target && env->can_accept()) extra.push_back(env);
+    }
+    for (Environment* env : extra) {
+      pool.Unidle(env);
+      env->Retire();
+    }
+    const control::FunctionVersion& fn = *pool.provisioned_version;
+    for (; alive < pool.provisioned_target; ++alive) {
+      auto resolution = ResolveRuntime(fn.config, fn.code_dir);
+      if (!resolution.has_value() || !resolution->launch) {
+        log::Warn("provisioned concurrency {}:{}: cannot start the runtime: {}", fn.config.name,
+                  fn.config.version,
+                  resolution.has_value() ? resolution->error_message : resolution.error().ToString());
+        return;
+      }
+      auto env = std::make_unique<Environment>(
+          Environment::Deps{deps_.reactor, deps_.blocking, deps_.clock, deps_.sandboxes,
+                            deps_.logs},
+          options_.environment, pool.provisioned_version, pool, /*provisioned=*/true);
+      Environment* raw = env.get();
+      pool.envs.emplace(raw, std::move(env));
+      raw->Start(std::move(*resolution->launch));
+    }
   }
 
   void MaybeFinishShutdown() {
@@ -191,7 +284,11 @@ class LocalInvokerImpl final : public LocalInvoker {
   InvokerOptions options_;
   // One pool per function version: (name, "$LATEST" | "N").
   std::map<std::pair<std::string, std::string>, std::unique_ptr<FunctionPool>> pools_;
-  int busy_ = 0;
+  int busy_ = 0;                 // invocations in flight
+  int busy_unreserved_ = 0;      // ... of functions without reserved concurrency
+  std::unordered_map<std::string, int> busy_by_function_;
+  std::unordered_map<std::string, int> reserved_;  // function name -> reserved concurrency
+  int reserved_total_ = 0;
   bool shutting_down_ = false;
   std::function<void()> shutdown_done_;
   std::unique_ptr<Reactor::Timer> grace_timer_;

@@ -407,6 +407,101 @@ TEST_F(LocalInvokerTest, EachVersionHasItsOwnWarmEnvironments) {
   EXPECT_FALSE(sb2->destroyed);
 }
 
+TEST_F(LocalInvokerTest, ReservedConcurrencyCapsTheFunctionAndNamesTheReason) {
+  OnReactor([&] {
+    invoker_->SetReservedConcurrency("fn", 1);
+    return 0;
+  });
+  auto r1 = Invoke("1");
+  auto r2 = Invoke("2");
+  ASSERT_EQ(r2.wait_for(5s), std::future_status::ready);
+  auto second = r2.get();
+  ASSERT_FALSE(second.has_value());
+  EXPECT_EQ(second.error().code(), Code::kThrottled);
+  EXPECT_EQ(second.error().detail(), "ReservedFunctionConcurrentInvocationLimitExceeded");
+  auto sb = WaitForLaunch(1);
+  FakeRuntime rt(sb->port);
+  auto e = rt.Next();
+  rt.Respond(e.request_id, "1");
+  ASSERT_EQ(r1.wait_for(5s), std::future_status::ready);
+  EXPECT_TRUE(r1.get().has_value());
+  // Once the first is done, the slot is free again (warm environment).
+  auto r3 = Invoke("3");
+  auto e3 = rt.Next();
+  rt.Respond(e3.request_id, "3");
+  ASSERT_EQ(r3.wait_for(5s), std::future_status::ready);
+  EXPECT_TRUE(r3.get().has_value());
+}
+
+TEST_F(LocalInvokerTest, ReservedConcurrencyZeroThrottlesEverythingAndReservationsShrinkTheAccountPool) {
+  OnReactor([&] {
+    invoker_->SetReservedConcurrency("fn", 0);
+    invoker_->SetReservedConcurrency("other", 2);  // account limit is 3 here: 1 left unreserved
+    return 0;
+  });
+  auto r = Invoke("{}");
+  ASSERT_EQ(r.wait_for(5s), std::future_status::ready);
+  EXPECT_EQ(r.get().error().detail(), "ReservedFunctionConcurrentInvocationLimitExceeded");
+  OnReactor([&] {
+    invoker_->SetReservedConcurrency("fn", std::nullopt);
+    return 0;
+  });
+  auto a = Invoke("a");
+  auto b = Invoke("b");
+  ASSERT_EQ(b.wait_for(5s), std::future_status::ready);
+  auto rb = b.get();
+  ASSERT_FALSE(rb.has_value());
+  EXPECT_EQ(rb.error().detail(), "ConcurrentInvocationLimitExceeded");
+  auto sb = WaitForLaunch(1);
+  FakeRuntime rt(sb->port);
+  auto e = rt.Next();
+  rt.Respond(e.request_id, "a");
+  ASSERT_EQ(a.wait_for(5s), std::future_status::ready);
+}
+
+TEST_F(LocalInvokerTest, ProvisionedConcurrencyKeepsInitialisedEnvironmentsReady) {
+  auto v1 = MakeFunction("rev-v1", 3);
+  std::const_pointer_cast<control::FunctionVersion>(v1)->config.version = "1";
+  OnReactor([&] {
+    invoker_->SetProvisionedConcurrency(v1, "live", 2);
+    return 0;
+  });
+  auto a = WaitForLaunch(1);
+  auto b = WaitForLaunch(2);
+  auto has = [](const FakeSandboxControl& c, const std::string& kv) {
+    return std::find(c.spec.env.begin(), c.spec.env.end(), kv) != c.spec.env.end();
+  };
+  EXPECT_TRUE(has(*a, "AWS_LAMBDA_INITIALIZATION_TYPE=provisioned-concurrency"));
+  EXPECT_TRUE(has(*b, "AWS_LAMBDA_INITIALIZATION_TYPE=provisioned-concurrency"));
+  // Both initialise (their first /next) before any invocation arrives.
+  FakeRuntime ra(a->port), rb(b->port);
+  auto serve = [](FakeRuntime& rt, const char* answer) {
+    auto e = rt.Next();
+    if (!e.request_id.empty()) rt.Respond(e.request_id, answer);
+  };
+  std::thread ta([&] { serve(ra, "a"); });
+  std::thread tb([&] { serve(rb, "b"); });
+  for (int i = 0; i < 2000 && OnReactor([&] { return invoker_->stats().idle; }) < 2; ++i) {
+    std::this_thread::sleep_for(1ms);
+  }
+  ASSERT_EQ(OnReactor([&] { return invoker_->stats().idle; }), 2);
+  auto result = Invoke("hello", false, v1);
+  ASSERT_EQ(result.wait_for(5s), std::future_status::ready);
+  auto r = result.get();
+  ASSERT_TRUE(r.has_value());
+  EXPECT_EQ(r->executed_version, "1");
+  EXPECT_EQ(sandboxes_.launched().size(), 2u);
+  // The idle one keeps its parked /next until the provisioned environments go.
+  OnReactor([&] {
+    invoker_->SetProvisionedConcurrency(v1, "live", 0);
+    return 0;
+  });
+  ta.join();
+  tb.join();
+  EXPECT_EQ(Logs().back().find("Init Duration"), std::string::npos)
+      << "provisioned environments initialised ahead of the invocation";
+}
+
 TEST_F(LocalInvokerTest, ShutdownLetsInFlightInvocationsFinishThenDestroysEveryEnvironment) {
   auto result = Invoke("{}");
   auto sb = WaitForLaunch(1);

@@ -7,6 +7,8 @@
 #include <gtest/gtest.h>
 
 #include <deque>
+#include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -31,6 +33,17 @@ class FakeInvoker final : public invoke::Invoker {
     retired.push_back(version.empty() ? function_name : function_name + ":" + version);
   }
 
+  void SetReservedConcurrency(const std::string& function_name,
+                              std::optional<int> reserved) override {
+    reserved_concurrency[function_name] = reserved;
+  }
+  void SetProvisionedConcurrency(control::FunctionSnapshot version, const std::string& qualifier,
+                                 int count) override {
+    provisioned[version->config.name + ":" + qualifier] = count;
+  }
+
+  std::map<std::string, std::optional<int>> reserved_concurrency;  // by function name
+  std::map<std::string, int> provisioned;                          // by "name:qualifier"
   std::deque<Result<invoke::InvokeOutcome>> results;  // answers, in order
   std::vector<invoke::InvokeRequest> requests;        // what was invoked
   std::vector<std::string> retired;                   // RetireFunction calls
