@@ -42,7 +42,8 @@ fs::path DefaultRuntimeDir() {
 }
 
 int Serve(const std::string& listen, const fs::path& data_dir, fs::path runtime_dir,
-          int keep_alive, int max_concurrency, bool verbose) {
+          int keep_alive, int max_concurrency, double async_retry_scale,
+          int async_max_in_flight, bool verbose) {
   if (verbose) nimbus::log::SetMinLevel(nimbus::log::Level::kDebug);
   nimbus::server::ServerOptions options;
   size_t colon = listen.rfind(':');
@@ -66,6 +67,8 @@ int Serve(const std::string& listen, const fs::path& data_dir, fs::path runtime_
   options.runtime_dir = runtime_dir.empty() ? DefaultRuntimeDir() : std::move(runtime_dir);
   options.keep_alive = std::chrono::seconds(keep_alive);
   options.max_concurrency = max_concurrency;
+  options.async_retry_scale = async_retry_scale;
+  options.async_max_in_flight = async_max_in_flight;
 
   // Signals are taken synchronously by this thread; block them before any other
   // thread exists so every thread inherits the mask.
@@ -118,6 +121,8 @@ int main(int argc, char** argv) {
   std::string runtime_dir;
   int keep_alive = 300;
   int max_concurrency = 1000;
+  double async_retry_scale = 1.0;
+  int async_max_in_flight = 32;
   bool verbose = false;
   serve->add_option("--listen", listen, "HOST:PORT to listen on (port 0 picks a free port)")
       ->capture_default_str();
@@ -130,13 +135,22 @@ int main(int argc, char** argv) {
   serve->add_option("--max-concurrency", max_concurrency, "Account concurrency limit")
       ->check(CLI::Range(1, 100000))
       ->capture_default_str();
+  serve->add_option("--async-retry-scale", async_retry_scale,
+                    "Multiplier of async retry delays (1 min / 2 min, 1 s..5 min backoff)")
+      ->check(CLI::Range(0.0, 100.0))
+      ->capture_default_str();
+  serve->add_option("--async-concurrency", async_max_in_flight,
+                    "Async invocation attempts running at once")
+      ->check(CLI::Range(1, 100000))
+      ->capture_default_str();
   serve->add_flag("-v,--verbose", verbose, "Debug logging");
 
   nimbus::cli::RegisterClientCommands(app);
 
   CLI11_PARSE(app, argc, argv);
   if (serve->parsed()) {
-    return Serve(listen, data_dir, runtime_dir, keep_alive, max_concurrency, verbose);
+    return Serve(listen, data_dir, runtime_dir, keep_alive, max_concurrency, async_retry_scale,
+                 async_max_in_flight, verbose);
   }
   // Client commands ran as CLI11 callbacks during parsing; failures exited there.
   return 0;

@@ -6,6 +6,7 @@
 #include <thread>
 
 #include "api/lambda_api.h"
+#include "async/async_service.h"
 #include "base/blocking_pool.h"
 #include "base/encoding.h"
 #include "base/log.h"
@@ -59,6 +60,7 @@ struct Server::Impl {
   std::unique_ptr<obs::LogsApi> logs_api;
   std::unique_ptr<Reactor> reactor;
   std::unique_ptr<invoke::LocalInvoker> invoker;  // confined to the reactor
+  std::unique_ptr<async::AsyncService> async;     // confined to the reactor (opened before)
   std::unique_ptr<api::LambdaApi> lambda_api;     // confined to the reactor
   std::unique_ptr<http::Listener> listener;       // confined to the reactor
   uint16_t port = 0;
@@ -70,6 +72,11 @@ struct Server::Impl {
   void Route(http::Request&& request, http::Responder responder) {
     if (obs::LogsApi::Matches(request)) {
       logs_api->Handle(std::move(request), std::move(responder));
+      return;
+    }
+    // Before LambdaApi, whose /2019-09-25/ prefix would otherwise answer them.
+    if (async::EventInvokeConfigApi::Matches(request)) {
+      async->config_api().Handle(std::move(request), std::move(responder));
       return;
     }
     if (api::LambdaApi::Matches(request)) {
@@ -135,8 +142,22 @@ Result<std::unique_ptr<Server>> Server::Start(const Clock& clock,
   invoker_options.max_concurrency = s.options.max_concurrency;
   s.invoker = invoke::NewLocalInvoker(
       {*s.reactor, *s.blocking, clock, sandboxes, *s.log_sink}, invoker_options);
+  async::AsyncServiceOptions async_options;
+  async_options.db_path = s.options.data_dir / "async.db";
+  async_options.retry_scale = s.options.async_retry_scale;
+  async_options.max_in_flight = s.options.async_max_in_flight;
+  async_options.region = s.options.region;
+  control::Registry& registry = *s.registry;
+  NIMBUS_ASSIGN_OR_RETURN(
+      s.async, async::AsyncService::Open(
+                   {*s.reactor, clock, *s.invoker,
+                    [&registry](std::string_view name, std::string_view qualifier) {
+                      return registry.Resolve(name, qualifier);
+                    }},
+                   async_options));
   s.lambda_api = std::make_unique<api::LambdaApi>(api::LambdaApi::Deps{
-      *s.registry, *s.invoker, *s.blocking, *s.reactor, clock, s.options.region});
+      *s.registry, *s.invoker, *s.blocking, *s.reactor, clock, s.options.region,
+      &s.async->invoker()});
 
   // Listen before the reactor runs: a bind failure is reported to the caller.
   http::ListenerOptions listener_options;
@@ -150,6 +171,9 @@ Result<std::unique_ptr<Server>> Server::Start(const Clock& clock,
                    listener_options));
   s.port = s.listener->port();
   s.reactor->Start();
+  // Events still on disk from the last run (queued, waiting or in flight when it
+  // stopped or crashed) are delivered again.
+  s.reactor->Post([&s] { s.async->Start(); });
   return std::unique_ptr<Server>(new Server(std::move(impl)));
 }
 
@@ -159,6 +183,14 @@ std::string Server::endpoint() const {
   const std::string& h = impl_->options.listen_host;
   bool v6 = h.find(':') != std::string::npos;
   return fmt::format("http://{}{}{}:{}", v6 ? "[" : "", h, v6 ? "]" : "", impl_->port);
+}
+
+async::AsyncStats Server::async_stats() const {
+  Impl& s = *impl_;
+  async::AsyncStats stats;
+  if (s.stopped || !s.async) return stats;
+  s.RunOnReactor([&] { stats = s.async->stats(); });
+  return stats;
 }
 
 void Server::Shutdown() {
@@ -171,6 +203,7 @@ void Server::Shutdown() {
   std::promise<void> drained;
   s.reactor->Post([&] {
     s.listener->StopAccepting();
+    s.async->Stop([] {});  // no new attempts; queued events stay on disk
     s.invoker->Shutdown(s.options.shutdown_grace, [&] { drained.set_value(); });
   });
   drained.get_future().wait();
@@ -182,10 +215,15 @@ void Server::Shutdown() {
     if (busy.get_future().get() == 0) break;
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }
-  // 3. Destroy the data plane on its own thread, then stop the reactor.
+  // 3. Make the outcomes of the last async attempts durable (their events are
+  //    deleted), then destroy the data plane on its own thread and stop the reactor.
+  std::promise<void> async_flushed;
+  s.reactor->Post([&] { s.async->Stop([&] { async_flushed.set_value(); }); });
+  async_flushed.get_future().wait();
   s.RunOnReactor([&] {
     s.listener.reset();
     s.lambda_api.reset();
+    s.async.reset();
     s.invoker.reset();
   });
   s.reactor->Stop();

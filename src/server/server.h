@@ -15,6 +15,7 @@
 #include <string>
 
 #include "base/clock.h"
+#include "async/dispatcher.h"
 #include "base/status.h"
 #include "control/function.h"
 #include "sandbox/sandbox.h"
@@ -37,6 +38,12 @@ struct ServerOptions {
   // are the hot user; two per core keeps cold starts parallel on small hosts.
   int blocking_threads = 4;
   int max_concurrency = 1000;
+  // Asynchronous invocation: every retry delay is multiplied by this (1 min and
+  // 2 min after function errors, 1 s..5 min backoff after throttles and platform
+  // errors). 1 matches Lambda; tests use e.g. 0.01.
+  double async_retry_scale = 1.0;
+  // Async attempts running at once across all functions.
+  int async_max_in_flight = 32;
   control::Region region;
 };
 
@@ -61,6 +68,9 @@ class Server {
   // shutdown_grace), stops every execution environment and waits until their
   // processes and cgroups are gone, flushes logs. Blocking. Idempotent.
   void Shutdown();
+
+  // Counters of the async component, read on the reactor (for tests).
+  async::AsyncStats async_stats() const;
 
   struct Impl;
 
