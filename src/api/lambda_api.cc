@@ -100,22 +100,59 @@ std::string LambdaApi::CodeLocation(const http::Request& request,
 ControlReply LambdaApi::HandleBlocking(const http::Request& request,
                                        const std::string& request_id) {
   ControlReply reply;
-  ApiResult<http::Response> r = Route(request, reply.retire_function);
+  ApiResult<http::Response> r = Route(request, reply.invoker_updates);
   reply.response = WithStandardHeaders(r.ok() ? std::move(*r) : ErrorResponse(r.error()),
                                        request_id);
-  if (!r.ok()) reply.retire_function.reset();
+  if (!r.ok()) reply.invoker_updates.clear();
   return reply;
 }
 
+namespace {
+
+// Parses ?MaxItems= (default `fallback`).
+ApiResult<int> MaxItems(const std::vector<std::pair<std::string, std::string>>& query,
+                        int fallback) {
+  auto mi = http::QueryParam(query, "MaxItems");
+  if (!mi) return fallback;
+  int v = 0;
+  auto [ptr, ec] = std::from_chars(mi->data(), mi->data() + mi->size(), v);
+  if (ec != std::errc() || ptr != mi->data() + mi->size()) {
+    return ApiError{400, "ValidationException",
+                    fmt::format("1 validation error detected: Value '{}' at 'maxItems' failed "
+                                "to satisfy constraint: Member must be an integer",
+                                *mi)};
+  }
+  return v;
+}
+
+InvokerUpdate Retire(std::string name, std::string version) {
+  return [name = std::move(name), version = std::move(version)](invoke::Invoker& invoker) {
+    invoker.RetireFunction(name, version);
+  };
+}
+
+InvokerUpdate Provision(control::ProvisionedConcurrencySetting setting) {
+  return [setting = std::move(setting)](invoke::Invoker& invoker) {
+    invoker.SetProvisionedConcurrency(setting.version, setting.qualifier, setting.count);
+  };
+}
+
+InvokerUpdate Reserve(std::string name, std::optional<int> reserved) {
+  return [name = std::move(name), reserved](invoke::Invoker& invoker) {
+    invoker.SetReservedConcurrency(name, reserved);
+  };
+}
+
+}  // namespace
+
 ApiResult<http::Response> LambdaApi::Route(const http::Request& request,
-                                           std::optional<std::string>& retire) {
+                                           std::vector<InvokerUpdate>& updates) {
   control::Registry& registry = deps_.registry;
   auto segs_or = Segments(request);
   if (!segs_or) return UnknownOperation(request.method, PathOf(request));
   const std::vector<std::string>& s = *segs_or;
   const std::string& m = request.method;
   auto query = http::ParseQuery(request.query());
-  std::string qualifier = http::QueryParam(query, "Qualifier").value_or("");
 
   // GET /nimbus/code/<hex>.zip
   if (m == "GET" && s.size() == 3 && s[0] == "nimbus" && s[1] == "code" &&
@@ -130,8 +167,14 @@ ApiResult<http::Response> LambdaApi::Route(const http::Request& request,
     return r;
   }
   if (m == "GET" && s.size() == 2 && s[0] == "2016-08-19" && s[1] == "account-settings") {
-    return JsonOk(200, AccountSettingsJson(registry.GetAccountUsage()));
+    return JsonOk(200, AccountSettingsJson(registry.GetAccountUsage(),
+                                           registry.account_concurrency_limit(),
+                                           registry.UnreservedConcurrency()));
   }
+  if (s.size() == 4 && (s[0] == "2017-10-31" || s[0] == "2019-09-30") && s[1] == "functions") {
+    return RouteConcurrency(request, s, updates);
+  }
+  if (s.size() == 3 && s[0] == "2017-03-31" && s[1] == "tags") return RouteTags(request, s);
   if (s.size() < 2 || s[0] != "2015-03-31" || s[1] != "functions") {
     return UnknownOperation(m, PathOf(request));
   }
@@ -143,47 +186,60 @@ ApiResult<http::Response> LambdaApi::Route(const http::Request& request,
     if (!cmd.ok()) return cmd.error();
     auto f = registry.CreateFunction(std::move(*cmd));
     if (!f.has_value()) return f.error();
-    return JsonOk(201, FunctionConfigurationJson(**f));
+    return JsonOk(201, FunctionConfigurationJson(f->published ? *f->published : *f->latest));
   }
   if (s.size() == 2 && m == "GET") {
     std::string marker = http::QueryParam(query, "Marker").value_or("");
-    int max_items = 50;
-    if (auto mi = http::QueryParam(query, "MaxItems")) {
-      int v = 0;
-      auto [ptr, ec] = std::from_chars(mi->data(), mi->data() + mi->size(), v);
-      if (ec != std::errc() || ptr != mi->data() + mi->size()) {
-        return ApiError{400, "ValidationException",
-                        fmt::format("1 validation error detected: Value '{}' at 'maxItems' failed "
-                                    "to satisfy constraint: Member must be an integer",
-                                    *mi)};
-      }
-      max_items = v;
-    }
+    ApiResult<int> max_items = MaxItems(query, 50);
+    if (!max_items.ok()) return max_items.error();
     if (auto fv = http::QueryParam(query, "FunctionVersion"); fv && *fv != "ALL") {
       return EnumError(*fv, "functionVersion", "ALL");
     }
-    // Only $LATEST exists, so FunctionVersion=ALL lists the same entries.
-    auto page = registry.ListFunctions(marker, max_items);
+    // TODO(#3): FunctionVersion=ALL should list published versions as well.
+    auto page = registry.ListFunctions(marker, *max_items);
     if (!page.has_value()) return page.error();
     return JsonOk(200, ListFunctionsJson(*page));
   }
   if (s.size() < 3) return UnknownOperation(m, PathOf(request));
+  return RouteFunction(request, s, updates);
+}
+
+ApiResult<http::Response> LambdaApi::RouteFunction(const http::Request& request,
+                                                   const std::vector<std::string>& s,
+                                                   std::vector<InvokerUpdate>& updates) {
+  control::Registry& registry = deps_.registry;
+  const std::string& m = request.method;
+  auto query = http::ParseQuery(request.query());
+  std::string qualifier = http::QueryParam(query, "Qualifier").value_or("");
   const std::string& name = s[2];
+  // The qualifier the caller named (in the path or the query), for qualified ARNs.
+  auto named_qualifier = [&]() -> std::string {
+    auto ref = control::ParseFunctionRef(name, qualifier);
+    return ref.has_value() && ref->qualifier ? *ref->qualifier : "";
+  };
+
   if (s.size() == 3 && m == "GET") {
     auto f = registry.Resolve(name, qualifier);
     if (!f.has_value()) return f.error();
-    return JsonOk(200, GetFunctionJson(**f, CodeLocation(request, **f)));
+    const std::string& fn = (*f)->config.name;
+    auto tags = registry.ListTags(control::FunctionArn(deps_.region, fn));
+    auto reserved = registry.GetFunctionConcurrency(fn);
+    return JsonOk(200, GetFunctionJson(**f, CodeLocation(request, **f), named_qualifier(),
+                                       tags.has_value() ? *tags : std::map<std::string, std::string>{},
+                                       reserved.has_value() ? *reserved : std::nullopt));
   }
   if (s.size() == 3 && m == "DELETE") {
-    auto parsed = control::ParseFunctionRef(name, qualifier);
-    NIMBUS_RETURN_IF_ERROR(registry.DeleteFunction(name, qualifier));
-    if (parsed.has_value()) retire = parsed->name;
+    auto deleted = registry.DeleteFunction(name, qualifier);
+    if (!deleted.has_value()) return deleted.error();
+    for (auto& setting : deleted->provisioning.settings) updates.push_back(Provision(setting));
+    updates.push_back(Retire(deleted->name, deleted->version));
+    if (deleted->had_reserved_concurrency) updates.push_back(Reserve(deleted->name, std::nullopt));
     return JsonOk(204, "");
   }
   if (s.size() == 4 && s[3] == "configuration" && m == "GET") {
     auto f = registry.Resolve(name, qualifier);
     if (!f.has_value()) return f.error();
-    return JsonOk(200, FunctionConfigurationJson(**f));
+    return JsonOk(200, FunctionConfigurationJson(**f, named_qualifier()));
   }
   if (s.size() == 4 && s[3] == "configuration" && m == "PUT") {
     if (BodyTooLarge(request, kMaxCodeRequestBytes)) {
@@ -193,8 +249,8 @@ ApiResult<http::Response> LambdaApi::Route(const http::Request& request,
     if (!cmd.ok()) return cmd.error();
     auto f = registry.UpdateFunctionConfiguration(std::move(*cmd));
     if (!f.has_value()) return f.error();
-    retire = (*f)->config.name;
-    return JsonOk(200, FunctionConfigurationJson(**f));
+    updates.push_back(Retire(f->latest->config.name, "$LATEST"));
+    return JsonOk(200, FunctionConfigurationJson(f->published ? *f->published : *f->latest));
   }
   if (s.size() == 4 && s[3] == "code" && m == "PUT") {
     if (BodyTooLarge(request, kMaxCodeRequestBytes)) {
@@ -205,8 +261,184 @@ ApiResult<http::Response> LambdaApi::Route(const http::Request& request,
     bool dry_run = cmd->dry_run;
     auto f = registry.UpdateFunctionCode(std::move(*cmd));
     if (!f.has_value()) return f.error();
-    if (!dry_run) retire = (*f)->config.name;
-    return JsonOk(200, FunctionConfigurationJson(**f));
+    if (!dry_run) updates.push_back(Retire(f->latest->config.name, "$LATEST"));
+    return JsonOk(200, FunctionConfigurationJson(f->published ? *f->published : *f->latest));
+  }
+  if (s.size() == 4 && s[3] == "versions" && m == "POST") {
+    auto cmd = ParsePublishVersion(name, request.body);
+    if (!cmd.ok()) return cmd.error();
+    auto v = registry.PublishVersion(std::move(*cmd));
+    if (!v.has_value()) return v.error();
+    return JsonOk(201, FunctionConfigurationJson(**v));
+  }
+  if (s.size() == 4 && s[3] == "versions" && m == "GET") {
+    ApiResult<int> max_items = MaxItems(query, 50);
+    if (!max_items.ok()) return max_items.error();
+    auto page = registry.ListVersionsByFunction(
+        name, http::QueryParam(query, "Marker").value_or(""), *max_items);
+    if (!page.has_value()) return page.error();
+    return JsonOk(200, ListVersionsJson(*page));
+  }
+  if (s.size() == 4 && s[3] == "aliases" && m == "POST") {
+    auto cmd = ParseCreateAlias(name, request.body);
+    if (!cmd.ok()) return cmd.error();
+    std::string fn = cmd->function_name;
+    auto a = registry.CreateAlias(std::move(*cmd));
+    if (!a.has_value()) return a.error();
+    auto ref = control::ParseFunctionRef(fn);
+    return JsonOk(201, AliasJson(deps_.region, ref->name, *a));
+  }
+  if (s.size() == 4 && s[3] == "aliases" && m == "GET") {
+    ApiResult<int> max_items = MaxItems(query, 50);
+    if (!max_items.ok()) return max_items.error();
+    auto page = registry.ListAliases(name, http::QueryParam(query, "FunctionVersion").value_or(""),
+                                     http::QueryParam(query, "Marker").value_or(""), *max_items);
+    if (!page.has_value()) return page.error();
+    return JsonOk(200, ListAliasesJson(deps_.region, control::ParseFunctionRef(name)->name, *page));
+  }
+  if (s.size() == 5 && s[3] == "aliases") {
+    const std::string& alias = s[4];
+    if (m == "GET") {
+      auto a = registry.GetAlias(name, alias);
+      if (!a.has_value()) return a.error();
+      return JsonOk(200, AliasJson(deps_.region, control::ParseFunctionRef(name)->name, *a));
+    }
+    if (m == "PUT") {
+      auto cmd = ParseUpdateAlias(name, alias, request.body);
+      if (!cmd.ok()) return cmd.error();
+      auto a = registry.UpdateAlias(std::move(*cmd));
+      if (!a.has_value()) return a.error();
+      for (auto& setting : a->provisioning.settings) updates.push_back(Provision(setting));
+      return JsonOk(200, AliasJson(deps_.region, control::ParseFunctionRef(name)->name, a->alias));
+    }
+    if (m == "DELETE") {
+      auto change = registry.DeleteAlias(name, alias);
+      if (!change.has_value()) return change.error();
+      for (auto& setting : change->settings) updates.push_back(Provision(setting));
+      return JsonOk(204, "");
+    }
+  }
+  if (s.size() == 4 && s[3] == "policy" && m == "POST") {
+    auto cmd = ParseAddPermission(name, qualifier, request.body);
+    if (!cmd.ok()) return cmd.error();
+    auto statement = registry.AddPermission(std::move(*cmd));
+    if (!statement.has_value()) return statement.error();
+    return JsonOk(201, boost::json::serialize(boost::json::object{{"Statement", *statement}}));
+  }
+  if (s.size() == 4 && s[3] == "policy" && m == "GET") {
+    auto policy = registry.GetPolicy(name, qualifier);
+    if (!policy.has_value()) return policy.error();
+    return JsonOk(200, boost::json::serialize(boost::json::object{
+                           {"Policy", policy->document}, {"RevisionId", policy->revision_id}}));
+  }
+  if (s.size() == 5 && s[3] == "policy" && m == "DELETE") {
+    NIMBUS_RETURN_IF_ERROR(registry.RemovePermission(name, qualifier, s[4],
+                                                     http::QueryParam(query, "RevisionId")));
+    return JsonOk(204, "");
+  }
+  return UnknownOperation(m, PathOf(request));
+}
+
+ApiResult<http::Response> LambdaApi::RouteConcurrency(const http::Request& request,
+                                                      const std::vector<std::string>& s,
+                                                      std::vector<InvokerUpdate>& updates) {
+  control::Registry& registry = deps_.registry;
+  const std::string& m = request.method;
+  const std::string& name = s[2];
+  auto query = http::ParseQuery(request.query());
+  auto function_name = [&]() { return control::ParseFunctionRef(name)->name; };
+  if (s[3] == "concurrency") {
+    if (s[0] == "2017-10-31" && m == "PUT") {
+      ApiResult<int> n = ParseIntMember(request.body, "ReservedConcurrentExecutions",
+                                        "reservedConcurrentExecutions");
+      if (!n.ok()) return n.error();
+      NIMBUS_RETURN_IF_ERROR(registry.PutFunctionConcurrency(name, *n));
+      updates.push_back(Reserve(function_name(), *n));
+      return JsonOk(200, fmt::format(R"({{"ReservedConcurrentExecutions":{}}})", *n));
+    }
+    if (s[0] == "2017-10-31" && m == "DELETE") {
+      NIMBUS_RETURN_IF_ERROR(registry.DeleteFunctionConcurrency(name));
+      updates.push_back(Reserve(function_name(), std::nullopt));
+      return JsonOk(204, "");
+    }
+    if (s[0] == "2019-09-30" && m == "GET") {
+      auto reserved = registry.GetFunctionConcurrency(name);
+      if (!reserved.has_value()) return reserved.error();
+      if (!*reserved) return JsonOk(200, "{}");
+      return JsonOk(200, fmt::format(R"({{"ReservedConcurrentExecutions":{}}})", **reserved));
+    }
+  }
+  if (s[0] == "2019-09-30" && s[3] == "provisioned-concurrency") {
+    std::string qualifier = http::QueryParam(query, "Qualifier").value_or("");
+    ApiError not_found{404, "ProvisionedConcurrencyConfigNotFoundException",
+                       "No Provisioned Concurrency Config found for this function"};
+    if (m == "GET" && http::QueryParam(query, "List") == "ALL") {
+      ApiResult<int> max_items = MaxItems(query, 50);
+      if (!max_items.ok()) return max_items.error();
+      auto page = registry.ListProvisionedConcurrency(
+          name, http::QueryParam(query, "Marker").value_or(""), *max_items);
+      if (!page.has_value()) return page.error();
+      return JsonOk(200, ListProvisionedConcurrencyJson(deps_.region, function_name(), *page));
+    }
+    if (m == "GET") {
+      auto config = registry.GetProvisionedConcurrency(name, qualifier);
+      if (!config.has_value()) return config.error();
+      if (!*config) return not_found;
+      return JsonOk(200, ProvisionedConcurrencyJson(**config, /*in_progress=*/false));
+    }
+    if (m == "PUT") {
+      ApiResult<int> n = ParseIntMember(request.body, "ProvisionedConcurrentExecutions",
+                                        "provisionedConcurrentExecutions");
+      if (!n.ok()) return n.error();
+      auto setting = registry.PutProvisionedConcurrency(name, qualifier, *n);
+      if (!setting.has_value()) return setting.error();
+      updates.push_back(Provision(*setting));
+      auto config = registry.GetProvisionedConcurrency(name, qualifier);
+      if (!config.has_value()) return config.error();
+      if (!*config) return not_found;
+      return JsonOk(202, ProvisionedConcurrencyJson(**config, /*in_progress=*/true));
+    }
+    if (m == "DELETE") {
+      auto setting = registry.DeleteProvisionedConcurrency(name, qualifier);
+      if (!setting.has_value()) return setting.error();
+      if (!*setting) return not_found;
+      updates.push_back(Provision(**setting));
+      return JsonOk(204, "");
+    }
+  }
+  return UnknownOperation(m, PathOf(request));
+}
+
+ApiResult<http::Response> LambdaApi::RouteTags(const http::Request& request,
+                                               const std::vector<std::string>& s) {
+  control::Registry& registry = deps_.registry;
+  const std::string& m = request.method;
+  const std::string& arn = s[2];
+  if (m == "GET") {
+    auto tags = registry.ListTags(arn);
+    if (!tags.has_value()) return tags.error();
+    boost::json::object o;
+    for (const auto& [k, v] : *tags) o[k] = v;
+    return JsonOk(200, boost::json::serialize(boost::json::object{{"Tags", std::move(o)}}));
+  }
+  if (m == "POST") {
+    auto tags = ParseTagResource(request.body);
+    if (!tags.ok()) return tags.error();
+    NIMBUS_RETURN_IF_ERROR(registry.TagResource(arn, *tags));
+    return JsonOk(204, "");
+  }
+  if (m == "DELETE") {
+    std::vector<std::string> keys;
+    for (const auto& [k, v] : http::ParseQuery(request.query())) {
+      if (k == "tagKeys") keys.push_back(v);
+    }
+    if (keys.empty()) {
+      return ApiError{400, "ValidationException",
+                      "1 validation error detected: Value null at 'tagKeys' failed to satisfy "
+                      "constraint: Member must not be null"};
+    }
+    NIMBUS_RETURN_IF_ERROR(registry.UntagResource(arn, keys));
+    return JsonOk(204, "");
   }
   return UnknownOperation(m, PathOf(request));
 }
@@ -237,7 +469,8 @@ ApiResult<PreparedInvoke> LambdaApi::PrepareInvoke(const http::Request& request,
   std::string_view log_type = request.headers.Get("X-Amz-Log-Type").value_or("None");
   if (log_type != "None" && log_type != "Tail") return EnumError(log_type, "logType", "None, Tail");
 
-  auto f = deps_.registry.Resolve(name, qualifier);
+  // Weighted aliases pick their version here: the snapshot is the version that runs.
+  auto f = deps_.registry.ResolveForInvoke(name, qualifier);
   if (!f.has_value()) return f.error();
   if (type == "DryRun") {
     out.type = PreparedInvoke::Type::kDryRun;
@@ -362,8 +595,7 @@ void LambdaApi::HandleAsync(http::Request&& request,
   deps_.pool.Submit([this, shared_request, respond = std::move(respond), request_id]() mutable {
     auto reply = std::make_shared<ControlReply>(HandleBlocking(*shared_request, request_id));
     deps_.reactor.Post([this, reply, respond = std::move(respond)] {
-      // TODO(#3): updates of $LATEST retire only "$LATEST" once versions exist.
-      if (reply->retire_function) deps_.invoker.RetireFunction(*reply->retire_function, "");
+      for (const InvokerUpdate& update : reply->invoker_updates) update(deps_.invoker);
       respond(std::move(reply->response));
     });
   });

@@ -18,6 +18,7 @@
 #include <functional>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "api/errors.h"
 #include "async/async_invoker.h"
@@ -43,11 +44,18 @@ inline constexpr size_t kMaxClientContextBytes = 3583;
 // The route that serves code packages: GET /nimbus/code/<hex>.zip
 inline constexpr std::string_view kCodePathPrefix = "/nimbus/code/";
 
-// A control-plane reply, and the function whose environments must be retired
-// (after UpdateFunctionCode/Configuration and DeleteFunction) once it is sent.
+// A change the invoker must apply after a control-plane operation (retire a
+// version's environments, set reserved or provisioned concurrency). Run on the
+// reactor thread, which owns the invoker.
+using InvokerUpdate = std::function<void(invoke::Invoker&)>;
+
+// A control-plane reply, and the invoker updates to apply, in order, once it
+// is sent: UpdateFunctionCode/Configuration retire "$LATEST", DeleteFunction
+// retires every version (or the one deleted), concurrency operations set the
+// function's reserved or provisioned concurrency.
 struct ControlReply {
   http::Response response;
-  std::optional<std::string> retire_function;
+  std::vector<InvokerUpdate> invoker_updates;
 };
 
 // An Invoke request that passed validation and resolved to a function.
@@ -108,7 +116,18 @@ class LambdaApi {
 
  private:
   ApiResult<http::Response> Route(const http::Request& request,
-                                  std::optional<std::string>& retire);
+                                  std::vector<InvokerUpdate>& updates);
+  // Routes under /2015-03-31/functions/{name}/...
+  ApiResult<http::Response> RouteFunction(const http::Request& request,
+                                          const std::vector<std::string>& s,
+                                          std::vector<InvokerUpdate>& updates);
+  // /2017-10-31/ and /2019-09-30/functions/{name}/(concurrency|provisioned-concurrency)
+  ApiResult<http::Response> RouteConcurrency(const http::Request& request,
+                                             const std::vector<std::string>& s,
+                                             std::vector<InvokerUpdate>& updates);
+  // /2017-03-31/tags/{arn}
+  ApiResult<http::Response> RouteTags(const http::Request& request,
+                                      const std::vector<std::string>& s);
   std::string CodeLocation(const http::Request& request, const control::FunctionVersion& f) const;
 
   Deps deps_;

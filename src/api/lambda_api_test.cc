@@ -242,7 +242,7 @@ TEST_F(LambdaApiTest, AnswersBadControlRequestsWithLambdasExactErrors) {
     if (!c.body.empty()) {
       EXPECT_EQ(r.body, c.body) << c.name;
     }
-    EXPECT_FALSE(reply.retire_function.has_value()) << c.name;
+    EXPECT_TRUE(reply.invoker_updates.empty()) << c.name;
   }
   // The body of the non-JSON case starts with Lambda's wording.
   http::Response r = Blocking(Req("POST", "/2015-03-31/functions", "{nope"));
@@ -325,7 +325,7 @@ TEST_F(LambdaApiTest, UpdatesRetireTheFunctionsEnvironmentsAfterAnswering) {
   EXPECT_EQ(Async(Req("GET", "/2015-03-31/functions/u")).status, 404);
   std::promise<std::vector<std::string>> retired;
   reactor_.Post([&] { retired.set_value(invoker_.retired); });
-  EXPECT_EQ(retired.get_future().get(), (std::vector<std::string>{"u", "u", "u"}));
+  EXPECT_EQ(retired.get_future().get(), (std::vector<std::string>{"u:$LATEST", "u:$LATEST", "u"}));
 }
 
 invoke::InvokeOutcome Outcome(std::string payload) {
@@ -539,6 +539,126 @@ TEST_F(LambdaApiTest, WithoutAnAsyncInvokerEventsAreRefusedClearly) {
                                {{"X-Amz-Invocation-Type", "Event"}}));
   EXPECT_EQ(r.status, 400);
   EXPECT_NE(r.body.find("InvocationType Event is not supported by this server"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace nimbus::api
+
+namespace nimbus::api {
+namespace {
+
+class LambdaApiVersionsTest : public LambdaApiTest {
+ protected:
+  // The FakeInvoker's records, read on the reactor that owns it.
+  template <typename F>
+  auto OnReactor(F f) {
+    std::promise<decltype(f())> p;
+    reactor_.Post([&] { p.set_value(f()); });
+    return p.get_future().get();
+  }
+};
+
+TEST_F(LambdaApiVersionsTest, PublishesListsAndInvokesVersionsAndAliases) {
+  MustCreate("fn");
+  http::Response v1 = Blocking(Req("POST", "/2015-03-31/functions/fn/versions", "{}"));
+  ASSERT_EQ(v1.status, 201) << v1.body;
+  EXPECT_EQ(Json(v1.body).at("Version"), json::value("1"));
+  EXPECT_EQ(Json(v1.body).at("FunctionArn"), json::value(std::string(kArn) + "fn:1"));
+  http::Response list = Blocking(Req("GET", "/2015-03-31/functions/fn/versions"));
+  ASSERT_EQ(list.status, 200) << list.body;
+  json::value versions = Json(list.body).at("Versions");
+  ASSERT_EQ(versions.as_array().size(), 2u);
+  EXPECT_EQ(versions.at(0).at("FunctionArn"), json::value(std::string(kArn) + "fn:$LATEST"));
+  http::Response alias = Blocking(Req("POST", "/2015-03-31/functions/fn/aliases",
+                                      R"({"Name":"live","FunctionVersion":"1"})"));
+  ASSERT_EQ(alias.status, 201) << alias.body;
+  json::value a = Json(alias.body);
+  EXPECT_EQ(a.at("AliasArn"), json::value(std::string(kArn) + "fn:live"));
+  EXPECT_EQ(a.at("Description"), json::value(""));
+  EXPECT_FALSE(a.as_object().contains("RoutingConfig"));
+
+  invoke::InvokeOutcome o;
+  o.executed_version = "1";
+  o.payload = "{}";
+  invoker_.results.push_back(o);
+  http::Response r = Async(Req("POST", "/2015-03-31/functions/fn%3Alive/invocations", "{}"));
+  ASSERT_EQ(r.status, 200) << r.body;
+  auto sent = OnReactor([&] { return invoker_.requests.back(); });
+  EXPECT_EQ(sent.function->config.version, "1");
+  EXPECT_EQ(sent.invoked_function_arn, std::string(kArn) + "fn:live");
+  EXPECT_EQ(r.headers.Get("X-Amz-Executed-Version"), "1");
+
+  http::Response conflict = Blocking(Req("DELETE", "/2015-03-31/functions/fn?Qualifier=1"));
+  EXPECT_EQ(conflict.status, 409) << conflict.body;
+  EXPECT_EQ(conflict.headers.Get("x-amzn-ErrorType"), "ResourceConflictException");
+  ASSERT_EQ(Async(Req("DELETE", "/2015-03-31/functions/fn/aliases/live")).status, 204);
+  ASSERT_EQ(Async(Req("DELETE", "/2015-03-31/functions/fn?Qualifier=1")).status, 204);
+  EXPECT_EQ(OnReactor([&] { return invoker_.retired; }), (std::vector<std::string>{"fn:1"}));
+}
+
+TEST_F(LambdaApiVersionsTest, ConcurrencyOperationsReachTheInvoker) {
+  MustCreate("fn");
+  http::Response put = Async(Req("PUT", "/2017-10-31/functions/fn/concurrency",
+                                 R"({"ReservedConcurrentExecutions":7})"));
+  ASSERT_EQ(put.status, 200) << put.body;
+  EXPECT_EQ(put.body, R"({"ReservedConcurrentExecutions":7})");
+  EXPECT_EQ(OnReactor([&] { return invoker_.reserved_concurrency.at("fn"); }), 7);
+  http::Response get = Blocking(Req("GET", "/2019-09-30/functions/fn/concurrency"));
+  EXPECT_EQ(get.body, R"({"ReservedConcurrentExecutions":7})");
+  http::Response fn = Blocking(Req("GET", "/2015-03-31/functions/fn"));
+  EXPECT_EQ(Json(fn.body).at("Concurrency"), (json::value{{"ReservedConcurrentExecutions", 7}}));
+  http::Response settings = Blocking(Req("GET", "/2016-08-19/account-settings"));
+  EXPECT_EQ(Json(settings.body).at("AccountLimit").at("UnreservedConcurrentExecutions"),
+            json::value(993));
+  http::Response too_much = Blocking(Req("PUT", "/2017-10-31/functions/fn/concurrency",
+                                         R"({"ReservedConcurrentExecutions":901})"));
+  EXPECT_EQ(too_much.status, 400);
+  EXPECT_EQ(too_much.body,
+            R"({"Type":"User","message":"Specified ReservedConcurrentExecutions for function decreases account's UnreservedConcurrentExecution below its minimum value of [100]."})");
+  ASSERT_EQ(Async(Req("DELETE", "/2017-10-31/functions/fn/concurrency")).status, 204);
+  EXPECT_EQ(OnReactor([&] { return invoker_.reserved_concurrency.at("fn"); }), std::nullopt);
+
+  ASSERT_EQ(Blocking(Req("POST", "/2015-03-31/functions/fn/versions", "{}")).status, 201);
+  http::Response missing =
+      Blocking(Req("GET", "/2019-09-30/functions/fn/provisioned-concurrency?Qualifier=1"));
+  EXPECT_EQ(missing.status, 404);
+  EXPECT_EQ(missing.headers.Get("x-amzn-ErrorType"),
+            "ProvisionedConcurrencyConfigNotFoundException");
+  http::Response pc = Async(Req("PUT", "/2019-09-30/functions/fn/provisioned-concurrency?Qualifier=1",
+                                R"({"ProvisionedConcurrentExecutions":2})"));
+  ASSERT_EQ(pc.status, 202) << pc.body;
+  EXPECT_EQ(Json(pc.body).at("Status"), json::value("IN_PROGRESS"));
+  EXPECT_EQ(OnReactor([&] { return invoker_.provisioned.at("fn:1"); }), 2);
+  http::Response listed =
+      Blocking(Req("GET", "/2019-09-30/functions/fn/provisioned-concurrency?List=ALL"));
+  EXPECT_EQ(Json(listed.body).at("ProvisionedConcurrencyConfigs").at(0).at("FunctionArn"),
+            json::value(std::string(kArn) + "fn:1"));
+  ASSERT_EQ(Async(Req("DELETE", "/2019-09-30/functions/fn/provisioned-concurrency?Qualifier=1")).status,
+            204);
+  EXPECT_EQ(OnReactor([&] { return invoker_.provisioned.at("fn:1"); }), 0);
+}
+
+TEST_F(LambdaApiVersionsTest, TagsAndPolicyRoundTrip) {
+  MustCreate("fn");
+  std::string arn = "arn%3Aaws%3Alambda%3Aus-east-1%3A000000000000%3Afunction%3Afn";
+  EXPECT_EQ(Blocking(Req("POST", "/2017-03-31/tags/" + arn, R"({"Tags":{"a":"1","b":"2"}})")).status,
+            204);
+  EXPECT_EQ(Blocking(Req("DELETE", "/2017-03-31/tags/" + arn + "?tagKeys=a")).status, 204);
+  EXPECT_EQ(Blocking(Req("GET", "/2017-03-31/tags/" + arn)).body, R"({"Tags":{"b":"2"}})");
+  http::Response added = Blocking(
+      Req("POST", "/2015-03-31/functions/fn/policy",
+          R"({"StatementId":"any","Action":"lambda:InvokeFunction","Principal":"*"})"));
+  ASSERT_EQ(added.status, 201) << added.body;
+  std::string statement(Json(added.body).at("Statement").as_string());
+  EXPECT_EQ(statement, std::string(R"({"Sid":"any","Effect":"Allow","Principal":"*","Action":"lambda:InvokeFunction","Resource":")") +
+                           kArn + R"(fn"})");
+  http::Response policy = Blocking(Req("GET", "/2015-03-31/functions/fn/policy"));
+  ASSERT_EQ(policy.status, 200);
+  EXPECT_EQ(Json(policy.body).at("Policy"),
+            json::value(R"({"Version":"2012-10-17","Id":"default","Statement":[)" + statement +
+                        "]}"));
+  EXPECT_EQ(Blocking(Req("DELETE", "/2015-03-31/functions/fn/policy/any")).status, 204);
+  EXPECT_EQ(Blocking(Req("GET", "/2015-03-31/functions/fn/policy")).status, 404);
 }
 
 }  // namespace

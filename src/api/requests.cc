@@ -3,6 +3,7 @@
 #include <boost/json.hpp>
 #include <fmt/format.h>
 
+#include <limits>
 #include <optional>
 
 #include "base/encoding.h"
@@ -133,12 +134,6 @@ void RejectUnimplemented(Fields& f) {
   if (const json::array* fs = f.Array("FileSystemConfigs"); fs && !fs->empty()) {
     f.Unsupported("FileSystemConfigs are not supported by this Nimbus yet");
   }
-  if (const json::object* dlq = f.Object("DeadLetterConfig")) {
-    Fields d(*dlq);
-    if (auto arn = d.String("TargetArn"); arn && !arn->empty()) {
-      f.Unsupported("DeadLetterConfig is not supported by this Nimbus yet");
-    }
-  }
   if (const json::object* vpc = f.Object("VpcConfig")) {
     Fields v(*vpc);
     if (const json::array* subnets = v.Array("SubnetIds"); subnets && !subnets->empty()) {
@@ -163,6 +158,9 @@ struct NestedConfig {
   std::optional<int64_t> ephemeral_storage_mb;
   std::optional<std::string> log_format;
   std::optional<std::string> log_group;
+  std::optional<std::string> application_log_level;
+  std::optional<std::string> system_log_level;
+  std::optional<std::string> dead_letter_target_arn;  // "" when given without TargetArn
 };
 
 std::optional<ApiError> ParseNested(Fields& f, NestedConfig& out) {
@@ -186,10 +184,14 @@ std::optional<ApiError> ParseNested(Fields& f, NestedConfig& out) {
     Fields l(*logging, "LoggingConfig.");
     out.log_format = l.String("LogFormat");
     out.log_group = l.String("LogGroup");
-    if (l.String("ApplicationLogLevel") || l.String("SystemLogLevel")) {
-      f.Unsupported("LoggingConfig log levels are not supported by this Nimbus yet");
-    }
+    out.application_log_level = l.String("ApplicationLogLevel");
+    out.system_log_level = l.String("SystemLogLevel");
     if (auto err = l.error()) return err;
+  }
+  if (const json::object* dlq = f.Object("DeadLetterConfig")) {
+    Fields d(*dlq, "DeadLetterConfig.");
+    out.dead_letter_target_arn = d.String("TargetArn").value_or("");
+    if (auto err = d.error()) return err;
   }
   return std::nullopt;
 }
@@ -226,6 +228,9 @@ ApiResult<control::CreateFunctionRequest> ParseCreateFunction(std::string_view b
   r.ephemeral_storage_mb = nested.ephemeral_storage_mb;
   if (nested.log_format) r.log_format = *nested.log_format;
   if (nested.log_group) r.log_group = *nested.log_group;
+  r.application_log_level = nested.application_log_level.value_or("");
+  r.system_log_level = nested.system_log_level.value_or("");
+  r.dead_letter_target_arn = nested.dead_letter_target_arn.value_or("");
   RejectUnimplemented(f);
   const json::object* code = f.Object("Code");
   if (auto err = f.error()) return *err;
@@ -309,6 +314,7 @@ ApiResult<control::UpdateFunctionConfigurationRequest> ParseUpdateFunctionConfig
   r.timeout_seconds = f.Int("Timeout");
   r.memory_mb = f.Int("MemorySize");
   r.revision_id = f.String("RevisionId");
+  r.publish = f.Bool("Publish").value_or(false);
   NestedConfig nested;
   if (auto err = ParseNested(f, nested)) return *err;
   r.environment = std::move(nested.environment);
@@ -316,9 +322,148 @@ ApiResult<control::UpdateFunctionConfigurationRequest> ParseUpdateFunctionConfig
   r.ephemeral_storage_mb = nested.ephemeral_storage_mb;
   r.log_format = nested.log_format;
   r.log_group = nested.log_group;
+  r.application_log_level = nested.application_log_level;
+  r.system_log_level = nested.system_log_level;
+  r.dead_letter_target_arn = nested.dead_letter_target_arn;
   RejectUnimplemented(f);
   if (auto err = f.error()) return *err;
   return r;
+}
+
+namespace {
+
+ApiError MissingMember(std::string_view field) {
+  return ApiError{400, "ValidationException",
+                  fmt::format("1 validation error detected: Value null at '{}' failed to satisfy "
+                              "constraint: Member must not be null",
+                              field)};
+}
+
+// RoutingConfig.AdditionalVersionWeights: version -> weight.
+std::optional<ApiError> ParseRouting(Fields& f,
+                                     std::optional<std::map<std::string, double>>& out) {
+  const json::object* routing = f.Object("RoutingConfig");
+  if (auto err = f.error()) return err;
+  if (routing == nullptr) return std::nullopt;
+  Fields r(*routing, "RoutingConfig.");
+  const json::object* weights = r.Object("AdditionalVersionWeights");
+  if (auto err = r.error()) return err;
+  out.emplace();
+  if (weights == nullptr) return std::nullopt;
+  for (const auto& [k, v] : *weights) {
+    if (!v.is_number()) {
+      return RequestNotJson(
+          "member 'RoutingConfig.AdditionalVersionWeights' must be a map of numbers");
+    }
+    (*out)[std::string(k)] = v.to_number<double>();
+  }
+  return std::nullopt;
+}
+
+}  // namespace
+
+ApiResult<control::PublishVersionRequest> ParsePublishVersion(std::string_view function_name,
+                                                              std::string_view body) {
+  ApiResult<json::object> parsed = ParseObject(body);
+  if (!parsed.ok()) return parsed.error();
+  Fields f(*parsed);
+  control::PublishVersionRequest r;
+  r.function_name = std::string(function_name);
+  r.code_sha256 = f.String("CodeSha256");
+  r.description = f.String("Description");
+  r.revision_id = f.String("RevisionId");
+  if (auto err = f.error()) return *err;
+  return r;
+}
+
+ApiResult<control::CreateAliasRequest> ParseCreateAlias(std::string_view function_name,
+                                                        std::string_view body) {
+  ApiResult<json::object> parsed = ParseObject(body);
+  if (!parsed.ok()) return parsed.error();
+  Fields f(*parsed);
+  control::CreateAliasRequest r;
+  r.function_name = std::string(function_name);
+  std::optional<std::string> name = f.String("Name");
+  std::optional<std::string> version = f.String("FunctionVersion");
+  r.description = f.String("Description").value_or("");
+  std::optional<std::map<std::string, double>> weights;
+  if (auto err = ParseRouting(f, weights)) return *err;
+  if (auto err = f.error()) return *err;
+  if (!name) return MissingMember("name");
+  if (!version) return MissingMember("functionVersion");
+  r.name = *name;
+  r.function_version = *version;
+  if (weights) r.additional_version_weights = *weights;
+  return r;
+}
+
+ApiResult<control::UpdateAliasRequest> ParseUpdateAlias(std::string_view function_name,
+                                                        std::string_view alias,
+                                                        std::string_view body) {
+  ApiResult<json::object> parsed = ParseObject(body);
+  if (!parsed.ok()) return parsed.error();
+  Fields f(*parsed);
+  control::UpdateAliasRequest r;
+  r.function_name = std::string(function_name);
+  r.name = std::string(alias);
+  r.function_version = f.String("FunctionVersion");
+  r.description = f.String("Description");
+  r.revision_id = f.String("RevisionId");
+  if (auto err = ParseRouting(f, r.additional_version_weights)) return *err;
+  if (auto err = f.error()) return *err;
+  return r;
+}
+
+ApiResult<control::AddPermissionRequest> ParseAddPermission(std::string_view function_name,
+                                                            std::string_view qualifier,
+                                                            std::string_view body) {
+  ApiResult<json::object> parsed = ParseObject(body);
+  if (!parsed.ok()) return parsed.error();
+  Fields f(*parsed);
+  control::AddPermissionRequest r;
+  r.function_name = std::string(function_name);
+  r.qualifier = std::string(qualifier);
+  std::optional<std::string> sid = f.String("StatementId");
+  std::optional<std::string> action = f.String("Action");
+  std::optional<std::string> principal = f.String("Principal");
+  r.source_arn = f.String("SourceArn").value_or("");
+  r.source_account = f.String("SourceAccount").value_or("");
+  r.event_source_token = f.String("EventSourceToken").value_or("");
+  r.principal_org_id = f.String("PrincipalOrgID").value_or("");
+  r.function_url_auth_type = f.String("FunctionUrlAuthType").value_or("");
+  r.revision_id = f.String("RevisionId");
+  if (auto err = f.error()) return *err;
+  if (!sid) return MissingMember("statementId");
+  if (!action) return MissingMember("action");
+  if (!principal) return MissingMember("principal");
+  r.statement_id = *sid;
+  r.action = *action;
+  r.principal = *principal;
+  return r;
+}
+
+ApiResult<int> ParseIntMember(std::string_view body, std::string_view member,
+                              std::string_view field) {
+  ApiResult<json::object> parsed = ParseObject(body);
+  if (!parsed.ok()) return parsed.error();
+  Fields f(*parsed);
+  std::optional<int64_t> v = f.Int(member);
+  if (auto err = f.error()) return *err;
+  if (!v) return MissingMember(field);
+  if (*v < std::numeric_limits<int>::min() || *v > std::numeric_limits<int>::max()) {
+    return RequestNotJson(fmt::format("member '{}' must be an integer in range", member));
+  }
+  return static_cast<int>(*v);
+}
+
+ApiResult<std::map<std::string, std::string>> ParseTagResource(std::string_view body) {
+  ApiResult<json::object> parsed = ParseObject(body);
+  if (!parsed.ok()) return parsed.error();
+  Fields f(*parsed);
+  std::optional<std::map<std::string, std::string>> tags = f.StringMap("Tags");
+  if (auto err = f.error()) return *err;
+  if (!tags) return MissingMember("tags");
+  return *tags;
 }
 
 }  // namespace nimbus::api

@@ -23,4 +23,21 @@ ApiResult<control::UpdateFunctionCodeRequest> ParseUpdateFunctionCode(
 ApiResult<control::UpdateFunctionConfigurationRequest> ParseUpdateFunctionConfiguration(
     std::string_view function_name, std::string_view body);
 
+ApiResult<control::PublishVersionRequest> ParsePublishVersion(std::string_view function_name,
+                                                              std::string_view body);
+ApiResult<control::CreateAliasRequest> ParseCreateAlias(std::string_view function_name,
+                                                        std::string_view body);
+ApiResult<control::UpdateAliasRequest> ParseUpdateAlias(std::string_view function_name,
+                                                        std::string_view alias,
+                                                        std::string_view body);
+ApiResult<control::AddPermissionRequest> ParseAddPermission(std::string_view function_name,
+                                                            std::string_view qualifier,
+                                                            std::string_view body);
+// A body holding one required integer `member` (ReservedConcurrentExecutions,
+// ProvisionedConcurrentExecutions); `field` names it in the missing-member error.
+ApiResult<int> ParseIntMember(std::string_view body, std::string_view member,
+                              std::string_view field);
+// TagResource's {"Tags":{...}}.
+ApiResult<std::map<std::string, std::string>> ParseTagResource(std::string_view body);
+
 }  // namespace nimbus::api

@@ -9,11 +9,14 @@ namespace {
 
 namespace json = boost::json;
 
-json::object ConfigurationObject(const control::FunctionVersion& f) {
+json::object ConfigurationObject(const control::FunctionVersion& f,
+                                 const std::string& qualifier = "") {
   const control::FunctionConfig& c = f.config;
   json::object o;
   o["FunctionName"] = c.name;
-  o["FunctionArn"] = f.arn;
+  o["FunctionArn"] = !qualifier.empty()        ? f.arn + ":" + qualifier
+                     : c.version != "$LATEST" ? f.arn + ":" + c.version
+                                              : f.arn;
   o["Runtime"] = c.runtime;
   o["Role"] = c.role;
   o["Handler"] = c.handler;
@@ -28,6 +31,9 @@ json::object ConfigurationObject(const control::FunctionVersion& f) {
     json::object vars;
     for (const auto& [k, v] : c.environment) vars[k] = v;
     o["Environment"] = json::object{{"Variables", std::move(vars)}};
+  }
+  if (!c.dead_letter_target_arn.empty()) {
+    o["DeadLetterConfig"] = json::object{{"TargetArn", c.dead_letter_target_arn}};
   }
   o["TracingConfig"] = json::object{{"Mode", c.tracing_mode}};
   o["RevisionId"] = c.revision_id;
@@ -52,21 +58,29 @@ json::object ConfigurationObject(const control::FunctionVersion& f) {
   return o;
 }
 
+json::object TagsObject(const std::map<std::string, std::string>& tags) {
+  json::object o;
+  for (const auto& [k, v] : tags) o[k] = v;
+  return o;
+}
+
 }  // namespace
 
-std::string FunctionConfigurationJson(const control::FunctionVersion& function) {
-  return json::serialize(ConfigurationObject(function));
+std::string FunctionConfigurationJson(const control::FunctionVersion& function,
+                                      const std::string& qualifier) {
+  return json::serialize(ConfigurationObject(function, qualifier));
 }
 
 std::string GetFunctionJson(const control::FunctionVersion& function,
-                            const std::string& code_location) {
+                            const std::string& code_location, const std::string& qualifier,
+                            const std::map<std::string, std::string>& tags,
+                            std::optional<int> reserved_concurrency) {
   json::object o;
-  o["Configuration"] = ConfigurationObject(function);
+  o["Configuration"] = ConfigurationObject(function, qualifier);
   o["Code"] = json::object{{"RepositoryType", "S3"}, {"Location", code_location}};
-  if (!function.config.tags.empty()) {
-    json::object tags;
-    for (const auto& [k, v] : function.config.tags) tags[k] = v;
-    o["Tags"] = std::move(tags);
+  if (!tags.empty()) o["Tags"] = TagsObject(tags);
+  if (reserved_concurrency) {
+    o["Concurrency"] = json::object{{"ReservedConcurrentExecutions", *reserved_concurrency}};
   }
   return json::serialize(o);
 }
@@ -80,14 +94,89 @@ std::string ListFunctionsJson(const control::FunctionPage& page) {
   return json::serialize(o);
 }
 
-std::string AccountSettingsJson(const control::AccountUsage& usage) {
-  // TODO(#concurrency): report the invoker's configured concurrency and what
-  // reserved concurrency leaves unreserved; 1000 is Lambda's default quota.
+std::string ListVersionsJson(const control::VersionPage& page) {
+  json::array versions;
+  for (const auto& f : page.versions) {
+    versions.push_back(ConfigurationObject(*f, f->config.version));
+  }
+  json::object o;
+  o["Versions"] = std::move(versions);
+  if (page.next_marker) o["NextMarker"] = *page.next_marker;
+  return json::serialize(o);
+}
+
+namespace {
+json::object AliasObject(const control::Region& region, const std::string& function,
+                         const control::Alias& a) {
+  json::object o;
+  o["AliasArn"] = control::QualifiedFunctionArn(region, function, a.name);
+  o["Name"] = a.name;
+  o["FunctionVersion"] = a.function_version;
+  o["Description"] = a.description;
+  if (!a.additional_version_weights.empty()) {
+    json::object weights;
+    for (const auto& [v, w] : a.additional_version_weights) weights[v] = w;
+    o["RoutingConfig"] = json::object{{"AdditionalVersionWeights", std::move(weights)}};
+  }
+  o["RevisionId"] = a.revision_id;
+  return o;
+}
+
+json::object ProvisionedObject(const control::ProvisionedConcurrencyConfig& c, bool in_progress) {
+  // Allocation is reported as requested once the invoker has been told; the
+  // Invoker interface does not expose how many environments are initialised.
+  json::object o;
+  o["RequestedProvisionedConcurrentExecutions"] = c.requested;
+  o["AvailableProvisionedConcurrentExecutions"] = in_progress ? 0 : c.requested;
+  o["AllocatedProvisionedConcurrentExecutions"] = in_progress ? 0 : c.requested;
+  o["Status"] = in_progress ? "IN_PROGRESS" : "READY";
+  o["LastModified"] = c.last_modified;
+  return o;
+}
+}  // namespace
+
+std::string AliasJson(const control::Region& region, const std::string& function,
+                      const control::Alias& alias) {
+  return json::serialize(AliasObject(region, function, alias));
+}
+
+std::string ListAliasesJson(const control::Region& region, const std::string& function,
+                            const control::AliasPage& page) {
+  json::array aliases;
+  for (const auto& a : page.aliases) aliases.push_back(AliasObject(region, function, a));
+  json::object o;
+  o["Aliases"] = std::move(aliases);
+  if (page.next_marker) o["NextMarker"] = *page.next_marker;
+  return json::serialize(o);
+}
+
+std::string ProvisionedConcurrencyJson(const control::ProvisionedConcurrencyConfig& config,
+                                       bool in_progress) {
+  return json::serialize(ProvisionedObject(config, in_progress));
+}
+
+std::string ListProvisionedConcurrencyJson(const control::Region& region,
+                                           const std::string& function,
+                                           const control::ProvisionedConcurrencyPage& page) {
+  json::array configs;
+  for (const auto& c : page.configs) {
+    json::object o = ProvisionedObject(c, false);
+    o["FunctionArn"] = control::QualifiedFunctionArn(region, function, c.qualifier);
+    configs.push_back(std::move(o));
+  }
+  json::object o;
+  o["ProvisionedConcurrencyConfigs"] = std::move(configs);
+  if (page.next_marker) o["NextMarker"] = *page.next_marker;
+  return json::serialize(o);
+}
+
+std::string AccountSettingsJson(const control::AccountUsage& usage, int concurrent_executions,
+                                int unreserved_concurrent_executions) {
   json::object limit{{"TotalCodeSize", control::kMaxTotalCodeBytes},
                      {"CodeSizeUnzipped", control::kMaxUnzippedCodeBytes},
                      {"CodeSizeZipped", control::kMaxZippedCodeBytes},
-                     {"ConcurrentExecutions", 1000},
-                     {"UnreservedConcurrentExecutions", 1000}};
+                     {"ConcurrentExecutions", concurrent_executions},
+                     {"UnreservedConcurrentExecutions", unreserved_concurrent_executions}};
   json::object used{{"TotalCodeSize", usage.total_code_size},
                     {"FunctionCount", usage.function_count}};
   return json::serialize(json::object{{"AccountLimit", std::move(limit)},

@@ -43,6 +43,7 @@ struct FunctionConfig {
   std::string log_group;            // "/aws/lambda/NAME" unless configured
   std::string application_log_level;  // only with JSON log format
   std::string system_log_level;
+  std::string dead_letter_target_arn;  // DeadLetterConfig.TargetArn: an SQS queue or SNS topic
   std::string code_sha256;          // base64 of the SHA-256 of the zip (CodeSha256)
   int64_t code_size = 0;            // bytes of the zip (CodeSize)
   std::string last_modified;        // "2020-04-10T19:06:32.563+0000"
@@ -53,17 +54,41 @@ struct FunctionConfig {
   std::string last_update_status = "Successful";  // Successful | InProgress | Failed
   std::string last_update_status_reason;
   std::string last_update_status_reason_code;
+  // The function's tags. Kept on $LATEST only (tags belong to the function, not
+  // to a version); published versions carry a copy that nothing reads.
   std::map<std::string, std::string> tags;
 };
 
 // What an execution environment needs to run a function version. Immutable.
 struct FunctionVersion {
-  FunctionConfig config;
+  FunctionConfig config;              // config.version: "$LATEST" or the published "N"
   std::string arn;                    // unqualified function ARN
   std::filesystem::path code_dir;     // unpacked package on the host (read-only)
   std::string code_hex;               // lowercase hex SHA-256 of the zip: names its blob and code_dir
 };
 
 using FunctionSnapshot = std::shared_ptr<const FunctionVersion>;
+
+// An alias: a name for a version, optionally sending a share of its invocations
+// to one other version. Value type.
+struct Alias {
+  std::string name;              // (?!^[0-9]+$)([a-zA-Z0-9-_]+), 1..128
+  std::string function_version;  // "$LATEST" or "N"
+  std::string description;
+  // RoutingConfig.AdditionalVersionWeights: at most one entry, version "N" ->
+  // share of invocations in [0, 1]; the rest go to function_version.
+  std::map<std::string, double> additional_version_weights;
+  std::string revision_id;  // UUID, new on every change
+  friend bool operator==(const Alias&, const Alias&) = default;
+};
+
+// A provisioned concurrency configuration, on a published version or an alias.
+struct ProvisionedConcurrencyConfig {
+  std::string qualifier;      // "N" or the alias name
+  int requested = 0;          // RequestedProvisionedConcurrentExecutions, >= 1
+  std::string last_modified;  // "2024-05-01T12:00:00.000+0000"
+  friend bool operator==(const ProvisionedConcurrencyConfig&,
+                         const ProvisionedConcurrencyConfig&) = default;
+};
 
 }  // namespace nimbus::control

@@ -65,6 +65,7 @@ std::string EncodeFunctionConfig(const FunctionConfig& c) {
   o["log_group"] = c.log_group;
   o["application_log_level"] = c.application_log_level;
   o["system_log_level"] = c.system_log_level;
+  o["dead_letter_target_arn"] = c.dead_letter_target_arn;
   o["code_sha256"] = c.code_sha256;
   o["code_size"] = c.code_size;
   o["last_modified"] = c.last_modified;
@@ -100,6 +101,7 @@ Result<FunctionConfig> DecodeFunctionConfig(std::string_view text) {
             GetString(o, "log_format", c.log_format) && GetString(o, "log_group", c.log_group) &&
             GetString(o, "application_log_level", c.application_log_level) &&
             GetString(o, "system_log_level", c.system_log_level) &&
+            GetString(o, "dead_letter_target_arn", c.dead_letter_target_arn) &&
             GetString(o, "code_sha256", c.code_sha256) && GetInt(o, "code_size", c.code_size) &&
             GetString(o, "last_modified", c.last_modified) &&
             GetString(o, "revision_id", c.revision_id) && GetString(o, "state", c.state) &&
@@ -111,6 +113,43 @@ Result<FunctionConfig> DecodeFunctionConfig(std::string_view text) {
             GetMap(o, "tags", c.tags);
   if (!ok || c.name.empty()) return Internal("function record has a field of the wrong type");
   return c;
+}
+
+std::string EncodeAlias(const Alias& a) {
+  json::object o;
+  o["name"] = a.name;
+  o["function_version"] = a.function_version;
+  o["description"] = a.description;
+  json::object weights;
+  for (const auto& [k, v] : a.additional_version_weights) weights[k] = v;
+  o["additional_version_weights"] = std::move(weights);
+  o["revision_id"] = a.revision_id;
+  return json::serialize(o);
+}
+
+Result<Alias> DecodeAlias(std::string_view text) {
+  json::error_code ec;
+  json::value v = json::parse(text, ec);
+  if (ec || !v.is_object()) {
+    return Internal(fmt::format("alias record is not a JSON object: {}", ec.message()));
+  }
+  const json::object& o = v.get_object();
+  Alias a;
+  bool ok = GetString(o, "name", a.name) && GetString(o, "function_version", a.function_version) &&
+            GetString(o, "description", a.description) &&
+            GetString(o, "revision_id", a.revision_id);
+  if (const json::value* w = o.if_contains("additional_version_weights")) {
+    if (!w->is_object()) ok = false;
+    for (const auto& [k, val] : w->is_object() ? w->get_object() : json::object()) {
+      if (!val.is_number()) {
+        ok = false;
+        break;
+      }
+      a.additional_version_weights[std::string(k)] = val.to_number<double>();
+    }
+  }
+  if (!ok || a.name.empty()) return Internal("alias record has a field of the wrong type");
+  return a;
 }
 
 }  // namespace nimbus::control

@@ -16,4 +16,8 @@ std::string EncodeFunctionConfig(const FunctionConfig& config);
 // kInternal if `json` is not an object of the persisted form.
 Result<FunctionConfig> DecodeFunctionConfig(std::string_view json);
 
+// The persisted form of an Alias (table `aliases`), under the same rules.
+std::string EncodeAlias(const Alias& alias);
+Result<Alias> DecodeAlias(std::string_view json);
+
 }  // namespace nimbus::control

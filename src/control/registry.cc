@@ -1,10 +1,15 @@
 #include "control/registry.h"
 
+#include <boost/json.hpp>
 #include <fmt/format.h>
 #include <time.h>
 
+#include <algorithm>
+#include <cctype>
+#include <random>
 #include <system_error>
 #include <utility>
+#include <variant>
 
 #include "base/encoding.h"
 #include "base/log.h"
@@ -17,8 +22,11 @@ namespace nimbus::control {
 namespace {
 
 // The registry's schema. Append-only (see storage::Migration).
-// Persisted format: functions.config is EncodeFunctionConfig's JSON;
-// functions.code_hex names the blob and the code directory.
+// Persisted format: functions.config, versions.config are EncodeFunctionConfig's
+// JSON; aliases.config is EncodeAlias's; code_hex names the blob and the code
+// directory; policies.statements is a JSON array of statement objects.
+// versions.fingerprint is $LATEST's configuration at publish time
+// (Fingerprint()), compared by PublishVersion's no-op check.
 const std::vector<storage::Migration>& Migrations() {
   static const std::vector<storage::Migration> kMigrations = {
       {1,
@@ -26,6 +34,33 @@ const std::vector<storage::Migration>& Migrations() {
        "  name TEXT PRIMARY KEY NOT NULL,"
        "  config TEXT NOT NULL,"
        "  code_hex TEXT NOT NULL)"},
+      {2,
+       "ALTER TABLE functions ADD COLUMN last_version INTEGER NOT NULL DEFAULT 0;"
+       "ALTER TABLE functions ADD COLUMN reserved_concurrency INTEGER;"
+       "CREATE TABLE versions ("
+       "  function TEXT NOT NULL REFERENCES functions(name) ON DELETE CASCADE,"
+       "  version INTEGER NOT NULL,"
+       "  config TEXT NOT NULL,"
+       "  code_hex TEXT NOT NULL,"
+       "  fingerprint TEXT NOT NULL,"
+       "  PRIMARY KEY (function, version));"
+       "CREATE TABLE aliases ("
+       "  function TEXT NOT NULL REFERENCES functions(name) ON DELETE CASCADE,"
+       "  name TEXT NOT NULL,"
+       "  config TEXT NOT NULL,"
+       "  PRIMARY KEY (function, name));"
+       "CREATE TABLE provisioned_concurrency ("
+       "  function TEXT NOT NULL REFERENCES functions(name) ON DELETE CASCADE,"
+       "  qualifier TEXT NOT NULL,"
+       "  requested INTEGER NOT NULL,"
+       "  last_modified TEXT NOT NULL,"
+       "  PRIMARY KEY (function, qualifier));"
+       "CREATE TABLE policies ("
+       "  function TEXT NOT NULL REFERENCES functions(name) ON DELETE CASCADE,"
+       "  qualifier TEXT NOT NULL,"
+       "  statements TEXT NOT NULL,"
+       "  revision_id TEXT NOT NULL,"
+       "  PRIMARY KEY (function, qualifier));"},
   };
   return kMigrations;
 }
@@ -44,9 +79,11 @@ Status RevisionMismatch() {
                 "GetFunction/GetAlias API to retrieve the latest Revision Id");
 }
 
-Status PublishUnsupported() {
-  return InvalidArgument(
-      "Publish is not supported yet: this Nimbus has only the $LATEST version of each function");
+Status UpdateInProgress(const std::string& arn) {
+  return Conflict(
+      "The operation cannot be performed at this time. An update is in progress for "
+      "resource: " +
+      arn);
 }
 
 // The name of an unqualified reference for an operation on the function itself.
@@ -60,6 +97,71 @@ Result<std::string> UnqualifiedName(std::string_view text) {
   }
   return ref.name;
 }
+
+// "1", "42": a published version number (as opposed to $LATEST or an alias).
+bool IsVersionNumber(std::string_view q) {
+  return !q.empty() && q.size() <= 9 &&
+         std::all_of(q.begin(), q.end(), [](char c) { return c >= '0' && c <= '9'; });
+}
+
+// $LATEST's configuration without what changes on every update (RevisionId,
+// LastModified) or does not belong to a version (tags): equal fingerprints mean
+// "nothing to publish".
+std::string Fingerprint(const FunctionConfig& c) {
+  FunctionConfig f = c;
+  f.version.clear();
+  f.last_modified.clear();
+  f.revision_id.clear();
+  f.tags.clear();
+  f.state.clear();
+  f.state_reason.clear();
+  f.state_reason_code.clear();
+  f.last_update_status.clear();
+  f.last_update_status_reason.clear();
+  f.last_update_status_reason_code.clear();
+  return EncodeFunctionConfig(f);
+}
+
+using SqlValue = std::variant<std::string, int64_t, std::nullptr_t>;
+
+Status RunSql(storage::Store& store, std::string_view sql, const std::vector<SqlValue>& args) {
+  NIMBUS_ASSIGN_OR_RETURN(storage::Statement st, store.Prepare(sql));
+  for (size_t i = 0; i < args.size(); ++i) {
+    int index = static_cast<int>(i) + 1;
+    if (const auto* text = std::get_if<std::string>(&args[i])) {
+      NIMBUS_RETURN_IF_ERROR(st.BindText(index, *text));
+    } else if (const auto* n = std::get_if<int64_t>(&args[i])) {
+      NIMBUS_RETURN_IF_ERROR(st.BindInt64(index, *n));
+    } else {
+      NIMBUS_RETURN_IF_ERROR(st.BindNull(index));
+    }
+  }
+  return st.Run();
+}
+
+Status ValidateMaxItems(int max_items) {
+  if (max_items < 1 || max_items > 10000) {
+    return ValidationFailed(fmt::format(
+        "1 validation error detected: Value '{}' at 'maxItems' failed to satisfy constraint: "
+        "Member must have value {}",
+        max_items, max_items < 1 ? "greater than or equal to 1" : "less than or equal to 10000"));
+  }
+  return Status::Ok();
+}
+
+// The default RandomSource: a Mersenne Twister seeded once from std::random_device.
+class Mt19937Random final : public RandomSource {
+ public:
+  Mt19937Random() : engine_(std::random_device{}()) {}
+  double NextUnit() override {
+    MutexLock l(mu_);
+    return std::uniform_real_distribution<double>(0.0, 1.0)(engine_);
+  }
+
+ private:
+  Mutex mu_;
+  std::mt19937_64 engine_ NIMBUS_GUARDED_BY(mu_);
+};
 
 }  // namespace
 
@@ -77,28 +179,15 @@ std::string FormatLastModified(std::chrono::system_clock::time_point t) {
                      tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, millis);
 }
 
-// Marks a function name as being mutated; released (under mu_) on destruction.
-class Registry::Claim {
- public:
-  Claim(Registry& r, std::string name) : r_(r), name_(std::move(name)) {}
-  ~Claim() {
-    MutexLock l(r_.mu_);
-    r_.busy_.erase(name_);
-  }
-  Claim(const Claim&) = delete;
-  Claim& operator=(const Claim&) = delete;
-
- private:
-  Registry& r_;
-  std::string name_;
-};
-
 Registry::Registry(const RegistryOptions& options, const Clock& clock,
                    std::unique_ptr<storage::Store> store,
                    std::unique_ptr<storage::BlobStore> blobs)
     : data_dir_(options.data_dir),
       region_(options.region),
       clock_(clock),
+      account_concurrency_limit_(options.account_concurrency_limit),
+      owned_random_(options.random == nullptr ? std::make_unique<Mt19937Random>() : nullptr),
+      random_(options.random != nullptr ? options.random : owned_random_.get()),
       blobs_(std::move(blobs)),
       store_(std::move(store)) {}
 
@@ -144,21 +233,89 @@ FunctionSnapshot Registry::MakeSnapshot(FunctionConfig config, std::string hex) 
   return v;
 }
 
+void Registry::Install(const std::string& name, Entry entry) {
+  MutexLock l(mu_);
+  functions_[name] = std::move(entry);
+}
+
 Status Registry::LoadAll() {
-  std::vector<std::pair<FunctionConfig, std::string>> rows;
+  struct Row {
+    FunctionConfig config;
+    std::string hex;
+  };
+  std::map<std::string, Entry> loaded;
+  std::vector<Row> rows;  // $LATEST and versions, to restore packages outside store_mu_
   {
     MutexLock l(store_mu_);
-    NIMBUS_ASSIGN_OR_RETURN(storage::Statement st,
-                            store_->Prepare("SELECT config, code_hex FROM functions"));
+    NIMBUS_ASSIGN_OR_RETURN(
+        storage::Statement st,
+        store_->Prepare("SELECT config, code_hex, last_version, reserved_concurrency "
+                        "FROM functions"));
     for (;;) {
       NIMBUS_ASSIGN_OR_RETURN(bool row, st.Step());
       if (!row) break;
       auto config = DecodeFunctionConfig(st.ColumnText(0));
       if (!config.has_value()) return config.error().WithContext("registry: load");
-      rows.emplace_back(std::move(config).value(), st.ColumnText(1));
+      Entry& e = loaded[config->name];
+      e.last_version = static_cast<int>(st.ColumnInt64(2));
+      if (!st.ColumnIsNull(3)) e.reserved = static_cast<int>(st.ColumnInt64(3));
+      rows.push_back(Row{std::move(config).value(), st.ColumnText(1)});
+    }
+    NIMBUS_ASSIGN_OR_RETURN(
+        storage::Statement vs,
+        store_->Prepare("SELECT function, version, config, code_hex, fingerprint FROM versions"));
+    for (;;) {
+      NIMBUS_ASSIGN_OR_RETURN(bool row, vs.Step());
+      if (!row) break;
+      auto config = DecodeFunctionConfig(vs.ColumnText(2));
+      if (!config.has_value()) return config.error().WithContext("registry: load version");
+      auto it = loaded.find(vs.ColumnText(0));
+      if (it == loaded.end()) continue;  // ON DELETE CASCADE makes this impossible
+      it->second.fingerprints[static_cast<int>(vs.ColumnInt64(1))] = vs.ColumnText(4);
+      rows.push_back(Row{std::move(config).value(), vs.ColumnText(3)});
+    }
+    NIMBUS_ASSIGN_OR_RETURN(storage::Statement as,
+                            store_->Prepare("SELECT function, config FROM aliases"));
+    for (;;) {
+      NIMBUS_ASSIGN_OR_RETURN(bool row, as.Step());
+      if (!row) break;
+      auto alias = DecodeAlias(as.ColumnText(1));
+      if (!alias.has_value()) return alias.error().WithContext("registry: load alias");
+      auto it = loaded.find(as.ColumnText(0));
+      if (it != loaded.end()) it->second.aliases[alias->name] = std::move(alias).value();
+    }
+    NIMBUS_ASSIGN_OR_RETURN(
+        storage::Statement ps,
+        store_->Prepare(
+            "SELECT function, qualifier, requested, last_modified FROM provisioned_concurrency"));
+    for (;;) {
+      NIMBUS_ASSIGN_OR_RETURN(bool row, ps.Step());
+      if (!row) break;
+      auto it = loaded.find(ps.ColumnText(0));
+      if (it == loaded.end()) continue;
+      ProvisionedConcurrencyConfig pc{ps.ColumnText(1), static_cast<int>(ps.ColumnInt64(2)),
+                                      ps.ColumnText(3)};
+      it->second.provisioned[pc.qualifier] = pc;
+    }
+    NIMBUS_ASSIGN_OR_RETURN(
+        storage::Statement pol,
+        store_->Prepare("SELECT function, qualifier, statements, revision_id FROM policies"));
+    for (;;) {
+      NIMBUS_ASSIGN_OR_RETURN(bool row, pol.Step());
+      if (!row) break;
+      auto it = loaded.find(pol.ColumnText(0));
+      if (it == loaded.end()) continue;
+      boost::json::error_code ec;
+      boost::json::value v = boost::json::parse(pol.ColumnText(2), ec);
+      if (ec || !v.is_array()) return Internal("registry: load policy: not a JSON array");
+      StoredPolicy p;
+      for (const auto& statement : v.get_array()) {
+        p.statements.push_back(boost::json::serialize(statement));
+      }
+      p.revision_id = pol.ColumnText(3);
+      it->second.policies[pol.ColumnText(1)] = std::move(p);
     }
   }
-  std::map<std::string, FunctionSnapshot> loaded;
   for (auto& [config, hex] : rows) {
     if (!std::filesystem::is_directory(CodeDir(hex))) {
       // The crash came between the commit and the unpack becoming durable, or
@@ -167,15 +324,20 @@ Status Registry::LoadAll() {
       Status s = zip.status();
       if (s.ok()) s = storage::UnpackZip(*zip, CodeDir(hex)).status();
       if (!s.ok()) {
-        log::Error("registry: function {}: cannot restore code package {}: {}", config.name, hex,
-                   s.ToString());
+        log::Error("registry: function {}:{}: cannot restore code package {}: {}", config.name,
+                   config.version, hex, s.ToString());
         config.state = "Failed";
         config.state_reason = "The function's code package is missing from the data directory.";
         config.state_reason_code = "InternalError";
       }
     }
-    std::string name = config.name;
-    loaded[name] = MakeSnapshot(std::move(config), hex);
+    Entry& e = loaded[config.name];
+    if (config.version == "$LATEST") {
+      e.latest = MakeSnapshot(std::move(config), hex);
+    } else {
+      int n = std::stoi(config.version);
+      e.versions[n] = MakeSnapshot(std::move(config), hex);
+    }
   }
   MutexLock l(mu_);
   functions_ = std::move(loaded);
@@ -227,26 +389,26 @@ Status Registry::ValidateConfig(const FunctionConfig& c) const {
   NIMBUS_RETURN_IF_ERROR(ValidateArchitecture(c.architecture));
   NIMBUS_RETURN_IF_ERROR(ValidateTracingMode(c.tracing_mode));
   NIMBUS_RETURN_IF_ERROR(ValidateLogFormat(c.log_format));
+  NIMBUS_RETURN_IF_ERROR(ValidateLogGroup(c.log_group));
+  NIMBUS_RETURN_IF_ERROR(
+      ValidateLogLevels(c.log_format, c.application_log_level, c.system_log_level));
+  if (!c.dead_letter_target_arn.empty()) {
+    NIMBUS_RETURN_IF_ERROR(ValidateDeadLetterTarget(c.dead_letter_target_arn));
+  }
   return Status::Ok();
 }
 
 Status Registry::Persist(const FunctionVersion& v, bool insert) {
-  MutexLock l(store_mu_);
-  return storage::InTransaction(*store_, [&]() -> Status {
-    NIMBUS_ASSIGN_OR_RETURN(
-        storage::Statement st,
-        store_->Prepare(insert ? "INSERT INTO functions (config, code_hex, name) VALUES (?, ?, ?)"
-                               : "UPDATE functions SET config = ?, code_hex = ? WHERE name = ?"));
-    NIMBUS_RETURN_IF_ERROR(st.BindText(1, EncodeFunctionConfig(v.config)));
-    NIMBUS_RETURN_IF_ERROR(st.BindText(2, v.code_hex));
-    NIMBUS_RETURN_IF_ERROR(st.BindText(3, v.config.name));
-    return st.Run();
+  return Write([&]() -> Status {
+    return RunSql(*store_,
+                  insert ? "INSERT INTO functions (config, code_hex, name) VALUES (?, ?, ?)"
+                         : "UPDATE functions SET config = ?, code_hex = ? WHERE name = ?",
+                  {EncodeFunctionConfig(v.config), v.code_hex, v.config.name});
   });
 }
 
-Result<FunctionSnapshot> Registry::CreateFunction(CreateFunctionRequest r) {
+Result<UpdateResult> Registry::CreateFunction(CreateFunctionRequest r) {
   NIMBUS_ASSIGN_OR_RETURN(std::string name, UnqualifiedName(r.function_name));
-  if (r.publish) return PublishUnsupported();
   FunctionConfig c;
   c.name = name;
   c.runtime = std::move(r.runtime);
@@ -267,7 +429,12 @@ Result<FunctionSnapshot> Registry::CreateFunction(CreateFunctionRequest r) {
   c.tracing_mode = std::move(r.tracing_mode);
   c.log_format = std::move(r.log_format);
   c.log_group = r.log_group.empty() ? "/aws/lambda/" + name : std::move(r.log_group);
+  c.application_log_level = std::move(r.application_log_level);
+  c.system_log_level = std::move(r.system_log_level);
+  DefaultLogLevels(c.log_format, c.application_log_level, c.system_log_level);
+  c.dead_letter_target_arn = std::move(r.dead_letter_target_arn);
   c.tags = std::move(r.tags);
+  NIMBUS_RETURN_IF_ERROR(ValidateTags(c.tags));
   NIMBUS_RETURN_IF_ERROR(ValidateConfig(c));
 
   {
@@ -276,7 +443,7 @@ Result<FunctionSnapshot> Registry::CreateFunction(CreateFunctionRequest r) {
       return Conflict("Function already exist: " + name);
     }
     int64_t total = 0;
-    for (const auto& [n, f] : functions_) total += f->config.code_size;
+    for (const auto& [n, f] : functions_) total += f.latest->config.code_size;
     if (total + static_cast<int64_t>(r.zip_file.size()) > kMaxTotalCodeBytes) {
       return Status(Code::kResourceExhausted, "Code storage limit exceeded.");
     }
@@ -291,26 +458,62 @@ Result<FunctionSnapshot> Registry::CreateFunction(CreateFunctionRequest r) {
   c.revision_id = NewUuid();
   c.state = "Active";
   c.last_update_status = "Successful";
-  FunctionSnapshot snapshot = MakeSnapshot(std::move(c), code.hex);
-  Status s = Persist(*snapshot, /*insert=*/true);
+  Entry e;
+  e.latest = MakeSnapshot(std::move(c), code.hex);
+  Status s = Persist(*e.latest, /*insert=*/true);
   if (s.code() == Code::kConflict) return Conflict("Function already exist: " + name);
   NIMBUS_RETURN_IF_ERROR(s);
-  MutexLock l(mu_);
-  functions_[name] = snapshot;
-  return snapshot;
+  UpdateResult out;
+  out.latest = e.latest;
+  if (r.publish) {
+    auto published = PublishLocked(e, std::nullopt);
+    if (!published.has_value()) {
+      Install(name, e);  // the function exists; only the publish failed
+      return published.error();
+    }
+    out.published = *published;
+  }
+  Install(name, std::move(e));
+  return out;
 }
 
 Result<FunctionSnapshot> Registry::Resolve(std::string_view name_or_arn,
                                            std::string_view qualifier) const {
+  return ResolveImpl(name_or_arn, qualifier, /*weighted=*/false);
+}
+
+Result<FunctionSnapshot> Registry::ResolveForInvoke(std::string_view name_or_arn,
+                                                    std::string_view qualifier) const {
+  return ResolveImpl(name_or_arn, qualifier, /*weighted=*/true);
+}
+
+Result<FunctionSnapshot> Registry::ResolveImpl(std::string_view name_or_arn,
+                                               std::string_view qualifier, bool weighted) const {
   NIMBUS_ASSIGN_OR_RETURN(FunctionRef ref, ParseFunctionRef(name_or_arn, qualifier));
-  if (ref.qualifier.has_value() && *ref.qualifier != "$LATEST") {
-    // TODO(#versions): published versions and aliases.
-    return NotFound(NotFoundMessage(region_, ref.name, ref.qualifier));
-  }
   MutexLock l(mu_);
   auto it = functions_.find(ref.name);
-  if (it == functions_.end()) return NotFound(NotFoundMessage(region_, ref.name, std::nullopt));
-  return it->second;
+  if (it == functions_.end()) return NotFound(NotFoundMessage(region_, ref.name, ref.qualifier));
+  const Entry& e = it->second;
+  if (!ref.qualifier || *ref.qualifier == "$LATEST") return e.latest;
+  const std::string& q = *ref.qualifier;
+  if (IsVersionNumber(q)) {
+    auto v = e.versions.find(std::stoi(q));
+    if (v == e.versions.end()) return NotFound(NotFoundMessage(region_, ref.name, ref.qualifier));
+    return v->second;
+  }
+  auto a = e.aliases.find(q);
+  if (a == e.aliases.end()) return NotFound(NotFoundMessage(region_, ref.name, ref.qualifier));
+  std::string target = a->second.function_version;
+  if (weighted && !a->second.additional_version_weights.empty()) {
+    // One extra version at most: it runs with probability `weight`.
+    const auto& [extra, weight] = *a->second.additional_version_weights.begin();
+    if (random_->NextUnit() < weight) target = extra;
+  }
+  if (target == "$LATEST") return e.latest;
+  auto v = e.versions.find(std::stoi(target));
+  NIMBUS_CHECK(v != e.versions.end())
+      << "alias " << q << " of " << ref.name << " routes to missing version " << target;
+  return v->second;
 }
 
 Result<FunctionSnapshot> Registry::CurrentForUpdate(const std::string& name,
@@ -319,45 +522,153 @@ Result<FunctionSnapshot> Registry::CurrentForUpdate(const std::string& name,
   MutexLock l(mu_);
   auto it = functions_.find(name);
   if (it == functions_.end()) return NotFound(NotFoundMessage(region_, name, std::nullopt));
-  const FunctionSnapshot& current = it->second;
-  if (busy_.count(name) > 0) {
-    return Conflict(
-        "The operation cannot be performed at this time. An update is in progress for "
-        "resource: " +
-        current->arn);
-  }
+  const FunctionSnapshot& current = it->second.latest;
+  if (busy_.count(name) > 0) return UpdateInProgress(current->arn);
   if (revision_id && *revision_id != current->config.revision_id) return RevisionMismatch();
   if (claim) busy_.insert(name);
   return current;
 }
 
-Result<FunctionSnapshot> Registry::UpdateFunctionCode(UpdateFunctionCodeRequest r) {
-  NIMBUS_ASSIGN_OR_RETURN(std::string name, UnqualifiedName(r.function_name));
-  if (r.publish) return PublishUnsupported();
-  if (r.architecture) NIMBUS_RETURN_IF_ERROR(ValidateArchitecture(*r.architecture));
-  NIMBUS_ASSIGN_OR_RETURN(FunctionSnapshot current,
-                          CurrentForUpdate(name, r.revision_id, /*claim=*/!r.dry_run));
-  std::optional<Claim> claim;
-  if (!r.dry_run) claim.emplace(*this, name);
+Result<Registry::Entry> Registry::ClaimEntry(const std::string& name) {
+  MutexLock l(mu_);
+  auto it = functions_.find(name);
+  if (it == functions_.end()) return NotFound(NotFoundMessage(region_, name, std::nullopt));
+  if (busy_.count(name) > 0) return UpdateInProgress(it->second.latest->arn);
+  busy_.insert(name);
+  return it->second;
+}
 
-  NIMBUS_ASSIGN_OR_RETURN(PreparedCode code, PrepareCode(r.zip_file, /*store_blob=*/!r.dry_run));
-  FunctionConfig c = current->config;
+Result<FunctionSnapshot> Registry::VersionOf(const Entry& e, const std::string& name,
+                                             const std::string& qualifier) const {
+  if (IsVersionNumber(qualifier)) {
+    auto v = e.versions.find(std::stoi(qualifier));
+    if (v != e.versions.end()) return v->second;
+  }
+  return NotFound(NotFoundMessage(region_, name, qualifier));
+}
+
+Result<FunctionSnapshot> Registry::PublishLocked(Entry& e,
+                                                 const std::optional<std::string>& description) {
+  const FunctionConfig& latest = e.latest->config;
+  std::string fingerprint = Fingerprint(latest);
+  if (!e.versions.empty()) {
+    int newest = e.versions.rbegin()->first;
+    if (e.fingerprints[newest] == fingerprint) return e.versions.rbegin()->second;
+  }
+  int number = e.last_version + 1;
+  FunctionConfig c = latest;
+  c.version = std::to_string(number);
+  c.description = description.value_or(latest.description);
+  NIMBUS_RETURN_IF_ERROR(ValidateDescription(c.description));
+  c.last_modified = NowTimestamp();
+  c.revision_id = NewUuid();
+  c.state = "Active";
+  c.state_reason.clear();
+  c.state_reason_code.clear();
+  c.last_update_status = "Successful";
+  c.tags.clear();
+  FunctionSnapshot v = MakeSnapshot(std::move(c), e.latest->code_hex);
+  NIMBUS_RETURN_IF_ERROR(Write([&]() -> Status {
+    NIMBUS_RETURN_IF_ERROR(RunSql(*store_,
+                                  "INSERT INTO versions (function, version, config, code_hex, "
+                                  "fingerprint) VALUES (?, ?, ?, ?, ?)",
+                                  {latest.name, int64_t{number}, EncodeFunctionConfig(v->config),
+                                   v->code_hex, fingerprint}));
+    return RunSql(*store_, "UPDATE functions SET last_version = ? WHERE name = ?",
+                  {int64_t{number}, latest.name});
+  }));
+  e.last_version = number;
+  e.versions[number] = v;
+  e.fingerprints[number] = std::move(fingerprint);
+  return v;
+}
+
+Result<FunctionSnapshot> Registry::PublishVersion(PublishVersionRequest r) {
+  NIMBUS_ASSIGN_OR_RETURN(std::string name, UnqualifiedName(r.function_name));
+  NIMBUS_ASSIGN_OR_RETURN(Entry e, ClaimEntry(name));
+  Claim claim(*this, name);
+  const FunctionConfig& latest = e.latest->config;
+  if (r.revision_id && *r.revision_id != latest.revision_id) return RevisionMismatch();
+  if (r.code_sha256 && *r.code_sha256 != latest.code_sha256) {
+    return InvalidArgument(fmt::format(
+        "CodeSHA256 ({}) is different from current CodeSHA256 in $LATEST ({}). Please try again "
+        "with the CodeSHA256 in $LATEST.",
+        *r.code_sha256, latest.code_sha256));
+  }
+  NIMBUS_ASSIGN_OR_RETURN(FunctionSnapshot v, PublishLocked(e, r.description));
+  Install(name, std::move(e));
+  return v;
+}
+
+Result<VersionPage> Registry::ListVersionsByFunction(std::string_view name_or_arn,
+                                                     std::string_view marker,
+                                                     int max_items) const {
+  NIMBUS_ASSIGN_OR_RETURN(std::string name, UnqualifiedName(name_or_arn));
+  NIMBUS_RETURN_IF_ERROR(ValidateMaxItems(max_items));
+  int page = std::min(max_items, kMaxListPage);
+  std::vector<FunctionSnapshot> all;
+  {
+    MutexLock l(mu_);
+    auto it = functions_.find(name);
+    if (it == functions_.end()) return NotFound(NotFoundMessage(region_, name, std::nullopt));
+    all.push_back(it->second.latest);
+    for (const auto& [n, v] : it->second.versions) all.push_back(v);
+  }
+  size_t start = 0;
+  if (!marker.empty()) {
+    while (start < all.size() && all[start]->config.version != marker) ++start;
+    start = start < all.size() ? start + 1 : all.size();
+  }
+  VersionPage out;
+  for (size_t i = start; i < all.size() && static_cast<int>(out.versions.size()) < page; ++i) {
+    out.versions.push_back(all[i]);
+  }
+  if (start + out.versions.size() < all.size() && !out.versions.empty()) {
+    out.next_marker = out.versions.back()->config.version;
+  }
+  return out;
+}
+
+Result<UpdateResult> Registry::UpdateFunctionCode(UpdateFunctionCodeRequest r) {
+  NIMBUS_ASSIGN_OR_RETURN(std::string name, UnqualifiedName(r.function_name));
+  if (r.architecture) NIMBUS_RETURN_IF_ERROR(ValidateArchitecture(*r.architecture));
+  if (r.dry_run) {
+    NIMBUS_ASSIGN_OR_RETURN(FunctionSnapshot current,
+                            CurrentForUpdate(name, r.revision_id, /*claim=*/false));
+    NIMBUS_ASSIGN_OR_RETURN(PreparedCode code, PrepareCode(r.zip_file, /*store_blob=*/false));
+    FunctionConfig c = current->config;
+    c.code_sha256 = code.sha256_base64;
+    c.code_size = code.size;
+    if (r.architecture) c.architecture = *r.architecture;
+    return UpdateResult{MakeSnapshot(std::move(c), code.hex), nullptr};
+  }
+  NIMBUS_ASSIGN_OR_RETURN(Entry e, ClaimEntry(name));
+  Claim claim(*this, name);
+  if (r.revision_id && *r.revision_id != e.latest->config.revision_id) return RevisionMismatch();
+  NIMBUS_ASSIGN_OR_RETURN(PreparedCode code, PrepareCode(r.zip_file, /*store_blob=*/true));
+  FunctionConfig c = e.latest->config;
   c.code_sha256 = code.sha256_base64;
   c.code_size = code.size;
   if (r.architecture) c.architecture = *r.architecture;
-  if (r.dry_run) return MakeSnapshot(std::move(c), code.hex);
   c.last_modified = NowTimestamp();
   c.revision_id = NewUuid();
   c.last_update_status = "Successful";
-  FunctionSnapshot snapshot = MakeSnapshot(std::move(c), code.hex);
-  NIMBUS_RETURN_IF_ERROR(Persist(*snapshot, /*insert=*/false));
-  MutexLock l(mu_);
-  functions_[name] = snapshot;
-  return snapshot;
+  e.latest = MakeSnapshot(std::move(c), code.hex);
+  NIMBUS_RETURN_IF_ERROR(Persist(*e.latest, /*insert=*/false));
+  UpdateResult out{e.latest, nullptr};
+  if (r.publish) {
+    auto published = PublishLocked(e, std::nullopt);
+    if (!published.has_value()) {
+      Install(name, e);
+      return published.error();
+    }
+    out.published = *published;
+  }
+  Install(name, std::move(e));
+  return out;
 }
 
-Result<FunctionSnapshot> Registry::UpdateFunctionConfiguration(
-    UpdateFunctionConfigurationRequest r) {
+Result<UpdateResult> Registry::UpdateFunctionConfiguration(UpdateFunctionConfigurationRequest r) {
   NIMBUS_ASSIGN_OR_RETURN(std::string name, UnqualifiedName(r.function_name));
   // Range checks before the narrowing into FunctionConfig's ints.
   if (r.timeout_seconds) NIMBUS_RETURN_IF_ERROR(ValidateTimeout(*r.timeout_seconds));
@@ -365,10 +676,10 @@ Result<FunctionSnapshot> Registry::UpdateFunctionConfiguration(
   if (r.ephemeral_storage_mb) {
     NIMBUS_RETURN_IF_ERROR(ValidateEphemeralStorage(*r.ephemeral_storage_mb));
   }
-  NIMBUS_ASSIGN_OR_RETURN(FunctionSnapshot current,
-                          CurrentForUpdate(name, r.revision_id, /*claim=*/true));
+  NIMBUS_ASSIGN_OR_RETURN(Entry e, ClaimEntry(name));
   Claim claim(*this, name);
-  FunctionConfig c = current->config;
+  if (r.revision_id && *r.revision_id != e.latest->config.revision_id) return RevisionMismatch();
+  FunctionConfig c = e.latest->config;
   if (r.runtime) c.runtime = *r.runtime;
   if (r.handler) c.handler = *r.handler;
   if (r.role) c.role = *r.role;
@@ -378,69 +689,124 @@ Result<FunctionSnapshot> Registry::UpdateFunctionConfiguration(
   if (r.ephemeral_storage_mb) c.ephemeral_storage_mb = static_cast<int>(*r.ephemeral_storage_mb);
   if (r.environment) c.environment = *r.environment;
   if (r.tracing_mode) c.tracing_mode = *r.tracing_mode;
-  if (r.log_format) c.log_format = *r.log_format;
+  if (r.log_format) {
+    if (*r.log_format == "Text") {
+      c.application_log_level.clear();
+      c.system_log_level.clear();
+    }
+    c.log_format = *r.log_format;
+  }
   if (r.log_group) c.log_group = r.log_group->empty() ? "/aws/lambda/" + name : *r.log_group;
+  if (r.application_log_level) c.application_log_level = *r.application_log_level;
+  if (r.system_log_level) c.system_log_level = *r.system_log_level;
+  DefaultLogLevels(c.log_format, c.application_log_level, c.system_log_level);
+  if (r.dead_letter_target_arn) c.dead_letter_target_arn = *r.dead_letter_target_arn;
   NIMBUS_RETURN_IF_ERROR(ValidateConfig(c));
   c.last_modified = NowTimestamp();
   c.revision_id = NewUuid();
   c.last_update_status = "Successful";
-  FunctionSnapshot snapshot = MakeSnapshot(std::move(c), current->code_hex);
-  NIMBUS_RETURN_IF_ERROR(Persist(*snapshot, /*insert=*/false));
-  MutexLock l(mu_);
-  functions_[name] = snapshot;
-  return snapshot;
+  e.latest = MakeSnapshot(std::move(c), e.latest->code_hex);
+  NIMBUS_RETURN_IF_ERROR(Persist(*e.latest, /*insert=*/false));
+  UpdateResult out{e.latest, nullptr};
+  if (r.publish) {
+    auto published = PublishLocked(e, std::nullopt);
+    if (!published.has_value()) {
+      Install(name, e);
+      return published.error();
+    }
+    out.published = *published;
+  }
+  Install(name, std::move(e));
+  return out;
 }
 
-Status Registry::DeleteFunction(std::string_view name_or_arn, std::string_view qualifier) {
+Result<DeleteResult> Registry::DeleteFunction(std::string_view name_or_arn,
+                                              std::string_view qualifier) {
   NIMBUS_ASSIGN_OR_RETURN(FunctionRef ref, ParseFunctionRef(name_or_arn, qualifier));
   if (ref.qualifier == "$LATEST") {
     return InvalidArgument("$LATEST version cannot be deleted without deleting the function.");
   }
-  if (ref.qualifier.has_value()) return NotFound(NotFoundMessage(region_, ref.name, ref.qualifier));
-  {
-    MutexLock l(mu_);
-    auto it = functions_.find(ref.name);
-    if (it == functions_.end()) {
-      return NotFound(NotFoundMessage(region_, ref.name, std::nullopt));
+  if (ref.qualifier.has_value() && !IsVersionNumber(*ref.qualifier)) {
+    // AWS: DeleteFunction takes a version; aliases are deleted with DeleteAlias.
+    {
+      MutexLock l(mu_);
+      auto it = functions_.find(ref.name);
+      if (it == functions_.end() || it->second.aliases.count(*ref.qualifier) == 0) {
+        return NotFound(NotFoundMessage(region_, ref.name, ref.qualifier));
+      }
     }
-    if (busy_.count(ref.name) > 0) {
-      return Conflict(
-          "The operation cannot be performed at this time. An update is in progress for "
-          "resource: " +
-          it->second->arn);
-    }
-    busy_.insert(ref.name);
+    return InvalidArgument("Deletion of aliases is not currently supported.");
   }
+  NIMBUS_ASSIGN_OR_RETURN(Entry e, ClaimEntry(ref.name));
   Claim claim(*this, ref.name);
-  {
-    MutexLock l(store_mu_);
-    NIMBUS_RETURN_IF_ERROR(storage::InTransaction(*store_, [&]() -> Status {
-      NIMBUS_ASSIGN_OR_RETURN(storage::Statement st,
-                              store_->Prepare("DELETE FROM functions WHERE name = ?"));
-      NIMBUS_RETURN_IF_ERROR(st.BindText(1, ref.name));
-      return st.Run();
+  DeleteResult out;
+  out.name = ref.name;
+  if (ref.qualifier.has_value()) {
+    const std::string& q = *ref.qualifier;
+    NIMBUS_ASSIGN_OR_RETURN(FunctionSnapshot v, VersionOf(e, ref.name, q));
+    std::vector<std::string> referencing;
+    for (const auto& [alias_name, alias] : e.aliases) {
+      if (alias.function_version == q || alias.additional_version_weights.count(q) > 0) {
+        referencing.push_back(alias_name);
+      }
+    }
+    if (!referencing.empty()) {
+      std::string list;
+      for (const auto& a : referencing) list += (list.empty() ? "" : ", ") + a;
+      return Conflict(
+          fmt::format("Unable to delete version because the following aliases reference it: [{}]",
+                      list));
+    }
+    int number = std::stoi(q);
+    NIMBUS_RETURN_IF_ERROR(Write([&]() -> Status {
+      NIMBUS_RETURN_IF_ERROR(RunSql(*store_,
+                                    "DELETE FROM versions WHERE function = ? AND version = ?",
+                                    {ref.name, int64_t{number}}));
+      NIMBUS_RETURN_IF_ERROR(RunSql(
+          *store_, "DELETE FROM provisioned_concurrency WHERE function = ? AND qualifier = ?",
+          {ref.name, q}));
+      return RunSql(*store_, "DELETE FROM policies WHERE function = ? AND qualifier = ?",
+                    {ref.name, q});
     }));
+    if (e.provisioned.erase(q) > 0) out.provisioning.settings.push_back({v, q, 0});
+    e.policies.erase(q);
+    e.versions.erase(number);
+    e.fingerprints.erase(number);
+    out.version = q;
+    Install(ref.name, std::move(e));
+    return out;
+  }
+  NIMBUS_RETURN_IF_ERROR(Write([&]() -> Status {
+    // ON DELETE CASCADE removes its versions, aliases, provisioned
+    // concurrency and policies.
+    return RunSql(*store_, "DELETE FROM functions WHERE name = ?", {ref.name});
+  }));
+  out.had_reserved_concurrency = e.reserved.has_value();
+  for (const auto& [q, pc] : e.provisioned) {
+    FunctionSnapshot target;
+    if (IsVersionNumber(q)) {
+      target = e.versions.at(std::stoi(q));
+    } else {
+      const std::string& fv = e.aliases.at(q).function_version;
+      target = fv == "$LATEST" ? e.latest : e.versions.at(std::stoi(fv));
+    }
+    out.provisioning.settings.push_back({target, q, 0});
   }
   // TODO(#gc): drop blobs and code directories no function references once no
   // execution environment can still be using them.
   MutexLock l(mu_);
   functions_.erase(ref.name);
-  return Status::Ok();
+  return out;
 }
 
 Result<FunctionPage> Registry::ListFunctions(std::string_view marker, int max_items) const {
-  if (max_items < 1 || max_items > 10000) {
-    return ValidationFailed(fmt::format(
-        "1 validation error detected: Value '{}' at 'maxItems' failed to satisfy constraint: "
-        "Member must have value {}",
-        max_items, max_items < 1 ? "greater than or equal to 1" : "less than or equal to 10000"));
-  }
+  NIMBUS_RETURN_IF_ERROR(ValidateMaxItems(max_items));
   int page = std::min(max_items, kMaxListPage);
   FunctionPage out;
   MutexLock l(mu_);
   auto it = marker.empty() ? functions_.begin() : functions_.upper_bound(std::string(marker));
   for (; it != functions_.end() && static_cast<int>(out.functions.size()) < page; ++it) {
-    out.functions.push_back(it->second);
+    out.functions.push_back(it->second.latest);
   }
   if (it != functions_.end() && !out.functions.empty()) {
     out.next_marker = out.functions.back()->config.name;
@@ -452,7 +818,9 @@ AccountUsage Registry::GetAccountUsage() const {
   AccountUsage usage;
   MutexLock l(mu_);
   for (const auto& [name, f] : functions_) {
-    usage.total_code_size += f->config.code_size;
+    // Lambda counts each version's package toward TotalCodeSize.
+    usage.total_code_size += f.latest->config.code_size;
+    for (const auto& [n, v] : f.versions) usage.total_code_size += v->config.code_size;
     ++usage.function_count;
   }
   return usage;

@@ -3,11 +3,14 @@
 // control-plane operations and the invoke path's lookups.
 //
 // Data directory layout (all under RegistryOptions::data_dir):
-//   nimbus.db              SQLite database (WAL), table `functions`
+//   nimbus.db              SQLite database (WAL): tables `functions` ($LATEST,
+//                          last version number, reserved concurrency),
+//                          `versions`, `aliases`, `provisioned_concurrency`,
+//                          `policies` (see Migrations() in registry.cc)
 //   blobs/sha256/<hex>     each distinct zip, named by its SHA-256
 //   code/<hex>/            each distinct zip, unpacked once (FunctionVersion::code_dir)
 //
-// Concurrency: thread-safe. Readers (Resolve, GetFunction, ListFunctions) take
+// Concurrency: thread-safe. Readers (Resolve, ResolveForInvoke, Get*, List*) take
 // mu_ only to copy a shared_ptr to an immutable snapshot. A mutation claims the
 // function name under mu_ (a second concurrent mutation of the same function is
 // refused with kConflict, as Lambda does while an update is in progress), does
@@ -16,12 +19,15 @@
 // it on a BlockingPool thread, never on a reactor.
 //
 // Function lifecycle: packages are unpacked synchronously, so a function is
-// Active / LastUpdateStatus Successful by the time the call returns. Only
-// $LATEST exists (TODO(#versions): PublishVersion and aliases).
+// Active / LastUpdateStatus Successful by the time the call returns.
 //
 //   CreateFunction ──> Active ──UpdateFunction{Code,Configuration}──> Active
-//                        │
-//                        └──DeleteFunction──> (gone)
+//                        │  └──PublishVersion──> + immutable version N (N never reused)
+//                        └──DeleteFunction──> (gone, with its versions and aliases)
+//
+// Versions are snapshots of $LATEST's code and configuration; aliases name a
+// version (optionally with a weighted second one). Reserved and provisioned
+// concurrency settings are stored here and pushed to the invoker by api/.
 #pragma once
 
 #include <cstdint>
@@ -60,9 +66,19 @@ struct CreateFunctionRequest {
   std::string tracing_mode = "PassThrough";
   std::string log_format = "Text";
   std::string log_group;  // default /aws/lambda/NAME
+  std::string application_log_level;  // only with LogFormat JSON (default INFO there)
+  std::string system_log_level;       // only with LogFormat JSON (default INFO there)
+  std::string dead_letter_target_arn;  // an SQS queue or SNS topic ARN, or empty
   std::map<std::string, std::string> tags;
   std::string zip_file;   // the zip's bytes (already base64-decoded)
-  bool publish = false;   // versions are not implemented: true is refused
+  bool publish = false;   // also publish version 1 (CreateFunctionResult::published)
+};
+
+// A change of $LATEST, and the version it published when the request asked
+// to (Publish=true).
+struct UpdateResult {
+  FunctionSnapshot latest;
+  FunctionSnapshot published;  // null unless Publish was requested
 };
 
 struct UpdateFunctionCodeRequest {
@@ -88,7 +104,103 @@ struct UpdateFunctionConfigurationRequest {
   std::optional<std::string> tracing_mode;
   std::optional<std::string> log_format;
   std::optional<std::string> log_group;
+  std::optional<std::string> application_log_level;
+  std::optional<std::string> system_log_level;
+  std::optional<std::string> dead_letter_target_arn;  // "" removes it
   std::optional<std::string> revision_id;
+  bool publish = false;  // not in the model; kept for symmetry with code updates
+};
+
+struct PublishVersionRequest {
+  std::string function_name;               // unqualified
+  std::optional<std::string> code_sha256;  // precondition: $LATEST's CodeSha256
+  std::optional<std::string> description;  // the version's Description (default: $LATEST's)
+  std::optional<std::string> revision_id;  // precondition: $LATEST's RevisionId
+};
+
+struct VersionPage {
+  std::vector<FunctionSnapshot> versions;  // $LATEST first, then 1, 2, ...
+  std::optional<std::string> next_marker;
+};
+
+struct CreateAliasRequest {
+  std::string function_name;  // unqualified
+  std::string name;
+  std::string function_version;
+  std::string description;
+  std::map<std::string, double> additional_version_weights;
+};
+
+// Absent fields keep their values; routing replaces the whole map when given.
+struct UpdateAliasRequest {
+  std::string function_name;
+  std::string name;
+  std::optional<std::string> function_version;
+  std::optional<std::string> description;
+  std::optional<std::map<std::string, double>> additional_version_weights;
+  std::optional<std::string> revision_id;  // precondition: the alias's RevisionId
+};
+
+struct AliasPage {
+  std::vector<Alias> aliases;  // sorted by name
+  std::optional<std::string> next_marker;
+};
+
+// A provisioned concurrency setting as the invoker takes it
+// (Invoker::SetProvisionedConcurrency(version, qualifier, count)).
+struct ProvisionedConcurrencySetting {
+  FunctionSnapshot version;  // the version itself, or the alias's FunctionVersion
+  std::string qualifier;     // "N" or the alias name
+  int count = 0;             // 0: remove
+};
+
+// Every persisted concurrency setting, for pushing to the invoker at startup.
+struct ConcurrencySettings {
+  std::map<std::string, int> reserved;  // function name -> ReservedConcurrentExecutions
+  std::vector<ProvisionedConcurrencySetting> provisioned;
+};
+
+// A mutation's consequences for the invoker's provisioned environments, in the
+// order they must be applied (removals first).
+struct ProvisioningChange {
+  std::vector<ProvisionedConcurrencySetting> settings;
+};
+
+struct AliasResult {
+  Alias alias;
+  ProvisioningChange provisioning;  // an alias with provisioned concurrency moved
+};
+
+struct DeleteResult {
+  std::string name;
+  std::string version;              // "" when the whole function was deleted
+  bool had_reserved_concurrency = false;
+  ProvisioningChange provisioning;  // the provisioned configurations that went with it
+};
+
+struct ProvisionedConcurrencyPage {
+  std::vector<ProvisionedConcurrencyConfig> configs;  // sorted by qualifier
+  std::optional<std::string> next_marker;
+};
+
+struct AddPermissionRequest {
+  std::string function_name;  // may be qualified
+  std::string qualifier;      // ?Qualifier=, or empty
+  std::string statement_id;
+  std::string action;
+  std::string principal;
+  std::string source_arn;
+  std::string source_account;
+  std::string event_source_token;
+  std::string principal_org_id;
+  std::string function_url_auth_type;
+  std::optional<std::string> revision_id;  // precondition: the policy's RevisionId
+};
+
+// A resource-based policy: its JSON text as GetPolicy returns it.
+struct Policy {
+  std::string document;  // {"Version":"2012-10-17","Id":"default","Statement":[...]}
+  std::string revision_id;
 };
 
 struct FunctionPage {
@@ -101,10 +213,29 @@ struct AccountUsage {
   int64_t function_count = 0;
 };
 
+// Uniform random numbers for weighted alias routing. Implementations must be
+// thread-safe; tests inject a scripted one.
+class RandomSource {
+ public:
+  virtual ~RandomSource() = default;
+  // A number in [0, 1).
+  virtual double NextUnit() = 0;
+};
+
 struct RegistryOptions {
   std::filesystem::path data_dir;  // created if missing; see the layout above
   Region region;                   // the region and account in every ARN
+  // The account's concurrency limit (ConcurrentExecutions; Lambda's default
+  // quota is 1000). Reserved and provisioned concurrency must leave
+  // kMinUnreservedConcurrency of it unreserved.
+  int account_concurrency_limit = 1000;
+  // Picks versions for weighted aliases. Borrowed; must outlive the Registry.
+  // Null: the Registry owns a PRNG seeded from std::random_device.
+  RandomSource* random = nullptr;
 };
+
+// Lambda keeps at least this much of the account's concurrency unreserved.
+inline constexpr int kMinUnreservedConcurrency = 100;
 
 class Registry {
  public:
@@ -122,23 +253,109 @@ class Registry {
   // returns its snapshot. Errors: kInvalidArgument (validation, not a zip,
   // unzipped too large), kTooLarge (zip over 50 MB), kConflict ("Function
   // already exist: NAME"), kResourceExhausted (75 GB code storage), host errors.
-  Result<FunctionSnapshot> CreateFunction(CreateFunctionRequest request);
+  // With Publish, `published` is version 1.
+  Result<UpdateResult> CreateFunction(CreateFunctionRequest request);
 
   // The function named by `name_or_arn` (which may carry ":qualifier") at
-  // `qualifier` (empty: none). Errors: kInvalidArgument (malformed name,
-  // conflicting qualifiers), kNotFound ("Function not found: ARN[:QUALIFIER]";
-  // only $LATEST exists). In-memory only: safe on a reactor thread.
+  // `qualifier` (empty: none): $LATEST, a published version, or an alias's
+  // FunctionVersion (ignoring its routing). Errors: kInvalidArgument
+  // (malformed name, conflicting qualifiers), kNotFound ("Function not found:
+  // ARN[:QUALIFIER]"). In-memory only: safe on a reactor thread.
   Result<FunctionSnapshot> Resolve(std::string_view name_or_arn,
                                    std::string_view qualifier = {}) const;
+  // As Resolve, but an alias with AdditionalVersionWeights picks its version
+  // by weight (RegistryOptions::random): the snapshot returned is the version
+  // that runs (its config.version is the X-Amz-Executed-Version). In-memory only.
+  Result<FunctionSnapshot> ResolveForInvoke(std::string_view name_or_arn,
+                                            std::string_view qualifier = {}) const;
 
   // As CreateFunction, plus kNotFound, kFailedPrecondition (RevisionId), and
   // kConflict while another update of the function is in progress.
-  Result<FunctionSnapshot> UpdateFunctionCode(UpdateFunctionCodeRequest request);
-  Result<FunctionSnapshot> UpdateFunctionConfiguration(UpdateFunctionConfigurationRequest request);
+  Result<UpdateResult> UpdateFunctionCode(UpdateFunctionCodeRequest request);
+  Result<UpdateResult> UpdateFunctionConfiguration(UpdateFunctionConfigurationRequest request);
 
-  // Deletes the function. A $LATEST qualifier is kInvalidArgument; any other
-  // kNotFound. The package stays on disk (running environments may use it).
-  Status DeleteFunction(std::string_view name_or_arn, std::string_view qualifier = {});
+  // Deletes the function (no qualifier), or one published version. Errors:
+  // kInvalidArgument ($LATEST or an alias as qualifier), kNotFound, kConflict
+  // (an alias refers to the version). The package stays on disk (running
+  // environments may use it).
+  Result<DeleteResult> DeleteFunction(std::string_view name_or_arn,
+                                      std::string_view qualifier = {});
+
+  // Publishes $LATEST as the next version number, or returns the newest
+  // version unchanged when neither code nor configuration changed since it was
+  // published. Errors: kNotFound, kFailedPrecondition (RevisionId),
+  // kInvalidArgument (CodeSha256 differs from $LATEST's), kConflict.
+  Result<FunctionSnapshot> PublishVersion(PublishVersionRequest request);
+  // $LATEST then the versions in order; `marker` is the last version of the
+  // previous page ("$LATEST" or "N"). max_items 1..10000 (at most 50 per page).
+  Result<VersionPage> ListVersionsByFunction(std::string_view name_or_arn,
+                                             std::string_view marker, int max_items) const;
+
+  // Aliases. Errors: kValidationFailed/kInvalidArgument (name, version or
+  // routing), kNotFound (function, version or alias), kConflict ("Alias
+  // already exists: ARN"), kFailedPrecondition (RevisionId).
+  Result<Alias> CreateAlias(CreateAliasRequest request);
+  Result<Alias> GetAlias(std::string_view function_name, std::string_view alias) const;
+  Result<AliasResult> UpdateAlias(UpdateAliasRequest request);
+  // Removes the alias and its provisioned concurrency configuration.
+  Result<ProvisioningChange> DeleteAlias(std::string_view function_name, std::string_view alias);
+  // `function_version` (empty: all) keeps only aliases that route to it.
+  Result<AliasPage> ListAliases(std::string_view function_name,
+                                std::string_view function_version, std::string_view marker,
+                                int max_items) const;
+
+  // Reserved concurrency (PutFunctionConcurrency). `reserved` must leave
+  // kMinUnreservedConcurrency of the account unreserved and be at least the
+  // function's provisioned concurrency (kInvalidArgument otherwise).
+  Status PutFunctionConcurrency(std::string_view function_name, int reserved);
+  Status DeleteFunctionConcurrency(std::string_view function_name);
+  // nullopt when none is set; kNotFound for an unknown function.
+  Result<std::optional<int>> GetFunctionConcurrency(std::string_view function_name) const;
+  // The account limit minus every function's reservation.
+  int UnreservedConcurrency() const;
+  int account_concurrency_limit() const { return account_concurrency_limit_; }
+
+  // Provisioned concurrency on a published version or an alias (never
+  // $LATEST). Returns the invoker setting to apply. Errors: kInvalidArgument
+  // ($LATEST, an alias of $LATEST, over the reservation or the account),
+  // kNotFound, kConflict (the version is already provisioned through an alias
+  // or the other way round).
+  Result<ProvisionedConcurrencySetting> PutProvisionedConcurrency(std::string_view function_name,
+                                                                  std::string_view qualifier,
+                                                                  int count);
+  // nullopt when the qualifier has no configuration (the API answers
+  // ProvisionedConcurrencyConfigNotFoundException); kNotFound for an unknown
+  // function, version or alias.
+  Result<std::optional<ProvisionedConcurrencyConfig>> GetProvisionedConcurrency(
+      std::string_view function_name, std::string_view qualifier) const;
+  // Returns the setting (count 0) to apply, or nullopt if there was none.
+  Result<std::optional<ProvisionedConcurrencySetting>> DeleteProvisionedConcurrency(
+      std::string_view function_name, std::string_view qualifier);
+  Result<ProvisionedConcurrencyPage> ListProvisionedConcurrency(std::string_view function_name,
+                                                               std::string_view marker,
+                                                               int max_items) const;
+
+  // Every persisted reserved and provisioned concurrency setting, with the
+  // snapshots they apply to: what the server pushes to the invoker at startup
+  // (SetReservedConcurrency for each `reserved`, SetProvisionedConcurrency for
+  // each `provisioned`). In-memory only.
+  ConcurrencySettings ListConcurrencySettings() const;
+
+  // Tags of the function named by an unqualified function ARN. Errors:
+  // kInvalidArgument (not a function ARN, or qualified), kNotFound.
+  Result<std::map<std::string, std::string>> ListTags(std::string_view arn) const;
+  Status TagResource(std::string_view arn, const std::map<std::string, std::string>& tags);
+  Status UntagResource(std::string_view arn, const std::vector<std::string>& keys);
+
+  // Resource-based policy of the function, version or alias. AddPermission
+  // returns the statement's JSON text. Errors: kNotFound (function, qualifier,
+  // no policy, no such statement), kConflict (duplicate StatementId),
+  // kFailedPrecondition (RevisionId), kInvalidArgument.
+  Result<std::string> AddPermission(AddPermissionRequest request);
+  Result<Policy> GetPolicy(std::string_view function_name, std::string_view qualifier) const;
+  Status RemovePermission(std::string_view function_name, std::string_view qualifier,
+                          std::string_view statement_id,
+                          const std::optional<std::string>& revision_id);
 
   // Functions with names after `marker` (empty: from the start), at most
   // `max_items` (1..10000; Lambda never returns more than 50 per page).
@@ -153,23 +370,73 @@ class Registry {
   const Region& region() const { return region_; }
 
  private:
-  class Claim;
+  // Marks a function name as being mutated; released (under mu_) on destruction.
+  class Claim {
+   public:
+    Claim(Registry& r, std::string name) : r_(r), name_(std::move(name)) {}
+    ~Claim() {
+      MutexLock l(r_.mu_);
+      r_.busy_.erase(name_);
+    }
+    Claim(const Claim&) = delete;
+    Claim& operator=(const Claim&) = delete;
+
+   private:
+    Registry& r_;
+    std::string name_;
+  };
   struct PreparedCode {
     std::string hex;
     std::string sha256_base64;
     int64_t size = 0;
+  };
+  struct StoredPolicy {
+    std::vector<std::string> statements;  // each a statement's JSON text
+    std::string revision_id;
+  };
+  // Everything the registry knows about one function. Values are swapped
+  // whole under mu_; snapshots inside are immutable.
+  struct Entry {
+    FunctionSnapshot latest;
+    std::map<int, FunctionSnapshot> versions;
+    // What $LATEST looked like when each version was published (PublishVersion's no-op check).
+    std::map<int, std::string> fingerprints;
+    int last_version = 0;  // the highest number ever published; never reused
+    std::map<std::string, Alias> aliases;
+    std::optional<int> reserved;
+    std::map<std::string, ProvisionedConcurrencyConfig> provisioned;  // by qualifier
+    std::map<std::string, StoredPolicy> policies;  // by qualifier ("" = unqualified)
   };
 
   Registry(const RegistryOptions& options, const Clock& clock,
            std::unique_ptr<storage::Store> store, std::unique_ptr<storage::BlobStore> blobs);
 
   Status LoadAll();
+  Result<FunctionSnapshot> ResolveImpl(std::string_view name_or_arn, std::string_view qualifier,
+                                       bool weighted) const;
   // The function to update: kNotFound, kConflict while another mutation runs,
   // kFailedPrecondition on a RevisionId mismatch. With `claim`, marks the name
   // busy (release it with a Claim).
   Result<FunctionSnapshot> CurrentForUpdate(const std::string& name,
                                             const std::optional<std::string>& revision_id,
                                             bool claim);
+  // Claims `name` (kNotFound, kConflict) and returns a copy of its entry.
+  Result<Entry> ClaimEntry(const std::string& name);
+  // The version `qualifier` ("N") or kNotFound.
+  Result<FunctionSnapshot> VersionOf(const Entry& e, const std::string& name,
+                                     const std::string& qualifier) const;
+  // Publishes e.latest as version e.last_version + 1 (or returns the newest
+  // version if unchanged), persisting it. REQUIRES: the name is claimed.
+  Result<FunctionSnapshot> PublishLocked(Entry& e, const std::optional<std::string>& description);
+  Status ValidateRouting(const Entry& e, const std::string& name, const std::string& version,
+                         const std::map<std::string, double>& weights) const;
+  // Runs `body` in one SQLite transaction under store_mu_.
+  template <typename F>
+  Status Write(F&& body) {
+    MutexLock l(store_mu_);
+    return storage::InTransaction(*store_, std::forward<F>(body));
+  }
+  void Install(const std::string& name, Entry entry);
   // Unpacks (if needed) and stores the zip. Blocking; takes no lock.
   Result<PreparedCode> PrepareCode(std::string_view zip, bool store_blob);
   std::filesystem::path CodeDir(std::string_view hex) const;
@@ -181,6 +448,9 @@ class Registry {
   const std::filesystem::path data_dir_;
   const Region region_;
   const Clock& clock_;
+  const int account_concurrency_limit_;
+  std::unique_ptr<RandomSource> owned_random_;  // when RegistryOptions::random was null
+  RandomSource* const random_;                  // thread-safe
   const std::unique_ptr<storage::BlobStore> blobs_;  // thread-safe
 
   // Serialises use of the SQLite connection: held only around one transaction,
@@ -190,7 +460,7 @@ class Registry {
 
   // The registry state. Never held across I/O.
   mutable Mutex mu_;
-  std::map<std::string, FunctionSnapshot> functions_ NIMBUS_GUARDED_BY(mu_);
+  std::map<std::string, Entry> functions_ NIMBUS_GUARDED_BY(mu_);
   // Names with a mutation in flight (create, update or delete).
   std::set<std::string> busy_ NIMBUS_GUARDED_BY(mu_);
 };

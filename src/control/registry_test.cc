@@ -62,9 +62,9 @@ TEST_F(RegistryTest, CreatesAnActiveFunctionWithLambdaDefaults) {
   std::string zip = HelloZip();
   auto f = registry().CreateFunction(Create("hello", zip));
   ASSERT_TRUE(f.has_value()) << f.error().ToString();
-  const FunctionConfig& c = (*f)->config;
+  const FunctionConfig& c = f->latest->config;
   EXPECT_EQ(c.name, "hello");
-  EXPECT_EQ((*f)->arn, "arn:aws:lambda:us-east-1:000000000000:function:hello");
+  EXPECT_EQ(f->latest->arn, "arn:aws:lambda:us-east-1:000000000000:function:hello");
   EXPECT_EQ(c.version, "$LATEST");
   EXPECT_EQ(c.timeout_seconds, 3);
   EXPECT_EQ(c.memory_mb, 128);
@@ -76,17 +76,17 @@ TEST_F(RegistryTest, CreatesAnActiveFunctionWithLambdaDefaults) {
   EXPECT_EQ(c.state, "Active");
   EXPECT_EQ(c.last_update_status, "Successful");
   EXPECT_EQ(c.log_group, "/aws/lambda/hello");
-  EXPECT_EQ((*f)->code_hex, HexEncode(Sha256(zip)));
-  EXPECT_EQ((*f)->code_dir, dir_.path() / "code" / (*f)->code_hex);
-  EXPECT_EQ(ReadFile((*f)->code_dir / "app.py"), "def handler(e, c):\n  return 'hi'\n");
-  EXPECT_TRUE(std::filesystem::is_regular_file(dir_.path() / "blobs" / "sha256" / (*f)->code_hex));
+  EXPECT_EQ(f->latest->code_hex, HexEncode(Sha256(zip)));
+  EXPECT_EQ(f->latest->code_dir, dir_.path() / "code" / f->latest->code_hex);
+  EXPECT_EQ(ReadFile(f->latest->code_dir / "app.py"), "def handler(e, c):\n  return 'hi'\n");
+  EXPECT_TRUE(std::filesystem::is_regular_file(dir_.path() / "blobs" / "sha256" / f->latest->code_hex));
 }
 
 TEST_F(RegistryTest, AcceptsAnArnAsTheNameOnCreate) {
   auto f = registry().CreateFunction(
       Create("arn:aws:lambda:us-east-1:123456789012:function:by-arn"));
   ASSERT_TRUE(f.has_value()) << f.error().ToString();
-  EXPECT_EQ((*f)->config.name, "by-arn");
+  EXPECT_EQ(f->latest->config.name, "by-arn");
 }
 
 TEST_F(RegistryTest, RefusesADuplicateCreate) {
@@ -118,7 +118,6 @@ TEST_F(RegistryTest, ValidatesEveryFieldOnCreate) {
       {[](auto& r) { r.function_name = "f:1"; }, "1 validation error detected: Value 'f:1' at 'functionName' failed to satisfy constraint: Member must not include a qualifier"},
       {[](auto& r) { r.zip_file = "not a zip"; }, std::string(storage::kNotAZipMessage)},
       {[](auto& r) { r.package_type = "Image"; }, "PackageType Image is not supported"},
-      {[](auto& r) { r.publish = true; }, "Publish is not supported yet"},
   };
   for (size_t i = 0; i < cases.size(); ++i) {
     CreateFunctionRequest r = Create("f" + std::to_string(i));
@@ -177,9 +176,9 @@ TEST_F(RegistryTest, KeepsEverythingAcrossAReopen) {
   EXPECT_EQ((*f)->config.tags, r.tags);
   EXPECT_EQ((*f)->config.memory_mb, 256);
   EXPECT_EQ((*f)->config.description, "kept");
-  EXPECT_EQ((*f)->config.revision_id, (*created)->config.revision_id);
-  EXPECT_EQ((*f)->config.code_sha256, (*created)->config.code_sha256);
-  EXPECT_EQ((*f)->code_dir, (*created)->code_dir);
+  EXPECT_EQ((*f)->config.revision_id, created->latest->config.revision_id);
+  EXPECT_EQ((*f)->config.code_sha256, created->latest->config.code_sha256);
+  EXPECT_EQ((*f)->code_dir, created->latest->code_dir);
   EXPECT_EQ(registry().ReadCodePackage((*f)->code_hex).value(), r.zip_file);
 }
 
@@ -187,7 +186,7 @@ TEST_F(RegistryTest, RestoresAMissingCodeDirectoryFromItsBlobOnOpen) {
   auto f = registry().CreateFunction(Create("restore"));
   ASSERT_TRUE(f.has_value());
   registry_.reset();
-  std::filesystem::remove_all((*f)->code_dir);
+  std::filesystem::remove_all(f->latest->code_dir);
   Reopen();
   auto again = registry().Resolve("restore");
   ASSERT_TRUE(again.has_value());
@@ -199,8 +198,8 @@ TEST_F(RegistryTest, MarksAFunctionFailedWhenItsPackageIsGoneEntirely) {
   auto f = registry().CreateFunction(Create("lost"));
   ASSERT_TRUE(f.has_value());
   registry_.reset();
-  std::filesystem::remove_all((*f)->code_dir);
-  std::filesystem::remove(dir_.path() / "blobs" / "sha256" / (*f)->code_hex);
+  std::filesystem::remove_all(f->latest->code_dir);
+  std::filesystem::remove(dir_.path() / "blobs" / "sha256" / f->latest->code_hex);
   Reopen();
   auto again = registry().Resolve("lost");
   ASSERT_TRUE(again.has_value());
@@ -211,7 +210,7 @@ TEST_F(RegistryTest, UnpacksIdenticalPackagesOnce) {
   auto a = registry().CreateFunction(Create("a"));
   auto b = registry().CreateFunction(Create("b"));
   ASSERT_TRUE(a.has_value() && b.has_value());
-  EXPECT_EQ((*a)->code_dir, (*b)->code_dir);
+  EXPECT_EQ(a->latest->code_dir, b->latest->code_dir);
   size_t dirs = 0;
   for (const auto& e : std::filesystem::directory_iterator(dir_.path() / "code")) {
     (void)e;
@@ -227,16 +226,16 @@ TEST_F(RegistryTest, UpdatesCodeWithANewRevisionAndTimestamp) {
   UpdateFunctionCodeRequest u;
   u.function_name = "u";
   u.zip_file = HelloZip("def handler(e, c):\n  return 'v2'\n");
-  u.revision_id = (*f)->config.revision_id;
+  u.revision_id = f->latest->config.revision_id;
   auto updated = registry().UpdateFunctionCode(u);
   ASSERT_TRUE(updated.has_value()) << updated.error().ToString();
-  EXPECT_NE((*updated)->config.revision_id, (*f)->config.revision_id);
-  EXPECT_EQ((*updated)->config.last_modified, "2024-05-01T12:00:01.500+0000");
-  EXPECT_EQ((*updated)->config.code_sha256, Base64Encode(Sha256(u.zip_file)));
-  EXPECT_EQ(ReadFile((*updated)->code_dir / "app.py"), "def handler(e, c):\n  return 'v2'\n");
+  EXPECT_NE(updated->latest->config.revision_id, f->latest->config.revision_id);
+  EXPECT_EQ(updated->latest->config.last_modified, "2024-05-01T12:00:01.500+0000");
+  EXPECT_EQ(updated->latest->config.code_sha256, Base64Encode(Sha256(u.zip_file)));
+  EXPECT_EQ(ReadFile(updated->latest->code_dir / "app.py"), "def handler(e, c):\n  return 'v2'\n");
   // The old snapshot is untouched: holders of it keep a consistent view.
-  EXPECT_EQ(ReadFile((*f)->code_dir / "app.py"), "def handler(e, c):\n  return 'hi'\n");
-  EXPECT_EQ(registry().Resolve("u").value(), *updated);
+  EXPECT_EQ(ReadFile(f->latest->code_dir / "app.py"), "def handler(e, c):\n  return 'hi'\n");
+  EXPECT_EQ(registry().Resolve("u").value(), updated->latest);
 }
 
 TEST_F(RegistryTest, RefusesUpdatesWithAStaleRevisionId) {
@@ -245,7 +244,7 @@ TEST_F(RegistryTest, RefusesUpdatesWithAStaleRevisionId) {
   UpdateFunctionConfigurationRequest u;
   u.function_name = "rev";
   u.description = "one";
-  u.revision_id = (*f)->config.revision_id;
+  u.revision_id = f->latest->config.revision_id;
   ASSERT_TRUE(registry().UpdateFunctionConfiguration(u).has_value());
   u.description = "two";  // same, now stale, revision id
   Status expected(Code::kFailedPrecondition,
@@ -255,7 +254,7 @@ TEST_F(RegistryTest, RefusesUpdatesWithAStaleRevisionId) {
   UpdateFunctionCodeRequest c;
   c.function_name = "rev";
   c.zip_file = HelloZip();
-  c.revision_id = (*f)->config.revision_id;
+  c.revision_id = f->latest->config.revision_id;
   EXPECT_EQ(registry().UpdateFunctionCode(c).error(), expected);
   EXPECT_EQ(registry().Resolve("rev").value()->config.description, "one");
 }
@@ -272,11 +271,11 @@ TEST_F(RegistryTest, UpdateConfigurationReplacesTheWholeEnvironmentAndValidates)
   u.handler = "other.handler";
   auto f = registry().UpdateFunctionConfiguration(u);
   ASSERT_TRUE(f.has_value()) << f.error().ToString();
-  EXPECT_EQ((*f)->config.environment, (std::map<std::string, std::string>{{"C1", "3"}}));
-  EXPECT_EQ((*f)->config.timeout_seconds, 30);
-  EXPECT_EQ((*f)->config.memory_mb, 1024);
-  EXPECT_EQ((*f)->config.handler, "other.handler");
-  EXPECT_EQ((*f)->config.runtime, "python3.12");
+  EXPECT_EQ(f->latest->config.environment, (std::map<std::string, std::string>{{"C1", "3"}}));
+  EXPECT_EQ(f->latest->config.timeout_seconds, 30);
+  EXPECT_EQ(f->latest->config.memory_mb, 1024);
+  EXPECT_EQ(f->latest->config.handler, "other.handler");
+  EXPECT_EQ(f->latest->config.runtime, "python3.12");
 
   UpdateFunctionConfigurationRequest bad;
   bad.function_name = "cfg";
@@ -285,7 +284,7 @@ TEST_F(RegistryTest, UpdateConfigurationReplacesTheWholeEnvironmentAndValidates)
   bad.runtime.reset();
   bad.memory_mb = 1 << 30;
   EXPECT_EQ(registry().UpdateFunctionConfiguration(bad).error().code(), Code::kInvalidArgument);
-  EXPECT_EQ(registry().Resolve("cfg").value(), *f);
+  EXPECT_EQ(registry().Resolve("cfg").value(), f->latest);
 }
 
 TEST_F(RegistryTest, DryRunCodeUpdateChangesNothing) {
@@ -297,8 +296,8 @@ TEST_F(RegistryTest, DryRunCodeUpdateChangesNothing) {
   u.dry_run = true;
   auto preview = registry().UpdateFunctionCode(u);
   ASSERT_TRUE(preview.has_value());
-  EXPECT_EQ((*preview)->config.code_sha256, Base64Encode(Sha256(u.zip_file)));
-  EXPECT_EQ(registry().Resolve("dry").value(), *f);
+  EXPECT_EQ(preview->latest->config.code_sha256, Base64Encode(Sha256(u.zip_file)));
+  EXPECT_EQ(registry().Resolve("dry").value(), f->latest);
 }
 
 TEST_F(RegistryTest, UpdatesOfAMissingFunctionAreNotFound) {
@@ -314,11 +313,11 @@ TEST_F(RegistryTest, UpdatesOfAMissingFunctionAreNotFound) {
 
 TEST_F(RegistryTest, DeletesFunctionsDurably) {
   ASSERT_TRUE(registry().CreateFunction(Create("d")).has_value());
-  EXPECT_EQ(registry().DeleteFunction("d", "$LATEST"),
+  EXPECT_EQ(registry().DeleteFunction("d", "$LATEST").error(),
             InvalidArgument("$LATEST version cannot be deleted without deleting the function."));
-  EXPECT_EQ(registry().DeleteFunction("d", "3").code(), Code::kNotFound);
-  EXPECT_TRUE(registry().DeleteFunction("d").ok());
-  EXPECT_EQ(registry().DeleteFunction("d").code(), Code::kNotFound);
+  EXPECT_EQ(registry().DeleteFunction("d", "3").error().code(), Code::kNotFound);
+  EXPECT_TRUE(registry().DeleteFunction("d").has_value());
+  EXPECT_EQ(registry().DeleteFunction("d").error().code(), Code::kNotFound);
   EXPECT_EQ(registry().Resolve("d").error().code(), Code::kNotFound);
   Reopen();
   EXPECT_EQ(registry().Resolve("d").error().code(), Code::kNotFound);

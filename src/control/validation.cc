@@ -273,4 +273,95 @@ Status ValidateLogFormat(std::string_view format) {
   return Status::Ok();
 }
 
+Status ValidateLogGroup(std::string_view log_group) {
+  bool ok = !log_group.empty() && log_group.size() <= 512 &&
+            std::all_of(log_group.begin(), log_group.end(), [](char c) {
+              return std::isalnum(static_cast<unsigned char>(c)) ||
+                     std::string_view("._-/#").find(c) != std::string_view::npos;
+            });
+  if (!ok) {
+    return ValidationFailed(ValidationError(
+        log_group, "loggingConfig.logGroup",
+        log_group.size() > 512 ? "Member must have length less than or equal to 512"
+                               : "Member must satisfy regular expression pattern: "
+                                 "[\\.\\-_/#A-Za-z0-9]+"));
+  }
+  return Status::Ok();
+}
+
+Status ValidateLogLevels(std::string_view format, std::string_view application_level,
+                         std::string_view system_level) {
+  constexpr std::array<std::string_view, 6> kApplication = {"TRACE", "DEBUG", "INFO",
+                                                            "WARN",  "ERROR", "FATAL"};
+  constexpr std::array<std::string_view, 3> kSystem = {"DEBUG", "INFO", "WARN"};
+  if (!application_level.empty() && !Contains(kApplication, application_level)) {
+    return ValidationFailed(ValidationError(
+        application_level, "loggingConfig.applicationLogLevel",
+        "Member must satisfy enum value set: [TRACE, DEBUG, INFO, WARN, ERROR, FATAL]"));
+  }
+  if (!system_level.empty() && !Contains(kSystem, system_level)) {
+    return ValidationFailed(ValidationError(system_level, "loggingConfig.systemLogLevel",
+                                            "Member must satisfy enum value set: [DEBUG, INFO, "
+                                            "WARN]"));
+  }
+  if (format != "JSON" && (!application_level.empty() || !system_level.empty())) {
+    return InvalidArgument(
+        "Log level settings (ApplicationLogLevel, SystemLogLevel) are only supported when "
+        "LogFormat is JSON.");
+  }
+  return Status::Ok();
+}
+
+void DefaultLogLevels(std::string_view format, std::string& application_level,
+                      std::string& system_level) {
+  if (format != "JSON") return;
+  if (application_level.empty()) application_level = "INFO";
+  if (system_level.empty()) system_level = "INFO";
+}
+
+Status ValidateDeadLetterTarget(std::string_view arn) {
+  // arn:<partition>:sqs|sns:<region>:<account>:<name>
+  std::vector<std::string_view> parts;
+  size_t start = 0;
+  for (;;) {
+    size_t colon = arn.find(':', start);
+    parts.push_back(arn.substr(start, colon == std::string_view::npos ? colon : colon - start));
+    if (colon == std::string_view::npos) break;
+    start = colon + 1;
+  }
+  bool ok = parts.size() == 6 && parts[0] == "arn" && parts[1].starts_with("aws") &&
+            (parts[2] == "sqs" || parts[2] == "sns") && !parts[3].empty() &&
+            parts[4].size() == 12 &&
+            std::all_of(parts[4].begin(), parts[4].end(),
+                        [](char c) { return std::isdigit(static_cast<unsigned char>(c)); }) &&
+            !parts[5].empty();
+  if (!ok) {
+    return InvalidArgument(fmt::format(
+        "The target ARN {} of the DeadLetterConfig is not a valid Amazon SQS queue or Amazon SNS "
+        "topic ARN.",
+        arn));
+  }
+  return Status::Ok();
+}
+
+Status ValidateTags(const std::map<std::string, std::string>& tags) {
+  if (tags.size() > 50) {
+    return InvalidArgument("Number of tags exceeds resource tag limit.");
+  }
+  for (const auto& [key, value] : tags) {
+    if (key.empty() || key.size() > 128) {
+      return InvalidArgument(fmt::format("Tag key {} must be between 1 and 128 characters long.",
+                                         key));
+    }
+    if (key.starts_with("aws:")) {
+      return InvalidArgument("Tag keys prefixed with 'aws:' are reserved for AWS use.");
+    }
+    if (value.size() > 256) {
+      return InvalidArgument(fmt::format(
+          "Tag value for key {} must be no longer than 256 characters.", key));
+    }
+  }
+  return Status::Ok();
+}
+
 }  // namespace nimbus::control

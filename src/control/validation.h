@@ -44,6 +44,20 @@ Status ValidateEnvironment(const std::map<std::string, std::string>& variables);
 Status ValidateArchitecture(std::string_view architecture);
 Status ValidateTracingMode(std::string_view mode);
 Status ValidateLogFormat(std::string_view format);
+// LoggingConfig.LogGroup: [\.\-_/#A-Za-z0-9]+, 1..512.
+Status ValidateLogGroup(std::string_view log_group);
+// ApplicationLogLevel TRACE|DEBUG|INFO|WARN|ERROR|FATAL and SystemLogLevel
+// DEBUG|INFO|WARN, each allowed only with LogFormat JSON.
+Status ValidateLogLevels(std::string_view format, std::string_view application_level,
+                         std::string_view system_level);
+// With LogFormat JSON, unset levels take Lambda's default, INFO.
+void DefaultLogLevels(std::string_view format, std::string& application_level,
+                      std::string& system_level);
+// DeadLetterConfig.TargetArn: an SQS queue or SNS topic ARN.
+Status ValidateDeadLetterTarget(std::string_view arn);
+// Tag keys 1..128 characters, not starting with "aws:"; values up to 256; at
+// most 50 tags.
+Status ValidateTags(const std::map<std::string, std::string>& tags);
 
 // The environment map as JSON text, as AWS measures it: {"A":"1","B":"2"}.
 std::string EnvironmentJson(const std::map<std::string, std::string>& variables);
