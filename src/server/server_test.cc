@@ -175,5 +175,70 @@ TEST_F(ServerTest, FunctionsSurviveARestart) {
   EXPECT_EQ(Body(after), before);
 }
 
+// Plays the runtime for one invocation on `sb`: returns the event body after
+// answering `response`.
+std::string ServeOneInvocation(invoke::FakeSandboxControl& sb, const std::string& response) {
+  http::RawClient runtime(sb.port);
+  runtime.Send("GET /2018-06-01/runtime/invocation/next HTTP/1.1\r\nHost: r\r\n\r\n");
+  std::string next = runtime.ReadResponse();
+  std::string id = Header(next, "Lambda-Runtime-Aws-Request-Id");
+  runtime.Send("POST /2018-06-01/runtime/invocation/" + id +
+               "/response HTTP/1.1\r\nHost: r\r\nContent-Length: " +
+               std::to_string(response.size()) + "\r\n\r\n" + response);
+  runtime.ReadResponse();
+  return Body(next);
+}
+
+TEST_F(ServerTest, AnEventInvokeIsAnswered202AndThenRunsThroughTheQueue) {
+  ASSERT_NE(CreateFunction("ev").find("HTTP/1.1 201"), std::string::npos);
+  std::string r = Call("POST", "/2015-03-31/functions/ev/invocations", R"({"n":1})",
+                       "X-Amz-Invocation-Type: Event\r\n");
+  ASSERT_NE(r.find("HTTP/1.1 202"), std::string::npos) << r;
+  EXPECT_EQ(Body(r), "");
+  EXPECT_EQ(server_->async_stats().accepted, 1);
+  auto sb = WaitForLaunch(1);
+  ASSERT_TRUE(sb);
+  EXPECT_EQ(ServeOneInvocation(*sb, "null"), R"({"n":1})");
+  for (int i = 0; i < 500 && server_->async_stats().succeeded == 0; ++i) {
+    std::this_thread::sleep_for(10ms);
+  }
+  EXPECT_EQ(server_->async_stats().succeeded, 1);
+  EXPECT_EQ(server_->async_stats().attempts, 1);
+}
+
+TEST_F(ServerTest, AnEventQueuedAtShutdownRunsAfterTheRestart) {
+  ASSERT_NE(CreateFunction("later").find("HTTP/1.1 201"), std::string::npos);
+  std::string r = Call("POST", "/2014-11-13/functions/later/invoke-async/", R"({"n":2})");
+  ASSERT_NE(r.find("HTTP/1.1 202"), std::string::npos) << r;
+  EXPECT_EQ(Body(r), R"({"Status":202})");
+  ASSERT_TRUE(WaitForLaunch(1));  // the runtime never asks for it: the attempt cannot finish
+  server_->Shutdown();
+  server_.reset();
+  SetUp();
+  EXPECT_EQ(server_->async_stats().recovered, 1);
+  auto sb = WaitForLaunch(2);
+  ASSERT_TRUE(sb);
+  EXPECT_EQ(ServeOneInvocation(*sb, "null"), R"({"n":2})");
+  for (int i = 0; i < 500 && server_->async_stats().succeeded == 0; ++i) {
+    std::this_thread::sleep_for(10ms);
+  }
+  EXPECT_EQ(server_->async_stats().succeeded, 1);
+}
+
+TEST_F(ServerTest, EventInvokeConfigPathsAreServedByTheAsyncComponent) {
+  ASSERT_NE(CreateFunction("cfg").find("HTTP/1.1 201"), std::string::npos);
+  std::string put = Call("PUT", "/2019-09-25/functions/cfg/event-invoke-config",
+                         R"({"MaximumRetryAttempts":0})", "Content-Type: application/json\r\n");
+  ASSERT_NE(put.find("HTTP/1.1 200"), std::string::npos) << put;
+  EXPECT_NE(Body(put).find(R"("FunctionArn":"arn:aws:lambda:us-east-1:000000000000:function:cfg:$LATEST")"),
+            std::string::npos);
+  server_->Shutdown();
+  server_.reset();
+  SetUp();
+  std::string list = Call("GET", "/2019-09-25/functions/cfg/event-invoke-config/list", "");
+  ASSERT_NE(list.find("HTTP/1.1 200"), std::string::npos) << list;
+  EXPECT_NE(Body(list).find(R"("MaximumRetryAttempts":0)"), std::string::npos) << "kept on disk";
+}
+
 }  // namespace
 }  // namespace nimbus::server
