@@ -52,6 +52,9 @@ constexpr const char* kEtcEntries[] = {
     "ssl", "ca-certificates", "ca-certificates.conf", "pki",  // TLS trust
     "mime.types",                                   // Python's mimetypes
     "alternatives",  // Debian: /usr/bin/* -> /etc/alternatives/* -> /usr/...
+    // Debian's JDK 17: conf/security/java.security and friends are symlinks into it;
+    // the JVM throws "Error loading java.security file" without them (java17 runtime).
+    "java-17-openjdk",
 };
 // Top-level directories of the host's root that are exposed read-only. On
 // merged-/usr hosts (Debian 12) all but usr are symlinks and are recreated as such.
