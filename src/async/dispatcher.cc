@@ -287,6 +287,17 @@ void Dispatcher::Finish(int64_t id, Condition condition, const invoke::InvokeOut
   WriteBatch batch;
   batch.deletes.push_back(id);
 
+  // The legacy dead-letter queue (DeadLetterConfig.TargetArn, SQS or SNS) gets
+  // failed events too; neither service exists here yet (issue #5).
+  if (condition != Condition::kSuccess) {
+    if (auto f = deps_.resolve(e.function_ref, e.qualifier);
+        f.has_value() && !(*f)->config.dead_letter_target_arn.empty()) {
+      ++stats_.dead_letters_unsupported;
+      log::Warn("async: event {} for {} not sent to its dead-letter queue {}: SQS/SNS are not "
+                "served by this Nimbus yet (issue #5)",
+                e.request_id, e.function_ref, (*f)->config.dead_letter_target_arn);
+    }
+  }
   const EventInvokeConfig* config = ConfigFor(e);
   std::string destination;
   if (config) destination = condition == Condition::kSuccess ? config->on_success : config->on_failure;

@@ -37,7 +37,9 @@ class DispatcherTest : public ::testing::Test {
                          if (!functions_.contains(ref.function)) {
                            return NotFound("Function not found: " + ref.function);
                          }
-                         return Fn(ref.function);
+                         auto v = std::make_shared<control::FunctionVersion>(*Fn(ref.function));
+                         v->config.dead_letter_target_arn = dlq_[ref.function];
+                         return control::FunctionSnapshot(v);
                        },
                        configs_, [this] { return "record-" + std::to_string(++records_); }},
         o);
@@ -86,6 +88,7 @@ class DispatcherTest : public ::testing::Test {
   FakeInvoker invoker_;
   EventInvokeConfigs configs_;
   std::set<std::string> functions_{"f", "dest"};
+  std::map<std::string, std::string> dlq_;
   int records_ = 0;
   std::unique_ptr<Dispatcher> dispatcher_;
 };
@@ -275,6 +278,18 @@ TEST_F(DispatcherTest, ARecordForAnUnsupportedDestinationIsCountedAndTheEventSti
   invoker_.FailFunction();
   EXPECT_EQ(dispatcher_->stats().destination_unsupported, 1);
   EXPECT_EQ(dispatcher_->stats().destination_deliveries, 0);
+  EXPECT_TRUE(journal_.on_disk.empty());
+}
+
+TEST_F(DispatcherTest, AFailedEventOfAFunctionWithAnSqsDeadLetterQueueIsCountedAsUndeliverable) {
+  dlq_["f"] = "arn:aws:sqs:us-east-1:000000000000:dlq";
+  Configure("f", 0, "", "");
+  ASSERT_TRUE(Enqueue("f", "{}", "a").ok());
+  invoker_.Succeed();
+  EXPECT_EQ(dispatcher_->stats().dead_letters_unsupported, 0) << "only failures go there";
+  ASSERT_TRUE(Enqueue("f", "{}", "b").ok());
+  invoker_.FailFunction();
+  EXPECT_EQ(dispatcher_->stats().dead_letters_unsupported, 1);
   EXPECT_TRUE(journal_.on_disk.empty());
 }
 
