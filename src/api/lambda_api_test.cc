@@ -55,7 +55,7 @@ json::value Json(const std::string& body) {
 
 class LambdaApiTest : public ::testing::Test {
  protected:
-  LambdaApiTest() : pool_("blocking", 2), reactor_("reactor-test") {}
+  LambdaApiTest() : reactor_("reactor-test"), pool_("blocking", 2) {}
 
   void SetUp() override {
     auto r = control::Registry::Open(control::RegistryOptions{dir_.path(), {}}, clock_);
@@ -111,8 +111,9 @@ class LambdaApiTest : public ::testing::Test {
   FakeClock clock_;
   FakeAsync async_;
   testing::FakeInvoker invoker_;
-  BlockingPool pool_;
+  // The pool is destroyed first: its last tasks may still Post to the reactor.
   Reactor reactor_;
+  BlockingPool pool_;
   std::unique_ptr<control::Registry> registry_;
   std::unique_ptr<LambdaApi> api_;
 };

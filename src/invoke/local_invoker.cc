@@ -1,5 +1,6 @@
 #include "invoke/local_invoker.h"
 
+#include <algorithm>
 #include <map>
 #include <unordered_map>
 
@@ -67,6 +68,11 @@ class LocalInvokerImpl final : public LocalInvoker {
       return;
     }
     FunctionPool& pool = PoolFor(fn.config.name, fn.config.version);
+    // Provisioned environments go first (they exist to take this traffic), then
+    // the most recently used on-demand one (the warmest caches).
+    auto provisioned = std::find_if(pool.idle.rbegin(), pool.idle.rend(),
+                                    [](Environment* e) { return e->provisioned(); });
+    if (provisioned != pool.idle.rend()) std::iter_swap(provisioned, pool.idle.rbegin());
     while (!pool.idle.empty()) {
       Environment* env = pool.idle.back();
       pool.Unidle(env);

@@ -127,6 +127,7 @@ Result<std::unique_ptr<Server>> Server::Start(const Clock& clock,
   control::RegistryOptions registry_options;
   registry_options.data_dir = s.options.data_dir;
   registry_options.region = s.options.region;
+  registry_options.account_concurrency_limit = s.options.max_concurrency;
   NIMBUS_ASSIGN_OR_RETURN(s.registry, control::Registry::Open(registry_options, clock));
 
   obs::LogsApiOptions logs_api_options;
@@ -151,8 +152,9 @@ Result<std::unique_ptr<Server>> Server::Start(const Clock& clock,
   NIMBUS_ASSIGN_OR_RETURN(
       s.async, async::AsyncService::Open(
                    {*s.reactor, clock, *s.invoker,
+                    // Each attempt follows an alias's weights, as a sync invoke does.
                     [&registry](std::string_view name, std::string_view qualifier) {
-                      return registry.Resolve(name, qualifier);
+                      return registry.ResolveForInvoke(name, qualifier);
                     }},
                    async_options));
   s.lambda_api = std::make_unique<api::LambdaApi>(api::LambdaApi::Deps{
@@ -170,6 +172,16 @@ Result<std::unique_ptr<Server>> Server::Start(const Clock& clock,
                    },
                    listener_options));
   s.port = s.listener->port();
+  // The invoker starts with the persisted concurrency settings (reserved limits
+  // and provisioned environments), before any request is served. The reactor
+  // thread is not running yet, so calling the invoker from here is safe.
+  control::ConcurrencySettings concurrency = s.registry->ListConcurrencySettings();
+  for (const auto& [name, reserved] : concurrency.reserved) {
+    s.invoker->SetReservedConcurrency(name, reserved);
+  }
+  for (const auto& p : concurrency.provisioned) {
+    s.invoker->SetProvisionedConcurrency(p.version, p.qualifier, p.count);
+  }
   s.reactor->Start();
   // Events still on disk from the last run (queued, waiting or in flight when it
   // stopped or crashed) are delivered again.
