@@ -29,8 +29,8 @@ fs::path DefaultDataDir() {
   return fs::current_path() / "nimbus-data";
 }
 
-// The runtime clients: next to the source tree for a build, or installed under
-// <prefix>/share/nimbus/runtimes.
+// The runtime clients: <build>/runtimes, assembled by the build (runtimes/ plus
+// the Java jars), or installed under <prefix>/share/nimbus/runtimes.
 fs::path DefaultRuntimeDir() {
   std::error_code ec;
   fs::path exe = fs::read_symlink("/proc/self/exe", ec);
