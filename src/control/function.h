@@ -25,6 +25,22 @@ std::string FunctionArn(const Region& region, const std::string& name);
 std::string QualifiedFunctionArn(const Region& region, const std::string& name,
                                  const std::string& qualifier);
 
+// "arn:aws:lambda:us-east-1:000000000000:layer:NAME"
+std::string LayerArn(const Region& region, const std::string& name);
+// "arn:aws:lambda:us-east-1:000000000000:layer:NAME:VERSION"
+std::string LayerVersionArn(const Region& region, const std::string& name, int version);
+
+// One entry of a function's Layers: a layer version as the function references
+// it. The content is named by `code_hex`, so the function keeps working after
+// the layer version is deleted (Lambda keeps a referenced layer's content).
+struct FunctionLayer {
+  std::string arn;              // LayerVersionArn
+  int64_t code_size = 0;        // bytes of the layer's zip (Layers[].CodeSize)
+  int64_t unzipped_size = 0;    // bytes unpacked (file contents and symlink targets)
+  std::string code_hex;         // lowercase hex SHA-256 of the zip
+  friend bool operator==(const FunctionLayer&, const FunctionLayer&) = default;
+};
+
 struct FunctionConfig {
   std::string name;                 // FunctionName, [a-zA-Z0-9-_]{1,64}
   std::string version = "$LATEST";  // "$LATEST" or "1", "2", ...
@@ -46,6 +62,10 @@ struct FunctionConfig {
   std::string dead_letter_target_arn;  // DeadLetterConfig.TargetArn: an SQS queue or SNS topic
   std::string code_sha256;          // base64 of the SHA-256 of the zip (CodeSha256)
   int64_t code_size = 0;            // bytes of the zip (CodeSize)
+  // Bytes of the unpacked package (0 in records written before layers existed:
+  // measured from the code directory when needed).
+  int64_t code_unzipped_size = 0;
+  std::vector<FunctionLayer> layers;  // Layers, in order (later ones on top in /opt)
   std::string last_modified;        // "2020-04-10T19:06:32.563+0000"
   std::string revision_id;          // UUID, new on every change
   std::string state = "Active";     // Pending | Active | Inactive | Failed
@@ -65,6 +85,25 @@ struct FunctionVersion {
   std::string arn;                    // unqualified function ARN
   std::filesystem::path code_dir;     // unpacked package on the host (read-only)
   std::string code_hex;               // lowercase hex SHA-256 of the zip: names its blob and code_dir
+  // The unpacked layers on the host (read-only), in config.layers' order: the
+  // sandbox stacks them at /opt, later ones on top.
+  std::vector<std::filesystem::path> layer_dirs;
+};
+
+// A published layer version. Immutable value.
+struct LayerVersion {
+  std::string name;  // LayerName, [a-zA-Z0-9-_]+, 1..140
+  int version = 0;   // 1, 2, ... never reused
+  std::string description;
+  std::vector<std::string> compatible_runtimes;
+  std::vector<std::string> compatible_architectures;
+  std::string license_info;
+  std::string code_sha256;     // base64 SHA-256 of the zip
+  int64_t code_size = 0;       // bytes of the zip
+  int64_t unzipped_size = 0;   // bytes unpacked
+  std::string code_hex;        // names the blob and the unpacked directory
+  std::string created_date;    // "2024-05-01T12:00:00.000+0000"
+  friend bool operator==(const LayerVersion&, const LayerVersion&) = default;
 };
 
 using FunctionSnapshot = std::shared_ptr<const FunctionVersion>;

@@ -44,6 +44,40 @@ bool GetMap(const json::object& o, std::string_view key, std::map<std::string, s
   return true;
 }
 
+bool GetStringList(const json::object& o, std::string_view key, std::vector<std::string>& out) {
+  const json::value* v = o.if_contains(key);
+  if (v == nullptr) return true;
+  if (!v->is_array()) return false;
+  for (const auto& e : v->get_array()) {
+    if (!e.is_string()) return false;
+    out.emplace_back(e.get_string());
+  }
+  return true;
+}
+
+json::array StringList(const std::vector<std::string>& v) {
+  json::array a;
+  for (const auto& s : v) a.emplace_back(s);
+  return a;
+}
+
+bool GetLayers(const json::object& o, std::vector<FunctionLayer>& out) {
+  const json::value* v = o.if_contains("layers");
+  if (v == nullptr) return true;
+  if (!v->is_array()) return false;
+  for (const auto& e : v->get_array()) {
+    if (!e.is_object()) return false;
+    FunctionLayer l;
+    const json::object& lo = e.get_object();
+    if (!GetString(lo, "arn", l.arn) || !GetInt(lo, "code_size", l.code_size) ||
+        !GetInt(lo, "unzipped_size", l.unzipped_size) || !GetString(lo, "code_hex", l.code_hex)) {
+      return false;
+    }
+    out.push_back(std::move(l));
+  }
+  return true;
+}
+
 }  // namespace
 
 std::string EncodeFunctionConfig(const FunctionConfig& c) {
@@ -77,6 +111,15 @@ std::string EncodeFunctionConfig(const FunctionConfig& c) {
   o["last_update_status_reason"] = c.last_update_status_reason;
   o["last_update_status_reason_code"] = c.last_update_status_reason_code;
   o["tags"] = MapToObject(c.tags);
+  o["code_unzipped_size"] = c.code_unzipped_size;
+  json::array layers;
+  for (const auto& l : c.layers) {
+    layers.push_back(json::object{{"arn", l.arn},
+                                  {"code_size", l.code_size},
+                                  {"unzipped_size", l.unzipped_size},
+                                  {"code_hex", l.code_hex}});
+  }
+  o["layers"] = std::move(layers);
   return json::serialize(o);
 }
 
@@ -110,7 +153,8 @@ Result<FunctionConfig> DecodeFunctionConfig(std::string_view text) {
             GetString(o, "last_update_status", c.last_update_status) &&
             GetString(o, "last_update_status_reason", c.last_update_status_reason) &&
             GetString(o, "last_update_status_reason_code", c.last_update_status_reason_code) &&
-            GetMap(o, "tags", c.tags);
+            GetMap(o, "tags", c.tags) && GetInt(o, "code_unzipped_size", c.code_unzipped_size) &&
+            GetLayers(o, c.layers);
   if (!ok || c.name.empty()) return Internal("function record has a field of the wrong type");
   return c;
 }
@@ -150,6 +194,44 @@ Result<Alias> DecodeAlias(std::string_view text) {
   }
   if (!ok || a.name.empty()) return Internal("alias record has a field of the wrong type");
   return a;
+}
+
+std::string EncodeLayerVersion(const LayerVersion& l) {
+  json::object o;
+  o["name"] = l.name;
+  o["version"] = l.version;
+  o["description"] = l.description;
+  o["compatible_runtimes"] = StringList(l.compatible_runtimes);
+  o["compatible_architectures"] = StringList(l.compatible_architectures);
+  o["license_info"] = l.license_info;
+  o["code_sha256"] = l.code_sha256;
+  o["code_size"] = l.code_size;
+  o["unzipped_size"] = l.unzipped_size;
+  o["code_hex"] = l.code_hex;
+  o["created_date"] = l.created_date;
+  return json::serialize(o);
+}
+
+Result<LayerVersion> DecodeLayerVersion(std::string_view text) {
+  json::error_code ec;
+  json::value v = json::parse(text, ec);
+  if (ec || !v.is_object()) {
+    return Internal(fmt::format("layer version record is not a JSON object: {}", ec.message()));
+  }
+  const json::object& o = v.get_object();
+  LayerVersion l;
+  bool ok = GetString(o, "name", l.name) && GetInt(o, "version", l.version) &&
+            GetString(o, "description", l.description) &&
+            GetStringList(o, "compatible_runtimes", l.compatible_runtimes) &&
+            GetStringList(o, "compatible_architectures", l.compatible_architectures) &&
+            GetString(o, "license_info", l.license_info) &&
+            GetString(o, "code_sha256", l.code_sha256) && GetInt(o, "code_size", l.code_size) &&
+            GetInt(o, "unzipped_size", l.unzipped_size) &&
+            GetString(o, "code_hex", l.code_hex) && GetString(o, "created_date", l.created_date);
+  if (!ok || l.name.empty() || l.version < 1) {
+    return Internal("layer version record has a field of the wrong type");
+  }
+  return l;
 }
 
 }  // namespace nimbus::control

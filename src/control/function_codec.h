@@ -20,4 +20,8 @@ Result<FunctionConfig> DecodeFunctionConfig(std::string_view json);
 std::string EncodeAlias(const Alias& alias);
 Result<Alias> DecodeAlias(std::string_view json);
 
+// The persisted form of a LayerVersion (table `layer_versions`), same rules.
+std::string EncodeLayerVersion(const LayerVersion& layer);
+Result<LayerVersion> DecodeLayerVersion(std::string_view json);
+
 }  // namespace nimbus::control

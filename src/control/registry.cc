@@ -27,6 +27,9 @@ namespace {
 // directory; policies.statements is a JSON array of statement objects.
 // versions.fingerprint is $LATEST's configuration at publish time
 // (Fingerprint()), compared by PublishVersion's no-op check.
+// layers.last_version is the highest version ever published (numbers are never
+// reused); layer_versions.config is EncodeLayerVersion's JSON, code_hex names
+// the layer's blob and code directory.
 const std::vector<storage::Migration>& Migrations() {
   static const std::vector<storage::Migration> kMigrations = {
       {1,
@@ -61,6 +64,16 @@ const std::vector<storage::Migration>& Migrations() {
        "  statements TEXT NOT NULL,"
        "  revision_id TEXT NOT NULL,"
        "  PRIMARY KEY (function, qualifier));"},
+      {3,
+       "CREATE TABLE layers ("
+       "  name TEXT PRIMARY KEY NOT NULL,"
+       "  last_version INTEGER NOT NULL);"
+       "CREATE TABLE layer_versions ("
+       "  layer TEXT NOT NULL REFERENCES layers(name),"
+       "  version INTEGER NOT NULL,"
+       "  config TEXT NOT NULL,"
+       "  code_hex TEXT NOT NULL,"
+       "  PRIMARY KEY (layer, version));"},
   };
   return kMigrations;
 }
@@ -149,6 +162,24 @@ Status ValidateMaxItems(int max_items) {
   return Status::Ok();
 }
 
+// Bytes of an unpacked tree as UnpackZip counts them: file contents and
+// symlink targets. Blocking.
+int64_t MeasureTree(const std::filesystem::path& dir) {
+  int64_t total = 0;
+  std::error_code ec;
+  for (auto it = std::filesystem::recursive_directory_iterator(dir, ec);
+       !ec && it != std::filesystem::recursive_directory_iterator(); it.increment(ec)) {
+    std::error_code e2;
+    if (it->is_symlink(e2)) {
+      total += static_cast<int64_t>(std::filesystem::read_symlink(it->path(), e2).string().size());
+    } else if (it->is_regular_file(e2)) {
+      auto size = it->file_size(e2);
+      if (!e2) total += static_cast<int64_t>(size);
+    }
+  }
+  return total;
+}
+
 // The default RandomSource: a Mersenne Twister seeded once from std::random_device.
 class Mt19937Random final : public RandomSource {
  public:
@@ -229,6 +260,7 @@ FunctionSnapshot Registry::MakeSnapshot(FunctionConfig config, std::string hex) 
   v->arn = FunctionArn(region_, config.name);
   v->code_dir = CodeDir(hex);
   v->code_hex = std::move(hex);
+  for (const FunctionLayer& layer : config.layers) v->layer_dirs.push_back(CodeDir(layer.code_hex));
   v->config = std::move(config);
   return v;
 }
@@ -245,8 +277,10 @@ Status Registry::LoadAll() {
   };
   std::map<std::string, Entry> loaded;
   std::vector<Row> rows;  // $LATEST and versions, to restore packages outside store_mu_
+  std::map<std::string, LayerEntry> layers;
   {
     MutexLock l(store_mu_);
+    NIMBUS_ASSIGN_OR_RETURN(layers, LoadLayers());
     NIMBUS_ASSIGN_OR_RETURN(
         storage::Statement st,
         store_->Prepare("SELECT config, code_hex, last_version, reserved_concurrency "
@@ -316,18 +350,38 @@ Status Registry::LoadAll() {
       it->second.policies[pol.ColumnText(1)] = std::move(p);
     }
   }
+  // Layer versions' packages, restored like functions' (a failure only logs:
+  // the functions that use the layer report it below).
+  for (const auto& [name, layer] : layers) {
+    for (const auto& [n, v] : layer.versions) {
+      if (std::filesystem::is_directory(CodeDir(v.code_hex))) continue;
+      auto zip = blobs_->Get(v.code_hex);
+      Status s = zip.status();
+      if (s.ok()) s = storage::UnpackZip(*zip, CodeDir(v.code_hex)).status();
+      if (!s.ok()) {
+        log::Error("registry: layer {}:{}: cannot restore package {}: {}", name, n, v.code_hex,
+                   s.ToString());
+      }
+    }
+  }
   for (auto& [config, hex] : rows) {
-    if (!std::filesystem::is_directory(CodeDir(hex))) {
+    std::vector<std::string> hexes{hex};
+    for (const FunctionLayer& layer : config.layers) hexes.push_back(layer.code_hex);
+    for (const std::string& h : hexes) {
+      if (std::filesystem::is_directory(CodeDir(h))) continue;
       // The crash came between the commit and the unpack becoming durable, or
       // someone removed the directory: rebuild it from the blob.
-      auto zip = blobs_->Get(hex);
+      auto zip = blobs_->Get(h);
       Status s = zip.status();
-      if (s.ok()) s = storage::UnpackZip(*zip, CodeDir(hex)).status();
+      if (s.ok()) s = storage::UnpackZip(*zip, CodeDir(h)).status();
       if (!s.ok()) {
         log::Error("registry: function {}:{}: cannot restore code package {}: {}", config.name,
-                   config.version, hex, s.ToString());
+                   config.version, h, s.ToString());
         config.state = "Failed";
-        config.state_reason = "The function's code package is missing from the data directory.";
+        config.state_reason = h == hex
+                                  ? "The function's code package is missing from the data "
+                                    "directory."
+                                  : "A layer's package is missing from the data directory.";
         config.state_reason_code = "InternalError";
       }
     }
@@ -341,6 +395,7 @@ Status Registry::LoadAll() {
   }
   MutexLock l(mu_);
   functions_ = std::move(loaded);
+  layers_ = std::move(layers);
   return Status::Ok();
 }
 
@@ -358,7 +413,11 @@ Result<Registry::PreparedCode> Registry::PrepareCode(std::string_view zip, bool 
   if (!std::filesystem::is_directory(CodeDir(code.hex))) {
     storage::UnpackLimits limits;
     limits.max_unzipped_bytes = kMaxUnzippedCodeBytes;
-    NIMBUS_RETURN_IF_ERROR(storage::UnpackZip(zip, CodeDir(code.hex), limits).status());
+    NIMBUS_ASSIGN_OR_RETURN(storage::UnpackStats stats,
+                            storage::UnpackZip(zip, CodeDir(code.hex), limits));
+    code.unzipped_size = static_cast<int64_t>(stats.unzipped_bytes);
+  } else {
+    code.unzipped_size = MeasureTree(CodeDir(code.hex));
   }
   if (store_blob) {
     NIMBUS_ASSIGN_OR_RETURN(std::string hex, blobs_->Put(zip));
@@ -394,6 +453,20 @@ Status Registry::ValidateConfig(const FunctionConfig& c) const {
       ValidateLogLevels(c.log_format, c.application_log_level, c.system_log_level));
   if (!c.dead_letter_target_arn.empty()) {
     NIMBUS_RETURN_IF_ERROR(ValidateDeadLetterTarget(c.dead_letter_target_arn));
+  }
+  return Status::Ok();
+}
+
+Status Registry::CheckCombinedSize(const FunctionConfig& c, const std::string& code_hex) const {
+  if (c.layers.empty()) return Status::Ok();
+  // Records written before layers existed did not keep the unpacked size.
+  int64_t total = c.code_unzipped_size > 0 ? c.code_unzipped_size : MeasureTree(CodeDir(code_hex));
+  for (const FunctionLayer& layer : c.layers) total += layer.unzipped_size;
+  if (total > kMaxUnzippedCodeBytes) {
+    return InvalidArgument(fmt::format(
+        "Function code combined with layers exceeds the maximum allowed size of {} bytes. The "
+        "actual size is {} bytes.",
+        kMaxUnzippedCodeBytes, total));
   }
   return Status::Ok();
 }
@@ -436,6 +509,7 @@ Result<UpdateResult> Registry::CreateFunction(CreateFunctionRequest r) {
   c.tags = std::move(r.tags);
   NIMBUS_RETURN_IF_ERROR(ValidateTags(c.tags));
   NIMBUS_RETURN_IF_ERROR(ValidateConfig(c));
+  NIMBUS_ASSIGN_OR_RETURN(c.layers, ResolveLayers(r.layers));
 
   {
     MutexLock l(mu_);
@@ -454,6 +528,8 @@ Result<UpdateResult> Registry::CreateFunction(CreateFunctionRequest r) {
   NIMBUS_ASSIGN_OR_RETURN(PreparedCode code, PrepareCode(r.zip_file, /*store_blob=*/true));
   c.code_sha256 = code.sha256_base64;
   c.code_size = code.size;
+  c.code_unzipped_size = code.unzipped_size;
+  NIMBUS_RETURN_IF_ERROR(CheckCombinedSize(c, code.hex));
   c.last_modified = NowTimestamp();
   c.revision_id = NewUuid();
   c.state = "Active";
@@ -639,6 +715,8 @@ Result<UpdateResult> Registry::UpdateFunctionCode(UpdateFunctionCodeRequest r) {
     FunctionConfig c = current->config;
     c.code_sha256 = code.sha256_base64;
     c.code_size = code.size;
+    c.code_unzipped_size = code.unzipped_size;
+    NIMBUS_RETURN_IF_ERROR(CheckCombinedSize(c, code.hex));
     if (r.architecture) c.architecture = *r.architecture;
     return UpdateResult{MakeSnapshot(std::move(c), code.hex), nullptr};
   }
@@ -649,6 +727,8 @@ Result<UpdateResult> Registry::UpdateFunctionCode(UpdateFunctionCodeRequest r) {
   FunctionConfig c = e.latest->config;
   c.code_sha256 = code.sha256_base64;
   c.code_size = code.size;
+  c.code_unzipped_size = code.unzipped_size;
+  NIMBUS_RETURN_IF_ERROR(CheckCombinedSize(c, code.hex));
   if (r.architecture) c.architecture = *r.architecture;
   c.last_modified = NowTimestamp();
   c.revision_id = NewUuid();
@@ -702,6 +782,10 @@ Result<UpdateResult> Registry::UpdateFunctionConfiguration(UpdateFunctionConfigu
   DefaultLogLevels(c.log_format, c.application_log_level, c.system_log_level);
   if (r.dead_letter_target_arn) c.dead_letter_target_arn = *r.dead_letter_target_arn;
   NIMBUS_RETURN_IF_ERROR(ValidateConfig(c));
+  if (r.layers) {
+    NIMBUS_ASSIGN_OR_RETURN(c.layers, ResolveLayers(*r.layers));
+    NIMBUS_RETURN_IF_ERROR(CheckCombinedSize(c, e.latest->code_hex));
+  }
   c.last_modified = NowTimestamp();
   c.revision_id = NewUuid();
   c.last_update_status = "Successful";

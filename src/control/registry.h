@@ -6,9 +6,11 @@
 //   nimbus.db              SQLite database (WAL): tables `functions` ($LATEST,
 //                          last version number, reserved concurrency),
 //                          `versions`, `aliases`, `provisioned_concurrency`,
-//                          `policies` (see Migrations() in registry.cc)
-//   blobs/sha256/<hex>     each distinct zip, named by its SHA-256
-//   code/<hex>/            each distinct zip, unpacked once (FunctionVersion::code_dir)
+//                          `policies`, `layers` (last version number) and
+//                          `layer_versions` (see Migrations() in registry.cc)
+//   blobs/sha256/<hex>     each distinct zip (function or layer), named by its SHA-256
+//   code/<hex>/            each distinct zip, unpacked once (FunctionVersion::code_dir
+//                          and ::layer_dirs)
 //
 // Concurrency: thread-safe. Readers (Resolve, ResolveForInvoke, Get*, List*) take
 // mu_ only to copy a shared_ptr to an immutable snapshot. A mutation claims the
@@ -24,6 +26,11 @@
 //   CreateFunction ──> Active ──UpdateFunction{Code,Configuration}──> Active
 //                        │  └──PublishVersion──> + immutable version N (N never reused)
 //                        └──DeleteFunction──> (gone, with its versions and aliases)
+//
+// Layers: PublishLayerVersion stores and unpacks a zip as layer NAME version N
+// (N never reused, even after DeleteLayerVersion). A function's Layers name
+// layer versions by ARN; the function records each one's content hash, so a
+// deleted layer version keeps working for the functions that reference it.
 //
 // Versions are snapshots of $LATEST's code and configuration; aliases name a
 // version (optionally with a weighted second one). Reserved and provisioned
@@ -70,6 +77,7 @@ struct CreateFunctionRequest {
   std::string system_log_level;       // only with LogFormat JSON (default INFO there)
   std::string dead_letter_target_arn;  // an SQS queue or SNS topic ARN, or empty
   std::map<std::string, std::string> tags;
+  std::vector<std::string> layers;  // LayerVersionArns, in order (at most 5)
   std::string zip_file;   // the zip's bytes (already base64-decoded)
   bool publish = false;   // also publish version 1 (CreateFunctionResult::published)
 };
@@ -107,6 +115,7 @@ struct UpdateFunctionConfigurationRequest {
   std::optional<std::string> application_log_level;
   std::optional<std::string> system_log_level;
   std::optional<std::string> dead_letter_target_arn;  // "" removes it
+  std::optional<std::vector<std::string>> layers;     // replaces the whole list
   std::optional<std::string> revision_id;
   bool publish = false;  // not in the model; kept for symmetry with code updates
 };
@@ -202,6 +211,34 @@ struct Policy {
   std::string document;  // {"Version":"2012-10-17","Id":"default","Statement":[...]}
   std::string revision_id;
 };
+
+struct PublishLayerVersionRequest {
+  std::string layer_name;  // a name or an unversioned layer ARN
+  std::string description;
+  std::vector<std::string> compatible_runtimes;       // at most 15
+  std::vector<std::string> compatible_architectures;  // at most 2
+  std::string license_info;                           // at most 512 characters
+  std::string zip_file;                               // the zip's bytes
+};
+
+struct LayerVersionPage {
+  std::vector<LayerVersion> versions;  // newest first
+  std::optional<std::string> next_marker;
+};
+
+// ListLayers' item: a layer and its newest version matching the filters.
+struct LayerSummary {
+  std::string name;
+  LayerVersion latest_matching;
+};
+
+struct LayerPage {
+  std::vector<LayerSummary> layers;  // sorted by name
+  std::optional<std::string> next_marker;
+};
+
+// Lambda's quota of layers per function.
+inline constexpr size_t kMaxLayersPerFunction = 5;
 
 struct FunctionPage {
   std::vector<FunctionSnapshot> functions;  // sorted by name
@@ -357,6 +394,30 @@ class Registry {
                           std::string_view statement_id,
                           const std::optional<std::string>& revision_id);
 
+  // Layers. Errors: kValidationFailed (name pattern, list lengths, enum
+  // values), kInvalidArgument (not a zip, unzipped too large), kTooLarge (zip
+  // over 50 MB), host errors. Blocking.
+  Result<LayerVersion> PublishLayerVersion(PublishLayerVersionRequest request);
+  // kNotFound "The resource you requested does not exist." In-memory only.
+  Result<LayerVersion> GetLayerVersion(std::string_view layer_name, int64_t version) const;
+  // `arn` is a LayerVersionArn. kValidationFailed for a malformed one.
+  Result<LayerVersion> GetLayerVersionByArn(std::string_view arn) const;
+  // Versions newest first, optionally only those compatible with a runtime
+  // and/or an architecture; `marker` is the last version of the previous page.
+  // An unknown layer has no versions. max_items 1..50.
+  Result<LayerVersionPage> ListLayerVersions(std::string_view layer_name,
+                                             std::string_view compatible_runtime,
+                                             std::string_view compatible_architecture,
+                                             std::string_view marker, int max_items) const;
+  // Layers with at least one (matching) version, by name after `marker`.
+  Result<LayerPage> ListLayers(std::string_view compatible_runtime,
+                               std::string_view compatible_architecture,
+                               std::string_view marker, int max_items) const;
+  // Deletes the version (idempotent: an unknown version is not an error, as in
+  // Lambda). Its number is never reused; its content stays on disk for the
+  // functions that reference it. Blocking.
+  Status DeleteLayerVersion(std::string_view layer_name, int64_t version);
+
   // Functions with names after `marker` (empty: from the start), at most
   // `max_items` (1..10000; Lambda never returns more than 50 per page).
   Result<FunctionPage> ListFunctions(std::string_view marker, int max_items) const;
@@ -389,6 +450,12 @@ class Registry {
     std::string hex;
     std::string sha256_base64;
     int64_t size = 0;
+    int64_t unzipped_size = 0;
+  };
+  // A layer: its published versions and the highest number ever used.
+  struct LayerEntry {
+    int last_version = 0;
+    std::map<int, LayerVersion> versions;
   };
   struct StoredPolicy {
     std::vector<std::string> statements;  // each a statement's JSON text
@@ -412,6 +479,13 @@ class Registry {
            std::unique_ptr<storage::Store> store, std::unique_ptr<storage::BlobStore> blobs);
 
   Status LoadAll();
+  Result<std::map<std::string, LayerEntry>> LoadLayers() NIMBUS_REQUIRES(store_mu_);
+  // The layer versions named by `arns` as a function references them:
+  // kInvalidArgument for more than 5, an unknown version or two versions of
+  // one layer; kValidationFailed for a malformed ARN. In-memory only.
+  Result<std::vector<FunctionLayer>> ResolveLayers(const std::vector<std::string>& arns) const;
+  // Function package plus layers within CodeSizeUnzipped (kInvalidArgument).
+  Status CheckCombinedSize(const FunctionConfig& config, const std::string& code_hex) const;
   Result<FunctionSnapshot> ResolveImpl(std::string_view name_or_arn, std::string_view qualifier,
                                        bool weighted) const;
   // The function to update: kNotFound, kConflict while another mutation runs,
@@ -463,6 +537,10 @@ class Registry {
   std::map<std::string, Entry> functions_ NIMBUS_GUARDED_BY(mu_);
   // Names with a mutation in flight (create, update or delete).
   std::set<std::string> busy_ NIMBUS_GUARDED_BY(mu_);
+  std::map<std::string, LayerEntry> layers_ NIMBUS_GUARDED_BY(mu_);
+  // Serialises layer publishes and deletes (numbering), held across their I/O;
+  // taken before store_mu_ or mu_, never while holding either.
+  Mutex layer_write_mu_;
 };
 
 // "2024-05-01T12:00:00.000+0000", the form of FunctionConfiguration.LastModified.

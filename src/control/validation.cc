@@ -78,6 +78,8 @@ std::string_view Successor(std::string_view runtime) {
 
 }  // namespace
 
+bool IsRuntimeEnumValue(std::string_view runtime) { return Contains(kRuntimeEnum, runtime); }
+
 Status ValidateRuntime(std::string_view runtime) {
   if (!Contains(kRuntimeEnum, runtime)) {
     std::string set;

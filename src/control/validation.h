@@ -33,6 +33,9 @@ inline constexpr int64_t kMaxTotalCodeBytes = 80530636800;
 // fail later. Deprecated runtimes get AWS's "no longer supported" message;
 // anything else the enum message listing the model's value set.
 Status ValidateRuntime(std::string_view runtime);
+// True if `runtime` is in the model's Runtime enum (deprecated ones included):
+// the values a layer's CompatibleRuntimes may hold.
+bool IsRuntimeEnumValue(std::string_view runtime);
 Status ValidateHandler(std::string_view handler);
 Status ValidateRole(std::string_view role);
 Status ValidateDescription(std::string_view description);
