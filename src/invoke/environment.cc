@@ -196,7 +196,12 @@ void Environment::OnLaunched(Result<std::unique_ptr<sandbox::Sandbox>> sandbox) 
   }
   runtime_api_ = std::move(*listener);
   SetState(State::kInitializing);
-  Log(fmt::format("INIT_START Runtime Version: nimbus:{}", function_->config.runtime));
+  if (JsonLogs()) {
+    Log(JsonInitStart(deps_.clock.Now(), function_->config.runtime,
+                      provisioned_ ? "provisioned-concurrency" : "on-demand"));
+  } else {
+    Log(fmt::format("INIT_START Runtime Version: nimbus:{}", function_->config.runtime));
+  }
   init_timer_ = deps_.reactor.RunAfter(
       options_.init_timeout + std::chrono::seconds(function_->config.timeout_seconds),
       [this] { OnInitTimeout(); });
@@ -265,7 +270,7 @@ void Environment::Deliver() {
   e.client_context = inv.request.client_context;
   e.content_type = inv.request.content_type;
   e.payload = inv.request.payload;
-  Log(StartLine(inv.request.request_id, c.version));
+  LogStart(inv.request.request_id);
   deadline_timer_ =
       deps_.reactor.RunAfter(std::chrono::seconds(c.timeout_seconds), [this] { OnTimeout(); });
   auto cb = std::move(parked_next_);
@@ -316,12 +321,13 @@ void Environment::OnResponseTooLarge(const std::string& request_id, uint64_t siz
 void Environment::FailInit(const std::string& error_type, std::string payload, bool die_now) {
   DrainOutput();
   double init_ms = MillisBetween(launched_at_, deps_.clock.MonotonicNow());
-  Log(InitReportLine(init_ms, "init", "error", error_type));
+  Log(JsonLogs() ? JsonInitReport(deps_.clock.Now(), init_ms, "init", "error", error_type)
+                 : InitReportLine(init_ms, "init", "error", error_type));
   dying_ = true;
   if (current_) {
     current_->delivered = true;
     current_->started = deps_.clock.MonotonicNow();
-    Log(StartLine(current_->request.request_id, function_->config.version));
+    LogStart(current_->request.request_id);
     Complete(std::move(payload), "application/json", "Unhandled", "error", error_type, 0.0);
   }
   if (die_now) Die();
@@ -382,6 +388,13 @@ void Environment::Log(std::string message) {
                     ToUnixMillis(deps_.clock.Now()), std::move(message));
 }
 
+bool Environment::JsonLogs() const { return function_->config.log_format == "JSON"; }
+
+void Environment::LogStart(const std::string& request_id) {
+  Log(JsonLogs() ? JsonStart(deps_.clock.Now(), request_id, function_->config.version)
+                 : StartLine(request_id, function_->config.version));
+}
+
 void Environment::OnExitReadable() {
   if (!sandbox_) return;
   auto exit = sandbox_->ReadExit();
@@ -412,7 +425,7 @@ void Environment::OnExitReadable() {
     if (!current_->delivered) {
       current_->delivered = true;
       current_->started = deps_.clock.MonotonicNow();
-      Log(StartLine(id, function_->config.version));
+      LogStart(id);
     }
     Log(message);
     Log(error_type);
@@ -466,8 +479,13 @@ void Environment::Complete(std::string payload, std::string content_type,
   if (sandbox_) f.max_memory_used_mb = CeilMiB(sandbox_->ReadUsage().max_memory_bytes);
   f.status = status;
   f.error_type = error_type;
-  Log(EndLine(f.request_id));
-  Log(ReportLine(f));
+  if (JsonLogs()) {
+    Log(JsonRuntimeDone(deps_.clock.Now(), f));
+    Log(JsonReport(deps_.clock.Now(), f));
+  } else {
+    Log(EndLine(f.request_id));
+    Log(ReportLine(f));
+  }
 
   auto inv = std::move(current_);
   InvokeOutcome outcome;

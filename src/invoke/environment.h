@@ -131,6 +131,9 @@ class Environment final : public runtime_api::RuntimeEndpoint {
                 const std::string& error_type, std::optional<double> duration_ms);
   // Writes a function log event (and appends it to the invocation's tail).
   void Log(std::string message);
+  // LoggingConfig.LogFormat JSON: platform lines are JSON records.
+  bool JsonLogs() const;
+  void LogStart(const std::string& request_id);
   void Die();
   void SetState(State next);
   std::vector<std::string> BuildEnv(const std::vector<std::pair<std::string, std::string>>& extra) const;

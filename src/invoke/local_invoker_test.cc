@@ -502,6 +502,26 @@ TEST_F(LocalInvokerTest, ProvisionedConcurrencyKeepsInitialisedEnvironmentsReady
       << "provisioned environments initialised ahead of the invocation";
 }
 
+TEST_F(LocalInvokerTest, TheJsonLogFormatWritesPlatformRecordsAndTellsTheRuntime) {
+  auto fn = MakeFunction("rev-json", 3);
+  std::const_pointer_cast<control::FunctionVersion>(fn)->config.log_format = "JSON";
+  auto result = Invoke("{}", /*tail=*/true, fn);
+  auto sb = WaitForLaunch(1);
+  EXPECT_NE(std::find(sb->spec.env.begin(), sb->spec.env.end(), "AWS_LAMBDA_LOG_FORMAT=JSON"),
+            sb->spec.env.end());
+  FakeRuntime rt(sb->port);
+  auto e = rt.Next();
+  rt.Respond(e.request_id, "{}");
+  ASSERT_EQ(result.wait_for(5s), std::future_status::ready);
+  auto r = result.get();
+  ASSERT_TRUE(r.has_value());
+  EXPECT_NE(r->log_tail.find(R"("type":"platform.start","record":{"requestId":")" + e.request_id),
+            std::string::npos) << r->log_tail;
+  EXPECT_NE(r->log_tail.find(R"("type":"platform.report")"), std::string::npos);
+  EXPECT_EQ(r->log_tail.find("REPORT RequestId"), std::string::npos);
+  EXPECT_TRUE(Contains(Logs(), R"("type":"platform.initStart")"));
+}
+
 TEST_F(LocalInvokerTest, ShutdownLetsInFlightInvocationsFinishThenDestroysEveryEnvironment) {
   auto result = Invoke("{}");
   auto sb = WaitForLaunch(1);

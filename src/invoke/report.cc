@@ -82,6 +82,53 @@ std::string JsonEscape(const std::string& s) {
   return out;
 }
 
+namespace {
+// Lambda's status words: the REPORT line's Status is empty on success.
+std::string StatusWord(const ReportFields& f) { return f.status.empty() ? "success" : f.status; }
+
+std::string ErrorTypeField(const ReportFields& f) {
+  return f.error_type.empty() ? "" : fmt::format(R"(,"errorType":"{}")", JsonEscape(f.error_type));
+}
+}  // namespace
+
+std::string JsonInitStart(std::chrono::system_clock::time_point now, const std::string& runtime,
+                          const std::string& initialization_type) {
+  return fmt::format(
+      R"({{"time":"{}","type":"platform.initStart","record":{{"initializationType":"{}","phase":"init","runtimeVersion":"nimbus:{}"}}}})",
+      IsoMillis(now), JsonEscape(initialization_type), JsonEscape(runtime));
+}
+
+std::string JsonStart(std::chrono::system_clock::time_point now, const std::string& request_id,
+                      const std::string& version) {
+  return fmt::format(
+      R"({{"time":"{}","type":"platform.start","record":{{"requestId":"{}","version":"{}"}}}})",
+      IsoMillis(now), JsonEscape(request_id), JsonEscape(version));
+}
+
+std::string JsonRuntimeDone(std::chrono::system_clock::time_point now, const ReportFields& f) {
+  return fmt::format(
+      R"({{"time":"{}","type":"platform.runtimeDone","record":{{"requestId":"{}","status":"{}"{},"metrics":{{"durationMs":{:.3f}}}}}}})",
+      IsoMillis(now), JsonEscape(f.request_id), StatusWord(f), ErrorTypeField(f), f.duration_ms);
+}
+
+std::string JsonReport(std::chrono::system_clock::time_point now, const ReportFields& f) {
+  std::string init = f.init_ms ? fmt::format(R"(,"initDurationMs":{:.3f})", *f.init_ms) : "";
+  return fmt::format(
+      R"({{"time":"{}","type":"platform.report","record":{{"requestId":"{}","metrics":{{"durationMs":{:.3f},"billedDurationMs":{},"memorySizeMB":{},"maxMemoryUsedMB":{}{}}},"status":"{}"{}}}}})",
+      IsoMillis(now), JsonEscape(f.request_id), f.duration_ms, BilledMillis(f), f.memory_size_mb,
+      f.max_memory_used_mb, init, StatusWord(f), ErrorTypeField(f));
+}
+
+std::string JsonInitReport(std::chrono::system_clock::time_point now, double init_ms,
+                           const std::string& phase, const std::string& status,
+                           const std::string& error_type) {
+  std::string err =
+      error_type.empty() ? "" : fmt::format(R"(,"errorType":"{}")", JsonEscape(error_type));
+  return fmt::format(
+      R"({{"time":"{}","type":"platform.initReport","record":{{"initializationType":"on-demand","phase":"{}","status":"{}"{},"metrics":{{"durationMs":{:.3f}}}}}}})",
+      IsoMillis(now), JsonEscape(phase), JsonEscape(status), err, init_ms);
+}
+
 std::string ErrorDocument(const std::string& error_type, const std::string& error_message) {
   return fmt::format(R"({{"errorMessage":"{}","errorType":"{}"}})", JsonEscape(error_message),
                      JsonEscape(error_type));

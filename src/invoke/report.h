@@ -49,4 +49,17 @@ std::string JsonEscape(const std::string& s);
 // ISO 8601 UTC with milliseconds: "2024-01-29T16:41:15.998Z".
 std::string IsoMillis(std::chrono::system_clock::time_point t);
 
+// The platform lines in LoggingConfig.LogFormat JSON: one JSON record per line,
+// {"time":"<iso>","type":"platform.<event>","record":{...}}, as Lambda writes them.
+std::string JsonInitStart(std::chrono::system_clock::time_point now, const std::string& runtime,
+                          const std::string& initialization_type);
+std::string JsonStart(std::chrono::system_clock::time_point now, const std::string& request_id,
+                      const std::string& version);
+// Replaces END: the runtime finished ("success", "timeout" or "error").
+std::string JsonRuntimeDone(std::chrono::system_clock::time_point now, const ReportFields& f);
+std::string JsonReport(std::chrono::system_clock::time_point now, const ReportFields& f);
+std::string JsonInitReport(std::chrono::system_clock::time_point now, double init_ms,
+                           const std::string& phase, const std::string& status,
+                           const std::string& error_type);
+
 }  // namespace nimbus::invoke

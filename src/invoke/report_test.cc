@@ -50,5 +50,22 @@ TEST(ErrorDocument, EscapesJson) {
             R"({"errorMessage":"a \"b\"\n","errorType":"Runtime.ExitError"})");
 }
 
+TEST(JsonPlatformRecords, CarryTheReportMetricsAndStatus) {
+  auto t = std::chrono::system_clock::time_point(std::chrono::milliseconds(1706546475998));
+  ReportFields f{.request_id = "r1", .duration_ms = 10.5, .init_ms = 100.25,
+                 .memory_size_mb = 128, .max_memory_used_mb = 21, .status = "", .error_type = ""};
+  EXPECT_EQ(JsonStart(t, "r1", "$LATEST"),
+            R"({"time":"2024-01-29T16:41:15.998Z","type":"platform.start","record":{"requestId":"r1","version":"$LATEST"}})");
+  EXPECT_EQ(JsonReport(t, f),
+            R"({"time":"2024-01-29T16:41:15.998Z","type":"platform.report","record":{"requestId":"r1","metrics":{"durationMs":10.500,"billedDurationMs":111,"memorySizeMB":128,"maxMemoryUsedMB":21,"initDurationMs":100.250},"status":"success"}})");
+  f.status = "error";
+  f.error_type = "Runtime.ExitError";
+  f.init_ms.reset();
+  EXPECT_EQ(JsonRuntimeDone(t, f),
+            R"({"time":"2024-01-29T16:41:15.998Z","type":"platform.runtimeDone","record":{"requestId":"r1","status":"error","errorType":"Runtime.ExitError","metrics":{"durationMs":10.500}}})");
+  EXPECT_EQ(JsonInitReport(t, 5, "init", "error", "Runtime.ImportModuleError"),
+            R"({"time":"2024-01-29T16:41:15.998Z","type":"platform.initReport","record":{"initializationType":"on-demand","phase":"init","status":"error","errorType":"Runtime.ImportModuleError","metrics":{"durationMs":5.000}}})");
+}
+
 }  // namespace
 }  // namespace nimbus::invoke
