@@ -93,8 +93,12 @@ bool LambdaApi::IsInvoke(const http::Request& request) {
 
 std::string LambdaApi::CodeLocation(const http::Request& request,
                                     const control::FunctionVersion& f) const {
+  return CodeUrl(request, f.code_hex);
+}
+
+std::string LambdaApi::CodeUrl(const http::Request& request, const std::string& hex) const {
   std::string_view host = request.headers.Get("Host").value_or("localhost");
-  return fmt::format("http://{}{}{}.zip", host, kCodePathPrefix, f.code_hex);
+  return fmt::format("http://{}{}{}.zip", host, kCodePathPrefix, hex);
 }
 
 ControlReply LambdaApi::HandleBlocking(const http::Request& request,
@@ -175,6 +179,7 @@ ApiResult<http::Response> LambdaApi::Route(const http::Request& request,
     return RouteConcurrency(request, s, updates);
   }
   if (s.size() == 3 && s[0] == "2017-03-31" && s[1] == "tags") return RouteTags(request, s);
+  if (s.size() >= 2 && s[0] == "2018-10-31" && s[1] == "layers") return RouteLayers(request, s);
   if (s.size() < 2 || s[0] != "2015-03-31" || s[1] != "functions") {
     return UnknownOperation(m, PathOf(request));
   }
@@ -438,6 +443,74 @@ ApiResult<http::Response> LambdaApi::RouteTags(const http::Request& request,
                       "constraint: Member must not be null"};
     }
     NIMBUS_RETURN_IF_ERROR(registry.UntagResource(arn, keys));
+    return JsonOk(204, "");
+  }
+  return UnknownOperation(m, PathOf(request));
+}
+
+ApiResult<http::Response> LambdaApi::RouteLayers(const http::Request& request,
+                                                 const std::vector<std::string>& s) {
+  control::Registry& registry = deps_.registry;
+  const std::string& m = request.method;
+  auto query = http::ParseQuery(request.query());
+  std::string marker = http::QueryParam(query, "Marker").value_or("");
+  std::string runtime = http::QueryParam(query, "CompatibleRuntime").value_or("");
+  std::string architecture = http::QueryParam(query, "CompatibleArchitecture").value_or("");
+  if (s.size() == 2 && m == "GET") {
+    // GetLayerVersionByArn: GET /2018-10-31/layers?find=LayerVersion&Arn=...
+    if (auto find = http::QueryParam(query, "find")) {
+      if (*find != "LayerVersion") return EnumError(*find, "find", "LayerVersion");
+      auto arn = http::QueryParam(query, "Arn");
+      if (!arn) {
+        return ApiError{400, "ValidationException",
+                        "1 validation error detected: Value null at 'arn' failed to satisfy "
+                        "constraint: Member must not be null"};
+      }
+      auto v = registry.GetLayerVersionByArn(*arn);
+      if (!v.has_value()) return v.error();
+      return JsonOk(200, LayerVersionJson(deps_.region, *v, CodeUrl(request, v->code_hex)));
+    }
+    ApiResult<int> max_items = MaxItems(query, 50);
+    if (!max_items.ok()) return max_items.error();
+    auto page = registry.ListLayers(runtime, architecture, marker, *max_items);
+    if (!page.has_value()) return page.error();
+    return JsonOk(200, ListLayersJson(deps_.region, *page));
+  }
+  if (s.size() < 4 || s[3] != "versions") return UnknownOperation(m, PathOf(request));
+  const std::string& layer = s[2];
+  if (s.size() == 4 && m == "POST") {
+    if (BodyTooLarge(request, kMaxCodeRequestBytes)) {
+      return RequestTooLarge(kMaxCodeRequestBytes, "PublishLayerVersion");
+    }
+    auto cmd = ParsePublishLayerVersion(layer, request.body);
+    if (!cmd.ok()) return cmd.error();
+    auto v = registry.PublishLayerVersion(std::move(*cmd));
+    if (!v.has_value()) return v.error();
+    return JsonOk(201, LayerVersionJson(deps_.region, *v, CodeUrl(request, v->code_hex)));
+  }
+  if (s.size() == 4 && m == "GET") {
+    ApiResult<int> max_items = MaxItems(query, 50);
+    if (!max_items.ok()) return max_items.error();
+    auto page = registry.ListLayerVersions(layer, runtime, architecture, marker, *max_items);
+    if (!page.has_value()) return page.error();
+    return JsonOk(200, ListLayerVersionsJson(deps_.region, *page));
+  }
+  if (s.size() == 5 && (m == "GET" || m == "DELETE")) {
+    int64_t number = 0;
+    const std::string& text = s[4];
+    auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), number);
+    if (ec != std::errc() || ptr != text.data() + text.size()) {
+      return ApiError{400, "ValidationException",
+                      fmt::format("1 validation error detected: Value '{}' at 'versionNumber' "
+                                  "failed to satisfy constraint: Member must be a number",
+                                  text)};
+    }
+    if (m == "GET") {
+      auto v = registry.GetLayerVersion(layer, number);
+      if (!v.has_value()) return v.error();
+      return JsonOk(200, LayerVersionJson(deps_.region, *v, CodeUrl(request, v->code_hex)));
+    }
+    NIMBUS_RETURN_IF_ERROR(registry.DeleteLayerVersion(layer, number));
     return JsonOk(204, "");
   }
   return UnknownOperation(m, PathOf(request));

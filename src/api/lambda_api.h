@@ -128,7 +128,12 @@ class LambdaApi {
   // /2017-03-31/tags/{arn}
   ApiResult<http::Response> RouteTags(const http::Request& request,
                                       const std::vector<std::string>& s);
+  // /2018-10-31/layers[/{name}/versions[/{n}]]
+  ApiResult<http::Response> RouteLayers(const http::Request& request,
+                                        const std::vector<std::string>& s);
   std::string CodeLocation(const http::Request& request, const control::FunctionVersion& f) const;
+  // The URL that serves the zip with SHA-256 `hex` (GET /nimbus/code/<hex>.zip).
+  std::string CodeUrl(const http::Request& request, const std::string& hex) const;
 
   Deps deps_;
 };

@@ -199,9 +199,15 @@ TEST_F(LambdaApiTest, AnswersBadControlRequestsWithLambdasExactErrors) {
       {"memory too small", Req("POST", "/2015-03-31/functions", CreateBody("x", R"(,"MemorySize":64)")),
        400, "ValidationException",
        R"({"Type":"User","Message":"1 validation error detected: Value '64' at 'memorySize' failed to satisfy constraint: Member must have value greater than or equal to 128"})"},
-      {"layers", Req("POST", "/2015-03-31/functions", CreateBody("x", R"(,"Layers":["arn:aws:lambda:us-east-1:1:layer:l:1"])")),
+      {"unknown layer", Req("POST", "/2015-03-31/functions", CreateBody("x", R"(,"Layers":["arn:aws:lambda:us-east-1:000000000000:layer:l:1"])")),
        400, "InvalidParameterValueException",
-       R"({"Type":"User","message":"Layers are not supported by this Nimbus yet"})"},
+       R"({"Type":"User","message":"Layer version arn:aws:lambda:us-east-1:000000000000:layer:l:1 does not exist."})"},
+      {"unknown layer version", Req("GET", "/2018-10-31/layers/l/versions/1"), 404,
+       "ResourceNotFoundException",
+       R"({"Type":"User","Message":"The resource you requested does not exist."})"},
+      {"layer without content", Req("POST", "/2018-10-31/layers/l/versions", "{}"), 400,
+       "ValidationException",
+       R"({"Type":"User","Message":"1 validation error detected: Value null at 'content' failed to satisfy constraint: Member must not be null"})"},
       {"no code", Req("POST", "/2015-03-31/functions", R"({"FunctionName":"x","Role":"r"})"), 400,
        "ValidationException",
        R"({"Type":"User","Message":"1 validation error detected: Value null at 'code' failed to satisfy constraint: Member must not be null"})"},
@@ -250,6 +256,77 @@ TEST_F(LambdaApiTest, AnswersBadControlRequestsWithLambdasExactErrors) {
   EXPECT_TRUE(Json(r.body).at("message").as_string().starts_with(
       "Could not parse request body into json: "))
       << r.body;
+}
+
+TEST_F(LambdaApiTest, PublishesListsGetsAndDeletesLayerVersions) {
+  std::string zip = Zip();
+  http::Response pub = Blocking(Req(
+      "POST", "/2018-10-31/layers/lib/versions",
+      fmt::format(R"({{"Content":{{"ZipFile":"{}"}},"Description":"d",)"
+                  R"("CompatibleRuntimes":["python3.12"],"LicenseInfo":"MIT"}})",
+                  Base64Encode(zip))));
+  ASSERT_EQ(pub.status, 201) << pub.body;
+  json::value v = Json(pub.body);
+  EXPECT_EQ(v.at("LayerArn"), json::value("arn:aws:lambda:us-east-1:000000000000:layer:lib"));
+  EXPECT_EQ(v.at("LayerVersionArn"),
+            json::value("arn:aws:lambda:us-east-1:000000000000:layer:lib:1"));
+  EXPECT_EQ(v.at("Version"), json::value(1));
+  EXPECT_EQ(v.at("Description"), json::value("d"));
+  EXPECT_EQ(v.at("LicenseInfo"), json::value("MIT"));
+  EXPECT_EQ(v.at("CompatibleRuntimes"), json::array{"python3.12"});
+  EXPECT_EQ(v.at("CreatedDate"), json::value("2024-05-01T12:00:00.000+0000"));
+  EXPECT_EQ(v.at("Content").at("CodeSha256"), json::value(Base64Encode(Sha256(zip))));
+  EXPECT_EQ(v.at("Content").at("CodeSize"), json::value(static_cast<int64_t>(zip.size())));
+  std::string location(v.at("Content").at("Location").as_string());
+  size_t path = location.find("/nimbus/code/");
+  ASSERT_NE(path, std::string::npos) << location;
+  http::Response content = Blocking(Req("GET", location.substr(path)));
+  EXPECT_EQ(content.status, 200);
+  EXPECT_EQ(content.body, zip);
+
+  http::Response got = Blocking(Req("GET", "/2018-10-31/layers/lib/versions/1"));
+  ASSERT_EQ(got.status, 200) << got.body;
+  EXPECT_EQ(Json(got.body), v);
+  http::Response by_arn = Blocking(Req(
+      "GET",
+      "/2018-10-31/layers?find=LayerVersion&Arn=arn%3Aaws%3Alambda%3Aus-east-1%3A000000000000%3Alayer%3Alib%3A1"));
+  ASSERT_EQ(by_arn.status, 200) << by_arn.body;
+  EXPECT_EQ(Json(by_arn.body), v);
+
+  http::Response versions = Blocking(Req("GET", "/2018-10-31/layers/lib/versions"));
+  ASSERT_EQ(versions.status, 200);
+  json::value lv = Json(versions.body);
+  ASSERT_EQ(lv.at("LayerVersions").as_array().size(), 1u);
+  EXPECT_EQ(lv.at("LayerVersions").at(0).at("LayerVersionArn"), v.at("LayerVersionArn"));
+  EXPECT_FALSE(lv.at("LayerVersions").at(0).as_object().contains("Content"));
+  http::Response layers = Blocking(Req("GET", "/2018-10-31/layers?CompatibleRuntime=python3.12"));
+  ASSERT_EQ(layers.status, 200);
+  json::value ll = Json(layers.body);
+  ASSERT_EQ(ll.at("Layers").as_array().size(), 1u);
+  EXPECT_EQ(ll.at("Layers").at(0).at("LayerName"), json::value("lib"));
+  EXPECT_EQ(ll.at("Layers").at(0).at("LatestMatchingVersion").at("Version"), json::value(1));
+  EXPECT_TRUE(Json(Blocking(Req("GET", "/2018-10-31/layers?CompatibleRuntime=nodejs20.x")).body)
+                  .at("Layers")
+                  .as_array()
+                  .empty());
+
+  // A function that uses it shows Layers [{Arn, CodeSize}].
+  http::Response f = Blocking(Req(
+      "POST", "/2015-03-31/functions",
+      CreateBody("withlayer",
+                 R"(,"Layers":["arn:aws:lambda:us-east-1:000000000000:layer:lib:1"])")));
+  ASSERT_EQ(f.status, 201) << f.body;
+  EXPECT_EQ(Json(f.body).at("Layers"),
+            (json::array{json::object{{"Arn", "arn:aws:lambda:us-east-1:000000000000:layer:lib:1"},
+                                      {"CodeSize", static_cast<int64_t>(zip.size())}}}));
+
+  EXPECT_EQ(Blocking(Req("DELETE", "/2018-10-31/layers/lib/versions/1")).status, 204);
+  EXPECT_EQ(Blocking(Req("GET", "/2018-10-31/layers/lib/versions/1")).status, 404);
+  EXPECT_EQ(Blocking(Req("DELETE", "/2018-10-31/layers/lib/versions/1")).status, 204);
+  EXPECT_EQ(Blocking(Req("GET", "/2018-10-31/layers/lib/versions/x")).status, 400);
+  // The function still lists it.
+  http::Response config = Blocking(Req("GET", "/2015-03-31/functions/withlayer/configuration"));
+  EXPECT_EQ(Json(config.body).at("Layers").as_array().size(), 1u);
 }
 
 TEST_F(LambdaApiTest, GetFunctionPointsAtAUrlThatServesTheZip) {

@@ -128,9 +128,6 @@ ApiResult<json::object> ParseObject(std::string_view body) {
 
 // Members that change how a function runs but that Nimbus does not implement yet.
 void RejectUnimplemented(Fields& f) {
-  if (const json::array* layers = f.Array("Layers"); layers && !layers->empty()) {
-    f.Unsupported("Layers are not supported by this Nimbus yet");
-  }
   if (const json::array* fs = f.Array("FileSystemConfigs"); fs && !fs->empty()) {
     f.Unsupported("FileSystemConfigs are not supported by this Nimbus yet");
   }
@@ -196,6 +193,37 @@ std::optional<ApiError> ParseNested(Fields& f, NestedConfig& out) {
   return std::nullopt;
 }
 
+// Layers: an array of LayerVersionArn strings.
+std::optional<std::vector<std::string>> ParseLayers(Fields& f) {
+  const json::array* a = f.Array("Layers");
+  if (a == nullptr) return std::nullopt;
+  std::vector<std::string> out;
+  for (const auto& v : *a) {
+    if (!v.is_string()) {
+      f.Unsupported("1 validation error detected: Value at 'layers' failed to satisfy "
+                    "constraint: Member must be a list of strings");
+      return std::nullopt;
+    }
+    out.emplace_back(v.get_string());
+  }
+  return out;
+}
+
+// A list of strings (CompatibleRuntimes, CompatibleArchitectures).
+std::vector<std::string> StringList(Fields& f, std::string_view key, bool& type_error) {
+  std::vector<std::string> out;
+  const json::array* a = f.Array(key);
+  if (a == nullptr) return out;
+  for (const auto& v : *a) {
+    if (!v.is_string()) {
+      type_error = true;
+      return out;
+    }
+    out.emplace_back(v.get_string());
+  }
+  return out;
+}
+
 // Code.ZipFile / ZipFile: base64 of the zip.
 ApiResult<std::string> DecodeZip(const std::optional<std::string>& b64, std::string_view member) {
   std::optional<std::string> zip = Base64Decode(*b64);
@@ -231,6 +259,7 @@ ApiResult<control::CreateFunctionRequest> ParseCreateFunction(std::string_view b
   r.application_log_level = nested.application_log_level.value_or("");
   r.system_log_level = nested.system_log_level.value_or("");
   r.dead_letter_target_arn = nested.dead_letter_target_arn.value_or("");
+  if (auto layers = ParseLayers(f)) r.layers = std::move(*layers);
   RejectUnimplemented(f);
   const json::object* code = f.Object("Code");
   if (auto err = f.error()) return *err;
@@ -325,6 +354,7 @@ ApiResult<control::UpdateFunctionConfigurationRequest> ParseUpdateFunctionConfig
   r.application_log_level = nested.application_log_level;
   r.system_log_level = nested.system_log_level;
   r.dead_letter_target_arn = nested.dead_letter_target_arn;
+  r.layers = ParseLayers(f);
   RejectUnimplemented(f);
   if (auto err = f.error()) return *err;
   return r;
@@ -464,6 +494,43 @@ ApiResult<std::map<std::string, std::string>> ParseTagResource(std::string_view 
   if (auto err = f.error()) return *err;
   if (!tags) return MissingMember("tags");
   return *tags;
+}
+
+ApiResult<control::PublishLayerVersionRequest> ParsePublishLayerVersion(
+    std::string_view layer_name, std::string_view body) {
+  ApiResult<json::object> parsed = ParseObject(body);
+  if (!parsed.ok()) return parsed.error();
+  Fields f(*parsed);
+  control::PublishLayerVersionRequest r;
+  r.layer_name = std::string(layer_name);
+  r.description = f.String("Description").value_or("");
+  r.license_info = f.String("LicenseInfo").value_or("");
+  bool list_error = false;
+  r.compatible_runtimes = StringList(f, "CompatibleRuntimes", list_error);
+  r.compatible_architectures = StringList(f, "CompatibleArchitectures", list_error);
+  const json::object* content = f.Object("Content");
+  if (auto err = f.error()) return *err;
+  if (list_error) {
+    return RequestNotJson("CompatibleRuntimes and CompatibleArchitectures must be lists of strings");
+  }
+  if (content == nullptr) return MissingMember("content");
+  Fields c(*content, "Content.");
+  std::optional<std::string> zip_b64 = c.String("ZipFile");
+  bool s3 = c.String("S3Bucket").has_value() || c.String("S3Key").has_value();
+  if (auto err = c.error()) return *err;
+  if (!zip_b64) {
+    if (s3) {
+      return ApiError{400, "InvalidParameterValueException",
+                      "Content.S3Bucket is not supported by this Nimbus: upload the layer as "
+                      "Content.ZipFile"};
+    }
+    return ApiError{400, "InvalidParameterValueException",
+                    "Please provide a source for layer content."};
+  }
+  ApiResult<std::string> zip = DecodeZip(zip_b64, "Content.ZipFile");
+  if (!zip.ok()) return zip.error();
+  r.zip_file = std::move(*zip);
+  return r;
 }
 
 }  // namespace nimbus::api

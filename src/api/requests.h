@@ -4,7 +4,7 @@
 //
 // Errors: a body that is not a JSON object, or a member of the wrong JSON type,
 // is 400 InvalidRequestContentException "Could not parse request body into
-// json: ..."; a field Nimbus does not implement yet (Layers, VpcConfig subnets,
+// json: ..."; a field Nimbus does not implement yet (VpcConfig subnets,
 // S3 code locations, ...) is 400 InvalidParameterValueException saying so,
 // rather than being silently ignored.
 #pragma once
@@ -37,6 +37,9 @@ ApiResult<control::AddPermissionRequest> ParseAddPermission(std::string_view fun
 // ProvisionedConcurrentExecutions); `field` names it in the missing-member error.
 ApiResult<int> ParseIntMember(std::string_view body, std::string_view member,
                               std::string_view field);
+// PublishLayerVersion's body; `layer_name` is the decoded path label.
+ApiResult<control::PublishLayerVersionRequest> ParsePublishLayerVersion(
+    std::string_view layer_name, std::string_view body);
 // TagResource's {"Tags":{...}}.
 ApiResult<std::map<std::string, std::string>> ParseTagResource(std::string_view body);
 

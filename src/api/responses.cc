@@ -36,6 +36,13 @@ json::object ConfigurationObject(const control::FunctionVersion& f,
     o["DeadLetterConfig"] = json::object{{"TargetArn", c.dead_letter_target_arn}};
   }
   o["TracingConfig"] = json::object{{"Mode", c.tracing_mode}};
+  if (!c.layers.empty()) {
+    json::array layers;
+    for (const auto& l : c.layers) {
+      layers.push_back(json::object{{"Arn", l.arn}, {"CodeSize", l.code_size}});
+    }
+    o["Layers"] = std::move(layers);
+  }
   o["RevisionId"] = c.revision_id;
   o["State"] = c.state;
   if (!c.state_reason.empty()) o["StateReason"] = c.state_reason;
@@ -181,6 +188,65 @@ std::string AccountSettingsJson(const control::AccountUsage& usage, int concurre
                     {"FunctionCount", usage.function_count}};
   return json::serialize(json::object{{"AccountLimit", std::move(limit)},
                                       {"AccountUsage", std::move(used)}});
+}
+
+namespace {
+
+json::array StringArray(const std::vector<std::string>& v) {
+  json::array a;
+  for (const auto& s : v) a.emplace_back(s);
+  return a;
+}
+
+// LayerVersionsListItem: what every layer output shares.
+json::object LayerVersionItem(const control::Region& region, const control::LayerVersion& v) {
+  json::object o;
+  o["LayerVersionArn"] = control::LayerVersionArn(region, v.name, v.version);
+  o["Version"] = v.version;
+  o["Description"] = v.description;
+  o["CreatedDate"] = v.created_date;
+  if (!v.compatible_runtimes.empty()) o["CompatibleRuntimes"] = StringArray(v.compatible_runtimes);
+  if (!v.license_info.empty()) o["LicenseInfo"] = v.license_info;
+  if (!v.compatible_architectures.empty()) {
+    o["CompatibleArchitectures"] = StringArray(v.compatible_architectures);
+  }
+  return o;
+}
+
+}  // namespace
+
+std::string LayerVersionJson(const control::Region& region, const control::LayerVersion& v,
+                             const std::string& code_location) {
+  json::object o = LayerVersionItem(region, v);
+  o["Content"] = json::object{{"Location", code_location},
+                              {"CodeSha256", v.code_sha256},
+                              {"CodeSize", v.code_size}};
+  o["LayerArn"] = control::LayerArn(region, v.name);
+  return json::serialize(o);
+}
+
+std::string ListLayerVersionsJson(const control::Region& region,
+                                  const control::LayerVersionPage& page) {
+  json::array versions;
+  for (const auto& v : page.versions) versions.push_back(LayerVersionItem(region, v));
+  json::object o;
+  o["LayerVersions"] = std::move(versions);
+  if (page.next_marker) o["NextMarker"] = *page.next_marker;
+  return json::serialize(o);
+}
+
+std::string ListLayersJson(const control::Region& region, const control::LayerPage& page) {
+  json::array layers;
+  for (const auto& l : page.layers) {
+    layers.push_back(json::object{{"LayerName", l.name},
+                                  {"LayerArn", control::LayerArn(region, l.name)},
+                                  {"LatestMatchingVersion",
+                                   LayerVersionItem(region, l.latest_matching)}});
+  }
+  json::object o;
+  o["Layers"] = std::move(layers);
+  if (page.next_marker) o["NextMarker"] = *page.next_marker;
+  return json::serialize(o);
 }
 
 }  // namespace nimbus::api

@@ -39,6 +39,16 @@ std::string ProvisionedConcurrencyJson(const control::ProvisionedConcurrencyConf
 std::string ListProvisionedConcurrencyJson(const control::Region& region,
                                            const std::string& function,
                                            const control::ProvisionedConcurrencyPage& page);
+// PublishLayerVersion's and GetLayerVersion's output: {Content{Location,
+// CodeSha256, CodeSize}, LayerArn, LayerVersionArn, Version, Description,
+// CreatedDate, CompatibleRuntimes?, CompatibleArchitectures?, LicenseInfo?}.
+std::string LayerVersionJson(const control::Region& region, const control::LayerVersion& version,
+                             const std::string& code_location);
+// ListLayerVersions' output: {LayerVersions:[...], NextMarker?}.
+std::string ListLayerVersionsJson(const control::Region& region,
+                                  const control::LayerVersionPage& page);
+// ListLayers' output: {Layers:[{LayerName, LayerArn, LatestMatchingVersion}], NextMarker?}.
+std::string ListLayersJson(const control::Region& region, const control::LayerPage& page);
 // GetAccountSettings' output.
 std::string AccountSettingsJson(const control::AccountUsage& usage, int concurrent_executions,
                                 int unreserved_concurrent_executions);
