@@ -133,6 +133,7 @@ void Environment::Start(RuntimeLaunch launch) {
   sandbox::SandboxSpec spec;
   spec.id = id_;
   spec.code_dir = function_->code_dir;
+  spec.layer_dirs = function_->layer_dirs;  // stacked at /opt, later layers on top
   spec.runtime_dir = options_.runtime_dir;
   spec.argv = std::move(launch.argv);
   spec.env = BuildEnv(launch.env);

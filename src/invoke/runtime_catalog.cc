@@ -43,8 +43,44 @@ RuntimeLaunch JavaLaunch(const std::string& rt, int memory_mb) {
 }
 }  // namespace
 
+namespace {
+
+// Whether the layers provide /opt/bootstrap: kUnknown when their directories
+// are not known (the unchecked fallback).
+enum class OptBootstrap { kUnknown, kPresent, kAbsent };
+
+Result<RuntimeResolution> Resolve(const control::FunctionConfig& config,
+                                  const std::filesystem::path& code_dir,
+                                  OptBootstrap opt_bootstrap);
+
+}  // namespace
+
+Result<RuntimeResolution> ResolveRuntime(const control::FunctionVersion& function) {
+  // /opt is the layers stacked in order, later ones on top: the last layer
+  // with an executable bootstrap provides /opt/bootstrap.
+  OptBootstrap opt = OptBootstrap::kAbsent;
+  for (auto it = function.layer_dirs.rbegin(); it != function.layer_dirs.rend(); ++it) {
+    if (std::filesystem::exists(*it / "bootstrap") ||
+        std::filesystem::is_symlink(*it / "bootstrap")) {
+      // The top-most layer's file is the one /opt shows, executable or not.
+      opt = IsExecutableFile(*it / "bootstrap") ? OptBootstrap::kPresent : OptBootstrap::kAbsent;
+      break;
+    }
+  }
+  return Resolve(function.config, function.code_dir, opt);
+}
+
 Result<RuntimeResolution> ResolveRuntime(const control::FunctionConfig& config,
                                          const std::filesystem::path& code_dir) {
+  return Resolve(config, code_dir,
+                 config.layers.empty() ? OptBootstrap::kAbsent : OptBootstrap::kUnknown);
+}
+
+namespace {
+
+Result<RuntimeResolution> Resolve(const control::FunctionConfig& config,
+                                  const std::filesystem::path& code_dir,
+                                  OptBootstrap opt_bootstrap) {
   const std::string& rt = config.runtime;
   RuntimeResolution r;
   if (rt.starts_with("python3.")) {
@@ -96,6 +132,10 @@ Result<RuntimeResolution> ResolveRuntime(const control::FunctionConfig& config,
       r.launch = RuntimeLaunch{.argv = {"/var/task/bootstrap"}, .env = {}};
       return r;
     }
+    if (opt_bootstrap != OptBootstrap::kAbsent) {
+      r.launch = RuntimeLaunch{.argv = {"/opt/bootstrap"}, .env = {}};
+      return r;
+    }
     r.error_type = "Runtime.InvalidEntrypoint";
     r.error_message = "Couldn't find valid bootstrap(s): [/var/task/bootstrap /opt/bootstrap]";
     return r;
@@ -104,5 +144,7 @@ Result<RuntimeResolution> ResolveRuntime(const control::FunctionConfig& config,
                 fmt::format("function {}: runtime {} is not supported by this Nimbus server yet",
                             config.name, rt));
 }
+
+}  // namespace
 
 }  // namespace nimbus::invoke

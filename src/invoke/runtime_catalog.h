@@ -1,6 +1,7 @@
 // Which program starts a function's runtime inside its sandbox, and the
 // runtime-specific environment (AWS_EXECUTION_ENV, search paths). Pure; reads
-// the code directory only to look for a custom runtime's `bootstrap`.
+// the code and layer directories only to look for a custom runtime's
+// `bootstrap`.
 #pragma once
 
 #include <filesystem>
@@ -29,6 +30,16 @@ struct RuntimeResolution {
   std::string error_message;  // without the "RequestId: <id> Error: " prefix
 };
 
+// The runtime of `function`. A custom runtime's `bootstrap` is looked up as
+// Lambda does: /var/task/bootstrap (code_dir), else /opt/bootstrap, where /opt
+// is the function's layers stacked in order (the last layer that has one wins).
+Result<RuntimeResolution> ResolveRuntime(const control::FunctionVersion& function);
+
+// As above without the layers' host directories: when the package has no
+// bootstrap and config.layers is not empty, /opt/bootstrap is launched without
+// checking that a layer provides it (a missing one fails at exec, as
+// Runtime.ExitError rather than Runtime.InvalidEntrypoint). Prefer the
+// FunctionVersion overload.
 Result<RuntimeResolution> ResolveRuntime(const control::FunctionConfig& config,
                                          const std::filesystem::path& code_dir);
 
