@@ -13,7 +13,7 @@
  * next -> handler -> post -> setImmediate(next).
  */
 
-import { createRequire } from 'node:module';
+import { createRequire, register as registerHooks } from 'node:module';
 import { writeSync, existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -21,6 +21,38 @@ import { format as utilFormat, types as utilTypes } from 'node:util';
 import http from 'node:http';
 
 const require = createRequire(import.meta.url);
+
+// ---------------------------------------------------------------------------------------------
+// Layers. require() finds packages in /opt/nodejs/node_modules (and nodejs/nodeNN/node_modules)
+// through NODE_PATH, set by the daemon; ES module `import` ignores NODE_PATH. Lambda's Node.js
+// 18+ runtimes resolve layer packages for `import` too, so a resolve hook retries a bare
+// specifier from the layer directories when the normal lookup (the task root's node_modules)
+// fails. Registered only when a layer provides /opt/nodejs: the hooks thread costs start-up time.
+
+const LAYER_RESOLVE_HOOK = `
+const BASES = ${JSON.stringify([
+  `file:///opt/nodejs/node${process.versions.node.split('.')[0]}/`,
+  'file:///opt/nodejs/',
+])};
+export async function resolve(specifier, context, next) {
+  try {
+    return await next(specifier, context);
+  } catch (e) {
+    const bare = !/^([./#]|[a-zA-Z][a-zA-Z0-9+.-]*:)/.test(specifier);
+    if (!bare || e?.code !== 'ERR_MODULE_NOT_FOUND') throw e;
+    for (const parentURL of BASES) {
+      try {
+        return await next(specifier, { ...context, parentURL });
+      } catch {}
+    }
+    throw e;
+  }
+}
+`;
+
+if (existsSync('/opt/nodejs') && typeof registerHooks === 'function') {
+  registerHooks('data:text/javascript,' + encodeURIComponent(LAYER_RESOLVE_HOOK));
+}
 
 // ---------------------------------------------------------------------------------------------
 // Errors (RIC Errors.js): runtime error classes are named `Runtime.<ClassName>`.
