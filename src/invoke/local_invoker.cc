@@ -84,7 +84,7 @@ class LocalInvokerImpl final : public LocalInvoker {
       env->Assign(std::move(request), CountedDone(fn.config.name, std::move(done)));
       return;
     }
-    auto resolution = ResolveRuntime(fn.config, fn.code_dir);
+    auto resolution = ResolveRuntime(fn);
     if (!resolution.has_value()) {
       done(resolution.error());
       return;
@@ -258,7 +258,7 @@ class LocalInvokerImpl final : public LocalInvoker {
     }
     const control::FunctionVersion& fn = *pool.provisioned_version;
     for (; alive < pool.provisioned_target; ++alive) {
-      auto resolution = ResolveRuntime(fn.config, fn.code_dir);
+      auto resolution = ResolveRuntime(fn);
       if (!resolution.has_value() || !resolution->launch) {
         log::Warn("provisioned concurrency {}:{}: cannot start the runtime: {}", fn.config.name,
                   fn.config.version,

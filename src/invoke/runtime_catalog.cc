@@ -45,42 +45,31 @@ RuntimeLaunch JavaLaunch(const std::string& rt, int memory_mb) {
 
 namespace {
 
-// Whether the layers provide /opt/bootstrap: kUnknown when their directories
-// are not known (the unchecked fallback).
-enum class OptBootstrap { kUnknown, kPresent, kAbsent };
-
+// `opt_bootstrap`: the layers provide an executable /opt/bootstrap.
 Result<RuntimeResolution> Resolve(const control::FunctionConfig& config,
-                                  const std::filesystem::path& code_dir,
-                                  OptBootstrap opt_bootstrap);
+                                  const std::filesystem::path& code_dir, bool opt_bootstrap);
 
 }  // namespace
 
 Result<RuntimeResolution> ResolveRuntime(const control::FunctionVersion& function) {
   // /opt is the layers stacked in order, later ones on top: the last layer
   // with an executable bootstrap provides /opt/bootstrap.
-  OptBootstrap opt = OptBootstrap::kAbsent;
+  bool opt = false;
   for (auto it = function.layer_dirs.rbegin(); it != function.layer_dirs.rend(); ++it) {
     if (std::filesystem::exists(*it / "bootstrap") ||
         std::filesystem::is_symlink(*it / "bootstrap")) {
       // The top-most layer's file is the one /opt shows, executable or not.
-      opt = IsExecutableFile(*it / "bootstrap") ? OptBootstrap::kPresent : OptBootstrap::kAbsent;
+      opt = IsExecutableFile(*it / "bootstrap");
       break;
     }
   }
   return Resolve(function.config, function.code_dir, opt);
 }
 
-Result<RuntimeResolution> ResolveRuntime(const control::FunctionConfig& config,
-                                         const std::filesystem::path& code_dir) {
-  return Resolve(config, code_dir,
-                 config.layers.empty() ? OptBootstrap::kAbsent : OptBootstrap::kUnknown);
-}
-
 namespace {
 
 Result<RuntimeResolution> Resolve(const control::FunctionConfig& config,
-                                  const std::filesystem::path& code_dir,
-                                  OptBootstrap opt_bootstrap) {
+                                  const std::filesystem::path& code_dir, bool opt_bootstrap) {
   const std::string& rt = config.runtime;
   RuntimeResolution r;
   if (rt.starts_with("python3.")) {
@@ -132,7 +121,7 @@ Result<RuntimeResolution> Resolve(const control::FunctionConfig& config,
       r.launch = RuntimeLaunch{.argv = {"/var/task/bootstrap"}, .env = {}};
       return r;
     }
-    if (opt_bootstrap != OptBootstrap::kAbsent) {
+    if (opt_bootstrap) {
       r.launch = RuntimeLaunch{.argv = {"/opt/bootstrap"}, .env = {}};
       return r;
     }

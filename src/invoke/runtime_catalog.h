@@ -35,12 +35,4 @@ struct RuntimeResolution {
 // is the function's layers stacked in order (the last layer that has one wins).
 Result<RuntimeResolution> ResolveRuntime(const control::FunctionVersion& function);
 
-// As above without the layers' host directories: when the package has no
-// bootstrap and config.layers is not empty, /opt/bootstrap is launched without
-// checking that a layer provides it (a missing one fails at exec, as
-// Runtime.ExitError rather than Runtime.InvalidEntrypoint). Prefer the
-// FunctionVersion overload.
-Result<RuntimeResolution> ResolveRuntime(const control::FunctionConfig& config,
-                                         const std::filesystem::path& code_dir);
-
 }  // namespace nimbus::invoke

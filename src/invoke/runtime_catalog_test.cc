@@ -73,11 +73,6 @@ TEST(RuntimeCatalogTest, NoBootstrapAnywhereIsInvalidEntrypoint) {
   EXPECT_EQ(r->error_type, "Runtime.InvalidEntrypoint");
   EXPECT_EQ(r->error_message,
             "Couldn't find valid bootstrap(s): [/var/task/bootstrap /opt/bootstrap]");
-  // Without the layers' directories, a function with layers tries /opt/bootstrap.
-  EXPECT_EQ(Argv(ResolveRuntime(f.config, f.code_dir)),
-            std::vector<std::string>{"/opt/bootstrap"});
-  f.config.layers.clear();
-  EXPECT_FALSE(ResolveRuntime(f.config, f.code_dir)->launch.has_value());
 }
 
 }  // namespace
