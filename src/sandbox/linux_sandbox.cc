@@ -431,7 +431,9 @@ class LinuxSandboxFactory final : public SandboxFactory {
       // overlayfs with only lower layers is read-only; the first lowerdir is on top.
       std::string lower;
       for (auto it = layers.rbegin(); it != layers.rend(); ++it) {
-        lower += (lower.empty() ? "" : ":") + std::string(kOldRoot) + *it;
+        if (!lower.empty()) lower += ':';
+        lower += kOldRoot;
+        lower += *it;
       }
       plan.Mount("overlay", "/opt", kReadOnly, "lowerdir=" + lower);
     }

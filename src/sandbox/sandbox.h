@@ -40,7 +40,7 @@ struct SandboxSpec {
   // Host directory bind-mounted read-only at /var/runtime (our runtime clients).
   std::filesystem::path runtime_dir;
   // Host directories unpacked from layers, bind-mounted in order at /opt (later
-  // ones overlay earlier ones). Empty for now.
+  // ones overlay earlier ones).
   std::vector<std::filesystem::path> layer_dirs;
   // argv[0] is an absolute path inside the sandbox, e.g. "/var/runtime/python/bootstrap".
   std::vector<std::string> argv;
