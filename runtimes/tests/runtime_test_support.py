@@ -22,6 +22,8 @@ PYTHON = "/usr/bin/python3"
 NODE = "/usr/bin/node"
 PYTHON_ARGV = [PYTHON, "-u", os.path.join(RUNTIMES_DIR, "python", "bootstrap.py")]
 NODE_ARGV = [NODE, os.path.join(RUNTIMES_DIR, "nodejs", "bootstrap.mjs")]
+# The timestamp at the start of a runtime's text log line: "2024-01-14T09:30:00.123Z".
+TS = r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z"
 
 
 class ChildProcess:

@@ -5,12 +5,11 @@ import json
 import os
 import unittest
 
-from runtime_test_support import FIXTURES_DIR, NODE_ARGV, RUNTIMES_DIR, RuntimeTestCase
+from runtime_test_support import FIXTURES_DIR, NODE_ARGV, RUNTIMES_DIR, TS, RuntimeTestCase
 
 TASK_ROOT = os.path.join(FIXTURES_DIR, "nodejs")
 BOOTSTRAP = os.path.join(RUNTIMES_DIR, "nodejs", "bootstrap.mjs")
 ARN = "arn:aws:lambda:us-east-1:123456789012:function:test-fn:7"
-TS = r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z"
 
 
 class NodeClientTest(RuntimeTestCase):

@@ -6,11 +6,10 @@ import os
 import re
 import unittest
 
-from runtime_test_support import FIXTURES_DIR, PYTHON_ARGV, RuntimeTestCase
+from runtime_test_support import FIXTURES_DIR, PYTHON_ARGV, TS, RuntimeTestCase
 
 TASK_ROOT = os.path.join(FIXTURES_DIR, "python")
 ARN = "arn:aws:lambda:us-east-1:123456789012:function:test-fn:prod"
-TS = r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z"
 
 
 class PythonClientTest(RuntimeTestCase):
