@@ -33,8 +33,10 @@ class Sha256Hasher {
 };
 
 // Random (version 4) UUID, lowercase: "8476a536-e9f4-41e8-9739-2dfe598c3fcd".
+// Unique, not secret: from a fast per-thread generator seeded by the CSPRNG.
 std::string NewUuid();
-// 32 random lowercase hex characters (log stream suffixes, environment ids).
+// 32 random lowercase hex characters (log stream suffixes, environment ids,
+// trace ids). Unique, not secret, like NewUuid().
 std::string RandomHex32();
 
 }  // namespace nimbus

@@ -2,6 +2,9 @@
 
 #include <gtest/gtest.h>
 
+#include <set>
+#include <thread>
+
 namespace nimbus {
 namespace {
 
@@ -37,6 +40,21 @@ TEST(Uuid, IsVersionFourLowercase) {
   for (char c : u) EXPECT_TRUE(c == '-' || isdigit(c) || (c >= 'a' && c <= 'f'));
   EXPECT_NE(NewUuid(), u);
   EXPECT_EQ(RandomHex32().size(), 32u);
+}
+
+}  // namespace
+}  // namespace nimbus
+
+namespace nimbus {
+namespace {
+
+TEST(Uuid, IsUniqueAcrossManyCallsAndThreads) {
+  std::set<std::string> seen;
+  for (int i = 0; i < 100000; ++i) ASSERT_TRUE(seen.insert(NewUuid()).second);
+  std::string other;
+  std::thread t([&] { other = NewUuid(); });
+  t.join();
+  EXPECT_FALSE(seen.contains(other));
 }
 
 }  // namespace

@@ -8,7 +8,9 @@
 #include <cerrno>
 #include <chrono>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
+#include <set>
 #include <sstream>
 #include <string_view>
 #include <thread>
@@ -292,6 +294,30 @@ CgroupLayout DetectCgroupLayout(const CgroupHostView& host, const std::string& c
     }
   }
   return layout;
+}
+
+int SweepStaleCgroups(const CgroupLayout& layout, std::chrono::seconds min_age) {
+  int removed = 0;
+  std::set<std::string> parents;
+  for (const auto& p : layout.controllers) {
+    if (p.usable) parents.insert(p.parent_dir);
+  }
+  const auto now = std::chrono::system_clock::now();
+  for (const std::string& parent : parents) {
+    std::error_code ec;
+    for (const auto& entry : std::filesystem::directory_iterator(parent, ec)) {
+      if (!entry.is_directory(ec)) continue;
+      const std::string dir = entry.path().string();
+      auto procs = ReadFile(dir + "/cgroup.procs");
+      if (!procs || !procs->empty()) continue;
+      struct stat st{};
+      if (::stat(dir.c_str(), &st) != 0) continue;
+      auto created = std::chrono::system_clock::from_time_t(st.st_ctim.tv_sec);
+      if (now - created < min_age) continue;
+      if (::rmdir(dir.c_str()) == 0) ++removed;
+    }
+  }
+  return removed;
 }
 
 Result<std::unique_ptr<EnvironmentCgroup>> EnvironmentCgroup::Create(const CgroupLayout& layout,

@@ -20,6 +20,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <chrono>
 #include <string>
 #include <vector>
 
@@ -84,6 +85,14 @@ Result<CgroupHostView> ReadCgroupHostView();
 // enables the controllers for its children. Never fails: controllers that cannot
 // be used are left unusable with a warning naming the reason.
 CgroupLayout DetectCgroupLayout(const CgroupHostView& host, const std::string& cgroup_parent);
+
+// Removes environment cgroups that a crashed daemon left behind under each
+// placement's parent_dir: children holding no process that are older than
+// `min_age` (a live daemon's environment cgroup is empty only for the moment
+// between its creation and the sandbox's init joining it, or while that daemon
+// tears it down, which then finds it gone and is content). Returns how many were
+// removed. Best effort: errors are skipped.
+int SweepStaleCgroups(const CgroupLayout& layout, std::chrono::seconds min_age);
 
 // The cgroup directories of one environment. Created with limits, joined by the
 // sandbox's init before it starts the runtime, removed by Destroy().

@@ -7,6 +7,8 @@
 
 #include <fmt/format.h>
 #include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/wait.h>
 
 namespace nimbus::sandbox {
 namespace {
@@ -119,6 +121,42 @@ TEST(CgroupLayoutOfThisHost, PlacesEachControllerWhereTheKernelHasIt) {
   EXPECT_TRUE((*cg)->Destroy().ok());
   EXPECT_FALSE(fs::exists(dir));
   for (const auto& d : (*cg)->dirs()) EXPECT_FALSE(fs::exists(d));
+}
+
+}  // namespace
+}  // namespace nimbus::sandbox
+
+namespace nimbus::sandbox {
+namespace {
+
+TEST(SweepStaleCgroups, RemovesOnlyOldEmptyEnvironmentCgroups) {
+  if (::geteuid() != 0) GTEST_SKIP() << "needs root to create cgroups";
+  auto view = ReadCgroupHostView();
+  ASSERT_TRUE(view) << view.error().ToString();
+  CgroupLayout layout = DetectCgroupLayout(*view, "nimbus-sweep-test");
+  if (!layout.all_usable()) GTEST_SKIP() << "cgroups not usable here: " << layout.warnings[0];
+  SandboxSpec spec;
+  auto fresh = EnvironmentCgroup::Create(layout, fmt::format("fresh{}", ::getpid()), LimitsFor(spec));
+  ASSERT_TRUE(fresh) << fresh.error().ToString();
+  // Younger than the minimum age: kept.
+  EXPECT_EQ(SweepStaleCgroups(layout, std::chrono::seconds(60)), 0);
+  for (const auto& dir : (*fresh)->dirs()) EXPECT_TRUE(std::filesystem::is_directory(dir));
+  // Any empty cgroup qualifies with a zero minimum age; one holding a process never does.
+  auto busy = EnvironmentCgroup::Create(layout, fmt::format("busy{}", ::getpid()), LimitsFor(spec));
+  ASSERT_TRUE(busy) << busy.error().ToString();
+  pid_t child = ::fork();
+  if (child == 0) {
+    ::pause();
+    ::_exit(0);
+  }
+  ASSERT_TRUE((*busy)->AddProcess(child).ok());
+  EXPECT_GE(SweepStaleCgroups(layout, std::chrono::seconds(0)), 1);
+  for (const auto& dir : (*fresh)->dirs()) EXPECT_FALSE(std::filesystem::exists(dir));
+  for (const auto& dir : (*busy)->dirs()) EXPECT_TRUE(std::filesystem::is_directory(dir));
+  ::kill(child, SIGKILL);
+  ::waitpid(child, nullptr, 0);
+  EXPECT_TRUE((*busy)->Destroy().ok());
+  EXPECT_TRUE((*fresh)->Destroy().ok()) << "a swept cgroup is already gone, which is fine";
 }
 
 }  // namespace
