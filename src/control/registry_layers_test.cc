@@ -3,14 +3,10 @@
 #include <fmt/format.h>
 #include <gtest/gtest.h>
 
-#include <fstream>
-#include <sstream>
-
 #include "base/encoding.h"
-#include "base/testing/fake_clock.h"
 #include "control/registry.h"
+#include "control/testing/registry_fixture.h"
 #include "storage/store.h"
-#include "storage/testing/temp_dir.h"
 #include "storage/testing/zip_builder.h"
 
 namespace nimbus::control {
@@ -18,8 +14,9 @@ namespace {
 
 using storage::testing::TempDir;
 using storage::testing::ZipBuilder;
+using testing::kRole;
+using testing::ReadFile;
 
-constexpr char kRole[] = "arn:aws:iam::123456789012:role/lambda-role";
 constexpr char kLayerArn[] = "arn:aws:lambda:us-east-1:000000000000:layer:";
 
 std::string LibZip(std::string_view body = "VALUE = 1\n") {
@@ -44,32 +41,13 @@ CreateFunctionRequest Create(std::string name, std::vector<std::string> layers =
   return r;
 }
 
-std::string ReadFile(const std::filesystem::path& p) {
-  std::ifstream in(p);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
-class LayersTest : public ::testing::Test {
+class LayersTest : public testing::RegistryFixture {
  protected:
-  void SetUp() override { Reopen(); }
-  void Reopen() {
-    registry_.reset();
-    auto r = Registry::Open(RegistryOptions{dir_.path(), Region{}}, clock_);
-    ASSERT_TRUE(r.has_value()) << r.error().ToString();
-    registry_ = std::move(r).value();
-  }
-  Registry& registry() { return *registry_; }
   LayerVersion MustPublish(PublishLayerVersionRequest r) {
     auto v = registry().PublishLayerVersion(std::move(r));
     EXPECT_TRUE(v.has_value()) << v.error().ToString();
     return v.has_value() ? *v : LayerVersion{};
   }
-
-  TempDir dir_;
-  FakeClock clock_;
-  std::unique_ptr<Registry> registry_;
 };
 
 TEST_F(LayersTest, PublishNumbersVersionsAndStoresTheUnpackedContent) {

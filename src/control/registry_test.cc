@@ -3,23 +3,20 @@
 #include <fmt/format.h>
 #include <gtest/gtest.h>
 
-#include <fstream>
-#include <sstream>
 #include <thread>
 
 #include "base/encoding.h"
-#include "base/testing/fake_clock.h"
-#include "storage/testing/temp_dir.h"
+#include "control/testing/registry_fixture.h"
 #include "storage/testing/zip_builder.h"
 #include "storage/zip_unpacker.h"
 
 namespace nimbus::control {
 namespace {
 
-using storage::testing::TempDir;
 using storage::testing::ZipBuilder;
+using testing::kRole;
+using testing::ReadFile;
 
-constexpr char kRole[] = "arn:aws:iam::123456789012:role/lambda-role";
 
 std::string HelloZip(std::string_view body = "def handler(e, c):\n  return 'hi'\n") {
   return ZipBuilder().File("app.py", body).Build();
@@ -35,28 +32,7 @@ CreateFunctionRequest Create(std::string name, std::string zip = HelloZip()) {
   return r;
 }
 
-std::string ReadFile(const std::filesystem::path& p) {
-  std::ifstream in(p);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
-class RegistryTest : public ::testing::Test {
- protected:
-  void SetUp() override { Reopen(); }
-  void Reopen() {
-    registry_.reset();
-    auto r = Registry::Open(RegistryOptions{dir_.path(), Region{}}, clock_);
-    ASSERT_TRUE(r.has_value()) << r.error().ToString();
-    registry_ = std::move(r).value();
-  }
-  Registry& registry() { return *registry_; }
-
-  TempDir dir_;
-  FakeClock clock_;
-  std::unique_ptr<Registry> registry_;
-};
+using RegistryTest = testing::RegistryFixture;
 
 TEST_F(RegistryTest, CreatesAnActiveFunctionWithLambdaDefaults) {
   std::string zip = HelloZip();

@@ -10,6 +10,7 @@
 #include "base/testing/fake_clock.h"
 #include "control/function_codec.h"
 #include "control/registry.h"
+#include "control/testing/registry_fixture.h"
 #include "storage/blob_store.h"
 #include "storage/store.h"
 #include "storage/testing/temp_dir.h"
@@ -20,8 +21,8 @@ namespace {
 
 using storage::testing::TempDir;
 using storage::testing::ZipBuilder;
+using testing::kRole;
 
-constexpr char kRole[] = "arn:aws:iam::123456789012:role/lambda-role";
 constexpr char kArn[] = "arn:aws:lambda:us-east-1:000000000000:function:";
 
 std::string CodeZip(std::string_view version) {
@@ -43,19 +44,19 @@ class ScriptedRandom final : public RandomSource {
   std::deque<double> values;
 };
 
-class RegistryVersionsTest : public ::testing::Test {
+class RegistryVersionsTest : public testing::RegistryFixture {
  protected:
-  void SetUp() override { Reopen(); }
+  // Reopens with the given account concurrency limit (1000 unless a test says otherwise).
   void Reopen(int account_limit = 1000) {
-    registry_.reset();
-    RegistryOptions options{dir_.path(), Region{}};
-    options.account_concurrency_limit = account_limit;
-    options.random = &random_;
-    auto r = Registry::Open(options, clock_);
-    ASSERT_TRUE(r.has_value()) << r.error().ToString();
-    registry_ = std::move(r).value();
+    account_limit_ = account_limit;
+    RegistryFixture::Reopen();
   }
-  Registry& registry() { return *registry_; }
+  RegistryOptions Options() override {
+    RegistryOptions options = RegistryFixture::Options();
+    options.account_concurrency_limit = account_limit_;
+    options.random = &random_;
+    return options;
+  }
 
   void MustCreate(const std::string& name, bool publish = false) {
     CreateFunctionRequest r;
@@ -86,10 +87,11 @@ class RegistryVersionsTest : public ::testing::Test {
     return a.has_value() ? *a : Alias{};
   }
 
-  TempDir dir_;
-  FakeClock clock_;
+  // The registry borrows random_, a member of this class, so it must go first.
+  void TearDown() override { registry_.reset(); }
+
+  int account_limit_ = 1000;
   ScriptedRandom random_;
-  std::unique_ptr<Registry> registry_;
 };
 
 TEST_F(RegistryVersionsTest, PublishingSnapshotsLatestAndRepublishingWithoutChangesIsANoOp) {
