@@ -15,6 +15,7 @@
 #include "base/log.h"
 #include "control/function_codec.h"
 #include "control/function_name.h"
+#include "control/registry_common.h"
 #include "control/validation.h"
 #include "storage/zip_unpacker.h"
 
@@ -78,18 +79,10 @@ const std::vector<storage::Migration>& Migrations() {
   return kMigrations;
 }
 
-constexpr int kMaxListPage = 50;
-
 std::string NotFoundMessage(const Region& region, const std::string& name,
                             const std::optional<std::string>& qualifier) {
   return "Function not found: " + (qualifier ? QualifiedFunctionArn(region, name, *qualifier)
                                              : FunctionArn(region, name));
-}
-
-Status RevisionMismatch() {
-  return Status(Code::kFailedPrecondition,
-                "The Revision Id provided does not match the latest Revision Id. Call the "
-                "GetFunction/GetAlias API to retrieve the latest Revision Id");
 }
 
 Status UpdateInProgress(const std::string& arn) {
@@ -97,24 +90,6 @@ Status UpdateInProgress(const std::string& arn) {
       "The operation cannot be performed at this time. An update is in progress for "
       "resource: " +
       arn);
-}
-
-// The name of an unqualified reference for an operation on the function itself.
-Result<std::string> UnqualifiedName(std::string_view text) {
-  NIMBUS_ASSIGN_OR_RETURN(FunctionRef ref, ParseFunctionRef(text));
-  if (ref.qualifier.has_value()) {
-    return ValidationFailed(fmt::format(
-        "1 validation error detected: Value '{}' at 'functionName' failed to satisfy constraint: "
-        "Member must not include a qualifier",
-        text));
-  }
-  return ref.name;
-}
-
-// "1", "42": a published version number (as opposed to $LATEST or an alias).
-bool IsVersionNumber(std::string_view q) {
-  return !q.empty() && q.size() <= 9 &&
-         std::all_of(q.begin(), q.end(), [](char c) { return c >= '0' && c <= '9'; });
 }
 
 // $LATEST's configuration without what changes on every update (RevisionId,

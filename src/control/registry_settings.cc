@@ -13,6 +13,7 @@
 #include "control/function_codec.h"
 #include "control/function_name.h"
 #include "control/registry.h"
+#include "control/registry_common.h"
 #include "control/validation.h"
 
 namespace nimbus::control {
@@ -20,13 +21,10 @@ namespace {
 
 namespace json = boost::json;
 
-constexpr int kMaxListPage = 50;
-
 bool IsDigits(std::string_view q) {
   return !q.empty() &&
          std::all_of(q.begin(), q.end(), [](char c) { return c >= '0' && c <= '9'; });
 }
-bool IsVersionNumber(std::string_view q) { return IsDigits(q) && q.size() <= 9; }
 bool IsNameChars(std::string_view s) {
   return !s.empty() && std::all_of(s.begin(), s.end(), [](char c) {
     return std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_';
@@ -47,12 +45,6 @@ Status NotNull(std::string_view field) {
       field));
 }
 
-Status RevisionMismatch() {
-  return Status(Code::kFailedPrecondition,
-                "The Revision Id provided does not match the latest Revision Id. Call the "
-                "GetFunction/GetAlias API to retrieve the latest Revision Id");
-}
-
 Status ValidateAliasName(std::string_view name) {
   if (!IsNameChars(name) || IsDigits(name)) {
     return ValidationError(name, "name",
@@ -71,17 +63,6 @@ Status ValidateFunctionVersion(std::string_view version) {
                            "Member must satisfy regular expression pattern: (\\$LATEST|[0-9]+)");
   }
   return Status::Ok();
-}
-
-Result<std::string> UnqualifiedName(std::string_view text) {
-  NIMBUS_ASSIGN_OR_RETURN(FunctionRef ref, ParseFunctionRef(text));
-  if (ref.qualifier.has_value()) {
-    return ValidationFailed(fmt::format(
-        "1 validation error detected: Value '{}' at 'functionName' failed to satisfy constraint: "
-        "Member must not include a qualifier",
-        text));
-  }
-  return ref.name;
 }
 
 Status ValidateMaxItems(int max_items) {
