@@ -10,6 +10,7 @@
 #include "api/testing/fake_invoker.h"
 #include "base/encoding.h"
 #include "base/testing/fake_clock.h"
+#include "base/testing/reactor_testing.h"
 #include "storage/testing/temp_dir.h"
 #include "storage/testing/zip_builder.h"
 #include "storage/zip_unpacker.h"
@@ -630,9 +631,7 @@ class LambdaApiVersionsTest : public LambdaApiTest {
   // The FakeInvoker's records, read on the reactor that owns it.
   template <typename F>
   auto OnReactor(F f) {
-    std::promise<decltype(f())> p;
-    reactor_.Post([&] { p.set_value(f()); });
-    return p.get_future().get();
+    return RunOnReactor(reactor_, std::move(f));
   }
 };
 

@@ -7,6 +7,7 @@
 #include <regex>
 
 #include "base/encoding.h"
+#include "base/testing/reactor_testing.h"
 #include "http/testing/raw_client.h"
 #include "invoke/testing/fake_sandbox.h"
 
@@ -61,11 +62,7 @@ class LocalInvokerTest : public ::testing::Test {
  protected:
   template <typename F>
   auto OnReactor(F f) {
-    std::promise<decltype(f())> p;
-    reactor_.Post([&] { p.set_value(f()); });
-    auto fut = p.get_future();
-    EXPECT_EQ(fut.wait_for(10s), std::future_status::ready);
-    return fut.get();
+    return RunOnReactor(reactor_, std::move(f), 10s);
   }
 
   void SetUp() override {

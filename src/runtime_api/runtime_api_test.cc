@@ -4,6 +4,7 @@
 
 #include <future>
 
+#include "base/testing/reactor_testing.h"
 #include "http/testing/raw_client.h"
 
 namespace nimbus::runtime_api {
@@ -48,11 +49,7 @@ class RuntimeApiTest : public ::testing::Test {
  protected:
   template <typename F>
   auto OnReactor(F f) {
-    std::promise<decltype(f())> p;
-    reactor_.Post([&] { p.set_value(f()); });
-    auto fut = p.get_future();
-    EXPECT_EQ(fut.wait_for(5s), std::future_status::ready);
-    return fut.get();
+    return RunOnReactor(reactor_, std::move(f), 5s);
   }
 
   void SetUp() override {
