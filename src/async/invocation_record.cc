@@ -3,7 +3,8 @@
 #include <fmt/format.h>
 
 #include <boost/json.hpp>
-#include <ctime>
+
+#include "base/time_format.h"
 
 namespace nimbus::async {
 namespace {
@@ -29,12 +30,7 @@ std::string_view ConditionName(Condition c) {
 }
 
 std::string IsoTimestampMillis(std::chrono::system_clock::time_point t) {
-  int64_t ms = std::chrono::duration_cast<std::chrono::milliseconds>(t.time_since_epoch()).count();
-  std::time_t secs = static_cast<std::time_t>(ms / 1000);
-  std::tm tm{};
-  gmtime_r(&secs, &tm);
-  return fmt::format("{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z", tm.tm_year + 1900, tm.tm_mon + 1,
-                     tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, ms % 1000);
+  return IsoUtcMillis(t);
 }
 
 std::string InvocationRecord(const InvocationRecordInput& in) {
