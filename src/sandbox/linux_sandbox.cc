@@ -24,6 +24,7 @@
 #include "base/errno_status.h"
 #include "base/log.h"
 #include "sandbox/cgroup.h"
+#include "sandbox/fd_passing_message.h"
 #include "sandbox/sandbox.h"
 #include "base/thread_annotations.h"
 #include "sandbox/sandbox_init.h"
@@ -567,28 +568,13 @@ class LinuxSandboxFactory final : public SandboxFactory {
                     fmt::format("no runtime api listener after {} ms", kSetupTimeoutMs));
     }
     InitMessage m{};
-    struct iovec iov = {&m, sizeof m};
-    union {
-      char buf[CMSG_SPACE(sizeof(int))];
-      struct cmsghdr align;
-    } control = {};
-    struct msghdr msg = {};
-    msg.msg_iov = &iov;
-    msg.msg_iovlen = 1;
-    msg.msg_control = control.buf;
-    msg.msg_controllen = sizeof control.buf;
+    FdPassingMessage msg(&m, sizeof m);
     ssize_t n;
     do {
-      n = ::recvmsg(sandbox.control_.get(), &msg, MSG_CMSG_CLOEXEC);
+      n = ::recvmsg(sandbox.control_.get(), msg.msg(), MSG_CMSG_CLOEXEC);
     } while (n < 0 && errno == EINTR);
     if (n < 0) return ErrnoStatus("recvmsg control socket");
-    int fd = -1;
-    for (cmsghdr* c = CMSG_FIRSTHDR(&msg); c != nullptr; c = CMSG_NXTHDR(&msg, c)) {
-      if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS) {
-        std::memcpy(&fd, CMSG_DATA(c), sizeof fd);
-      }
-    }
-    UniqueFd listener(fd);
+    UniqueFd listener(msg.ReceivedFd());
     if (n == 0) return Internal("init exited during setup without a report");
     if (n != static_cast<ssize_t>(sizeof m)) return Internal("short message from init");
     if (m.kind == InitMessage::kSetupError) {
@@ -633,6 +619,11 @@ Result<std::unique_ptr<SandboxFactory>> NewLinuxSandboxFactory(const LinuxSandbo
   }
   NIMBUS_ASSIGN_OR_RETURN(CgroupHostView view, ReadCgroupHostView());
   CgroupLayout layout = DetectCgroupLayout(view, options.cgroup_parent);
+  // A daemon killed with SIGKILL cannot remove its environments' cgroups; the
+  // next one to start does.
+  if (int swept = SweepStaleCgroups(layout, std::chrono::seconds(60)); swept > 0) {
+    log::Info("sandbox: removed {} cgroups left behind by a previous daemon", swept);
+  }
   NIMBUS_ASSIGN_OR_RETURN(std::vector<sock_filter> seccomp, BuildSeccompProgram());
   // The warnings reach the operator through capabilities(); `nimbus serve` prints them.
   return std::unique_ptr<SandboxFactory>(new LinuxSandboxFactory(

@@ -23,6 +23,8 @@
 #include <cerrno>
 #include <cstring>
 
+#include "sandbox/fd_passing_message.h"
+
 // Everything in this file runs after clone(): async-signal-safe calls only.
 
 namespace nimbus::sandbox {
@@ -225,24 +227,12 @@ void SendRuntimeApiListener(const InitPlan& plan) {
 
   InitMessage m{};
   m.kind = InitMessage::kListener;
-  struct iovec iov = {&m, sizeof m};
-  union {
-    char buf[CMSG_SPACE(sizeof(int))];
-    struct cmsghdr align;
-  } control = {};
-  struct msghdr msg = {};
-  msg.msg_iov = &iov;
-  msg.msg_iovlen = 1;
-  msg.msg_control = control.buf;
-  msg.msg_controllen = sizeof control.buf;
-  struct cmsghdr* cmsg = CMSG_FIRSTHDR(&msg);
-  cmsg->cmsg_level = SOL_SOCKET;
-  cmsg->cmsg_type = SCM_RIGHTS;
-  cmsg->cmsg_len = CMSG_LEN(sizeof(int));
-  std::memcpy(CMSG_DATA(cmsg), &l, sizeof(int));
+  // Inline on this stack, no allocation: safe after clone().
+  FdPassingMessage msg(&m, sizeof m);
+  msg.AttachFd(l);
   ssize_t n;
   do {
-    n = ::sendmsg(plan.control_fd, &msg, MSG_NOSIGNAL);
+    n = ::sendmsg(plan.control_fd, msg.msg(), MSG_NOSIGNAL);
   } while (n < 0 && errno == EINTR);
   if (n < 0) Fail(plan, "send", "runtime api listener", errno);
   // The daemon has its own reference now; the runtime must not inherit one.
