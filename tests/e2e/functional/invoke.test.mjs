@@ -7,9 +7,8 @@ import assert from 'node:assert/strict';
 import { InvokeCommand } from '@aws-sdk/client-lambda';
 import { useNimbus, withLogs, uniqueName, SKIP_NO_BINARY, REGION, ACCOUNT } from '../lib/nimbus.mjs';
 import { zipFixture } from '../lib/zip.mjs';
-import { createFunction, waitActive, invoke, checkPlatformLines, functionArn, UUID_RE } from '../lib/lambda.mjs';
+import { createFunction, createFunctions, invoke, checkPlatformLines, functionArn, UUID_RE, LOG_STREAM_RE } from '../lib/lambda.mjs';
 
-const STREAM_RE = /^\d{4}\/\d\d\/\d\d\/\[\$LATEST\][0-9a-f]{32}$/;
 
 describe('invoke (SDK)', { skip: SKIP_NO_BINARY }, () => {
   const box = useNimbus();
@@ -46,12 +45,7 @@ describe('invoke (SDK)', { skip: SKIP_NO_BINARY }, () => {
       provPy: { zip: zipFixture('functions', 'provided', 'python'), runtime: 'provided.al2', handler: 'handle' },
       providedNoBootstrap: { zip: zipFixture('functions', 'python', 'echo'), runtime: 'provided.al2023', handler: 'x' },
     };
-    for (const [key, d] of Object.entries(defs)) {
-      fns[key] = uniqueName(key.toLowerCase());
-      const { zip, runtime, handler, ...rest } = d;
-      await createFunction(lambda, { name: fns[key], zip, runtime, handler, wait: false, ...rest });
-    }
-    for (const name of Object.values(fns)) await waitActive(lambda, name);
+    await createFunctions(lambda, defs, fns);
   }, { timeout: 180000 });
 
   it('python: result, context object, environment, X-Amz-Executed-Version, tail log with START/END/REPORT', t(async () => {
@@ -69,7 +63,7 @@ describe('invoke (SDK)', { skip: SKIP_NO_BINARY }, () => {
     assert.equal(j.invokedFunctionArn, functionArn(fns.echo));
     assert.equal(j.memoryLimitInMB, '128');
     assert.equal(j.logGroupName, `/aws/lambda/${fns.echo}`);
-    assert.match(j.logStreamName, STREAM_RE);
+    assert.match(j.logStreamName, LOG_STREAM_RE);
     assert.ok(j.remainingMs > 0 && j.remainingMs <= 3000, `remaining ${j.remainingMs}`);
     assert.equal(j.clientContext, null);
     assert.equal(j.cwd, '/var/task');
@@ -244,7 +238,7 @@ describe('invoke (SDK)', { skip: SKIP_NO_BINARY }, () => {
     assert.equal(a.json.invokedFunctionArn, functionArn(fns.nodeAsync));
     assert.equal(a.json.memoryLimitInMB, '128');
     assert.equal(a.json.logGroupName, `/aws/lambda/${fns.nodeAsync}`);
-    assert.match(a.json.logStreamName, STREAM_RE);
+    assert.match(a.json.logStreamName, LOG_STREAM_RE);
     assert.ok(a.json.remainingMs > 0 && a.json.remainingMs <= 3000);
     assert.equal(a.requestId, a.json.requestId);
     // console.log format: <ISO ts>\t<requestId>\tINFO\t<msg>

@@ -14,9 +14,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { useNimbus, withLogs, uniqueName, SKIP_NO_BINARY, NIMBUS_BIN, FIXTURES, REGION } from '../lib/nimbus.mjs';
 import { zipDir, zipFixture } from '../lib/zip.mjs';
-import { createFunction, waitActive, invoke, checkPlatformLines, functionArn, expectServiceError, UUID_RE } from '../lib/lambda.mjs';
+import { createFunction, createFunctions, invoke, checkPlatformLines, functionArn, expectServiceError, UUID_RE, LOG_STREAM_RE } from '../lib/lambda.mjs';
 
-const STREAM_RE = /^\d{4}\/\d\d\/\d\d\/\[\$LATEST\][0-9a-f]{32}$/;
 const API_JAR = path.join(path.dirname(NIMBUS_BIN), 'runtimes', 'java', 'nimbus-lambda-java-core.jar');
 
 function skipReason() {
@@ -68,12 +67,7 @@ describe('java17 and ruby3.x runtimes (SDK)', { skip: skipReason() }, () => {
       rubyMissing: { zip: rb, runtime: 'ruby3.3', handler: 'function.nope' },
       rubyLoadError: { zip: zipFixture('functions', 'ruby', 'load_error'), runtime: 'ruby3.3', handler: 'function.handler' },
     };
-    for (const [key, d] of Object.entries(defs)) {
-      fns[key] = uniqueName(key.toLowerCase());
-      const { zip, runtime, handler, ...rest } = d;
-      await createFunction(lambda, { name: fns[key], zip, runtime, handler, wait: false, ...rest });
-    }
-    for (const name of Object.values(fns)) await waitActive(lambda, name);
+    await createFunctions(lambda, defs, fns);
   }, { timeout: 180000 });
 
   it('java: RequestHandler result, context object, environment, logs between START and END', t(async () => {
@@ -92,7 +86,7 @@ describe('java17 and ruby3.x runtimes (SDK)', { skip: skipReason() }, () => {
     assert.equal(j.invokedFunctionArn, functionArn(fns.javaHello));
     assert.equal(j.memoryLimitInMB, 256, 'getMemoryLimitInMB() is an int');
     assert.equal(j.logGroupName, `/aws/lambda/${fns.javaHello}`);
-    assert.match(j.logStreamName, STREAM_RE);
+    assert.match(j.logStreamName, LOG_STREAM_RE);
     assert.ok(j.remainingMs > 0 && j.remainingMs <= 3000, `remaining ${j.remainingMs}`);
     assert.deepEqual(j.clientContextCustom, { tenant: 'blue' });
     assert.equal(j.cwd, '/var/task');
@@ -182,7 +176,7 @@ describe('java17 and ruby3.x runtimes (SDK)', { skip: skipReason() }, () => {
     assert.equal(j.invokedFunctionArn, functionArn(fns.rubyEcho));
     assert.equal(j.memoryLimitInMB, '128', 'memory_limit_in_mb is a string');
     assert.equal(j.logGroupName, `/aws/lambda/${fns.rubyEcho}`);
-    assert.match(j.logStreamName, STREAM_RE);
+    assert.match(j.logStreamName, LOG_STREAM_RE);
     assert.ok(j.remainingMs > 0 && j.remainingMs <= 3000, `remaining ${j.remainingMs}`);
     assert.equal(j.clientContext, null);
     assert.equal(j.cwd, '/var/task');

@@ -9,7 +9,7 @@ import {
   waitUntilFunctionActiveV2,
   waitUntilFunctionUpdatedV2,
 } from '@aws-sdk/client-lambda';
-import { ROLE, REGION, ACCOUNT } from './nimbus.mjs';
+import { ROLE, REGION, ACCOUNT, uniqueName } from './nimbus.mjs';
 
 export const WAITER = { maxWaitTime: 60, minDelay: 1, maxDelay: 2 };
 
@@ -30,6 +30,18 @@ export async function createFunction(client, { name, zip, runtime, handler, wait
   );
   if (wait) await waitActive(client, name);
   return out;
+}
+
+// Creates one function per entry of `defs` ({ key: { zip, runtime, handler, ...CreateFunction
+// fields } }) under uniqueName(key in lower case), all before waiting for any to become Active,
+// so their creation overlaps; stores each name in `fns[key]`.
+export async function createFunctions(client, defs, fns) {
+  for (const [key, d] of Object.entries(defs)) {
+    fns[key] = uniqueName(key.toLowerCase());
+    const { zip, runtime, handler, ...rest } = d;
+    await createFunction(client, { name: fns[key], zip, runtime, handler, wait: false, ...rest });
+  }
+  for (const name of Object.values(fns)) await waitActive(client, name);
 }
 
 export async function waitActive(client, name) {
@@ -102,6 +114,8 @@ export async function expectServiceError(fn, { name, status, messageMatch } = {}
 
 const UUID = '[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}';
 export const UUID_RE = new RegExp(`^${UUID}$`);
+// A $LATEST log stream name: "2024/01/14/[$LATEST]" and 32 hex digits.
+export const LOG_STREAM_RE = /^\d{4}\/\d\d\/\d\d\/\[\$LATEST\][0-9a-f]{32}$/;
 
 export function startLineRe(requestId, version = '$LATEST') {
   return new RegExp(`^START RequestId: ${escapeRe(requestId)} Version: ${escapeRe(version)}$`, 'm');
