@@ -16,29 +16,16 @@ import {
   DeleteFunctionEventInvokeConfigCommand,
   ListFunctionEventInvokeConfigsCommand,
 } from '@aws-sdk/client-lambda';
-import { FilterLogEventsCommand } from '@aws-sdk/client-cloudwatch-logs';
 import { useNimbus, withLogs, uniqueName, SKIP_NO_BINARY, sleep } from '../lib/nimbus.mjs';
 import { zipFixture } from '../lib/zip.mjs';
 import { createFunction, functionArn } from '../lib/lambda.mjs';
+import { logMessages } from '../lib/logs.mjs';
 
 const ZIP = () => zipFixture('functions', 'python', 'async');
 
 // Every log message of /aws/lambda/NAME that contains `marker`.
 export async function logLines(logs, name, marker) {
-  const out = [];
-  let nextToken;
-  do {
-    let page;
-    try {
-      page = await logs.send(new FilterLogEventsCommand({ logGroupName: `/aws/lambda/${name}`, nextToken }));
-    } catch (e) {
-      if (e.name === 'ResourceNotFoundException') return out; // nothing logged yet
-      throw e;
-    }
-    for (const ev of page.events ?? []) if (ev.message.includes(marker)) out.push(ev.message.trim());
-    nextToken = page.nextToken;
-  } while (nextToken);
-  return out;
+  return (await logMessages(logs, name)).filter((m) => m.includes(marker)).map((m) => m.trim());
 }
 
 async function waitForLines(logs, name, marker, count, timeoutMs) {

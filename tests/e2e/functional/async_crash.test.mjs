@@ -8,31 +8,20 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { InvokeCommand } from '@aws-sdk/client-lambda';
-import { FilterLogEventsCommand } from '@aws-sdk/client-cloudwatch-logs';
 import { Nimbus, uniqueName, SKIP_NO_BINARY, sleep } from '../lib/nimbus.mjs';
 import { zipFixture } from '../lib/zip.mjs';
 import { createFunction } from '../lib/lambda.mjs';
+import { logMessages } from '../lib/logs.mjs';
 
 const TOTAL = 500;
 const KILL_AFTER = 250; // acknowledged events before the SIGKILL
 
 async function eventIds(logs, name) {
   const ids = new Map(); // id -> times seen
-  let nextToken;
-  do {
-    let page;
-    try {
-      page = await logs.send(new FilterLogEventsCommand({ logGroupName: `/aws/lambda/${name}`, nextToken }));
-    } catch (e) {
-      if (e.name === 'ResourceNotFoundException') return ids;
-      throw e;
-    }
-    for (const ev of page.events ?? []) {
-      const m = ev.message.match(/ASYNC-EVENT (\S+)/);
-      if (m) ids.set(m[1], (ids.get(m[1]) ?? 0) + 1);
-    }
-    nextToken = page.nextToken;
-  } while (nextToken);
+  for (const message of await logMessages(logs, name)) {
+    const m = message.match(/ASYNC-EVENT (\S+)/);
+    if (m) ids.set(m[1], (ids.get(m[1]) ?? 0) + 1);
+  }
   return ids;
 }
 
