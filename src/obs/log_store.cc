@@ -593,6 +593,8 @@ void LogStore::RunWriter() NIMBUS_NO_THREAD_SAFETY_ANALYSIS {
       });
       if (queue_.empty()) {
         if (stopping_) return;  // stopping and drained
+        // Nothing to write: a flush asked for now is already satisfied.
+        flush_requested_ = false;
         continue;
       }
     } else {

@@ -7,6 +7,7 @@
 #include <set>
 #include <fstream>
 #include <thread>
+#include <time.h>
 
 #include <fmt/format.h>
 
@@ -510,6 +511,32 @@ TEST(LogStore, AppendDropsAndCountsEventsBeyondThePendingLimit) {
   EXPECT_FALSE(flushed.ok());
   auto page = MustGet(*store, {.group = kGroup, .stream = "s", .start_from_head = true});
   EXPECT_EQ(Messages(page.events), (std::vector<std::string>{"12345", "12345"}));
+}
+
+}  // namespace
+}  // namespace nimbus::obs
+
+namespace nimbus::obs {
+namespace {
+
+// Regression: a Flush() with nothing queued left the writer spinning on its lock.
+TEST(LogStoreFlush, WithNothingQueuedReturnsAndLeavesTheWriterIdle) {
+  TempDir dir;
+  FakeClock clock;
+  auto store = OpenStore(clock, dir.path());
+  ASSERT_TRUE(store->Flush().ok());
+  // The writer must be idle, not spinning on the lock: a spinning writer keeps
+  // a core busy, which this thread's CPU time cannot show, so measure the
+  // process's CPU time over a quiet 200 ms.
+  timespec before{}, after{};
+  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &before);
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &after);
+  double busy_ms = (after.tv_sec - before.tv_sec) * 1e3 + (after.tv_nsec - before.tv_nsec) / 1e6;
+  EXPECT_LT(busy_ms, 100.0) << "the log writer is spinning";
+  for (int i = 0; i < 100; ++i) store->Append(kGroup, kStream, 1000 + i, "line");
+  ASSERT_TRUE(store->Flush().ok());
+  store.reset();  // the destructor joins the writer
 }
 
 }  // namespace
