@@ -9,6 +9,8 @@
 #include <charconv>
 #include <ctime>
 
+#include "base/time_format.h"
+
 namespace nimbus::cli {
 
 Result<std::map<std::string, std::string>> ParseEnvAssignments(
@@ -59,13 +61,7 @@ Result<std::chrono::milliseconds> ParseSince(std::string_view text) {
 }
 
 std::string FormatIsoMillis(int64_t unix_ms) {
-  int64_t secs = unix_ms >= 0 ? unix_ms / 1000 : (unix_ms - 999) / 1000;
-  int ms = static_cast<int>(unix_ms - secs * 1000);
-  std::time_t t = static_cast<std::time_t>(secs);
-  std::tm tm{};
-  gmtime_r(&t, &tm);
-  return fmt::format("{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z", tm.tm_year + 1900,
-                     tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, ms);
+  return IsoUtcMillis(std::chrono::system_clock::time_point(std::chrono::milliseconds(unix_ms)));
 }
 
 std::string FormatLogLine(int64_t timestamp_ms, std::string_view stream,
