@@ -1,7 +1,10 @@
 // The AWS CLI (`aws lambda ...`, v1 on our machines; v2 also handled) against
 // nimbus: create-function with fileb://, the function-active-v2 and
 // function-updated-v2 waiters, invoke with a tail log, get-function,
-// list-functions pagination, update-function-code, delete-function, errors.
+// list-functions pagination, update-function-code, delete-function, errors;
+// and the invocation semantics of issue #3: publish-version, aliases, invoke
+// with a qualifier, concurrency, async (Event) invocation with an event invoke
+// config, and layers.
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
@@ -176,5 +179,88 @@ describe('AWS CLI', { skip: SKIP_NO_BINARY }, () => {
     assert.match(mem.stderr, /\(InvalidParameterValueException\) when calling the CreateFunction operation/);
     const inv = await aws(['lambda', 'invoke', '--function-name', uniqueName('cli-aws-ghost'), path.join(tmp, 'ghost.json')], { expectOk: false });
     assert.match(inv.stderr, /\(ResourceNotFoundException\) when calling the Invoke operation/);
+  }));
+
+  it('publish-version, create-alias, invoke the alias, put-function-concurrency 0 throttles', t(async (tc) => {
+    if (!VERSION) return tc.skip('aws CLI not found (aws --version failed)');
+    const name = uniqueName('cli-aws-ver');
+    const zipPath = path.join(tmp, 'versioned.zip');
+    fs.writeFileSync(zipPath, zipFixture('functions', 'python', 'versioned'));
+    await aws(['lambda', 'create-function', '--function-name', name, '--runtime', 'python3.11', '--handler', 'app.handler',
+      '--role', ROLE, '--zip-file', `fileb://${zipPath}`]);
+    await aws(['lambda', 'wait', 'function-active-v2', '--function-name', name]);
+    const v1 = json(await aws(['lambda', 'publish-version', '--function-name', name, '--description', 'first']));
+    assert.equal(v1.Version, '1');
+    assert.match(v1.FunctionArn, new RegExp(`:function:${name}:1$`));
+    const versions = json(await aws(['lambda', 'list-versions-by-function', '--function-name', name]));
+    assert.deepEqual(versions.Versions.map((v) => v.Version), ['$LATEST', '1']);
+    const alias = json(await aws(['lambda', 'create-alias', '--function-name', name, '--name', 'live', '--function-version', '1']));
+    assert.match(alias.AliasArn, new RegExp(`:function:${name}:live$`));
+    const out = path.join(tmp, 'alias.json');
+    const inv = json(await aws(['lambda', 'invoke', '--function-name', name, '--qualifier', 'live', ...payloadArgs('{}'), out]));
+    assert.equal(inv.StatusCode, 200);
+    assert.equal(inv.ExecutedVersion, '1');
+    assert.equal(JSON.parse(fs.readFileSync(out, 'utf8')).functionVersion, '1');
+
+    await aws(['lambda', 'put-function-concurrency', '--function-name', name, '--reserved-concurrent-executions', '0']);
+    const throttled = await aws(['lambda', 'invoke', '--function-name', name, ...payloadArgs('{}'), path.join(tmp, 't.json')], { expectOk: false });
+    assert.notEqual(throttled.code, 0);
+    assert.match(throttled.stderr, /\(TooManyRequestsException\) when calling the Invoke operation/);
+    await aws(['lambda', 'delete-function-concurrency', '--function-name', name]);
+    const again = json(await aws(['lambda', 'invoke', '--function-name', name, ...payloadArgs('{}'), path.join(tmp, 'a.json')]));
+    assert.equal(again.StatusCode, 200);
+  }));
+
+  it('invoke --invocation-type Event returns 202 and the event runs; put-function-event-invoke-config round trips', t(async (tc) => {
+    if (!VERSION) return tc.skip('aws CLI not found (aws --version failed)');
+    const name = uniqueName('cli-aws-async');
+    const zipPath = path.join(tmp, 'echo-async.zip');
+    fs.writeFileSync(zipPath, zipFixture('functions', 'python', 'echo'));
+    await aws(['lambda', 'create-function', '--function-name', name, '--runtime', 'python3.11', '--handler', 'app.handler',
+      '--role', ROLE, '--zip-file', `fileb://${zipPath}`]);
+    await aws(['lambda', 'wait', 'function-active-v2', '--function-name', name]);
+    const cfg = json(await aws(['lambda', 'put-function-event-invoke-config', '--function-name', name,
+      '--maximum-retry-attempts', '1', '--maximum-event-age-in-seconds', '120']));
+    assert.equal(cfg.MaximumRetryAttempts, 1);
+    assert.equal(cfg.MaximumEventAgeInSeconds, 120);
+    assert.match(cfg.FunctionArn, new RegExp(`:function:${name}:\\$LATEST$`));
+    const got = json(await aws(['lambda', 'get-function-event-invoke-config', '--function-name', name]));
+    assert.equal(got.MaximumRetryAttempts, 1);
+    const marker = `awscli-event-${Date.now()}`;
+    const inv = json(await aws(['lambda', 'invoke', '--function-name', name, '--invocation-type', 'Event',
+      ...payloadArgs(JSON.stringify({ marker })), path.join(tmp, 'event.json')]));
+    assert.equal(inv.StatusCode, 202);
+    // The echo handler prints the event: wait for it in the function's log.
+    let seen = false;
+    for (let i = 0; i < 100 && !seen; i++) {
+      const logs = await aws(['logs', 'filter-log-events', '--log-group-name', `/aws/lambda/${name}`], { expectOk: false });
+      seen = logs.code === 0 && logs.stdout.includes(marker);
+      if (!seen) await new Promise((r) => setTimeout(r, 200));
+    }
+    assert.ok(seen, `the Event invocation's payload ${marker} never showed up in the function's log`);
+    await aws(['lambda', 'delete-function-event-invoke-config', '--function-name', name]);
+  }));
+
+  it('publish-layer-version and a function that imports a module from the layer', t(async (tc) => {
+    if (!VERSION) return tc.skip('aws CLI not found (aws --version failed)');
+    const layerZip = path.join(tmp, 'layer.zip');
+    fs.writeFileSync(layerZip, zipFixture('layers', 'python-lib'));
+    const layerName = uniqueName('cli-aws-layer');
+    const layer = json(await aws(['lambda', 'publish-layer-version', '--layer-name', layerName, '--zip-file', `fileb://${layerZip}`,
+      '--compatible-runtimes', 'python3.11']));
+    assert.equal(layer.Version, 1);
+    assert.match(layer.LayerVersionArn, new RegExp(`:layer:${layerName}:1$`));
+    const name = uniqueName('cli-aws-uses-layer');
+    const fnZip = path.join(tmp, 'layer-fn.zip');
+    fs.writeFileSync(fnZip, zipFixture('layers', 'python-fn'));
+    const created = json(await aws(['lambda', 'create-function', '--function-name', name, '--runtime', 'python3.11', '--handler', 'app.handler',
+      '--role', ROLE, '--zip-file', `fileb://${fnZip}`, '--layers', layer.LayerVersionArn]));
+    assert.equal(created.Layers[0].Arn, layer.LayerVersionArn);
+    await aws(['lambda', 'wait', 'function-active-v2', '--function-name', name]);
+    const out = path.join(tmp, 'layer-out.json');
+    const inv = json(await aws(['lambda', 'invoke', '--function-name', name, ...payloadArgs('{"name":"cli"}'), out]));
+    assert.equal(inv.FunctionError, undefined, fs.readFileSync(out, 'utf8'));
+    const result = JSON.parse(fs.readFileSync(out, 'utf8'));
+    assert.match(result.file, /^\/opt\/python\//);
   }));
 });
