@@ -58,12 +58,6 @@ struct LogStoreOptions {
   size_t max_pending_bytes = 64 << 20;
   // How long the writer waits after a failed write before retrying it.
   std::chrono::milliseconds retry_delay{1000};
-  // Appends do not wake the writer (a futex wake and a context switch per log
-  // line cost the invoke path ~3 of each per invocation); the writer wakes every
-  // write_interval, or at once when wake_bytes are queued, or on Flush(). Events
-  // are readable from memory meanwhile.
-  std::chrono::milliseconds write_interval{50};
-  size_t wake_bytes = 1 << 20;
 };
 
 struct LogEvent {
@@ -243,7 +237,6 @@ class LogStore {
   std::map<std::string, std::unique_ptr<Group>> groups_ NIMBUS_GUARDED_BY(mu_);
   std::vector<Op> queue_ NIMBUS_GUARDED_BY(mu_);
   size_t pending_bytes_ NIMBUS_GUARDED_BY(mu_) = 0;
-  bool flush_requested_ NIMBUS_GUARDED_BY(mu_) = false;
   uint64_t enqueued_seq_ NIMBUS_GUARDED_BY(mu_) = 0;
   uint64_t written_seq_ NIMBUS_GUARDED_BY(mu_) = 0;
   uint64_t failures_ NIMBUS_GUARDED_BY(mu_) = 0;
