@@ -680,6 +680,26 @@ Result<VersionPage> Registry::ListVersionsByFunction(std::string_view name_or_ar
   return out;
 }
 
+Result<UpdateResult> Registry::CommitUpdate(const std::string& name, Entry e, FunctionConfig c,
+                                           const std::string& code_hex, bool publish) {
+  c.last_modified = NowTimestamp();
+  c.revision_id = NewUuid();
+  c.last_update_status = "Successful";
+  e.latest = MakeSnapshot(std::move(c), code_hex);
+  NIMBUS_RETURN_IF_ERROR(Persist(*e.latest, /*insert=*/false));
+  UpdateResult out{e.latest, nullptr};
+  if (publish) {
+    auto published = PublishLocked(e, std::nullopt);
+    if (!published.has_value()) {
+      Install(name, e);
+      return published.error();
+    }
+    out.published = *published;
+  }
+  Install(name, std::move(e));
+  return out;
+}
+
 Result<UpdateResult> Registry::UpdateFunctionCode(UpdateFunctionCodeRequest r) {
   NIMBUS_ASSIGN_OR_RETURN(std::string name, UnqualifiedName(r.function_name));
   if (r.architecture) NIMBUS_RETURN_IF_ERROR(ValidateArchitecture(*r.architecture));
@@ -705,22 +725,7 @@ Result<UpdateResult> Registry::UpdateFunctionCode(UpdateFunctionCodeRequest r) {
   c.code_unzipped_size = code.unzipped_size;
   NIMBUS_RETURN_IF_ERROR(CheckCombinedSize(c, code.hex));
   if (r.architecture) c.architecture = *r.architecture;
-  c.last_modified = NowTimestamp();
-  c.revision_id = NewUuid();
-  c.last_update_status = "Successful";
-  e.latest = MakeSnapshot(std::move(c), code.hex);
-  NIMBUS_RETURN_IF_ERROR(Persist(*e.latest, /*insert=*/false));
-  UpdateResult out{e.latest, nullptr};
-  if (r.publish) {
-    auto published = PublishLocked(e, std::nullopt);
-    if (!published.has_value()) {
-      Install(name, e);
-      return published.error();
-    }
-    out.published = *published;
-  }
-  Install(name, std::move(e));
-  return out;
+  return CommitUpdate(name, std::move(e), std::move(c), code.hex, r.publish);
 }
 
 Result<UpdateResult> Registry::UpdateFunctionConfiguration(UpdateFunctionConfigurationRequest r) {
@@ -761,22 +766,8 @@ Result<UpdateResult> Registry::UpdateFunctionConfiguration(UpdateFunctionConfigu
     NIMBUS_ASSIGN_OR_RETURN(c.layers, ResolveLayers(*r.layers));
     NIMBUS_RETURN_IF_ERROR(CheckCombinedSize(c, e.latest->code_hex));
   }
-  c.last_modified = NowTimestamp();
-  c.revision_id = NewUuid();
-  c.last_update_status = "Successful";
-  e.latest = MakeSnapshot(std::move(c), e.latest->code_hex);
-  NIMBUS_RETURN_IF_ERROR(Persist(*e.latest, /*insert=*/false));
-  UpdateResult out{e.latest, nullptr};
-  if (r.publish) {
-    auto published = PublishLocked(e, std::nullopt);
-    if (!published.has_value()) {
-      Install(name, e);
-      return published.error();
-    }
-    out.published = *published;
-  }
-  Install(name, std::move(e));
-  return out;
+  std::string hex = e.latest->code_hex;
+  return CommitUpdate(name, std::move(e), std::move(c), hex, r.publish);
 }
 
 Result<DeleteResult> Registry::DeleteFunction(std::string_view name_or_arn,

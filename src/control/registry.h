@@ -511,6 +511,11 @@ class Registry {
     return storage::InTransaction(*store_, std::forward<F>(body));
   }
   void Install(const std::string& name, Entry entry);
+  // The common end of UpdateFunctionCode and UpdateFunctionConfiguration: stamps
+  // `c` (LastModified, RevisionId), persists it as $LATEST, publishes a version
+  // when asked, and installs the entry.
+  Result<UpdateResult> CommitUpdate(const std::string& name, Entry e, FunctionConfig c,
+                                    const std::string& code_hex, bool publish);
   // Unpacks (if needed) and stores the zip. Blocking; takes no lock.
   Result<PreparedCode> PrepareCode(std::string_view zip, bool store_blob);
   std::filesystem::path CodeDir(std::string_view hex) const;
