@@ -127,16 +127,6 @@ Status RunSql(storage::Store& store, std::string_view sql, const std::vector<Sql
   return st.Run();
 }
 
-Status ValidateMaxItems(int max_items) {
-  if (max_items < 1 || max_items > 10000) {
-    return ValidationFailed(fmt::format(
-        "1 validation error detected: Value '{}' at 'maxItems' failed to satisfy constraint: "
-        "Member must have value {}",
-        max_items, max_items < 1 ? "greater than or equal to 1" : "less than or equal to 10000"));
-  }
-  return Status::Ok();
-}
-
 // Bytes of an unpacked tree as UnpackZip counts them: file contents and
 // symlink targets. Blocking.
 int64_t MeasureTree(const std::filesystem::path& dir) {

@@ -30,4 +30,14 @@ bool IsVersionNumber(std::string_view q) {
          std::all_of(q.begin(), q.end(), [](char c) { return c >= '0' && c <= '9'; });
 }
 
+Status ValidateMaxItems(int max_items) {
+  if (max_items < 1 || max_items > 10000) {
+    return ValidationFailed(fmt::format(
+        "1 validation error detected: Value '{}' at 'maxItems' failed to satisfy constraint: "
+        "Member must have value {}",
+        max_items, max_items < 1 ? "greater than or equal to 1" : "less than or equal to 10000"));
+  }
+  return Status::Ok();
+}
+
 }  // namespace nimbus::control

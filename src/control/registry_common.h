@@ -23,4 +23,7 @@ Result<std::string> UnqualifiedName(std::string_view text);
 // "1", "42": a published version number (as opposed to $LATEST or an alias).
 bool IsVersionNumber(std::string_view q);
 
+// The model's MaxItems range, 1..10000, as the ValidationException AWS sends.
+Status ValidateMaxItems(int max_items);
+
 }  // namespace nimbus::control

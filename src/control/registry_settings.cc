@@ -65,16 +65,6 @@ Status ValidateFunctionVersion(std::string_view version) {
   return Status::Ok();
 }
 
-Status ValidateMaxItems(int max_items) {
-  if (max_items < 1 || max_items > 10000) {
-    return ValidationFailed(fmt::format(
-        "1 validation error detected: Value '{}' at 'maxItems' failed to satisfy constraint: "
-        "Member must have value {}",
-        max_items, max_items < 1 ? "greater than or equal to 1" : "less than or equal to 10000"));
-  }
-  return Status::Ok();
-}
-
 std::string AliasArn(const Region& region, const std::string& function, const std::string& alias) {
   return QualifiedFunctionArn(region, function, alias);
 }
