@@ -823,14 +823,7 @@ Result<DeleteResult> Registry::DeleteFunction(std::string_view name_or_arn,
   }));
   out.had_reserved_concurrency = e.reserved.has_value();
   for (const auto& [q, pc] : e.provisioned) {
-    FunctionSnapshot target;
-    if (IsVersionNumber(q)) {
-      target = e.versions.at(std::stoi(q));
-    } else {
-      const std::string& fv = e.aliases.at(q).function_version;
-      target = fv == "$LATEST" ? e.latest : e.versions.at(std::stoi(fv));
-    }
-    out.provisioning.settings.push_back({target, q, 0});
+    out.provisioning.settings.push_back({ProvisionedTarget(e, q), q, 0});
   }
   // TODO(#gc): drop blobs and code directories no function references once no
   // execution environment can still be using them.

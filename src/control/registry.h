@@ -511,6 +511,10 @@ class Registry {
     return storage::InTransaction(*store_, std::forward<F>(body));
   }
   void Install(const std::string& name, Entry entry);
+  // The version a provisioned-concurrency qualifier keeps warm: the version
+  // itself, or the alias's FunctionVersion. REQUIRES: `qualifier` names an
+  // existing version or alias of `e` (as every stored setting does).
+  static FunctionSnapshot ProvisionedTarget(const Entry& e, const std::string& qualifier);
   // The common end of UpdateFunctionCode and UpdateFunctionConfiguration: stamps
   // `c` (LastModified, RevisionId), persists it as $LATEST, publishes a version
   // when asked, and installs the entry.

@@ -234,11 +234,7 @@ Result<ProvisioningChange> Registry::DeleteAlias(std::string_view function_name,
   auto it = e.aliases.find(a);
   if (it == e.aliases.end()) return NotFound("Alias not found: " + AliasArn(region_, name, a));
   ProvisioningChange out;
-  if (e.provisioned.count(a) > 0) {
-    const std::string& fv = it->second.function_version;
-    FunctionSnapshot target = fv == "$LATEST" ? e.latest : e.versions.at(std::stoi(fv));
-    out.settings.push_back({target, a, 0});
-  }
+  if (e.provisioned.count(a) > 0) out.settings.push_back({ProvisionedTarget(e, a), a, 0});
   NIMBUS_RETURN_IF_ERROR(Write([&]() -> Status {
     for (std::string_view sql :
          {"DELETE FROM aliases WHERE function = ? AND name = ?",
@@ -512,20 +508,19 @@ Result<ProvisionedConcurrencyPage> Registry::ListProvisionedConcurrency(
   return out;
 }
 
+FunctionSnapshot Registry::ProvisionedTarget(const Entry& e, const std::string& qualifier) {
+  if (IsVersionNumber(qualifier)) return e.versions.at(std::stoi(qualifier));
+  const std::string& fv = e.aliases.at(qualifier).function_version;
+  return fv == "$LATEST" ? e.latest : e.versions.at(std::stoi(fv));
+}
+
 ConcurrencySettings Registry::ListConcurrencySettings() const {
   ConcurrencySettings out;
   MutexLock l(mu_);
   for (const auto& [name, e] : functions_) {
     if (e.reserved) out.reserved[name] = *e.reserved;
     for (const auto& [q, pc] : e.provisioned) {
-      FunctionSnapshot target;
-      if (IsVersionNumber(q)) {
-        target = e.versions.at(std::stoi(q));
-      } else {
-        const std::string& fv = e.aliases.at(q).function_version;
-        target = fv == "$LATEST" ? e.latest : e.versions.at(std::stoi(fv));
-      }
-      out.provisioned.push_back({target, q, pc.requested});
+      out.provisioned.push_back({ProvisionedTarget(e, q), q, pc.requested});
     }
   }
   return out;
