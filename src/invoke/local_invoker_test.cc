@@ -53,6 +53,12 @@ class FakeRuntime {
   std::string Respond(const std::string& id, const std::string& body) {
     return Post("invocation/" + id + "/response", body);
   }
+  // Takes the next event and answers it with `body`.
+  Event AnswerNext(const std::string& body) {
+    Event e = Next();
+    Respond(e.request_id, body);
+    return e;
+  }
 
  private:
   http::RawClient client_;
@@ -87,7 +93,8 @@ class LocalInvokerTest : public ::testing::Test {
     reactor_.Stop();
   }
 
-  control::FunctionSnapshot MakeFunction(const std::string& revision, int timeout) {
+  control::FunctionSnapshot MakeFunction(const std::string& revision, int timeout,
+                                         const std::string& version = "$LATEST") {
     auto fv = std::make_shared<control::FunctionVersion>();
     fv->config.name = "fn";
     fv->config.runtime = "python3.11";
@@ -95,6 +102,7 @@ class LocalInvokerTest : public ::testing::Test {
     fv->config.timeout_seconds = timeout;
     fv->config.memory_mb = 256;
     fv->config.revision_id = revision;
+    fv->config.version = version;
     fv->config.environment = {{"GREETING", "hi"}};
     fv->arn = "arn:aws:lambda:us-east-1:000000000000:function:fn";
     fv->code_dir = "/nonexistent/code";
@@ -212,8 +220,7 @@ TEST_F(LocalInvokerTest, ASecondInvokeReusesTheWarmEnvironmentWithoutInitDuratio
   auto r1 = Invoke("1");
   auto sb = WaitForLaunch(1);
   FakeRuntime rt(sb->port);
-  auto e1 = rt.Next();
-  rt.Respond(e1.request_id, "1");
+  auto e1 = rt.AnswerNext("1");
   ASSERT_EQ(r1.wait_for(5s), std::future_status::ready);
   auto r2 = Invoke("2");
   auto e2 = rt.Next();
@@ -364,33 +371,28 @@ TEST_F(LocalInvokerTest, ANewRevisionRetiresTheOldEnvironment) {
   auto r1 = Invoke("1");
   auto sb1 = WaitForLaunch(1);
   FakeRuntime rt(sb1->port);
-  auto e = rt.Next();
-  rt.Respond(e.request_id, "1");
+  auto e = rt.AnswerNext("1");
   ASSERT_EQ(r1.wait_for(5s), std::future_status::ready);
   auto r2 = Invoke("2", false, MakeFunction("rev-2", 3));
   auto sb2 = WaitForLaunch(2);
   for (int i = 0; i < 1000 && !sb1->destroyed; ++i) std::this_thread::sleep_for(1ms);
   EXPECT_TRUE(sb1->destroyed);
   FakeRuntime rt2(sb2->port);
-  auto e2 = rt2.Next();
-  rt2.Respond(e2.request_id, "2");
+  auto e2 = rt2.AnswerNext("2");
   ASSERT_EQ(r2.wait_for(5s), std::future_status::ready);
 }
 
 TEST_F(LocalInvokerTest, EachVersionHasItsOwnWarmEnvironments) {
-  auto v1 = MakeFunction("rev-v1", 3);
-  std::const_pointer_cast<control::FunctionVersion>(v1)->config.version = "1";
+  auto v1 = MakeFunction("rev-v1", 3, "1");
   auto r1 = Invoke("latest");
   auto sb1 = WaitForLaunch(1);
   FakeRuntime latest(sb1->port);
-  auto e1 = latest.Next();
-  latest.Respond(e1.request_id, "1");
+  auto e1 = latest.AnswerNext("1");
   ASSERT_EQ(r1.wait_for(5s), std::future_status::ready);
   auto r2 = Invoke("v1", false, v1);
   auto sb2 = WaitForLaunch(2);
   FakeRuntime one(sb2->port);
-  auto e2 = one.Next();
-  one.Respond(e2.request_id, "2");
+  auto e2 = one.AnswerNext("2");
   ASSERT_EQ(r2.wait_for(5s), std::future_status::ready);
   EXPECT_EQ(r2.get()->executed_version, "1");
   EXPECT_FALSE(sb1->destroyed) << "invoking version 1 must not retire $LATEST's environment";
@@ -418,14 +420,12 @@ TEST_F(LocalInvokerTest, ReservedConcurrencyCapsTheFunctionAndNamesTheReason) {
   EXPECT_EQ(second.error().detail(), "ReservedFunctionConcurrentInvocationLimitExceeded");
   auto sb = WaitForLaunch(1);
   FakeRuntime rt(sb->port);
-  auto e = rt.Next();
-  rt.Respond(e.request_id, "1");
+  auto e = rt.AnswerNext("1");
   ASSERT_EQ(r1.wait_for(5s), std::future_status::ready);
   EXPECT_TRUE(r1.get().has_value());
   // Once the first is done, the slot is free again (warm environment).
   auto r3 = Invoke("3");
-  auto e3 = rt.Next();
-  rt.Respond(e3.request_id, "3");
+  auto e3 = rt.AnswerNext("3");
   ASSERT_EQ(r3.wait_for(5s), std::future_status::ready);
   EXPECT_TRUE(r3.get().has_value());
 }
@@ -451,14 +451,12 @@ TEST_F(LocalInvokerTest, ReservedConcurrencyZeroThrottlesEverythingAndReservatio
   EXPECT_EQ(rb.error().detail(), "ConcurrentInvocationLimitExceeded");
   auto sb = WaitForLaunch(1);
   FakeRuntime rt(sb->port);
-  auto e = rt.Next();
-  rt.Respond(e.request_id, "a");
+  auto e = rt.AnswerNext("a");
   ASSERT_EQ(a.wait_for(5s), std::future_status::ready);
 }
 
 TEST_F(LocalInvokerTest, ProvisionedConcurrencyKeepsInitialisedEnvironmentsReady) {
-  auto v1 = MakeFunction("rev-v1", 3);
-  std::const_pointer_cast<control::FunctionVersion>(v1)->config.version = "1";
+  auto v1 = MakeFunction("rev-v1", 3, "1");
   OnReactor([&] {
     invoker_->SetProvisionedConcurrency(v1, "live", 2);
     return 0;
@@ -507,8 +505,7 @@ TEST_F(LocalInvokerTest, TheJsonLogFormatWritesPlatformRecordsAndTellsTheRuntime
   EXPECT_NE(std::find(sb->spec.env.begin(), sb->spec.env.end(), "AWS_LAMBDA_LOG_FORMAT=JSON"),
             sb->spec.env.end());
   FakeRuntime rt(sb->port);
-  auto e = rt.Next();
-  rt.Respond(e.request_id, "{}");
+  auto e = rt.AnswerNext("{}");
   ASSERT_EQ(result.wait_for(5s), std::future_status::ready);
   auto r = result.get();
   ASSERT_TRUE(r.has_value());
