@@ -340,36 +340,12 @@ Result<std::unique_ptr<EnvironmentCgroup>> EnvironmentCgroup::Create(const Cgrou
     cg->version_[i] = placement.version;
   }
 
-  auto write = [&](Controller c, const char* file, const std::string& value) -> Status {
-    return WriteFile(cg->DirFor(c) + "/" + file, value);
-  };
-  Status st;
-  int mem = static_cast<int>(Controller::kMemory);
-  int cpu = static_cast<int>(Controller::kCpu);
-  int pids = static_cast<int>(Controller::kPids);
-  if (st.ok() && cg->version_[mem] == 1) {
-    st = write(Controller::kMemory, "memory.limit_in_bytes", std::to_string(limits.memory_bytes));
-    // Without a memory+swap limit the environment could page out past its limit.
-    // Must follow memory.limit_in_bytes: the kernel requires memsw >= memory.
-    if (st.ok() && Exists(cg->DirFor(Controller::kMemory) + "/memory.memsw.limit_in_bytes")) {
-      st = write(Controller::kMemory, "memory.memsw.limit_in_bytes",
-                 std::to_string(limits.memory_bytes));
-    }
-  } else if (st.ok() && cg->version_[mem] == 2) {
-    st = write(Controller::kMemory, "memory.max", std::to_string(limits.memory_bytes));
-    if (st.ok() && Exists(cg->DirFor(Controller::kMemory) + "/memory.swap.max")) {
-      st = write(Controller::kMemory, "memory.swap.max", "0");
-    }
-  }
+  // A new cgroup starts unlimited: its limits shrink.
+  Status st = cg->WriteLimits(limits, /*memory_grows=*/false);
   cg->limits_ = limits;
-  if (st.ok() && cg->version_[cpu] == 1) {
-    st = write(Controller::kCpu, "cpu.shares", std::to_string(limits.cpu_shares));
-  } else if (st.ok() && cg->version_[cpu] == 2) {
-    st = write(Controller::kCpu, "cpu.weight", std::to_string(limits.cpu_weight));
-  }
   if (st.ok() && !limits.defer_cpu_quota) st = cg->ApplyCpuQuota();
-  if (st.ok() && cg->version_[pids] != 0) {
-    st = write(Controller::kPids, "pids.max", std::to_string(limits.max_pids));
+  if (st.ok() && cg->version_[static_cast<int>(Controller::kPids)] != 0) {
+    st = WriteFile(cg->DirFor(Controller::kPids) + "/pids.max", std::to_string(limits.max_pids));
   }
   if (!st.ok()) {
     (void)cg->Destroy();  // best effort; the write error is the one to report
@@ -379,6 +355,52 @@ Result<std::unique_ptr<EnvironmentCgroup>> EnvironmentCgroup::Create(const Cgrou
 }
 
 EnvironmentCgroup::~EnvironmentCgroup() { (void)Destroy(); }
+
+Status EnvironmentCgroup::WriteLimits(const CgroupLimits& limits, bool memory_grows) const {
+  auto write = [&](Controller c, const char* file, const std::string& value) -> Status {
+    return WriteFile(DirFor(c) + "/" + file, value);
+  };
+  const std::string bytes = std::to_string(limits.memory_bytes);
+  Status st;
+  if (version_[static_cast<int>(Controller::kMemory)] == 1) {
+    // Without a memory+swap limit the environment could page out past its limit.
+    // The kernel requires memsw >= memory at every step: memsw goes first when
+    // the limit grows, last when it shrinks.
+    const bool memsw = Exists(DirFor(Controller::kMemory) + "/memory.memsw.limit_in_bytes");
+    if (memsw && memory_grows) st = write(Controller::kMemory, "memory.memsw.limit_in_bytes", bytes);
+    if (st.ok()) st = write(Controller::kMemory, "memory.limit_in_bytes", bytes);
+    if (st.ok() && memsw && !memory_grows) {
+      st = write(Controller::kMemory, "memory.memsw.limit_in_bytes", bytes);
+    }
+  } else if (version_[static_cast<int>(Controller::kMemory)] == 2) {
+    st = write(Controller::kMemory, "memory.max", bytes);
+    if (st.ok() && Exists(DirFor(Controller::kMemory) + "/memory.swap.max")) {
+      st = write(Controller::kMemory, "memory.swap.max", "0");
+    }
+  }
+  if (st.ok() && version_[static_cast<int>(Controller::kCpu)] == 1) {
+    st = write(Controller::kCpu, "cpu.shares", std::to_string(limits.cpu_shares));
+  } else if (st.ok() && version_[static_cast<int>(Controller::kCpu)] == 2) {
+    st = write(Controller::kCpu, "cpu.weight", std::to_string(limits.cpu_weight));
+  }
+  return st;
+}
+
+Status EnvironmentCgroup::UpdateLimits(const CgroupLimits& limits) {
+  // A limit below the current usage makes the kernel reclaim first (v1 fails
+  // with EBUSY when it cannot); a stem cell's idle runtime uses a few MB.
+  NIMBUS_RETURN_IF_ERROR(WriteLimits(limits, limits.memory_bytes > limits_.memory_bytes));
+  const bool quota_written = !limits_.defer_cpu_quota;
+  limits_.memory_bytes = limits.memory_bytes;
+  limits_.cpu_shares = limits.cpu_shares;
+  limits_.cpu_weight = limits.cpu_weight;
+  limits_.cpu_quota_us = limits.cpu_quota_us;
+  limits_.cpu_period_us = limits.cpu_period_us;
+  // A quota already in force follows the new size at once; a deferred one is
+  // written later by ApplyCpuQuota() with the new figures.
+  if (quota_written) return ApplyCpuQuota();
+  return Status::Ok();
+}
 
 Status EnvironmentCgroup::ApplyCpuQuota() const {
   int cpu = static_cast<int>(Controller::kCpu);

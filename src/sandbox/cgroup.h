@@ -110,6 +110,10 @@ class EnvironmentCgroup {
   // Moves `pid` (and, as it has no threads yet, only it) into every directory.
   Status AddProcess(pid_t pid);
 
+  // Rewrites the memory limit, CPU weight and CPU quota figures (a stem cell
+  // taking on a function's memory size). pids.max is kept. Blocking.
+  Status UpdateLimits(const CgroupLimits& limits);
+
   // Writes the CFS quota deferred by CgroupLimits::defer_cpu_quota. Blocking
   // (one small cgroupfs write); safe to call from another thread than the
   // owner's, as it only reads the immutable directory names.
@@ -128,6 +132,8 @@ class EnvironmentCgroup {
  private:
   EnvironmentCgroup() = default;
   std::string DirFor(Controller c) const;
+  // Memory limit(s) and CPU weight. `memory_grows` orders v1's memory and memsw.
+  Status WriteLimits(const CgroupLimits& limits, bool memory_grows) const;
 
   std::string dir_[kControllerCount];  // empty when the controller is not used
   CgroupLimits limits_;

@@ -216,6 +216,10 @@ Status ValidateSpec(const SandboxSpec& spec) {
     return InvalidArgument(
         fmt::format("sandbox {}: outbound network access is not supported yet", spec.id));
   }
+  if (spec.stem_cell && (!spec.code_dir.empty() || !spec.layer_dirs.empty())) {
+    return InvalidArgument(
+        fmt::format("sandbox {}: a stem cell has no code or layers until Specialize()", spec.id));
+  }
   if (spec.memory_mb == 0 || spec.ephemeral_storage_mb == 0 || spec.max_pids == 0 ||
       spec.max_open_files == 0) {
     return InvalidArgument(fmt::format("sandbox {}: limits must be positive", spec.id));
@@ -233,6 +237,63 @@ Result<std::string> ResolveHostDir(const fs::path& dir, const char* what) {
     return InvalidArgument(fmt::format("{} {}: not a directory", what, dir.string()));
   }
   return canonical.string();
+}
+
+// Writes all of `data` to the blocking descriptor `fd`.
+Status WriteAll(int fd, std::string_view data) {
+  while (!data.empty()) {
+    ssize_t n = ::write(fd, data.data(), data.size());
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return ErrnoStatus("write");
+    data.remove_prefix(static_cast<size_t>(n));
+  }
+  return Status::Ok();
+}
+
+constexpr uint64_t kReadOnlyAttrs = MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV;
+
+// A detached read-only bind mount of the host directory `dir` (already resolved).
+Result<UniqueFd> DetachedReadOnlyBind(const std::string& dir) {
+  UniqueFd tree(static_cast<int>(
+      ::syscall(SYS_open_tree, AT_FDCWD, dir.c_str(), OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC)));
+  if (!tree) return ErrnoStatus(fmt::format("open_tree {}", dir));
+  struct mount_attr attr = {};
+  attr.attr_set = kReadOnlyAttrs;
+  if (::syscall(SYS_mount_setattr, tree.get(), "", AT_EMPTY_PATH, &attr, sizeof attr) != 0) {
+    return ErrnoStatus(fmt::format("mount_setattr {}", dir));
+  }
+  return tree;
+}
+
+// /opt for `layers` as a detached mount: one layer is a read-only bind; several
+// are a read-only overlayfs with the last layer on top (as in BuildPlan).
+Result<UniqueFd> DetachedLayers(const std::vector<fs::path>& layer_dirs) {
+  std::vector<std::string> layers;
+  for (const auto& layer : layer_dirs) {
+    NIMBUS_ASSIGN_OR_RETURN(std::string dir, ResolveHostDir(layer, "layer"));
+    if (dir.find_first_of(":,") != std::string::npos) {
+      return InvalidArgument(fmt::format("layer {}: ':' and ',' are not allowed", dir));
+    }
+    layers.push_back(std::move(dir));
+  }
+  if (layers.size() == 1) return DetachedReadOnlyBind(layers[0]);
+  std::string lower;
+  for (auto it = layers.rbegin(); it != layers.rend(); ++it) {
+    if (!lower.empty()) lower += ':';
+    lower += *it;
+  }
+  UniqueFd fsfd(static_cast<int>(::syscall(SYS_fsopen, "overlay", FSOPEN_CLOEXEC)));
+  if (!fsfd) return ErrnoStatus("fsopen overlay");
+  if (::syscall(SYS_fsconfig, fsfd.get(), FSCONFIG_SET_STRING, "lowerdir", lower.c_str(), 0) != 0) {
+    return ErrnoStatus(fmt::format("overlay lowerdir={}", lower));
+  }
+  if (::syscall(SYS_fsconfig, fsfd.get(), FSCONFIG_CMD_CREATE, nullptr, nullptr, 0) != 0) {
+    return ErrnoStatus("create overlay");
+  }
+  UniqueFd mnt(static_cast<int>(
+      ::syscall(SYS_fsmount, fsfd.get(), FSMOUNT_CLOEXEC, kReadOnlyAttrs)));
+  if (!mnt) return ErrnoStatus("fsmount overlay");
+  return mnt;
 }
 
 class LinuxSandbox final : public Sandbox {
@@ -275,6 +336,59 @@ class LinuxSandbox final : public Sandbox {
   }
 
   ResourceUsage ReadUsage() override { return cgroup_ ? cgroup_->ReadUsage() : ResourceUsage{}; }
+
+  Status Specialize(const Specialization& s) override {
+    if (!specialize_write_) {
+      return Internal(fmt::format("sandbox {}: not an unspecialized stem cell", id_));
+    }
+    auto step = [this](const char* name, Status st) {
+      return st.WithContext(fmt::format("sandbox {}: specialize: {}", id_, name));
+    };
+    // 1. The mounts, detached: init attaches them inside its mount namespace.
+    UniqueFd code, opt;
+    if (!s.code_dir.empty()) {
+      NIMBUS_ASSIGN_OR_RETURN(std::string dir, ResolveHostDir(s.code_dir, "code_dir"));
+      auto tree = DetachedReadOnlyBind(dir);
+      if (!tree.has_value()) return step("code", tree.error());
+      code = std::move(*tree);
+    }
+    if (!s.layer_dirs.empty()) {
+      auto tree = DetachedLayers(s.layer_dirs);
+      if (!tree.has_value()) return step("layers", tree.error());
+      opt = std::move(*tree);
+    }
+    // 2. Limits for the function's memory size, before its code runs.
+    {
+      MutexLock l(cgroup_mu_);
+      if (cgroup_) {
+        SandboxSpec sized;
+        sized.memory_mb = s.memory_mb;
+        sized.unthrottled_init = true;
+        sized.max_pids = cgroup_limits_.max_pids;
+        NIMBUS_RETURN_IF_ERROR(step("cgroup limits", cgroup_->UpdateLimits(LimitsFor(sized))));
+      }
+    }
+    // 3. Init attaches the mounts and resizes the tmpfses.
+    SpecializeMessage req{};
+    req.kind = SpecializeMessage::kSpecialize;
+    req.tmp_mb = s.ephemeral_storage_mb;
+    req.shm_mb = s.memory_mb;
+    int fds[2];
+    int n = 0;
+    if (code) {
+      req.flags |= SpecializeMessage::kHasCode;
+      fds[n++] = code.get();
+    }
+    if (opt) {
+      req.flags |= SpecializeMessage::kHasOpt;
+      fds[n++] = opt.get();
+    }
+    NIMBUS_RETURN_IF_ERROR(step("init", ExchangeWithInit(req, fds, n)));
+    // 4. The runtime reads its environment, then EOF.
+    NIMBUS_RETURN_IF_ERROR(step("write payload", WriteAll(specialize_write_.get(), s.payload)));
+    specialize_write_.Reset();
+    return Status::Ok();
+  }
   Status ApplyCpuLimit() override {
     MutexLock l(cgroup_mu_);
     return cgroup_ ? cgroup_->ApplyCpuQuota() : Status::Ok();
@@ -318,11 +432,46 @@ class LinuxSandbox final : public Sandbox {
   UniqueFd control_;   // daemon's end of the SOCK_SEQPACKET control socket
   UniqueFd listener_;  // until TakeRuntimeApiListener()
   UniqueFd output_;    // until TakeOutput()
+  UniqueFd specialize_write_;  // stem cells, until Specialize()
   // Set at launch; the mutex orders ApplyCpuLimit() (a blocking thread) with
   // Destroy() (another blocking thread).
   Mutex cgroup_mu_;
   std::unique_ptr<EnvironmentCgroup> cgroup_;
+  CgroupLimits cgroup_limits_;  // as created
   std::optional<ExitInfo> exit_;
+
+  // Sends `req` with `fds` to init and waits for its reply.
+  Status ExchangeWithInit(const SpecializeMessage& req, const int* fds, int n) {
+    SpecializeMessage copy = req;
+    FdPassingMessage out(&copy, sizeof copy);
+    out.AttachFds(fds, n);
+    ssize_t sent;
+    do {
+      sent = ::sendmsg(control_.get(), out.msg(), MSG_NOSIGNAL);
+    } while (sent < 0 && errno == EINTR);
+    if (sent < 0) return ErrnoStatus("send to init");
+    struct pollfd pfd = {control_.get(), POLLIN, 0};
+    int r;
+    do {
+      r = ::poll(&pfd, 1, kSetupTimeoutMs);
+    } while (r < 0 && errno == EINTR);
+    if (r < 0) return ErrnoStatus("poll control socket");
+    if (r == 0) return Status(Code::kDeadlineExceeded, "no reply from init");
+    InitMessage m{};
+    ssize_t got;
+    do {
+      got = ::recv(control_.get(), &m, sizeof m, 0);
+    } while (got < 0 && errno == EINTR);
+    if (got < 0) return ErrnoStatus("recv from init");
+    if (got != static_cast<ssize_t>(sizeof m)) return Internal("init exited while specializing");
+    m.text[sizeof m.text - 1] = '\0';
+    if (m.kind == InitMessage::kSpecializeError) return Internal(m.text);
+    if (m.kind != InitMessage::kSpecialized) {
+      // The runtime exited meanwhile: keep the report for ReadExit().
+      return Internal(fmt::format("unexpected message {} from init", m.kind));
+    }
+    return Status::Ok();
+  }
 };
 
 // Descriptors shared between the daemon and the child; the child's ends are
@@ -331,6 +480,7 @@ struct Channels {
   UniqueFd sync_read, sync_write;   // releases the child once it is set up
   UniqueFd control_daemon, control_init;
   UniqueFd output_read, output_write;
+  UniqueFd specialize_read, specialize_write;  // stem cells only
 };
 
 class LinuxSandboxFactory final : public SandboxFactory {
@@ -345,6 +495,9 @@ class LinuxSandboxFactory final : public SandboxFactory {
         last_cap_(last_cap) {
     capabilities_.cgroups = layout_.all_usable();
     capabilities_.user_namespace = !root_;
+    // Attaching a detached mount made by the daemon needs CAP_SYS_ADMIN in the
+    // daemon's own mount namespace.
+    capabilities_.stem_cells = root_;
     capabilities_.warnings = layout_.warnings;
     if (!root_) {
       capabilities_.warnings.push_back(fmt::format(
@@ -358,6 +511,9 @@ class LinuxSandboxFactory final : public SandboxFactory {
   // The privileged steps, in order. Each returns a Status that names it.
   Result<std::unique_ptr<Sandbox>> Launch(const SandboxSpec& spec) override {
     NIMBUS_RETURN_IF_ERROR(ValidateSpec(spec));
+    if (spec.stem_cell && !capabilities_.stem_cells) {
+      return Unavailable(fmt::format("sandbox {}: stem cells need root", spec.id));
+    }
     auto step = [&spec](const char* name, Status st) {
       return st.WithContext(fmt::format("sandbox {}: {}", spec.id, name));
     };
@@ -368,7 +524,7 @@ class LinuxSandboxFactory final : public SandboxFactory {
     NIMBUS_RETURN_IF_ERROR(step("plan", BuildPlan(spec, plan)));
     // 2. Before clone, so that a failure costs no process.
     NIMBUS_RETURN_IF_ERROR(step("create cgroup", CreateCgroup(spec, *sandbox)));
-    NIMBUS_RETURN_IF_ERROR(step("open channels", OpenChannels(ch, plan)));
+    NIMBUS_RETURN_IF_ERROR(step("open channels", OpenChannels(ch, plan, spec.stem_cell)));
     // 3. From here on `sandbox`'s destructor kills and reaps on failure.
     NIMBUS_RETURN_IF_ERROR(step("clone", CloneInit(plan, ch, *sandbox)));
     // 4. Must precede releasing the child: the runtime inherits init's cgroup when
@@ -482,12 +638,13 @@ class LinuxSandboxFactory final : public SandboxFactory {
   }
 
   Status CreateCgroup(const SandboxSpec& spec, LinuxSandbox& sandbox) const {
+    sandbox.cgroup_limits_ = LimitsFor(spec);
     NIMBUS_ASSIGN_OR_RETURN(sandbox.cgroup_,
-                            EnvironmentCgroup::Create(layout_, spec.id, LimitsFor(spec)));
+                            EnvironmentCgroup::Create(layout_, spec.id, sandbox.cgroup_limits_));
     return Status::Ok();
   }
 
-  static Status OpenChannels(Channels& ch, LaunchPlan& plan) {
+  static Status OpenChannels(Channels& ch, LaunchPlan& plan, bool stem_cell) {
     int fds[2];
     if (::pipe2(fds, O_CLOEXEC) != 0) return ErrnoStatus("sync pipe");
     ch.sync_read.Reset(fds[0]);
@@ -502,6 +659,13 @@ class LinuxSandboxFactory final : public SandboxFactory {
     ch.output_write.Reset(fds[1]);
     if (::fcntl(ch.output_read.get(), F_SETFL, O_NONBLOCK) != 0) {
       return ErrnoStatus("output pipe: O_NONBLOCK");
+    }
+    plan.init.specialize_fd = -1;
+    if (stem_cell) {
+      if (::pipe2(fds, O_CLOEXEC) != 0) return ErrnoStatus("specialization pipe");
+      ch.specialize_read.Reset(fds[0]);
+      ch.specialize_write.Reset(fds[1]);
+      plan.init.specialize_fd = ch.specialize_read.get();
     }
     plan.init.sync_fd = ch.sync_read.get();
     plan.init.control_fd = ch.control_init.get();
@@ -526,6 +690,8 @@ class LinuxSandboxFactory final : public SandboxFactory {
     ch.sync_read.Reset();
     ch.control_init.Reset();
     ch.output_write.Reset();
+    ch.specialize_read.Reset();
+    sandbox.specialize_write_ = std::move(ch.specialize_write);
     sandbox.control_ = std::move(ch.control_daemon);
     sandbox.output_ = std::move(ch.output_read);
     return Status::Ok();

@@ -429,5 +429,159 @@ TEST_F(LinuxSandboxTest, EnvironmentAndWorkingDirectoryAreExactlyTheSpecs) {
   EXPECT_EQ(f.output, "/tmp [('A', '1'), ('LAMBDA_TASK_ROOT', '/var/task'), ('LANG', 'C.UTF-8')]\n");
 }
 
+// A stem cell: the runtime starts with empty /var/task and /opt and waits on fd 3.
+class StemCellTest : public LinuxSandboxTest {
+ protected:
+  void SetUp() override {
+    LinuxSandboxTest::SetUp();
+    if (IsSkipped()) return;
+    if (!factory_->capabilities().stem_cells) GTEST_SKIP() << "stem cells need root";
+    for (const char* name : {"layer1", "layer2"}) {
+      std::filesystem::create_directories(code_dir_ + "/" + name);
+      ::chmod((code_dir_ + "/" + name).c_str(), 0755);
+    }
+    std::ofstream(code_dir_ + "/layer1/both.txt") << "layer1\n";
+    std::ofstream(code_dir_ + "/layer1/only1.txt") << "only1\n";
+    std::ofstream(code_dir_ + "/layer2/both.txt") << "layer2\n";
+  }
+
+  SandboxSpec Cell(const std::string& code) {
+    SandboxSpec spec = Python(code);
+    spec.code_dir.clear();
+    spec.stem_cell = true;
+    spec.memory_mb = 1024;
+    spec.unthrottled_init = true;
+    return spec;
+  }
+};
+
+constexpr const char* kCellProgram =
+    "import os, errno\n"
+    "print('before', sorted(os.listdir('/var/task')), sorted(os.listdir('/opt')), flush=True)\n"
+    "data = b''\n"
+    "while True:\n"
+    "  chunk = os.read(3, 65536)\n"
+    "  if not chunk: break\n"
+    "  data += chunk\n"
+    "print('payload', data.decode())\n"
+    "os.chdir('/var/task')\n"
+    "print('code', open('handler.txt').read().strip(), sorted(os.listdir('.')))\n"
+    "try:\n"
+    "  open('/var/task/x', 'w')\n"
+    "except OSError as e: print('write', errno.errorcode[e.errno])\n"
+    "print('opt', sorted(os.listdir('/opt')))\n"
+    "print('both', open('/opt/both.txt').read().strip())\n"
+    "st = os.statvfs('/tmp'); print('tmp', st.f_blocks * st.f_frsize >> 20)\n"
+    "st = os.statvfs('/dev/shm'); print('shm', st.f_blocks * st.f_frsize >> 20)\n";
+
+TEST_F(StemCellTest, SpecializeMountsCodeAndLayersResizesTmpAndDeliversThePayload) {
+  auto sandbox = factory_->Launch(Cell(kCellProgram));
+  ASSERT_TRUE(sandbox) << sandbox.error().ToString();
+  UniqueFd output = (*sandbox)->TakeOutput();
+  // What the cell sees before it is specialized.
+  std::string before;
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+  while (before.find('\n') == std::string::npos && std::chrono::steady_clock::now() < deadline) {
+    struct pollfd pfd = {output.get(), POLLIN, 0};
+    ::poll(&pfd, 1, 100);
+    char buf[256];
+    ssize_t n = ::read(output.get(), buf, sizeof buf);
+    if (n > 0) before.append(buf, n);
+  }
+  EXPECT_EQ(before, "before [] []\n");
+  Specialization s;
+  s.code_dir = code_dir_;
+  s.layer_dirs = {code_dir_ + "/layer1", code_dir_ + "/layer2"};
+  s.memory_mb = 256;
+  s.ephemeral_storage_mb = 600;
+  s.payload = "{\"env\":{\"A\":\"1\"}}";
+  Status st = (*sandbox)->Specialize(s);
+  ASSERT_TRUE(st.ok()) << st.ToString();
+  Finished f = WaitForExit(**sandbox, std::move(output));
+  EXPECT_EQ(f.output,
+            "payload {\"env\":{\"A\":\"1\"}}\n"
+            "code code ['handler.txt', 'layer1', 'layer2']\n"
+            "write EROFS\n"
+            "opt ['both.txt', 'only1.txt']\n"
+            "both layer2\n"
+            "tmp 600\n"
+            "shm 256\n");
+  EXPECT_EQ(f.exit.Describe(), "exit status 0");
+  EXPECT_TRUE((*sandbox)->Destroy().ok());
+}
+
+TEST_F(StemCellTest, SpecializeSetsTheFunctionsMemoryLimit) {
+  if (!cgroups()) GTEST_SKIP() << "cgroups are not enforced on this host";
+  // Allocates 200 MB after specialization: fine in the cell's 1,024 MB, fatal in 128 MB.
+  auto sandbox = factory_->Launch(Cell(
+      "import os\n"
+      "while os.read(3, 4096): pass\n"
+      "x = bytearray(200 << 20)\n"
+      "print('allocated', flush=True)\n"));
+  ASSERT_TRUE(sandbox) << sandbox.error().ToString();
+  UniqueFd output = (*sandbox)->TakeOutput();
+  Specialization s;
+  s.code_dir = code_dir_;
+  s.memory_mb = 128;
+  ASSERT_TRUE((*sandbox)->Specialize(s).ok());
+  Finished f = WaitForExit(**sandbox, std::move(output));
+  EXPECT_EQ(f.output.find("allocated"), std::string::npos) << f.output;
+  EXPECT_TRUE(f.usage.oom_killed);
+  EXPECT_TRUE((*sandbox)->Destroy().ok());
+}
+
+TEST_F(StemCellTest, OneLayerIsABindAndNoLayersLeaveOptEmpty) {
+  for (bool one_layer : {true, false}) {
+    auto sandbox = factory_->Launch(Cell(
+        "import os\n"
+        "while os.read(3, 4096): pass\n"
+        "print(sorted(os.listdir('/opt')))\n"));
+    ASSERT_TRUE(sandbox) << sandbox.error().ToString();
+    UniqueFd output = (*sandbox)->TakeOutput();
+    Specialization s;
+    s.code_dir = code_dir_;
+    if (one_layer) s.layer_dirs = {code_dir_ + "/layer1"};
+    ASSERT_TRUE((*sandbox)->Specialize(s).ok());
+    Finished f = WaitForExit(**sandbox, std::move(output));
+    EXPECT_EQ(f.output, one_layer ? "['both.txt', 'only1.txt']\n" : "[]\n");
+    EXPECT_TRUE((*sandbox)->Destroy().ok());
+  }
+}
+
+TEST_F(StemCellTest, SpecializeIsRefusedTwiceAndForOrdinarySandboxes) {
+  auto cell = factory_->Launch(Cell("import os\nwhile os.read(3, 4096): pass\n"));
+  ASSERT_TRUE(cell) << cell.error().ToString();
+  Specialization s;
+  s.code_dir = code_dir_;
+  ASSERT_TRUE((*cell)->Specialize(s).ok());
+  EXPECT_FALSE((*cell)->Specialize(s).ok());
+  EXPECT_TRUE((*cell)->Destroy().ok());
+
+  auto plain = factory_->Launch(Shell("sleep 5"));
+  ASSERT_TRUE(plain) << plain.error().ToString();
+  Status st = (*plain)->Specialize(s);
+  EXPECT_FALSE(st.ok());
+  EXPECT_NE(st.message().find("not an unspecialized stem cell"), std::string::npos);
+  EXPECT_TRUE((*plain)->Destroy().ok());
+}
+
+TEST_F(StemCellTest, LaunchRefusesAStemCellWithCode) {
+  SandboxSpec spec = Cell("pass");
+  spec.code_dir = code_dir_;
+  auto sandbox = factory_->Launch(spec);
+  ASSERT_FALSE(sandbox);
+  EXPECT_EQ(sandbox.error().code(), Code::kInvalidArgument);
+}
+
+TEST_F(StemCellTest, SpecializeReportsAMissingCodeDirectory) {
+  auto cell = factory_->Launch(Cell("import os\nwhile os.read(3, 4096): pass\n"));
+  ASSERT_TRUE(cell) << cell.error().ToString();
+  Specialization s;
+  s.code_dir = code_dir_ + "/missing";
+  Status st = (*cell)->Specialize(s);
+  EXPECT_EQ(st.code(), Code::kNotFound) << st.ToString();
+  EXPECT_TRUE((*cell)->Destroy().ok());
+}
+
 }  // namespace
 }  // namespace nimbus::sandbox

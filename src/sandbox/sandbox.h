@@ -63,6 +63,27 @@ struct SandboxSpec {
   // Sandbox::ApplyCpuLimit() is called, so the init phase can burst (only the
   // proportional weight applies until then), as Lambda lets init burst.
   bool unthrottled_init = false;
+  // A stem cell (pre-started environment, issue #4): started before it is known
+  // which function it will run, so code_dir and layer_dirs must be empty (/var/task
+  // and /opt are empty directories) and `env` holds only what the runtime needs to
+  // start. The runtime finds the read end of a pipe at fd kSpecializationFd, which
+  // carries the function's environment once Sandbox::Specialize() is called, then EOF.
+  bool stem_cell = false;
+};
+
+// The runtime's descriptor that carries a stem cell's specialization payload.
+inline constexpr int kSpecializationFd = 3;
+
+// What turns a stem cell into one function's environment.
+struct Specialization {
+  // Mounted read-only at /var/task, like SandboxSpec::code_dir.
+  std::filesystem::path code_dir;
+  // Stacked read-only at /opt, like SandboxSpec::layer_dirs.
+  std::vector<std::filesystem::path> layer_dirs;
+  uint64_t memory_mb = 128;
+  uint64_t ephemeral_storage_mb = 512;
+  // Written to the runtime's fd kSpecializationFd, which is then closed.
+  std::string payload;
 };
 
 struct ResourceUsage {
@@ -109,6 +130,14 @@ class Sandbox {
   // owner uses the sandbox, but not concurrently with Destroy().
   virtual Status ApplyCpuLimit() = 0;
 
+  // Turns a stem cell (SandboxSpec::stem_cell) into a function's environment:
+  // mounts the code at /var/task and the layers at /opt (read-only), resizes /tmp
+  // and /dev/shm, sets the cgroup's memory limit and CPU weight for memory_mb (a
+  // deferred CPU quota stays deferred, now computed for memory_mb), then writes the
+  // payload to the runtime and closes its pipe. Blocking (~1 ms); at most once.
+  // On failure the sandbox must be destroyed.
+  virtual Status Specialize(const Specialization& s) = 0;
+
   // SIGKILLs every process in the sandbox. Idempotent, non-blocking.
   // LinuxSandbox: the runtime's exit then reads as "signal: killed".
   virtual void Kill() = 0;
@@ -126,6 +155,7 @@ class Sandbox {
 struct Capabilities {
   bool cgroups = false;        // memory/cpu/pids limits enforced
   bool user_namespace = false; // running unprivileged via a user namespace
+  bool stem_cells = false;     // Launch() accepts SandboxSpec::stem_cell (needs root)
   std::vector<std::string> warnings;
 };
 

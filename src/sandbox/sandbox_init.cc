@@ -24,6 +24,7 @@
 #include <cstring>
 
 #include "sandbox/fd_passing_message.h"
+#include "sandbox/sandbox.h"
 
 // Everything in this file runs after clone(): async-signal-safe calls only.
 
@@ -242,12 +243,24 @@ void SendRuntimeApiListener(const InitPlan& plan) {
 // The runtime process: drop privileges in order, then exec. Never returns.
 [[noreturn]] void RunRuntime(const InitPlan& plan) {
   // First, so that every later failure is reported in the function's output.
-  int devnull = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
+  // Not O_CLOEXEC: init closed fds 0-2, so this is usually fd 0 already, where
+  // dup2() is a no-op that would leave the flag set and exec would close stdin.
+  int devnull = ::open("/dev/null", O_RDONLY);
   if (devnull < 0 || ::dup2(devnull, STDIN_FILENO) < 0 ||
       ::dup2(plan.output_fd, STDOUT_FILENO) < 0 || ::dup2(plan.output_fd, STDERR_FILENO) < 0) {
     ::_exit(127);
   }
-  CloseRange(3, ~0u);
+  unsigned first_closed = 3;
+  if (plan.specialize_fd >= 0) {
+    // dup2() clears FD_CLOEXEC on the new descriptor; the same number needs fcntl.
+    if (plan.specialize_fd == kSpecializationFd) {
+      if (::fcntl(kSpecializationFd, F_SETFD, 0) != 0) ::_exit(127);
+    } else if (::dup2(plan.specialize_fd, kSpecializationFd) < 0) {
+      ::_exit(127);
+    }
+    first_closed = kSpecializationFd + 1;
+  }
+  CloseRange(first_closed, ~0u);
   sigset_t none;
   sigemptyset(&none);
   ::sigprocmask(SIG_SETMASK, &none, nullptr);
@@ -298,11 +311,95 @@ void SendRuntimeApiListener(const InitPlan& plan) {
   RuntimeFail("exec", plan.argv[0], errno);
 }
 
+// Appends the decimal digits of `v` to `t`.
+void AddNumber(Text& t, uint64_t v) {
+  char digits[24];
+  int n = 0;
+  do {
+    digits[n++] = static_cast<char>('0' + v % 10);
+    v /= 10;
+  } while (v != 0 && n < 23);
+  char one[2] = {0, 0};
+  while (n > 0) {
+    one[0] = digits[--n];
+    t.Add(one);
+  }
+}
+
+// Resizes the tmpfs at `target` to `mb` MiB.
+int ResizeTmpfs(const char* target, uint64_t mb) {
+  Text data;
+  data.Add("size=");
+  AddNumber(data, mb);
+  data.Add("m");
+  return ::mount(nullptr, target, nullptr, MS_REMOUNT | MS_NOSUID | MS_NODEV, data.c_str());
+}
+
+// Attaches a detached mount (open_tree/fsmount, from the daemon) at `target`.
+int MoveMount(int fd, const char* target) {
+  return static_cast<int>(
+      ::syscall(SYS_move_mount, fd, "", AT_FDCWD, target, MOVE_MOUNT_F_EMPTY_PATH));
+}
+
+// Reads one message from the daemon. For a SpecializeMessage: puts the code and
+// layers in place, resizes /tmp and /dev/shm, and replies kSpecialized or
+// kSpecializeError. Returns false when the daemon let go (EOF, hang-up or an
+// unexpected message): init then exits.
+bool ReceiveSpecialization(const InitPlan& plan) {
+  SpecializeMessage req{};
+  FdPassingMessage msg(&req, sizeof req);
+  ssize_t n;
+  do {
+    n = ::recvmsg(plan.control_fd, msg.msg(), MSG_CMSG_CLOEXEC | MSG_DONTWAIT);
+  } while (n < 0 && errno == EINTR);
+  if (n < 0 && errno == EAGAIN) return true;  // spurious wake-up
+  int fds[FdPassingMessage::kMaxFds] = {-1, -1};
+  int count = n > 0 ? msg.ReceivedFds(fds, FdPassingMessage::kMaxFds) : 0;
+  if (n != static_cast<ssize_t>(sizeof req) || req.kind != SpecializeMessage::kSpecialize) {
+    for (int i = 0; i < count; ++i) ::close(fds[i]);
+    return false;
+  }
+  InitMessage reply{};
+  reply.kind = InitMessage::kSpecialized;
+  Text t;
+  int next = 0;
+  auto attach = [&](uint32_t flag, const char* target) {
+    if ((req.flags & flag) == 0 || reply.kind != InitMessage::kSpecialized) return;
+    if (next >= count) {
+      reply.kind = InitMessage::kSpecializeError;
+      t.Add("move mount ").Add(target).Add(": no mount descriptor received");
+      return;
+    }
+    if (MoveMount(fds[next++], target) != 0) {
+      reply.kind = InitMessage::kSpecializeError;
+      reply.value = errno;
+      t.Add("move mount ").Add(target).Add(": ").AddErrno(errno);
+    }
+  };
+  attach(SpecializeMessage::kHasCode, "/var/task");
+  attach(SpecializeMessage::kHasOpt, "/opt");
+  for (int i = 0; i < count; ++i) ::close(fds[i]);
+  if (reply.kind == InitMessage::kSpecialized && ResizeTmpfs("/tmp", req.tmp_mb) != 0) {
+    reply.kind = InitMessage::kSpecializeError;
+    reply.value = errno;
+    t.Add("resize /tmp: ").AddErrno(errno);
+  }
+  if (reply.kind == InitMessage::kSpecialized && ResizeTmpfs("/dev/shm", req.shm_mb) != 0) {
+    reply.kind = InitMessage::kSpecializeError;
+    reply.value = errno;
+    t.Add("resize /dev/shm: ").AddErrno(errno);
+  }
+  std::memcpy(reply.text, t.c_str(), t.size() + 1);
+  Send(plan.control_fd, reply);
+  return true;
+}
+
 // PID 1 of the sandbox: reaps orphans, reports the runtime's exit, and exits
 // when the runtime does or when the daemon closes the control socket. Its exit
 // makes the kernel SIGKILL every other process of the pid namespace.
 [[noreturn]] void Supervise(const InitPlan& plan, pid_t runtime, int signal_fd) {
   ::close(plan.output_fd);  // the output pipe must reach EOF when the runtime's tree is gone
+  if (plan.specialize_fd >= 0) ::close(plan.specialize_fd);
   const int keep[] = {plan.control_fd, signal_fd};
   CloseAllExcept(keep, 2);
   for (;;) {
@@ -311,8 +408,9 @@ void SendRuntimeApiListener(const InitPlan& plan) {
       if (errno == EINTR) continue;
       ::_exit(1);
     }
-    // The daemon never writes to init: readable or hung up means it let go.
-    if (fds[1].revents != 0) ::_exit(0);
+    // The daemon writes to init only to specialize a stem cell; anything else
+    // (EOF, an error, a hang-up) means it let go.
+    if (fds[1].revents != 0 && !ReceiveSpecialization(plan)) ::_exit(0);
     if (fds[0].revents == 0) continue;
     struct signalfd_siginfo info[8];
     while (::read(signal_fd, info, sizeof info) > 0) {
@@ -336,8 +434,8 @@ int SandboxInitMain(void* arg) {
   const InitPlan& plan = *static_cast<const InitPlan*>(arg);
   // Everything else the daemon had open (other sandboxes' pipes and listeners
   // being launched concurrently, client sockets) must not be held open here.
-  const int keep[] = {plan.sync_fd, plan.control_fd, plan.output_fd};
-  CloseAllExcept(keep, 3);
+  const int keep[] = {plan.sync_fd, plan.control_fd, plan.output_fd, plan.specialize_fd};
+  CloseAllExcept(keep, plan.specialize_fd >= 0 ? 4 : 3);
   // Until the daemon has moved us into the cgroup and written the id maps.
   char go = 0;
   ssize_t n;

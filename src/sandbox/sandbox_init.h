@@ -52,10 +52,23 @@ struct InitMessage {
     kListener = 1,      // carries the Runtime API listener (SCM_RIGHTS)
     kSetupError = 2,    // `text` names the failed step and errno; init then exits
     kRuntimeExited = 3, // `value` is the runtime's raw wait status; init then exits
+    kSpecialized = 4,   // the SpecializeMessage's mounts are in place
+    kSpecializeError = 5,  // `text` names the failed step and errno; init keeps running
   };
   int32_t kind;
   int32_t value;
   char text[248];
+};
+
+// The one message from the daemon to init (a stem cell's specialization), with the
+// mounts as detached mount fds (open_tree/fsmount): the code first, then /opt.
+struct SpecializeMessage {
+  enum Kind : int32_t { kSpecialize = 10 };
+  enum Flags : uint32_t { kHasCode = 1, kHasOpt = 2 };
+  int32_t kind;
+  uint32_t flags;
+  uint64_t tmp_mb;  // new size of the /tmp tmpfs
+  uint64_t shm_mb;  // new size of the /dev/shm tmpfs
 };
 
 struct InitPlan {
@@ -63,6 +76,9 @@ struct InitPlan {
   int sync_fd;     // read end; the parent writes one byte once cgroups/id maps are set
   int control_fd;  // init's end of the SOCK_SEQPACKET control socket
   int output_fd;   // write end of the output pipe, becomes the runtime's fds 1 and 2
+  // Stem cells: read end of the specialization pipe, becomes the runtime's fd 3
+  // (kSpecializationFd); -1 otherwise.
+  int specialize_fd;
 
   const MountOp* mounts;
   size_t mount_count;

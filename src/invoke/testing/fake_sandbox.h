@@ -33,6 +33,9 @@ struct FakeSandboxControl {
   std::atomic<bool> destroyed{false};
   std::atomic<bool> cpu_limited{false};
   std::atomic<uint64_t> max_memory_bytes{21u << 20};
+  // Stem cells: set by Specialize() (read by the test after the environment started).
+  std::atomic<bool> specialized{false};
+  sandbox::Specialization specialization;
 
   void WriteOutput(const std::string& s) const {
     [[maybe_unused]] ssize_t n = ::write(output_write_fd, s.data(), s.size());
@@ -74,6 +77,14 @@ class FakeSandbox final : public sandbox::Sandbox {
   }
   sandbox::ResourceUsage ReadUsage() override {
     return {.max_memory_bytes = control_->max_memory_bytes.load(), .oom_killed = control_->oom.load()};
+  }
+  Status Specialize(const sandbox::Specialization& s) override {
+    if (!control_->spec.stem_cell || control_->specialized) {
+      return Internal("fake sandbox: not an unspecialized stem cell");
+    }
+    control_->specialization = s;
+    control_->specialized = true;
+    return Status::Ok();
   }
   Status ApplyCpuLimit() override {
     control_->cpu_limited = true;
@@ -124,6 +135,8 @@ class FakeSandboxFactory final : public sandbox::SandboxFactory {
         std::make_unique<FakeSandbox>(control, UniqueFd(lfd), UniqueFd(out[0]), UniqueFd(ex[0])));
   }
   const sandbox::Capabilities& capabilities() const override { return caps_; }
+  // Before the factory is used.
+  void set_stem_cells(bool on) { caps_.stem_cells = on; }
 
   std::vector<std::shared_ptr<FakeSandboxControl>> launched() {
     std::lock_guard<std::mutex> l(mu_);
