@@ -41,10 +41,22 @@ fs::path DefaultRuntimeDir() {
   return NIMBUS_SOURCE_RUNTIMES_DIR;
 }
 
-int Serve(const std::string& listen, const fs::path& data_dir, fs::path runtime_dir,
-          int keep_alive, int max_concurrency, double async_retry_scale,
-          int async_max_in_flight, bool verbose) {
-  if (verbose) nimbus::log::SetMinLevel(nimbus::log::Level::kDebug);
+// `nimbus serve`'s flags, with their defaults.
+struct ServeFlags {
+  std::string listen = "127.0.0.1:8777";
+  std::string data_dir = DefaultDataDir().string();
+  std::string runtime_dir;
+  int keep_alive = 300;
+  int max_concurrency = 1000;
+  double async_retry_scale = 1.0;
+  int async_max_in_flight = 32;
+  int stem_cells = 2;
+  bool verbose = false;
+};
+
+int Serve(const ServeFlags& flags) {
+  if (flags.verbose) nimbus::log::SetMinLevel(nimbus::log::Level::kDebug);
+  const std::string& listen = flags.listen;
   nimbus::server::ServerOptions options;
   size_t colon = listen.rfind(':');
   if (colon == std::string::npos) {
@@ -63,12 +75,13 @@ int Serve(const std::string& listen, const fs::path& data_dir, fs::path runtime_
     std::fprintf(stderr, "nimbus: --listen: bad port in %s\n", listen.c_str());
     return 2;
   }
-  options.data_dir = data_dir;
-  options.runtime_dir = runtime_dir.empty() ? DefaultRuntimeDir() : std::move(runtime_dir);
-  options.keep_alive = std::chrono::seconds(keep_alive);
-  options.max_concurrency = max_concurrency;
-  options.async_retry_scale = async_retry_scale;
-  options.async_max_in_flight = async_max_in_flight;
+  options.data_dir = flags.data_dir;
+  options.runtime_dir = flags.runtime_dir.empty() ? DefaultRuntimeDir() : fs::path(flags.runtime_dir);
+  options.keep_alive = std::chrono::seconds(flags.keep_alive);
+  options.max_concurrency = flags.max_concurrency;
+  options.async_retry_scale = flags.async_retry_scale;
+  options.async_max_in_flight = flags.async_max_in_flight;
+  options.stem_cells_per_runtime = flags.stem_cells;
 
   // Signals are taken synchronously by this thread; block them before any other
   // thread exists so every thread inherits the mask.
@@ -116,41 +129,38 @@ int main(int argc, char** argv) {
   app.require_subcommand(1);
 
   auto* serve = app.add_subcommand("serve", "Run the platform (all APIs on one port)");
-  std::string listen = "127.0.0.1:8777";
-  std::string data_dir = DefaultDataDir().string();
-  std::string runtime_dir;
-  int keep_alive = 300;
-  int max_concurrency = 1000;
-  double async_retry_scale = 1.0;
-  int async_max_in_flight = 32;
-  bool verbose = false;
-  serve->add_option("--listen", listen, "HOST:PORT to listen on (port 0 picks a free port)")
+  ServeFlags f;
+  serve->add_option("--listen", f.listen, "HOST:PORT to listen on (port 0 picks a free port)")
       ->capture_default_str();
-  serve->add_option("--data-dir", data_dir, "Where functions, code and logs are kept")
+  serve->add_option("--data-dir", f.data_dir, "Where functions, code and logs are kept")
       ->capture_default_str();
-  serve->add_option("--runtime-dir", runtime_dir, "Directory with Nimbus' runtime clients");
-  serve->add_option("--keep-alive", keep_alive, "Seconds an idle execution environment stays warm")
+  serve->add_option("--runtime-dir", f.runtime_dir, "Directory with Nimbus' runtime clients");
+  serve->add_option("--keep-alive", f.keep_alive, "Seconds an idle execution environment stays warm")
       ->check(CLI::Range(1, 86400))
       ->capture_default_str();
-  serve->add_option("--max-concurrency", max_concurrency, "Account concurrency limit")
+  serve->add_option("--max-concurrency", f.max_concurrency, "Account concurrency limit")
       ->check(CLI::Range(1, 100000))
       ->capture_default_str();
-  serve->add_option("--async-retry-scale", async_retry_scale,
+  serve->add_option("--async-retry-scale", f.async_retry_scale,
                     "Multiplier of async retry delays (1 min / 2 min, 1 s..5 min backoff)")
       ->check(CLI::Range(0.0, 100.0))
       ->capture_default_str();
-  serve->add_option("--async-concurrency", async_max_in_flight,
+  serve->add_option("--async-concurrency", f.async_max_in_flight,
                     "Async invocation attempts running at once")
       ->check(CLI::Range(1, 100000))
       ->capture_default_str();
-  serve->add_flag("-v,--verbose", verbose, "Debug logging");
+  serve->add_option("--stem-cells", f.stem_cells,
+                    "Pre-started Python and Node environments kept ready per runtime for cold "
+                    "starts (0: none; needs root)")
+      ->check(CLI::Range(0, 1000))
+      ->capture_default_str();
+  serve->add_flag("-v,--verbose", f.verbose, "Debug logging");
 
   nimbus::cli::RegisterClientCommands(app);
 
   CLI11_PARSE(app, argc, argv);
   if (serve->parsed()) {
-    return Serve(listen, data_dir, runtime_dir, keep_alive, max_concurrency, async_retry_scale,
-                 async_max_in_flight, verbose);
+    return Serve(f);
   }
   // Client commands ran as CLI11 callbacks during parsing; failures exited there.
   return 0;

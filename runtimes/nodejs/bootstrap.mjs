@@ -9,12 +9,14 @@
  * handlers, context.succeed/fail/done, callbackWaitsForEmptyEventLoop through 'beforeExit',
  * error body shapes, and console line formats.
  *
+ * Nothing may read the function's environment before main() has run specialize().
+ *
  * Single-threaded (the Node event loop). One invocation at a time; the loop is
  * next -> handler -> post -> setImmediate(next).
  */
 
 import { createRequire, register as registerHooks } from 'node:module';
-import { writeSync, existsSync, readFileSync } from 'node:fs';
+import { writeSync, existsSync, readFileSync, closeSync } from 'node:fs';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { format as utilFormat, types as utilTypes } from 'node:util';
@@ -50,8 +52,10 @@ export async function resolve(specifier, context, next) {
 }
 `;
 
-if (existsSync('/opt/nodejs') && typeof registerHooks === 'function') {
-  registerHooks('data:text/javascript,' + encodeURIComponent(LAYER_RESOLVE_HOOK));
+function registerLayerHooks() {
+  if (existsSync('/opt/nodejs') && typeof registerHooks === 'function') {
+    registerHooks('data:text/javascript,' + encodeURIComponent(LAYER_RESOLVE_HOOK));
+  }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -255,7 +259,8 @@ function logJson(level, message, ...params) {
   writeFully(1, line.replace(/\n/g, '\r') + '\n');
 }
 
-const logFormatIsJson = process.env.AWS_LAMBDA_LOG_FORMAT?.toUpperCase() === 'JSON';
+// From the function's environment, in main() (a stem cell learns it late).
+let logFormatIsJson = false;
 
 /** structuredConsole.logError of the RIC: how the runtime reports errors in the log. */
 function logError(msg, err) {
@@ -709,7 +714,30 @@ class Runtime {
 
 // ---------------------------------------------------------------------------------------------
 
+/**
+ * A stem cell (a pre-started environment, docs/decisions/0006-stem-cells.md) starts with
+ * _NIMBUS_SPECIALIZATION_FD set and no function: it blocks on that pipe until the daemon has
+ * mounted a function's code and layers and writes {"env": {...}}, the whole environment the
+ * runtime would have been started with. EOF without a payload: the cell is being discarded.
+ */
+function specialize(fd) {
+  const payload = readFileSync(fd);
+  closeSync(fd);
+  if (payload.length === 0) process.exit(0);
+  const { env } = JSON.parse(payload);
+  for (const key of Object.keys(process.env)) delete process.env[key];
+  Object.assign(process.env, env);
+  // The cwd was the empty directory the code is now mounted over.
+  process.chdir(process.env.LAMBDA_TASK_ROOT || '/var/task');
+  // require() reads NODE_PATH once, at start-up.
+  require('node:module')._initPaths();
+}
+
 async function main() {
+  const specializationFd = process.env._NIMBUS_SPECIALIZATION_FD;
+  if (specializationFd !== undefined) specialize(Number(specializationFd));
+  registerLayerHooks();
+  logFormatIsJson = process.env.AWS_LAMBDA_LOG_FORMAT?.toUpperCase() === 'JSON';
   patchConsole();
   const address = process.env.AWS_LAMBDA_RUNTIME_API;
   const handlerString = process.argv[2] || process.env._HANDLER;

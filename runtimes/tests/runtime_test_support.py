@@ -6,6 +6,7 @@ server calls it when a POST arrives (`snapshot_output_on_post`), so a test can a
 output the client wrote before posting was already in the pipe when the post was received.
 """
 
+import json
 import os
 import select
 import subprocess
@@ -27,10 +28,10 @@ TS = r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z"
 
 
 class ChildProcess:
-    def __init__(self, argv, env, cwd):
+    def __init__(self, argv, env, cwd, pass_fds=()):
         self.proc = subprocess.Popen(
             argv, env=env, cwd=cwd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
+            stderr=subprocess.PIPE, pass_fds=pass_fds,
         )
         self._lock = threading.Lock()
         self._out = {self.proc.stdout.fileno(): bytearray(), self.proc.stderr.fileno(): bytearray()}
@@ -142,6 +143,24 @@ class RuntimeTestCase(unittest.TestCase):
         )
         self.addCleanup(self.child.kill)
         return self.child
+
+    def start_stem_cell(self):
+        """Launches the client as a stem cell: no function environment, cwd "/", waiting on
+        the pipe named by _NIMBUS_SPECIALIZATION_FD. `specialize()` assigns the function."""
+        read_fd, self._specialization_fd = os.pipe()
+        env = {"PATH": "/usr/local/bin:/usr/bin:/bin", "LANG": "C.UTF-8", "TZ": ":UTC",
+               "_NIMBUS_SPECIALIZATION_FD": str(read_fd)}
+        self.child = ChildProcess(self.ARGV, env, "/", pass_fds=(read_fd,))
+        os.close(read_fd)
+        self.addCleanup(self.child.kill)
+        return self.child
+
+    def specialize(self, handler, task_root, env=None):
+        extra = {"AWS_EXECUTION_ENV": self.EXECUTION_ENV}
+        extra.update(env or {})
+        payload = json.dumps({"env": base_env(self.api.address, handler, task_root, extra)})
+        os.write(self._specialization_fd, payload.encode())
+        os.close(self._specialization_fd)
 
     def invoke(self, event, **kwargs):
         """Queues one event and waits for the client's post for it; returns (request_id, Post)."""

@@ -3,6 +3,7 @@ subprocess against FakeRuntimeApi with the handlers in fixtures/nodejs/."""
 
 import json
 import os
+import time
 import unittest
 
 from runtime_test_support import FIXTURES_DIR, NODE_ARGV, RUNTIMES_DIR, TS, RuntimeTestCase
@@ -22,6 +23,26 @@ class NodeClientTest(RuntimeTestCase):
         self.assertEqual(post.path, "/2018-06-01/runtime/invocation/req-1/response")
         self.assertEqual(post.body, b'{"echo":{"k":[1,"two",null]},"requestId":"req-1"}')
         self.assertEqual(post.headers["content-type"], "application/json")
+
+    def test_a_stem_cell_waits_then_runs_with_the_function_environment_it_is_given(self):
+        child = self.start_stem_cell()
+        time.sleep(0.5)
+        self.assertIsNone(child.proc.poll(), child.stderr)
+        self.assertEqual(self.api.posts, [])
+        self.specialize("index.environment", TASK_ROOT, env={"CUSTOM": "v"})
+        _, post = self.invoke({"keys": ["CUSTOM", "_HANDLER", "_NIMBUS_SPECIALIZATION_FD",
+                                        "AWS_LAMBDA_FUNCTION_NAME"]})
+        self.assertEqual(post.json(), {
+            "env": {"CUSTOM": "v", "_HANDLER": "index.environment",
+                    "_NIMBUS_SPECIALIZATION_FD": None, "AWS_LAMBDA_FUNCTION_NAME": "test-fn"},
+            "cwd": TASK_ROOT,
+        })
+
+    def test_a_stem_cell_exits_quietly_when_discarded_before_specialization(self):
+        child = self.start_stem_cell()
+        os.close(self._specialization_fd)
+        self.assertEqual(child.wait(10), 0)
+        self.assertEqual(child.stderr, "")
 
     def test_undefined_result_is_posted_as_null(self):
         self.start("index.undefinedResult", TASK_ROOT)

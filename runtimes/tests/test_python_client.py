@@ -1,9 +1,10 @@
-"""Specification of the Python runtime client (runtimes/python/bootstrap.py), driven as a
+"""Specification of the Python runtime client (runtimes/python/nimbus_runtime_client.py), driven as a
 subprocess against FakeRuntimeApi with the handlers in fixtures/python/."""
 
 import json
 import os
 import re
+import time
 import unittest
 
 from runtime_test_support import FIXTURES_DIR, PYTHON_ARGV, TS, RuntimeTestCase
@@ -22,6 +23,27 @@ class PythonClientTest(RuntimeTestCase):
         self.assertEqual(post.path, "/2018-06-01/runtime/invocation/req-1/response")
         self.assertEqual(post.body, b'{"echo": {"k": [1, "two", null]}, "requestId": "req-1"}')
         self.assertEqual(post.headers["content-type"], "application/json")
+
+    def test_a_stem_cell_waits_then_runs_with_the_function_environment_it_is_given(self):
+        child = self.start_stem_cell()
+        time.sleep(0.3)
+        self.assertIsNone(child.proc.poll(), child.stderr)
+        self.assertEqual(self.api.posts, [])
+        self.specialize("app.environment", TASK_ROOT,
+                        env={"CUSTOM": "v", "AWS_LAMBDA_LOG_FORMAT": "JSON"})
+        _, post = self.invoke({"keys": ["CUSTOM", "_HANDLER", "_NIMBUS_SPECIALIZATION_FD",
+                                        "AWS_LAMBDA_FUNCTION_NAME"]})
+        self.assertEqual(post.json(), {
+            "env": {"CUSTOM": "v", "_HANDLER": "app.environment",
+                    "_NIMBUS_SPECIALIZATION_FD": None, "AWS_LAMBDA_FUNCTION_NAME": "test-fn"},
+            "cwd": TASK_ROOT,
+        })
+
+    def test_a_stem_cell_exits_quietly_when_discarded_before_specialization(self):
+        child = self.start_stem_cell()
+        os.close(self._specialization_fd)
+        self.assertEqual(child.wait(10), 0)
+        self.assertEqual(child.stderr, "")
 
     def test_posts_null_when_the_handler_returns_none(self):
         self.start("app.noop", TASK_ROOT)

@@ -80,9 +80,10 @@ void Environment::SetState(State next) {
   state_ = next;
 }
 
-std::vector<std::string> Environment::BuildEnv(
-    const std::vector<std::pair<std::string, std::string>>& extra) const {
-  const control::FunctionConfig& c = function_->config;
+std::vector<std::string> FunctionEnvironment(const control::FunctionConfig& c,
+                                             const std::string& log_stream, bool provisioned,
+                                             const control::Region& region,
+                                             const std::vector<std::pair<std::string, std::string>>& extra) {
   // Customer variables first, so that the reserved ones below win (the control
   // plane already rejects reserved keys; this is defence in depth).
   std::map<std::string, std::string> env = {
@@ -103,10 +104,10 @@ std::vector<std::string> Environment::BuildEnv(
       {"AWS_LAMBDA_FUNCTION_VERSION", c.version},
       {"AWS_LAMBDA_FUNCTION_MEMORY_SIZE", std::to_string(c.memory_mb)},
       {"AWS_LAMBDA_LOG_GROUP_NAME", log_group},
-      {"AWS_LAMBDA_LOG_STREAM_NAME", log_stream_},
-      {"AWS_LAMBDA_INITIALIZATION_TYPE", provisioned_ ? "provisioned-concurrency" : "on-demand"},
-      {"AWS_REGION", options_.region.name},
-      {"AWS_DEFAULT_REGION", options_.region.name},
+      {"AWS_LAMBDA_LOG_STREAM_NAME", log_stream},
+      {"AWS_LAMBDA_INITIALIZATION_TYPE", provisioned ? "provisioned-concurrency" : "on-demand"},
+      {"AWS_REGION", region.name},
+      {"AWS_DEFAULT_REGION", region.name},
       // Static credentials so SDKs inside the sandbox never probe a metadata service.
       {"AWS_ACCESS_KEY_ID", "nimbus"},
       {"AWS_SECRET_ACCESS_KEY", "nimbus"},
@@ -136,18 +137,37 @@ void Environment::Start(RuntimeLaunch launch) {
   spec.layer_dirs = function_->layer_dirs;  // stacked at /opt, later layers on top
   spec.runtime_dir = options_.runtime_dir;
   spec.argv = std::move(launch.argv);
-  spec.env = BuildEnv(launch.env);
+  spec.env = FunctionEnvironment(c, log_stream_, provisioned_, options_.region, launch.env);
   spec.memory_mb = static_cast<uint64_t>(c.memory_mb);
   spec.ephemeral_storage_mb = static_cast<uint64_t>(c.ephemeral_storage_mb);
   // Init bursts; the memory-proportional CPU quota applies from the first event.
   spec.unthrottled_init = true;
+  // A pre-started stem cell of this runtime, when one is ready and the function's
+  // start-up environment matches it, saves starting a sandbox and an interpreter.
+  std::unique_ptr<sandbox::Sandbox> cell;
+  if (deps_.stem_cells != nullptr) cell = deps_.stem_cells->Take(spec.argv, spec.env);
+  from_stem_cell_ = cell != nullptr;
   std::weak_ptr<Environment*> token = token_;
   Reactor& reactor = deps_.reactor;
   BlockingPool& blocking = deps_.blocking;
   sandbox::SandboxFactory& factory = deps_.sandboxes;
+  std::string id = id_;
   // Runs on a blocking thread: clone, mounts and cgroup writes take milliseconds.
-  blocking.Submit([spec = std::move(spec), token, &reactor, &blocking, &factory] {
-    auto result = std::make_shared<Result<std::unique_ptr<sandbox::Sandbox>>>(factory.Launch(spec));
+  // std::function needs a copyable callable: the cell travels in a shared holder.
+  auto held = std::make_shared<std::unique_ptr<sandbox::Sandbox>>(std::move(cell));
+  blocking.Submit([spec = std::move(spec), held, id, token, &reactor, &blocking, &factory] {
+    using LaunchResult = Result<std::unique_ptr<sandbox::Sandbox>>;
+    std::shared_ptr<LaunchResult> result;
+    if (std::unique_ptr<sandbox::Sandbox> cell = std::move(*held)) {
+      Status st = cell->Specialize(StemCellSpecialization(spec));
+      if (st.ok()) {
+        result = std::make_shared<LaunchResult>(std::move(cell));
+      } else {
+        log::Warn("environment {}: stem cell: {}; starting a new sandbox", id, st.ToString());
+        (void)cell->Destroy();
+      }
+    }
+    if (!result) result = std::make_shared<LaunchResult>(factory.Launch(spec));
     reactor.Post([token, result, &blocking] {
       if (auto self = token.lock()) {
         (*self)->OnLaunched(std::move(*result));
@@ -214,6 +234,10 @@ void Environment::Assign(InvokeRequest request, InvokeCallback done) {
   current_ = std::make_unique<Invocation>();
   current_->request = std::move(request);
   current_->done = std::move(done);
+  if (state_ == State::kStarting || state_ == State::kInitializing) {
+    current_->cold_since = deps_.clock.MonotonicNow();
+    if (deps_.metrics) ++deps_.metrics->cold_starts;
+  }
   if (state_ == State::kIdle) {
     SetState(State::kBusy);
     if (parked_next_) Deliver();
@@ -236,7 +260,9 @@ void Environment::OnNext(NextCallback deliver) {
     init_timer_.reset();
     // A cold start's REPORT carries Init Duration (and bills it); an environment
     // initialised ahead of demand (provisioned) reports none.
-    if (current_) pending_init_ms_ = MillisBetween(launched_at_, deps_.clock.MonotonicNow());
+    double init_ms = MillisBetween(launched_at_, deps_.clock.MonotonicNow());
+    if (current_) pending_init_ms_ = init_ms;
+    if (deps_.metrics) deps_.metrics->init_seconds.Observe(init_ms / 1000);
     deps_.blocking.Submit([sb = sandbox_] {
       Status s = sb->ApplyCpuLimit();
       if (!s.ok()) log::Warn("apply cpu limit: {}", s.ToString());
@@ -262,6 +288,11 @@ void Environment::Deliver() {
   Invocation& inv = *current_;
   inv.delivered = true;
   inv.started = deps_.clock.MonotonicNow();
+  if (inv.cold_since && deps_.metrics) {
+    deps_.metrics->cold_start_seconds.Observe(
+        std::chrono::duration<double>(inv.started - *inv.cold_since).count());
+    if (from_stem_cell_) ++deps_.metrics->cold_starts_from_stem_cells;
+  }
   const control::FunctionConfig& c = function_->config;
   runtime_api::NextEvent e;
   e.request_id = inv.request.request_id;

@@ -29,7 +29,9 @@
 #include "http/server.h"
 #include "invoke/invoker.h"
 #include "invoke/log_sink.h"
+#include "invoke/metrics.h"
 #include "invoke/runtime_catalog.h"
+#include "invoke/stem_cells.h"
 #include "runtime_api/runtime_api.h"
 #include "sandbox/sandbox.h"
 
@@ -67,6 +69,10 @@ class Environment final : public runtime_api::RuntimeEndpoint {
     const Clock& clock;
     sandbox::SandboxFactory& sandboxes;
     LogSink& logs;
+    // Pre-started environments to specialize instead of launching; may be null.
+    StemCells* stem_cells = nullptr;
+    // The owner's counters (cold starts, init durations); may be null.
+    InvokerMetrics* metrics = nullptr;
   };
 
   // `provisioned`: started ahead of demand for provisioned concurrency
@@ -110,6 +116,8 @@ class Environment final : public runtime_api::RuntimeEndpoint {
     InvokeCallback done;
     bool delivered = false;
     std::chrono::steady_clock::time_point started;  // delivery to the runtime
+    // Set for a cold start: when it was assigned to this (new) environment.
+    std::optional<std::chrono::steady_clock::time_point> cold_since;
     std::string tail;                                // log text of this invocation
   };
 
@@ -136,7 +144,6 @@ class Environment final : public runtime_api::RuntimeEndpoint {
   void LogStart(const std::string& request_id);
   void Die();
   void SetState(State next);
-  std::vector<std::string> BuildEnv(const std::vector<std::pair<std::string, std::string>>& extra) const;
 
   Deps deps_;
   const EnvironmentOptions& options_;
@@ -168,11 +175,19 @@ class Environment final : public runtime_api::RuntimeEndpoint {
   std::chrono::steady_clock::time_point launched_at_;  // runtime process started
   std::optional<double> pending_init_ms_;  // reported in the first REPORT
   bool initialized_ = false;
+  bool from_stem_cell_ = false;  // Start() took a pre-started cell
 
   // Expires with this object; callbacks from other threads check it.
   std::shared_ptr<Environment*> token_;
 };
 
 std::string_view StateName(Environment::State s);
+
+// The whole environment ("KEY=VALUE", sorted) of a runtime process of function
+// `c`: base variables, the function's own, `extra` (the runtime's, from the
+// catalog), and the reserved AWS_* / LAMBDA_* ones, which win.
+std::vector<std::string> FunctionEnvironment(
+    const control::FunctionConfig& c, const std::string& log_stream, bool provisioned,
+    const control::Region& region, const std::vector<std::pair<std::string, std::string>>& extra);
 
 }  // namespace nimbus::invoke

@@ -13,6 +13,29 @@ namespace nimbus::invoke {
 
 class LocalInvokerImpl;
 
+namespace {
+
+// A Python and a Node cell: the programs and start-up environment of a
+// function of that runtime with no variables of its own.
+std::vector<StemCellTemplate> DefaultStemCellTemplates(const EnvironmentOptions& options) {
+  std::vector<StemCellTemplate> out;
+  for (auto [name, runtime] : {std::pair{"python", "python3.12"}, std::pair{"nodejs", "nodejs20.x"}}) {
+    control::FunctionVersion fn;
+    fn.config.name = "stem-cell";
+    fn.config.runtime = runtime;
+    auto resolution = ResolveRuntime(fn);
+    if (!resolution.has_value() || !resolution->launch) continue;
+    out.push_back(StemCellTemplate{
+        .name = name,
+        .argv = resolution->launch->argv,
+        .env = FunctionEnvironment(fn.config, "", false, options.region, resolution->launch->env),
+    });
+  }
+  return out;
+}
+
+}  // namespace
+
 // The environments of one function: idle ones are reused most-recent-first (the
 // warmest caches); a cold start binds its invocation to the new environment.
 class FunctionPool final : public EnvironmentObserver {
@@ -43,7 +66,16 @@ class FunctionPool final : public EnvironmentObserver {
 class LocalInvokerImpl final : public LocalInvoker {
  public:
   LocalInvokerImpl(InvokerDeps deps, InvokerOptions options)
-      : deps_(deps), options_(std::move(options)) {}
+      : deps_(deps), options_(std::move(options)) {
+    if (options_.stem_cells_per_runtime > 0 && deps_.sandboxes.capabilities().stem_cells) {
+      StemCellOptions cells;
+      cells.per_template = options_.stem_cells_per_runtime;
+      cells.runtime_dir = options_.environment.runtime_dir;
+      stem_cells_ = std::make_unique<StemCells>(
+          StemCells::Deps{deps_.reactor, deps_.blocking, deps_.sandboxes}, cells,
+          DefaultStemCellTemplates(options_.environment));
+    }
+  }
 
   ~LocalInvokerImpl() override {
     // Environments must be gone (Shutdown) before the invoker; kill stragglers.
@@ -64,6 +96,9 @@ class LocalInvokerImpl final : public LocalInvoker {
     const control::FunctionVersion& fn = *request.function;
     // Concurrency is invocations in flight, warm or cold (Lambda's definition).
     if (Status throttled = CheckConcurrency(fn.config.name); !throttled.ok()) {
+      ++(throttled.detail() == "ReservedFunctionConcurrentInvocationLimitExceeded"
+             ? metrics_.throttles_reserved
+             : metrics_.throttles_account);
       done(throttled);
       return;
     }
@@ -103,7 +138,7 @@ class LocalInvokerImpl final : public LocalInvoker {
       return;
     }
     auto env = std::make_unique<Environment>(
-        Environment::Deps{deps_.reactor, deps_.blocking, deps_.clock, deps_.sandboxes, deps_.logs},
+        EnvironmentDeps(),
         options_.environment, request.function, pool);
     Environment* raw = env.get();
     pool.envs.emplace(raw, std::move(env));
@@ -159,6 +194,14 @@ class LocalInvokerImpl final : public LocalInvoker {
         for (Environment* env : envs) env->Kill("shutdown grace period over");
       }
     });
+    if (stem_cells_) {
+      stem_cells_->Shutdown([this] {
+        stem_cells_done_ = true;
+        MaybeFinishShutdown();
+      });
+    } else {
+      stem_cells_done_ = true;
+    }
     MaybeFinishShutdown();
   }
 
@@ -169,6 +212,8 @@ class LocalInvokerImpl final : public LocalInvoker {
       s.idle += static_cast<int>(pool->idle.size());
     }
     s.busy = busy_;
+    if (stem_cells_) s.stem_cells = stem_cells_->stats();
+    s.metrics = metrics_;
     return s;
   }
 
@@ -200,6 +245,11 @@ class LocalInvokerImpl final : public LocalInvoker {
   }
 
  private:
+  Environment::Deps EnvironmentDeps() {
+    return Environment::Deps{deps_.reactor, deps_.blocking, deps_.clock,      deps_.sandboxes,
+                             deps_.logs,    stem_cells_.get(), &metrics_};
+  }
+
   FunctionPool& PoolFor(const std::string& name, const std::string& version) {
     auto& p = pools_[{name, version}];
     if (!p) p = std::make_unique<FunctionPool>(*this);
@@ -266,8 +316,7 @@ class LocalInvokerImpl final : public LocalInvoker {
         return;
       }
       auto env = std::make_unique<Environment>(
-          Environment::Deps{deps_.reactor, deps_.blocking, deps_.clock, deps_.sandboxes,
-                            deps_.logs},
+          EnvironmentDeps(),
           options_.environment, pool.provisioned_version, pool, /*provisioned=*/true);
       Environment* raw = env.get();
       pool.envs.emplace(raw, std::move(env));
@@ -276,7 +325,7 @@ class LocalInvokerImpl final : public LocalInvoker {
   }
 
   void MaybeFinishShutdown() {
-    if (!shutting_down_ || !shutdown_done_) return;
+    if (!shutting_down_ || !shutdown_done_ || !stem_cells_done_) return;
     for (const auto& [name, pool] : pools_) {
       if (!pool->envs.empty()) return;
     }
@@ -298,6 +347,9 @@ class LocalInvokerImpl final : public LocalInvoker {
   bool shutting_down_ = false;
   std::function<void()> shutdown_done_;
   std::unique_ptr<Reactor::Timer> grace_timer_;
+  InvokerMetrics metrics_;
+  std::unique_ptr<StemCells> stem_cells_;  // null when disabled or unsupported
+  bool stem_cells_done_ = false;            // Shutdown() destroyed every cell
 };
 
 void FunctionPool::OnEnvironmentAvailable(Environment* env) { owner_.Available(*this, env); }

@@ -13,6 +13,7 @@
 #include "invoke/environment.h"
 #include "invoke/invoker.h"
 #include "invoke/log_sink.h"
+#include "invoke/metrics.h"
 #include "sandbox/sandbox.h"
 
 namespace nimbus::invoke {
@@ -26,12 +27,18 @@ struct InvokerOptions {
   // Account concurrency: environments with an invocation in flight or starting.
   // Beyond it, invocations are throttled (TooManyRequestsException).
   int max_concurrency = 1000;
+  // Stem cells (pre-started Python and Node environments, ADR 0006) kept ready
+  // per runtime; 0 disables them. Used only where the sandbox factory supports
+  // them (root).
+  int stem_cells_per_runtime = 2;
 };
 
 struct InvokerStats {
   int environments = 0;  // alive, any state
   int idle = 0;
   int busy = 0;          // with an invocation assigned (including cold starts)
+  StemCellStats stem_cells;
+  InvokerMetrics metrics;
 };
 
 class LocalInvoker : public Invoker {

@@ -73,7 +73,9 @@ class LocalInvokerTest : public ::testing::Test {
 
   void SetUp() override {
     reactor_.Start();
+    Configure();
     InvokerOptions o;
+    o.stem_cells_per_runtime = stem_cells_per_runtime_;
     o.environment.runtime_dir = "/nonexistent/runtimes";
     o.environment.init_timeout = 10s;
     o.keep_alive = 60s;
@@ -142,6 +144,10 @@ class LocalInvokerTest : public ::testing::Test {
 
   std::vector<std::string> Logs() { return OnReactor([&] { return logs_.lines; }); }
 
+  // Before the invoker is made.
+  virtual void Configure() {}
+  int stem_cells_per_runtime_ = 0;
+
   Reactor reactor_{"reactor-test"};
   BlockingPool blocking_{"blocking", 2};
   std::unique_ptr<Clock> clock_ = NewRealClock();
@@ -175,6 +181,12 @@ TEST_F(LocalInvokerTest, AColdStartDeliversTheEventAndReturnsTheRuntimesResponse
   EXPECT_EQ(r->executed_version, "$LATEST");
   EXPECT_EQ(r->request_id, e.request_id);
   EXPECT_FALSE(r->function_error.has_value());
+  InvokerMetrics m = OnReactor([&] { return invoker_->stats().metrics; });
+  EXPECT_EQ(m.cold_starts, 1u);
+  EXPECT_EQ(m.cold_starts_from_stem_cells, 0u);
+  EXPECT_EQ(m.cold_start_seconds.count(), 1u);
+  EXPECT_EQ(m.init_seconds.count(), 1u);
+  EXPECT_EQ(m.cold_start_seconds.bucket(DurationHistogram::kBounds.size() - 1), 1u);
 
   auto logs = Logs();
   ASSERT_GE(logs.size(), 5u);
@@ -256,6 +268,13 @@ TEST_F(LocalInvokerTest, BeyondTheConcurrencyLimitInvocationsAreThrottled) {
   auto r = r4.get();
   ASSERT_FALSE(r.has_value());
   EXPECT_EQ(r.error().code(), Code::kThrottled);
+  InvokerStats stats = OnReactor([&] { return invoker_->stats(); });
+  EXPECT_EQ(stats.metrics.throttles_account, 1u);
+  EXPECT_EQ(stats.metrics.throttles_reserved, 0u);
+  EXPECT_EQ(stats.metrics.cold_starts, 3u);
+  std::string text = RenderPrometheus(stats);
+  EXPECT_NE(text.find("nimbus_throttles_total{limit=\"account\"} 1\n"), std::string::npos) << text;
+  EXPECT_NE(text.find("nimbus_cold_starts_total 3\n"), std::string::npos) << text;
 }
 
 TEST_F(LocalInvokerTest, AHandlerErrorIsAnUnhandledFunctionErrorWithThePostedDocument) {
@@ -534,6 +553,142 @@ TEST_F(LocalInvokerTest, ShutdownLetsInFlightInvocationsFinishThenDestroysEveryE
   auto after = Invoke("{}");
   ASSERT_EQ(after.wait_for(5s), std::future_status::ready);
   EXPECT_EQ(after.get().error().code(), Code::kUnavailable);
+}
+
+// Stem cells: one pre-started Python and one Node cell, specialized by cold starts.
+class LocalInvokerStemCellTest : public LocalInvokerTest {
+ protected:
+  void Configure() override {
+    sandboxes_.set_stem_cells(true);
+    stem_cells_per_runtime_ = 1;
+  }
+
+  // Waits until the `n` cells have been launched and are ready.
+  std::vector<std::shared_ptr<FakeSandboxControl>> WaitForCells(int n) {
+    for (int i = 0; i < 2000; ++i) {
+      auto stats = OnReactor([&] { return invoker_->stats().stem_cells; });
+      if (stats.ready >= n) break;
+      std::this_thread::sleep_for(1ms);
+    }
+    std::vector<std::shared_ptr<FakeSandboxControl>> cells;
+    for (const auto& c : sandboxes_.launched()) {
+      if (c->spec.stem_cell) cells.push_back(c);
+    }
+    return cells;
+  }
+};
+
+TEST_F(LocalInvokerStemCellTest, CellsStartWithoutCodeOrTheFunctionsEnvironment) {
+  auto cells = WaitForCells(2);
+  ASSERT_EQ(cells.size(), 2u);
+  for (const auto& c : cells) {
+    EXPECT_TRUE(c->spec.code_dir.empty());
+    EXPECT_TRUE(c->spec.layer_dirs.empty());
+    const auto& env = c->spec.env;
+    auto has = [&](const std::string& kv) { return std::find(env.begin(), env.end(), kv) != env.end(); };
+    EXPECT_TRUE(has("_NIMBUS_SPECIALIZATION_FD=3"));
+    EXPECT_TRUE(has("PATH=/usr/local/bin:/usr/bin/:/bin:/opt/bin"));
+    for (const auto& kv : env) {
+      EXPECT_FALSE(kv.starts_with("AWS_LAMBDA_FUNCTION_NAME=") || kv.starts_with("_HANDLER="))
+          << "a cell must not be started with a function's identity: " << kv;
+    }
+  }
+  EXPECT_EQ(cells[0]->spec.argv,
+            (std::vector<std::string>{"/usr/bin/python3", "-u", "/var/runtime/python/bootstrap.py"}));
+  EXPECT_EQ(cells[1]->spec.argv,
+            (std::vector<std::string>{"/usr/bin/node", "/var/runtime/nodejs/bootstrap.mjs"}));
+}
+
+TEST_F(LocalInvokerStemCellTest, AColdStartSpecializesACellAndAReplacementIsStarted) {
+  auto cells = WaitForCells(2);
+  ASSERT_EQ(cells.size(), 2u);
+  auto python = cells[0];
+  auto result = Invoke(R"({"k":"v"})");
+  for (int i = 0; i < 2000 && !python->specialized; ++i) std::this_thread::sleep_for(1ms);
+  ASSERT_TRUE(python->specialized);
+  const sandbox::Specialization& s = python->specialization;
+  EXPECT_EQ(s.code_dir, "/nonexistent/code");
+  EXPECT_EQ(s.memory_mb, 256u);
+  EXPECT_EQ(s.ephemeral_storage_mb, 512u);
+  EXPECT_NE(s.payload.find(R"("GREETING":"hi")"), std::string::npos) << s.payload;
+  EXPECT_NE(s.payload.find(R"("_HANDLER":"app.handler")"), std::string::npos) << s.payload;
+  EXPECT_NE(s.payload.find(R"("AWS_EXECUTION_ENV":"AWS_Lambda_python3.11")"), std::string::npos);
+  EXPECT_EQ(s.payload.find("_NIMBUS_SPECIALIZATION_FD"), std::string::npos);
+  FakeRuntime rt(python->port);
+  auto e = rt.AnswerNext(R"({"ok":1})");
+  EXPECT_EQ(e.body, R"({"k":"v"})");
+  ASSERT_EQ(result.wait_for(5s), std::future_status::ready);
+  auto r = result.get();
+  ASSERT_TRUE(r.has_value()) << r.error().ToString();
+  EXPECT_EQ(r->payload, R"({"ok":1})");
+  // The REPORT carries the Init Duration of the specialized cell.
+  EXPECT_NE(Logs().back().find("Init Duration"), std::string::npos);
+  // No sandbox was launched for the function itself; a new Python cell was.
+  auto replacement = WaitForCells(2);
+  EXPECT_EQ(replacement.size(), 3u);
+  for (const auto& c : sandboxes_.launched()) EXPECT_TRUE(c->spec.stem_cell);
+  auto stats = OnReactor([&] { return invoker_->stats(); });
+  EXPECT_EQ(stats.stem_cells.taken, 1u);
+  EXPECT_EQ(stats.metrics.cold_starts_from_stem_cells, 1u);
+}
+
+TEST_F(LocalInvokerStemCellTest, AFunctionThatChangesAStartUpVariableGetsItsOwnSandbox) {
+  WaitForCells(2);
+  auto fv = std::make_shared<control::FunctionVersion>(*function_);
+  fv->config.environment["PYTHONWARNINGS"] = "error";
+  auto result = Invoke("{}", false, fv);
+  std::shared_ptr<FakeSandboxControl> own;
+  for (int i = 0; i < 2000 && !own; ++i) {
+    for (const auto& c : sandboxes_.launched()) {
+      if (!c->spec.stem_cell) own = c;
+    }
+    std::this_thread::sleep_for(1ms);
+  }
+  ASSERT_TRUE(own) << "no sandbox launched for the function";
+  EXPECT_EQ(own->spec.code_dir, "/nonexistent/code");
+  OnReactor([] { return 0; });
+  FakeRuntime rt(own->port);
+  rt.AnswerNext("1");
+  ASSERT_EQ(result.wait_for(5s), std::future_status::ready);
+  for (const auto& c : sandboxes_.launched()) {
+    if (c->spec.stem_cell) {
+      EXPECT_FALSE(c->specialized);
+    }
+  }
+}
+
+TEST_F(LocalInvokerStemCellTest, ACellWhoseRuntimeDiedIsReplacedAndNeverHandedOut) {
+  auto cells = WaitForCells(2);
+  ASSERT_EQ(cells.size(), 2u);
+  cells[0]->Exit(W_EXITCODE(1, 0));
+  // Replaced after the back-off (1 s).
+  std::shared_ptr<FakeSandboxControl> replacement;
+  for (int i = 0; i < 3000 && !replacement; ++i) {
+    auto l = sandboxes_.launched();
+    if (l.size() >= 3) replacement = l[2];
+    std::this_thread::sleep_for(1ms);
+  }
+  ASSERT_TRUE(replacement);
+  EXPECT_TRUE(cells[0]->destroyed);
+  WaitForCells(2);
+  auto result = Invoke("{}");
+  for (int i = 0; i < 2000 && !replacement->specialized; ++i) std::this_thread::sleep_for(1ms);
+  EXPECT_TRUE(replacement->specialized);
+  EXPECT_FALSE(cells[0]->specialized);
+  OnReactor([] { return 0; });
+  FakeRuntime rt(replacement->port);
+  rt.AnswerNext("1");
+  ASSERT_EQ(result.wait_for(5s), std::future_status::ready);
+}
+
+TEST_F(LocalInvokerStemCellTest, ShutdownDestroysEveryCell) {
+  auto cells = WaitForCells(2);
+  ASSERT_EQ(cells.size(), 2u);
+  std::promise<void> done;
+  reactor_.Post([&] { invoker_->Shutdown(200ms, [&] { done.set_value(); }); });
+  ASSERT_EQ(done.get_future().wait_for(10s), std::future_status::ready);
+  for (const auto& c : sandboxes_.launched()) EXPECT_TRUE(c->destroyed);
+  // TearDown's second Shutdown must also complete.
 }
 
 }  // namespace

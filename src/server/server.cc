@@ -83,6 +83,12 @@ struct Server::Impl {
       lambda_api->Handle(std::move(request), std::move(responder));
       return;
     }
+    if (request.method == "GET" && request.path() == "/metrics") {
+      http::Response r = http::Response::Text(200, invoke::RenderPrometheus(invoker->stats()));
+      r.headers.Set("Content-Type", "text/plain; version=0.0.4; charset=utf-8");
+      responder.Respond(std::move(r));
+      return;
+    }
     if (request.method == "GET" && request.path() == "/health") {
       responder.Respond(http::Response::Json(200, R"({"status":"ok"})"));
       return;
@@ -141,6 +147,7 @@ Result<std::unique_ptr<Server>> Server::Start(const Clock& clock,
   invoker_options.environment.region = s.options.region;
   invoker_options.keep_alive = s.options.keep_alive;
   invoker_options.max_concurrency = s.options.max_concurrency;
+  invoker_options.stem_cells_per_runtime = s.options.stem_cells_per_runtime;
   s.invoker = invoke::NewLocalInvoker(
       {*s.reactor, *s.blocking, clock, sandboxes, *s.log_sink}, invoker_options);
   async::AsyncServiceOptions async_options;

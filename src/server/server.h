@@ -44,6 +44,8 @@ struct ServerOptions {
   double async_retry_scale = 1.0;
   // Async attempts running at once across all functions.
   int async_max_in_flight = 32;
+  // Stem cells kept ready per runtime (invoke::InvokerOptions).
+  int stem_cells_per_runtime = 2;
   control::Region region;
 };
 

@@ -1,0 +1,277 @@
+#include "invoke/stem_cells.h"
+
+#include <algorithm>
+#include <array>
+
+#include <fmt/format.h>
+
+#include "base/encoding.h"
+#include "base/log.h"
+#include "invoke/report.h"
+
+namespace nimbus::invoke {
+
+namespace {
+
+std::string_view KeyOf(std::string_view entry) { return entry.substr(0, entry.find('=')); }
+
+// The start-up sensitive entries of `env`, sorted: equal vectors mean a cell
+// started with one behaves as a process started with the other.
+std::vector<std::string> SensitiveSubset(const std::vector<std::string>& env) {
+  std::vector<std::string> out;
+  for (const auto& entry : env) {
+    if (StartupSensitive(KeyOf(entry))) out.push_back(entry);
+  }
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+}  // namespace
+
+bool StartupSensitive(std::string_view key) {
+  // Read by CPython, Node/V8/libuv, the JVM, Ruby, glibc's loader, malloc and
+  // locale code while the process starts, before the runtime client runs.
+  static constexpr std::array<std::string_view, 14> kPrefixes = {
+      "PYTHON", "NODE_", "UV_",  "V8_",    "LD_",   "LC_",  "MALLOC_",
+      "GLIBC_", "JAVA",  "_JAVA", "JDK_",  "RUBY",  "GEM_", "BUNDLE_"};
+  static constexpr std::array<std::string_view, 6> kNames = {"LANG",   "LANGUAGE", "PATH",
+                                                             "TZ",     "HOME",     "TMPDIR"};
+  for (auto p : kPrefixes) {
+    if (key.starts_with(p)) return true;
+  }
+  return std::find(kNames.begin(), kNames.end(), key) != kNames.end();
+}
+
+sandbox::Specialization StemCellSpecialization(const sandbox::SandboxSpec& spec) {
+  sandbox::Specialization s;
+  s.code_dir = spec.code_dir;
+  s.layer_dirs = spec.layer_dirs;
+  s.memory_mb = spec.memory_mb;
+  s.ephemeral_storage_mb = spec.ephemeral_storage_mb;
+  s.payload = R"({"env":{)";
+  bool first = true;
+  for (const auto& entry : spec.env) {
+    size_t eq = entry.find('=');
+    if (eq == std::string::npos) continue;
+    if (!first) s.payload += ',';
+    first = false;
+    s.payload += '"';
+    s.payload += JsonEscape(entry.substr(0, eq));
+    s.payload += R"(":")";
+    s.payload += JsonEscape(entry.substr(eq + 1));
+    s.payload += '"';
+  }
+  s.payload += "}}";
+  return s;
+}
+
+struct StemCells::Cell {
+  std::unique_ptr<sandbox::Sandbox> sandbox;
+  std::unique_ptr<Reactor::Watch> exit_watch;
+};
+
+struct StemCells::Template {
+  StemCellTemplate def;
+  std::vector<std::string> sensitive;  // SensitiveSubset(def.env)
+  std::vector<std::string> cell_env;   // what a cell is started with
+  std::deque<std::unique_ptr<Cell>> ready;  // oldest first: the most likely initialised
+  int launching = 0;
+  int failures = 0;  // consecutive launch failures or deaths while waiting
+  std::unique_ptr<Reactor::Timer> retry;
+  uint64_t taken = 0;
+  uint64_t missed = 0;
+};
+
+StemCells::StemCells(Deps deps, StemCellOptions options, std::vector<StemCellTemplate> templates)
+    : deps_(deps), options_(std::move(options)), token_(std::make_shared<StemCells*>(this)) {
+  for (auto& def : templates) {
+    auto t = std::make_unique<Template>();
+    t->sensitive = SensitiveSubset(def.env);
+    t->cell_env = t->sensitive;
+    t->cell_env.push_back(fmt::format("_NIMBUS_SPECIALIZATION_FD={}", sandbox::kSpecializationFd));
+    t->def = std::move(def);
+    templates_.push_back(std::move(t));
+  }
+  for (auto& t : templates_) Fill(*t);
+}
+
+StemCells::~StemCells() {
+  // Normally empty after Shutdown(); never leave a process behind.
+  for (auto& t : templates_) {
+    for (auto& cell : t->ready) {
+      cell->exit_watch.reset();
+      (void)cell->sandbox->Destroy();
+    }
+  }
+}
+
+std::unique_ptr<sandbox::Sandbox> StemCells::Take(const std::vector<std::string>& argv,
+                                                  const std::vector<std::string>& env) {
+  if (shutting_down_) return nullptr;
+  std::vector<std::string> sensitive;
+  bool computed = false;
+  for (auto& t : templates_) {
+    if (t->def.argv != argv) continue;
+    if (!computed) {
+      sensitive = SensitiveSubset(env);
+      computed = true;
+    }
+    if (t->sensitive != sensitive) continue;
+    if (t->ready.empty()) {
+      ++t->missed;
+      Fill(*t);
+      return nullptr;
+    }
+    std::unique_ptr<Cell> cell = std::move(t->ready.front());
+    t->ready.pop_front();
+    cell->exit_watch.reset();
+    ++t->taken;
+    t->failures = 0;
+    Fill(*t);
+    return std::move(cell->sandbox);
+  }
+  return nullptr;
+}
+
+void StemCells::Fill(Template& t) {
+  if (shutting_down_ || t.retry) return;
+  while (static_cast<int>(t.ready.size()) + t.launching < options_.per_template) Launch(t);
+}
+
+void StemCells::Launch(Template& t) {
+  ++t.launching;
+  sandbox::SandboxSpec spec;
+  spec.id = RandomHex32();
+  spec.runtime_dir = options_.runtime_dir;
+  spec.argv = t.def.argv;
+  spec.env = t.cell_env;
+  spec.memory_mb = options_.memory_mb;
+  spec.stem_cell = true;
+  spec.unthrottled_init = true;
+  std::weak_ptr<StemCells*> token = token_;
+  Reactor& reactor = deps_.reactor;
+  BlockingPool& blocking = deps_.blocking;
+  sandbox::SandboxFactory& factory = deps_.sandboxes;
+  Template* tp = &t;
+  blocking.Submit([spec = std::move(spec), token, tp, &reactor, &blocking, &factory] {
+    auto result = std::make_shared<Result<std::unique_ptr<sandbox::Sandbox>>>(factory.Launch(spec));
+    reactor.Post([token, tp, result, &blocking] {
+      if (auto self = token.lock()) {
+        (*self)->OnLaunched(*tp, std::move(*result));
+        return;
+      }
+      if (result->has_value()) {
+        std::shared_ptr<sandbox::Sandbox> sb = std::move(result->value());
+        blocking.Submit([sb] { (void)sb->Destroy(); });
+      }
+    });
+  });
+}
+
+void StemCells::OnLaunched(Template& t, Result<std::unique_ptr<sandbox::Sandbox>> result) {
+  --t.launching;
+  if (!result.has_value()) {
+    ++t.failures;
+    log::Warn("stem cell ({}): launch failed: {}", t.def.name, result.error().ToString());
+  } else if (shutting_down_) {
+    Destroy(std::move(result.value()));
+  } else {
+    auto cell = std::make_unique<Cell>();
+    cell->sandbox = std::move(result.value());
+    Cell* raw = cell.get();
+    cell->exit_watch = deps_.reactor.WatchReadable(cell->sandbox->exit_fd(),
+                                                   [this, &t, raw] { OnCellDied(t, raw); });
+    t.ready.push_back(std::move(cell));
+    return;
+  }
+  if (shutting_down_) {
+    MaybeFinishShutdown();
+    return;
+  }
+  // Back off before relaunching: a runtime that cannot start must not spin.
+  auto delay = std::min<std::chrono::milliseconds>(
+      options_.backoff * (1 << std::min(t.failures - 1, 16)), options_.max_backoff);
+  if (!t.retry) {
+    t.retry = deps_.reactor.RunAfter(delay, [this, &t] {
+      t.retry.reset();
+      Fill(t);
+    });
+  }
+}
+
+void StemCells::OnCellDied(Template& t, Cell* cell) {
+  auto it = std::find_if(t.ready.begin(), t.ready.end(),
+                         [cell](const auto& c) { return c.get() == cell; });
+  if (it == t.ready.end()) return;
+  std::unique_ptr<Cell> dead = std::move(*it);
+  t.ready.erase(it);
+  auto exit = dead->sandbox->ReadExit();
+  log::Warn("stem cell ({}): the runtime exited while waiting ({})", t.def.name,
+            exit ? exit->Describe() : "unknown");
+  dead->exit_watch.reset();
+  Destroy(std::move(dead->sandbox));
+  ++t.failures;
+  if (shutting_down_ || t.retry) return;
+  auto delay = std::min<std::chrono::milliseconds>(
+      options_.backoff * (1 << std::min(t.failures - 1, 16)), options_.max_backoff);
+  t.retry = deps_.reactor.RunAfter(delay, [this, &t] {
+    t.retry.reset();
+    Fill(t);
+  });
+}
+
+void StemCells::Destroy(std::unique_ptr<sandbox::Sandbox> sandbox) {
+  ++destroying_;
+  std::shared_ptr<sandbox::Sandbox> sb = std::move(sandbox);
+  std::weak_ptr<StemCells*> token = token_;
+  Reactor& reactor = deps_.reactor;
+  deps_.blocking.Submit([sb, token, &reactor] {
+    Status st = sb->Destroy();
+    if (!st.ok()) log::Warn("stem cell: destroy: {}", st.ToString());
+    reactor.Post([token] {
+      if (auto self = token.lock()) {
+        --(*self)->destroying_;
+        (*self)->MaybeFinishShutdown();
+      }
+    });
+  });
+}
+
+void StemCells::Shutdown(std::function<void()> done) {
+  shutting_down_ = true;
+  shutdown_done_ = std::move(done);
+  for (auto& t : templates_) {
+    t->retry.reset();
+    while (!t->ready.empty()) {
+      std::unique_ptr<Cell> cell = std::move(t->ready.front());
+      t->ready.pop_front();
+      cell->exit_watch.reset();
+      cell->sandbox->Kill();
+      Destroy(std::move(cell->sandbox));
+    }
+  }
+  MaybeFinishShutdown();
+}
+
+void StemCells::MaybeFinishShutdown() {
+  if (!shutting_down_ || !shutdown_done_ || destroying_ > 0) return;
+  for (const auto& t : templates_) {
+    if (t->launching > 0) return;
+  }
+  auto done = std::move(shutdown_done_);
+  shutdown_done_ = nullptr;
+  done();
+}
+
+StemCellStats StemCells::stats() const {
+  StemCellStats s;
+  for (const auto& t : templates_) {
+    s.ready += static_cast<int>(t->ready.size());
+    s.launching += t->launching;
+    s.taken += t->taken;
+    s.missed += t->missed;
+  }
+  return s;
+}
+
+}  // namespace nimbus::invoke

@@ -1,0 +1,123 @@
+// StemCells: pre-started execution environments that belong to no function yet
+// (ADR 0005). Each is a sandbox whose runtime (Python, Node) has started and
+// loaded Nimbus' runtime client, waiting on a pipe to learn which function it
+// is. A cold start that finds a matching cell specializes it (code and layers
+// mounted, limits set, the function's environment handed over) instead of
+// launching a sandbox and an interpreter: the user's init code is what remains.
+//
+// A cell serves a function only when the function would have started the same
+// program (argv) with the same values of every variable the interpreter or the
+// dynamic loader reads at start-up (StartupSensitive(): PYTHON*, NODE_*, LD_*,
+// LANG, PATH, ...): the runtime applies the rest after specialization, before
+// any user code runs. Other functions start a sandbox as before.
+//
+// Lifecycle of one cell:
+//
+//   launching ──(launched)──► ready ──Take()──► handed to an Environment
+//       │                       │
+//       └──(failed)             └──(runtime died)──► destroyed, relaunched after a back-off
+//
+// Confined to the reactor thread; Launch and Destroy run on the BlockingPool.
+#pragma once
+
+#include <chrono>
+#include <deque>
+#include <filesystem>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "base/blocking_pool.h"
+#include "base/reactor.h"
+#include "sandbox/sandbox.h"
+
+namespace nimbus::invoke {
+
+// A program that cells are kept for: `env` is the whole environment a function
+// of this runtime with no variables of its own would get (FunctionEnvironment);
+// only its start-up sensitive entries are given to the cell.
+struct StemCellTemplate {
+  std::string name;  // "python", "nodejs"
+  std::vector<std::string> argv;
+  std::vector<std::string> env;  // "KEY=VALUE"
+};
+
+struct StemCellOptions {
+  // Ready cells kept per template; 0 disables stem cells.
+  int per_template = 2;
+  std::filesystem::path runtime_dir;
+  // A waiting cell's limits (Specialize sets the function's): one vCPU's weight.
+  uint64_t memory_mb = 1769;
+  // How long to wait before relaunching after a cell failed to start or died
+  // while waiting; doubles per consecutive failure up to `max_backoff`.
+  std::chrono::milliseconds backoff{1000};
+  std::chrono::milliseconds max_backoff{60000};
+};
+
+struct StemCellStats {
+  int ready = 0;
+  int launching = 0;
+  uint64_t taken = 0;   // cold starts that used a cell
+  uint64_t missed = 0;  // cold starts of a templated runtime that found none ready
+};
+
+// Whether the variable named `key` is read by an interpreter or the dynamic
+// loader at process start (so a cell started without the function's value would
+// behave differently).
+bool StartupSensitive(std::string_view key);
+
+// The Specialization that turns a cell into the environment described by `spec`
+// (a SandboxSpec built for the function): its code, layers, limits, and its
+// environment as the payload {"env": {...}}.
+sandbox::Specialization StemCellSpecialization(const sandbox::SandboxSpec& spec);
+
+class StemCells {
+ public:
+  struct Deps {
+    Reactor& reactor;
+    BlockingPool& blocking;
+    sandbox::SandboxFactory& sandboxes;
+  };
+
+  // Starts filling at once. REQUIRES: sandboxes.capabilities().stem_cells.
+  StemCells(Deps deps, StemCellOptions options, std::vector<StemCellTemplate> templates);
+  // REQUIRES: Shutdown() has completed.
+  ~StemCells();
+  StemCells(const StemCells&) = delete;
+  StemCells& operator=(const StemCells&) = delete;
+
+  // A ready cell started with `argv` whose start-up sensitive variables equal
+  // those of `env` (the function's whole environment), or null. Starts a
+  // replacement. The caller must Specialize() or Destroy() it.
+  std::unique_ptr<sandbox::Sandbox> Take(const std::vector<std::string>& argv,
+                                         const std::vector<std::string>& env);
+
+  // Stops relaunching and destroys every cell; `done` runs on the reactor once
+  // all are gone (launches in flight included).
+  void Shutdown(std::function<void()> done);
+
+  StemCellStats stats() const;
+
+ private:
+  struct Cell;
+  struct Template;
+
+  void Launch(Template& t);
+  void OnLaunched(Template& t, Result<std::unique_ptr<sandbox::Sandbox>> result);
+  void OnCellDied(Template& t, Cell* cell);
+  void Fill(Template& t);
+  void Destroy(std::unique_ptr<sandbox::Sandbox> sandbox);
+  void MaybeFinishShutdown();
+
+  Deps deps_;
+  const StemCellOptions options_;
+  std::vector<std::unique_ptr<Template>> templates_;
+  int destroying_ = 0;
+  bool shutting_down_ = false;
+  std::function<void()> shutdown_done_;
+  // Expires with this object; callbacks from the BlockingPool check it.
+  std::shared_ptr<StemCells*> token_;
+};
+
+}  // namespace nimbus::invoke
