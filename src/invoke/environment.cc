@@ -147,6 +147,15 @@ void Environment::Start(RuntimeLaunch launch) {
   std::unique_ptr<sandbox::Sandbox> cell;
   if (deps_.stem_cells != nullptr) cell = deps_.stem_cells->Take(spec.argv, spec.env);
   from_stem_cell_ = cell != nullptr;
+  if (cell) {
+    // The environment takes the cell's id, so that its log stream names the
+    // cgroup its processes are in, as for a launched sandbox. Nothing has used
+    // the old one yet.
+    id_ = cell->id();
+    log_stream_ = LogStreamName(deps_.clock.Now(), c.version, id_);
+    spec.id = id_;
+    spec.env = FunctionEnvironment(c, log_stream_, provisioned_, options_.region, launch.env);
+  }
   std::weak_ptr<Environment*> token = token_;
   Reactor& reactor = deps_.reactor;
   BlockingPool& blocking = deps_.blocking;

@@ -3,9 +3,11 @@
 #include <algorithm>
 #include <map>
 #include <unordered_map>
+#include <unordered_set>
 
 #include "base/encoding.h"
 #include "base/log.h"
+#include "invoke/keep_alive_policy.h"
 #include "invoke/report.h"
 #include "invoke/runtime_catalog.h"
 
@@ -17,6 +19,19 @@ namespace {
 
 // A Python and a Node cell: the programs and start-up environment of a
 // function of that runtime with no variables of its own.
+// Learnt keep-alives never go below a minute (or --keep-alive, if shorter): the
+// policy saves memory on functions whose traffic has ended, but a short pause in
+// steady traffic must not cost cold starts. Pre-warming pays only for gaps well
+// beyond that.
+KeepAliveOptions PolicyOptions(std::chrono::seconds fixed) {
+  KeepAliveOptions o;
+  o.default_keep_alive = fixed;
+  o.min_keep_alive = std::min<std::chrono::milliseconds>(std::chrono::minutes(1), fixed);
+  o.min_prewarm = std::max<std::chrono::milliseconds>(std::chrono::seconds(10),
+                                                      o.min_keep_alive + std::chrono::seconds(10));
+  return o;
+}
+
 std::vector<StemCellTemplate> DefaultStemCellTemplates(const EnvironmentOptions& options) {
   std::vector<StemCellTemplate> out;
   for (auto [name, runtime] : {std::pair{"python", "python3.12"}, std::pair{"nodejs", "nodejs20.x"}}) {
@@ -40,7 +55,10 @@ std::vector<StemCellTemplate> DefaultStemCellTemplates(const EnvironmentOptions&
 // warmest caches); a cold start binds its invocation to the new environment.
 class FunctionPool final : public EnvironmentObserver {
  public:
-  explicit FunctionPool(LocalInvokerImpl& owner) : owner_(owner) {}
+  FunctionPool(LocalInvokerImpl& owner, std::string key) : key(std::move(key)), owner_(owner) {}
+
+  // "name:version": this pool's key in the KeepAlivePolicy.
+  const std::string key;
 
   std::unordered_map<Environment*, std::unique_ptr<Environment>> envs;
   std::vector<Environment*> idle;
@@ -49,6 +67,14 @@ class FunctionPool final : public EnvironmentObserver {
   int provisioned_target = 0;
   control::FunctionSnapshot provisioned_version;
   std::unordered_map<Environment*, std::unique_ptr<Reactor::Timer>> keep_alive;
+  // Pre-warming (KeepAlivePolicy): the timer that brings one environment back
+  // before the predicted next invocation, the environments it started that
+  // have not served one yet, and how long such an environment stays.
+  std::unique_ptr<Reactor::Timer> prewarm_timer;
+  std::unordered_set<Environment*> prewarmed;
+  std::chrono::milliseconds prewarm_keep_alive{0};
+  // The version to start when pre-warming (the last one that ran here).
+  control::FunctionSnapshot last_version;
 
   void OnEnvironmentAvailable(Environment* env) override;
   void OnEnvironmentDead(Environment* env) override;
@@ -58,6 +84,13 @@ class FunctionPool final : public EnvironmentObserver {
     std::erase(idle, env);
     keep_alive.erase(env);
   }
+  // Alive environments that are not retired.
+  bool HasLiveEnvironment() const {
+    for (const auto& [env, owned] : envs) {
+      if (!env->retired() && env->state() != Environment::State::kDead) return true;
+    }
+    return false;
+  }
 
  private:
   LocalInvokerImpl& owner_;
@@ -66,7 +99,11 @@ class FunctionPool final : public EnvironmentObserver {
 class LocalInvokerImpl final : public LocalInvoker {
  public:
   LocalInvokerImpl(InvokerDeps deps, InvokerOptions options)
-      : deps_(deps), options_(std::move(options)) {
+      : deps_(deps),
+        options_(std::move(options)),
+        keep_alive_policy_(options_.keep_alive_policy ? *options_.keep_alive_policy
+                                                       : PolicyOptions(options_.keep_alive)) {
+    sweep_timer_ = deps_.reactor.RunAfter(kSweepEvery, [this] { SweepPolicy(); });
     if (options_.stem_cells_per_runtime > 0 && deps_.sandboxes.capabilities().stem_cells) {
       StemCellOptions cells;
       cells.per_template = options_.stem_cells_per_runtime;
@@ -103,6 +140,8 @@ class LocalInvokerImpl final : public LocalInvoker {
       return;
     }
     FunctionPool& pool = PoolFor(fn.config.name, fn.config.version);
+    pool.last_version = request.function;
+    pool.prewarm_timer.reset();
     // Provisioned environments go first (they exist to take this traffic), then
     // the most recently used on-demand one (the warmest caches).
     auto provisioned = std::find_if(pool.idle.rbegin(), pool.idle.rend(),
@@ -116,8 +155,18 @@ class LocalInvokerImpl final : public LocalInvoker {
         env->Retire();
         continue;
       }
-      env->Assign(std::move(request), CountedDone(fn.config.name, std::move(done)));
+      pool.prewarmed.erase(env);
+      env->Assign(std::move(request), CountedDone(pool, fn.config.name, std::move(done)));
       return;
+    }
+    // A pre-warmed environment still starting takes it rather than a second cold start.
+    for (Environment* env : pool.prewarmed) {
+      if (env->can_accept() && !env->retired() &&
+          env->function()->config.revision_id == fn.config.revision_id) {
+        pool.prewarmed.erase(env);
+        env->Assign(std::move(request), CountedDone(pool, fn.config.name, std::move(done)));
+        return;
+      }
     }
     auto resolution = ResolveRuntime(fn);
     if (!resolution.has_value()) {
@@ -142,7 +191,7 @@ class LocalInvokerImpl final : public LocalInvoker {
         options_.environment, request.function, pool);
     Environment* raw = env.get();
     pool.envs.emplace(raw, std::move(env));
-    raw->Assign(std::move(request), CountedDone(fn.config.name, std::move(done)));
+    raw->Assign(std::move(request), CountedDone(pool, fn.config.name, std::move(done)));
     raw->Start(std::move(*resolution->launch));
   }
 
@@ -173,6 +222,9 @@ class LocalInvokerImpl final : public LocalInvoker {
   void RetireFunction(const std::string& function_name, const std::string& version) override {
     for (auto& [key, pool] : pools_) {
       if (key.first != function_name || (!version.empty() && key.second != version)) continue;
+      pool->prewarm_timer.reset();
+      // Deleted: its traffic history goes too. An update keeps it (same traffic).
+      if (version.empty()) keep_alive_policy_.Forget(pool->key);
       std::vector<Environment*> envs;
       for (auto& [env, owned] : pool->envs) envs.push_back(env);
       for (Environment* env : envs) env->Retire();
@@ -182,6 +234,8 @@ class LocalInvokerImpl final : public LocalInvoker {
   void Shutdown(std::chrono::milliseconds grace, std::function<void()> done) override {
     shutting_down_ = true;
     shutdown_done_ = std::move(done);
+    sweep_timer_.reset();
+    for (auto& [name, pool] : pools_) pool->prewarm_timer.reset();
     for (auto& [name, pool] : pools_) {
       std::vector<Environment*> envs;
       for (auto& [env, owned] : pool->envs) envs.push_back(env);
@@ -226,14 +280,34 @@ class LocalInvokerImpl final : public LocalInvoker {
     pool.idle.push_back(env);
     // Provisioned environments stay until their configuration says otherwise.
     if (env->provisioned()) return;
-    pool.keep_alive[env] = deps_.reactor.RunAfter(options_.keep_alive, [&pool, env] {
+    if (pool.prewarmed.contains(env)) {
+      // Started ahead of a predicted invocation: kept for the predicted window.
+      pool.keep_alive[env] = deps_.reactor.RunAfter(pool.prewarm_keep_alive, [this, &pool, env] {
+        pool.prewarmed.erase(env);
+        pool.Unidle(env);
+        env->Retire();
+      });
+      return;
+    }
+    // How long this function's environments stay warm follows its traffic.
+    KeepAliveDecision decision = keep_alive_policy_.Decide(pool.key);
+    pool.keep_alive[env] = deps_.reactor.RunAfter(decision.keep_alive, [this, &pool, env, decision] {
       pool.Unidle(env);
       env->Retire();
+      // Scaled to zero: bring one environment back before the next invocation
+      // is expected.
+      if (decision.prewarm && decision.prewarm->after > decision.keep_alive && !shutting_down_ &&
+          !pool.HasLiveEnvironment() && pool.last_version) {
+        pool.prewarm_keep_alive = decision.prewarm->keep_alive;
+        pool.prewarm_timer = deps_.reactor.RunAfter(
+            decision.prewarm->after - decision.keep_alive, [this, &pool] { Prewarm(pool); });
+      }
     });
   }
 
   void Dead(FunctionPool& pool, Environment* env) {
     pool.Unidle(env);
+    pool.prewarmed.erase(env);
     // Not from inside the environment's own call stack: post the deletion.
     deps_.reactor.Post([this, &pool, env] {
       bool was_provisioned = env->provisioned() && !env->retired();
@@ -252,8 +326,34 @@ class LocalInvokerImpl final : public LocalInvoker {
 
   FunctionPool& PoolFor(const std::string& name, const std::string& version) {
     auto& p = pools_[{name, version}];
-    if (!p) p = std::make_unique<FunctionPool>(*this);
+    if (!p) p = std::make_unique<FunctionPool>(*this, name + ":" + version);
     return *p;
+  }
+
+  static constexpr std::chrono::hours kSweepEvery{1};
+
+  // Forgets the traffic of functions not invoked for a day.
+  void SweepPolicy() {
+    keep_alive_policy_.Sweep(deps_.clock.MonotonicNow());
+    sweep_timer_ = deps_.reactor.RunAfter(kSweepEvery, [this] { SweepPolicy(); });
+  }
+
+  // Starts one on-demand environment of the pool's last version ahead of its
+  // predicted next invocation.
+  void Prewarm(FunctionPool& pool) {
+    pool.prewarm_timer.reset();
+    if (shutting_down_ || !pool.last_version || pool.HasLiveEnvironment()) return;
+    const control::FunctionVersion& fn = *pool.last_version;
+    auto resolution = ResolveRuntime(fn);
+    if (!resolution.has_value() || !resolution->launch) return;
+    log::Debug("pre-warming {}:{}", fn.config.name, fn.config.version);
+    ++metrics_.prewarms;
+    auto env = std::make_unique<Environment>(EnvironmentDeps(), options_.environment,
+                                             pool.last_version, pool);
+    Environment* raw = env.get();
+    pool.envs.emplace(raw, std::move(env));
+    pool.prewarmed.insert(raw);
+    raw->Start(std::move(*resolution->launch));
   }
 
   // Throttles when the function's reserved concurrency, or (for functions
@@ -277,12 +377,14 @@ class LocalInvokerImpl final : public LocalInvoker {
   }
 
   // Counts the invocation as in flight until `done` runs.
-  InvokeCallback CountedDone(const std::string& name, InvokeCallback done) {
+  InvokeCallback CountedDone(FunctionPool& pool, const std::string& name, InvokeCallback done) {
     bool unreserved = !reserved_.contains(name);
+    keep_alive_policy_.OnInvocationStart(pool.key, deps_.clock.MonotonicNow());
     ++busy_;
     ++busy_by_function_[name];
     if (unreserved) ++busy_unreserved_;
-    return [this, name, unreserved, done = std::move(done)](Result<InvokeOutcome> r) {
+    return [this, key = pool.key, name, unreserved, done = std::move(done)](Result<InvokeOutcome> r) {
+      keep_alive_policy_.OnInvocationEnd(key, deps_.clock.MonotonicNow());
       --busy_;
       if (--busy_by_function_[name] == 0) busy_by_function_.erase(name);
       if (unreserved) --busy_unreserved_;
@@ -348,6 +450,8 @@ class LocalInvokerImpl final : public LocalInvoker {
   std::function<void()> shutdown_done_;
   std::unique_ptr<Reactor::Timer> grace_timer_;
   InvokerMetrics metrics_;
+  KeepAlivePolicy keep_alive_policy_;
+  std::unique_ptr<Reactor::Timer> sweep_timer_;
   std::unique_ptr<StemCells> stem_cells_;  // null when disabled or unsupported
   bool stem_cells_done_ = false;            // Shutdown() destroyed every cell
 };

@@ -12,6 +12,7 @@
 #include "base/reactor.h"
 #include "invoke/environment.h"
 #include "invoke/invoker.h"
+#include "invoke/keep_alive_policy.h"
 #include "invoke/log_sink.h"
 #include "invoke/metrics.h"
 #include "sandbox/sandbox.h"
@@ -20,10 +21,13 @@ namespace nimbus::invoke {
 
 struct InvokerOptions {
   EnvironmentOptions environment;
-  // How long an idle environment stays warm before it is reaped. AWS keeps idle
-  // environments for minutes; 5 minutes is a middle ground until keep-alive
-  // follows each function's observed traffic (issue #4).
+  // How long an idle environment stays warm before it is reaped while its
+  // function's traffic is not yet predictable; once it is, KeepAlivePolicy
+  // decides per function (at least a minute, or this if shorter) and pre-warms
+  // before predicted invocations after long gaps.
   std::chrono::seconds keep_alive{300};
+  // Overrides the policy's options derived from keep_alive (tests).
+  std::optional<KeepAliveOptions> keep_alive_policy;
   // Account concurrency: environments with an invocation in flight or starting.
   // Beyond it, invocations are throttled (TooManyRequestsException).
   int max_concurrency = 1000;

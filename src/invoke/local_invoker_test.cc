@@ -76,6 +76,7 @@ class LocalInvokerTest : public ::testing::Test {
     Configure();
     InvokerOptions o;
     o.stem_cells_per_runtime = stem_cells_per_runtime_;
+    o.keep_alive_policy = keep_alive_policy_;
     o.environment.runtime_dir = "/nonexistent/runtimes";
     o.environment.init_timeout = 10s;
     o.keep_alive = 60s;
@@ -147,6 +148,7 @@ class LocalInvokerTest : public ::testing::Test {
   // Before the invoker is made.
   virtual void Configure() {}
   int stem_cells_per_runtime_ = 0;
+  std::optional<KeepAliveOptions> keep_alive_policy_;
 
   Reactor reactor_{"reactor-test"};
   BlockingPool blocking_{"blocking", 2};
@@ -689,6 +691,63 @@ TEST_F(LocalInvokerStemCellTest, ShutdownDestroysEveryCell) {
   ASSERT_EQ(done.get_future().wait_for(10s), std::future_status::ready);
   for (const auto& c : sandboxes_.launched()) EXPECT_TRUE(c->destroyed);
   // TearDown's second Shutdown must also complete.
+}
+
+// KeepAlivePolicy drives the pools: a function invoked every ~600 ms is scaled
+// to zero after each invocation once its pattern is known, and one environment
+// is started again before the next invocation is due.
+class LocalInvokerKeepAliveTest : public LocalInvokerTest {
+ protected:
+  void Configure() override {
+    KeepAliveOptions o;
+    o.default_keep_alive = 60s;
+    o.min_keep_alive = 30ms;
+    o.min_prewarm = 150ms;
+    keep_alive_policy_ = o;
+  }
+};
+
+TEST_F(LocalInvokerKeepAliveTest, PeriodicTrafficIsScaledToZeroAndPrewarmedBeforeTheNextInvocation) {
+  // Ten idle periods teach the policy; until then the default keeps the one environment.
+  auto sb = std::shared_ptr<FakeSandboxControl>();
+  std::unique_ptr<FakeRuntime> rt;
+  for (int i = 0; i < 11; ++i) {
+    auto r = Invoke(std::to_string(i));
+    if (i == 0) {
+      sb = WaitForLaunch(1);
+      rt = std::make_unique<FakeRuntime>(sb->port);
+    }
+    rt->AnswerNext("ok");
+    ASSERT_EQ(r.wait_for(5s), std::future_status::ready);
+    if (i < 10) std::this_thread::sleep_for(600ms);
+  }
+  EXPECT_EQ(sandboxes_.launched().size(), 1u);
+  // After the 11th invocation the pattern is known: the environment goes within
+  // ~30 ms and a new one is started ~480 ms after the invocation ended.
+  for (int i = 0; i < 1000 && !sb->destroyed; ++i) std::this_thread::sleep_for(1ms);
+  EXPECT_TRUE(sb->destroyed) << "the idle environment was not reaped after the learnt keep-alive";
+  std::this_thread::sleep_for(600ms);
+  ASSERT_EQ(sandboxes_.launched().size(), 2u) << "no environment was pre-warmed";
+  auto prewarmed = sandboxes_.launched()[1];
+  // Its runtime initialises and waits for an event.
+  OnReactor([] { return 0; });
+  FakeRuntime rt2(prewarmed->port);
+  auto next = std::async(std::launch::async, [&] { return rt2.Next(); });
+  for (int i = 0; i < 2000 && OnReactor([&] { return invoker_->stats().idle; }) != 1; ++i) {
+    std::this_thread::sleep_for(1ms);
+  }
+  // The invocation due now takes the pre-warmed environment: no third launch.
+  auto r = Invoke("due");
+  auto e = next.get();
+  EXPECT_EQ(e.body, "due");
+  rt2.Respond(e.request_id, "warm");
+  ASSERT_EQ(r.wait_for(5s), std::future_status::ready);
+  EXPECT_EQ(r.get()->payload, "warm");
+  EXPECT_EQ(sandboxes_.launched().size(), 2u);
+  auto stats = OnReactor([&] { return invoker_->stats(); });
+  EXPECT_EQ(stats.metrics.prewarms, 1u);
+  // A pre-warmed environment reports no Init Duration (it was ready before).
+  EXPECT_EQ(Logs().back().find("Init Duration"), std::string::npos) << Logs().back();
 }
 
 }  // namespace

@@ -51,6 +51,8 @@ std::string RenderPrometheus(const InvokerStats& s) {
          "# TYPE nimbus_throttles_total counter\n";
   out += fmt::format("nimbus_throttles_total{{limit=\"reserved\"}} {}\n", m.throttles_reserved);
   out += fmt::format("nimbus_throttles_total{{limit=\"account\"}} {}\n", m.throttles_account);
+  Counter(out, "nimbus_prewarms_total",
+          "Environments started ahead of a function's predicted next invocation.", m.prewarms);
   out += "# HELP nimbus_environments Execution environments by state.\n"
          "# TYPE nimbus_environments gauge\n";
   out += fmt::format("nimbus_environments{{state=\"idle\"}} {}\n", s.idle);

@@ -40,6 +40,8 @@ struct InvokerMetrics {
   // Invocations refused for concurrency (TooManyRequestsException), by limit.
   uint64_t throttles_reserved = 0;  // the function's reserved concurrency
   uint64_t throttles_account = 0;   // the account's unreserved concurrency
+  // Environments started ahead of a predicted invocation (KeepAlivePolicy).
+  uint64_t prewarms = 0;
 };
 
 struct InvokerStats;

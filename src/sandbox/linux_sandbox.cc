@@ -422,6 +422,7 @@ class LinuxSandbox final : public Sandbox {
   }
 
   pid_t init_pid() const override { return init_pid_; }
+  const std::string& id() const override { return id_; }
 
  private:
   friend class LinuxSandboxFactory;

@@ -145,6 +145,9 @@ class Sandbox {
   // leaves no process, mount or cgroup behind. Idempotent.
   virtual Status Destroy() = 0;
 
+  // SandboxSpec::id: names the environment's cgroup directories.
+  virtual const std::string& id() const = 0;
+
   // Host pid of the sandbox's init (for tests and diagnostics).
   virtual pid_t init_pid() const = 0;
 };

@@ -99,6 +99,7 @@ class FakeSandbox final : public sandbox::Sandbox {
     return Status::Ok();
   }
   pid_t init_pid() const override { return 0; }
+  const std::string& id() const override { return control_->spec.id; }
 
  private:
   std::shared_ptr<FakeSandboxControl> control_;

@@ -89,6 +89,25 @@ export function cgroupDirs(pid) {
   return dirs;
 }
 
+// Host processes in the cgroups of the given environments: Nimbus names each
+// environment's cgroup directory by the environment's id, the last part of its
+// log stream name ("2024/01/02/[$LATEST]<id>"). A function's processes cannot be
+// found by their environment: a stem cell's runtime keeps the environment it
+// was started with in /proc/PID/environ.
+export function processesInEnvironments(ids) {
+  const wanted = new Set(ids);
+  const out = [];
+  if (wanted.size === 0) return out;
+  for (const pid of listPids()) {
+    if (pid === process.pid) continue;
+    const inside = readCgroups(pid).some((cg) => wanted.has(cg.path.split('/').pop()));
+    if (!inside) continue;
+    const st = readStat(pid);
+    if (st && st.state !== 'Z') out.push({ ...st, cmdline: readCmdline(pid) });
+  }
+  return out;
+}
+
 // NUL-separated environment of a process as a Map, or null if unreadable.
 export function readEnviron(pid) {
   try {

@@ -14,7 +14,8 @@ import { spawn } from 'node:child_process';
 import { useNimbus, withLogs, uniqueName, SKIP_NO_BINARY, hostIPv4Addresses, sleep, waitFor } from '../lib/nimbus.mjs';
 import { zipFixture } from '../lib/zip.mjs';
 import { createFunction, invoke } from '../lib/lambda.mjs';
-import { isRoot, processesWithEnvPrefix, hostCgroupLimits } from '../lib/procs.mjs';
+import { isRoot, processesInEnvironments, hostCgroupLimits } from '../lib/procs.mjs';
+import { environmentIds } from '../lib/logs.mjs';
 
 const MARKER = `nimbus-e2e-host-marker-${crypto.randomBytes(8).toString('hex')}`;
 const MiB = 1024 * 1024;
@@ -31,9 +32,9 @@ function hostNamespaces() {
   return out;
 }
 
-// Host processes of a function's environments (found by their environment).
-function sandboxProcesses(functionName) {
-  return processesWithEnvPrefix('AWS_LAMBDA_FUNCTION_NAME', functionName).filter((p) => p.value === functionName);
+// Host processes of a function's environments (found by their cgroups).
+async function sandboxProcesses(nimbus, functionName) {
+  return processesInEnvironments(await environmentIds(nimbus.logs(), functionName));
 }
 
 describe('sandbox isolation', { skip: SKIP_NO_BINARY }, () => {
@@ -101,8 +102,9 @@ describe('sandbox isolation', { skip: SKIP_NO_BINARY }, () => {
 
   it('the memory cgroup limit equals MemorySize and pids.max is 1024 (read on the host)', t(async (tc) => {
     if (!isRoot()) return tc.skip('needs root: reads other users\' /proc/PID/environ to find the sandbox and its cgroup');
-    const procs = sandboxProcesses(limitsName);
-    assert.ok(procs.length >= 1, `no host process with AWS_LAMBDA_FUNCTION_NAME=${limitsName}`);
+    // The runtime, not the sandbox's init (root).
+    const procs = (await sandboxProcesses(box.nimbus, limitsName)).filter((p) => p.cmdline?.[0] === '/usr/bin/python3');
+    assert.ok(procs.length >= 1, `no host process in the cgroup of an environment of ${limitsName}`);
     const lim = hostCgroupLimits(procs[0].pid);
     assert.equal(lim.memoryLimitBytes, 256 * MiB, `memory limit ${lim.memoryLimitBytes} (cgroups ${JSON.stringify(lim.dirs)})`);
     // 1024 tasks for the function; Nimbus' own init may be counted on top.
