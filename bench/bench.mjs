@@ -184,6 +184,17 @@ async function startNimbus(extra = [], wrapper = null, env = process.env) {
       if (r.status !== 201) throw new Error(`create ${name}: ${r.status} ${r.body}`);
     },
     path: (name) => `/2015-03-31/functions/${name}/invocations`,
+    // One unlabelled sample of GET /metrics.
+    async metric(name) {
+      const r = await request(agent, port, 'GET', '/metrics', '');
+      const line = r.body.split('\n').find((l) => l.startsWith(`${name} `));
+      return line ? Number(line.split(' ')[1]) : null;
+    },
+    // Waits (up to 5 s) until no stem cell is being started: the pool is full.
+    async poolReady() {
+      const deadline = Date.now() + 5000;
+      while (Date.now() < deadline && (await this.metric('nimbus_stem_cells_launching')) > 0) await sleep(5);
+    },
     async stop() { await stop(child); rmSync(dataDir, { recursive: true, force: true }); },
   };
   return nimbus;
@@ -413,17 +424,37 @@ async function nimbusRows() {
         R.rows.throughput_node = { nimbus: throughput(n.port, n.path('noop-node')) };
       }
       if (want('cold')) {
-        for (const [rt, zip, key] of [['python3.11', pyZip, 'cold_python'], ['nodejs20.x', nodeZip, 'cold_node']]) {
-          const s = [];
-          for (let i = 0; i < COLD; i++) {
-            const name = `cold-${rt.replace('.', '')}-${i}`;
-            await n.create(name, rt, zip, { memory: 1769 });
-            s.push(await firstInvoke(n.port, n.path(name)));
+        // With the stem cell pool full (a cold start after the pool refilled), then back to
+        // back (each cold start right after the previous one: the pool of 2 drains).
+        for (const [rt, zip, key] of [['python3.11', pyZip, 'python'], ['nodejs20.x', nodeZip, 'node']]) {
+          for (const [mode, suffix] of [['ready', ''], ['burst', '_back_to_back']]) {
+            const s = [];
+            for (let i = 0; i < COLD; i++) {
+              const name = `cold-${mode}-${rt.replace('.', '')}-${i}`;
+              await n.create(name, rt, zip, { memory: 1769 });
+              if (mode === 'ready') await n.poolReady();
+              s.push(await firstInvoke(n.port, n.path(name)));
+            }
+            R.rows[`cold_${key}${suffix}`] = { nimbus: summary(s) };
           }
-          R.rows[key] = { nimbus: summary(s) };
         }
       }
     } finally { await n.stop(); }
+    if (want('cold')) {
+      // Every cold start launches a sandbox and starts the interpreter (no stem cells).
+      const plain = await startNimbus(['--stem-cells', '0']);
+      try {
+        for (const [rt, zip, key] of [['python3.11', pyZip, 'python'], ['nodejs20.x', nodeZip, 'node']]) {
+          const s = [];
+          for (let i = 0; i < COLD; i++) {
+            const name = `cold-plain-${rt.replace('.', '')}-${i}`;
+            await plain.create(name, rt, zip, { memory: 1769 });
+            s.push(await firstInvoke(plain.port, plain.path(name)));
+          }
+          R.rows[`cold_${key}_no_stem_cells`] = { nimbus: summary(s) };
+        }
+      } finally { await plain.stop(); }
+    }
   }
 
   if (want('scaleout')) {
@@ -612,6 +643,14 @@ function table() {
   emit('cold start p99, Python (ms)', T('<= 20', (x) => x <= 20), r.cold_python, (s) => s.p99, 2, true);
   emit('cold start p50, Node (ms)', T('<= 15', (x) => x <= 15), r.cold_node, (s) => s.p50, 2, true);
   emit('cold start p99, Node (ms)', null, r.cold_node, (s) => s.p99, 2, true);
+  emit('  back to back, p50, Python (ms)', null, r.cold_python_back_to_back, (s) => s.p50, 2, true);
+  emit('  back to back, p99, Python (ms)', null, r.cold_python_back_to_back, (s) => s.p99, 2, true);
+  emit('  back to back, p50, Node (ms)', null, r.cold_node_back_to_back, (s) => s.p50, 2, true);
+  emit('  back to back, p99, Node (ms)', null, r.cold_node_back_to_back, (s) => s.p99, 2, true);
+  emit('  no stem cells, p50, Python (ms)', null, r.cold_python_no_stem_cells, (s) => s.p50, 2, true);
+  emit('  no stem cells, p99, Python (ms)', null, r.cold_python_no_stem_cells, (s) => s.p99, 2, true);
+  emit('  no stem cells, p50, Node (ms)', null, r.cold_node_no_stem_cells, (s) => s.p50, 2, true);
+  emit('  no stem cells, p99, Node (ms)', null, r.cold_node_no_stem_cells, (s) => s.p99, 2, true);
   emit(`scale-out ${BURST} x 1 s: all running (ms)`, T('<= 2000', (x) => x <= 2000), r.scaleout, (s) => s.all_running_ms, 0, true);
   emit(`scale-out ${BURST} x 1 s: throttled`, T('0', (x) => x === 0), r.scaleout, (s) => s.throttled, 0, true);
   emit(`scale-out ${BURST} x 1 s: failed (not 200/429)`, T('0', (x) => x === 0), r.scaleout, (s) => s.errors, 0, true);
@@ -641,7 +680,7 @@ async function main() {
   R.how = {
     warm: `${WARM} sequential POSTs after 200 warm-up, one Node client, one keep-alive connection; latency = request written to response read`,
     throughput: `wrk -t2 -c${CONNECTIONS} -d${DURATION}s POST '{}' after a ${WARMUP_S} s warm-up pass; invokes/s counts 2xx only`,
-    cold: `Nimbus: ${COLD} new functions per runtime, first Invoke each, new connection; serverless-offline: ${PEER_COLD} functions per runtime, first invoke each; workerd: process spawn to first response (isolates are built at startup)`,
+    cold: `Nimbus: ${COLD} new functions per runtime, first Invoke each, new connection, (a) after the stem cell pool refilled (the headline row), (b) back to back, (c) with --stem-cells 0; serverless-offline: ${PEER_COLD} functions per runtime, first invoke each; workerd: process spawn to first response (isolates are built at startup)`,
     scaleout: `${BURST} concurrent Invokes of an idle 1-second Python function (128 MB); all_running_ms = latest handler start (time.time() in the handler) minus the burst's send time`,
     density: `${DENSITY} Python functions (128 MB) invoked once each, idle 2 s; env memory = PSS of all processes under the daemon / N (sandbox init + runtime); cgroup = mean memory.usage_in_bytes of the environments' cgroups (includes page cache); daemon per env = (RSS after - RSS before) / N`,
     callgrind: `daemon under valgrind --tool=callgrind (children not traced), ${CALLGRIND_INVOKES} warm invokes vs 0 after the same setup; (Ir - Ir_baseline) / invokes`,
