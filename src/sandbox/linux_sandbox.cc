@@ -176,8 +176,19 @@ class LaunchPlan {
     Bind(e.source, e.name, MS_RDONLY | MS_NOSUID | MS_NODEV | e.locked_flags);
   }
 
+  // Attaches the detached mount `fd` at `target` (kept open until after clone).
+  void MoveMount(UniqueFd fd, const std::string& target) {
+    MountOp op{MountOp::Kind::kMoveMount, nullptr, Keep(target), nullptr, 0, nullptr, 0, 0};
+    op.fd = fd.get();
+    mount_fds_.push_back(fd.get());
+    owned_fds_.push_back(std::move(fd));
+    Add(op);
+  }
+
   // Points `init` at the arrays; call once everything has been added.
   void Finish() {
+    init.mount_fds = mount_fds_.data();
+    init.mount_fd_count = mount_fds_.size();
     argv_.push_back(nullptr);
     envp_.push_back(nullptr);
     init.mounts = mounts_.data();
@@ -194,6 +205,8 @@ class LaunchPlan {
 
   std::deque<std::string> strings_;
   std::vector<MountOp> mounts_;
+  std::vector<UniqueFd> owned_fds_;  // the kMoveMount descriptors
+  std::vector<int> mount_fds_;
 };
 
 Status ValidateSpec(const SandboxSpec& spec) {
@@ -509,6 +522,56 @@ class LinuxSandboxFactory final : public SandboxFactory {
 
   const Capabilities& capabilities() const override { return capabilities_; }
 
+  // Builds the template mount namespace that sandboxes copy (root only; see
+  // TemplateMain). Blocking, once, before the first Launch().
+  Status CreateTemplate() {
+    LaunchPlan plan;
+    AddSharedRoot(plan);
+    plan.init.specialize_fd = -1;
+    plan.init.template_mnt_fd = -1;
+    plan.Finish();
+    int fds[2];
+    if (::pipe2(fds, O_CLOEXEC) != 0) return ErrnoStatus("template: sync pipe");
+    UniqueFd sync_read(fds[0]), sync_write(fds[1]);
+    if (::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, fds) != 0) {
+      return ErrnoStatus("template: control socketpair");
+    }
+    UniqueFd control(fds[0]), control_child(fds[1]);
+    plan.init.sync_fd = sync_read.get();
+    plan.init.control_fd = control_child.get();
+    void* stack = ::mmap(nullptr, kInitStackSize, PROT_READ | PROT_WRITE,
+                         MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
+    if (stack == MAP_FAILED) return ErrnoStatus("template: mmap stack");
+    pid_t pid = ::clone(TemplateMain, static_cast<char*>(stack) + kInitStackSize,
+                        CLONE_NEWNS | SIGCHLD, &plan.init);
+    int err = errno;
+    ::munmap(stack, kInitStackSize);
+    if (pid < 0) return ErrnoStatus("template: clone", err);
+    sync_read.Reset();
+    control_child.Reset();
+    Status st = [&]() -> Status {
+      struct pollfd pfd = {control.get(), POLLIN, 0};
+      int r;
+      do {
+        r = ::poll(&pfd, 1, kSetupTimeoutMs);
+      } while (r < 0 && errno == EINTR);
+      if (r <= 0) return Internal("template: no report from the builder");
+      InitMessage m{};
+      ssize_t n = ::recv(control.get(), &m, sizeof m, 0);
+      if (n != static_cast<ssize_t>(sizeof m)) return Internal("template: builder exited");
+      m.text[sizeof m.text - 1] = '\0';
+      if (m.kind != InitMessage::kTemplateReady) return Internal(fmt::format("template: {}", m.text));
+      template_mnt_.Reset(::open(fmt::format("/proc/{}/ns/mnt", pid).c_str(), O_RDONLY | O_CLOEXEC));
+      if (!template_mnt_) return ErrnoStatus("template: open mount namespace");
+      return Status::Ok();
+    }();
+    sync_write.Reset();  // the builder exits; its namespace lives on through template_mnt_
+    int status;
+    while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+    }
+    return st;
+  }
+
   // The privileged steps, in order. Each returns a Status that names it.
   Result<std::unique_ptr<Sandbox>> Launch(const SandboxSpec& spec) override {
     NIMBUS_RETURN_IF_ERROR(ValidateSpec(spec));
@@ -542,24 +605,10 @@ class LinuxSandboxFactory final : public SandboxFactory {
   }
 
  private:
-  Status BuildPlan(const SandboxSpec& spec, LaunchPlan& plan) const {
-    std::string code_dir, runtime_dir;
-    if (!spec.code_dir.empty()) {
-      NIMBUS_ASSIGN_OR_RETURN(code_dir, ResolveHostDir(spec.code_dir, "code_dir"));
-    }
-    if (!spec.runtime_dir.empty()) {
-      NIMBUS_ASSIGN_OR_RETURN(runtime_dir, ResolveHostDir(spec.runtime_dir, "runtime_dir"));
-    }
-    std::vector<std::string> layers;
-    for (const auto& layer : spec.layer_dirs) {
-      NIMBUS_ASSIGN_OR_RETURN(std::string dir, ResolveHostDir(layer, "layer"));
-      if (dir.find_first_of(":,") != std::string::npos) {
-        return InvalidArgument(fmt::format("layer {}: ':' and ',' are not allowed", dir));
-      }
-      layers.push_back(std::move(dir));
-    }
-
-    constexpr unsigned long kReadOnly = MS_RDONLY | MS_NOSUID | MS_NODEV;
+  // The part of the root that is the same for every sandbox: host directories,
+  // /etc, /dev and the empty mount points. Run by the template builder, or by
+  // each init when there is no template (rootless).
+  void AddSharedRoot(LaunchPlan& plan) const {
     for (const auto& e : host_.root) plan.Expose(e);
 
     plan.Mkdir("/etc");
@@ -576,34 +625,10 @@ class LinuxSandboxFactory final : public SandboxFactory {
     plan.Mkdir("/var");
     plan.Mkdir("/var/task");
     plan.Mkdir("/var/runtime");
-    if (!code_dir.empty()) plan.Bind(code_dir, "/var/task", kReadOnly | LockedFlags(code_dir));
-    if (!runtime_dir.empty()) {
-      plan.Bind(runtime_dir, "/var/runtime", kReadOnly | LockedFlags(runtime_dir));
-    }
-
     // No layers: an empty directory of the read-only root.
     plan.Mkdir("/opt");
-    if (layers.size() == 1) {
-      plan.Bind(layers[0], "/opt", kReadOnly | LockedFlags(layers[0]));
-    } else if (layers.size() > 1) {
-      // overlayfs with only lower layers is read-only; the first lowerdir is on top.
-      std::string lower;
-      for (auto it = layers.rbegin(); it != layers.rend(); ++it) {
-        if (!lower.empty()) lower += ':';
-        lower += kOldRoot;
-        lower += *it;
-      }
-      plan.Mount("overlay", "/opt", kReadOnly, "lowerdir=" + lower);
-    }
-
     plan.Mkdir("/tmp");
-    plan.Mount("tmpfs", "/tmp", MS_NOSUID | MS_NODEV,
-               fmt::format("mode=1777,size={}m", spec.ephemeral_storage_mb));
-
     plan.Mkdir("/proc");
-    // hidepid=invisible: the runtime sees only its own processes, not the init
-    // (PID 1, root), whose command line is the daemon's.
-    plan.Mount("proc", "/proc", MS_NOSUID | MS_NOEXEC | MS_NODEV, "hidepid=invisible");
 
     plan.Mkdir("/dev");
     plan.Mount("tmpfs", "/dev", MS_NOSUID | MS_NOEXEC, "mode=0755,size=64k");
@@ -612,15 +637,74 @@ class LinuxSandboxFactory final : public SandboxFactory {
       plan.Bind(e.source, e.name, MS_NOSUID | MS_NOEXEC | (e.locked_flags & ~MS_NODEV));
     }
     plan.Mkdir("/dev/shm", 01777);
-    // shm pages are charged to the environment's memory cgroup; the size caps one
-    // environment's /dev/shm at its memory limit when no cgroup is enforced.
-    plan.Mount("tmpfs", "/dev/shm", MS_NOSUID | MS_NODEV,
-               fmt::format("mode=1777,size={}m", spec.memory_mb));
     plan.Symlink("/proc/self/fd", "/dev/fd");
     plan.Symlink("/proc/self/fd/0", "/dev/stdin");
     plan.Symlink("/proc/self/fd/1", "/dev/stdout");
     plan.Symlink("/proc/self/fd/2", "/dev/stderr");
     plan.Remount("/dev", MS_RDONLY | MS_NOSUID | MS_NOEXEC);
+  }
+
+  Status BuildPlan(const SandboxSpec& spec, LaunchPlan& plan) const {
+    std::string code_dir, runtime_dir;
+    if (!spec.code_dir.empty()) {
+      NIMBUS_ASSIGN_OR_RETURN(code_dir, ResolveHostDir(spec.code_dir, "code_dir"));
+    }
+    if (!spec.runtime_dir.empty()) {
+      NIMBUS_ASSIGN_OR_RETURN(runtime_dir, ResolveHostDir(spec.runtime_dir, "runtime_dir"));
+    }
+    constexpr unsigned long kReadOnly = MS_RDONLY | MS_NOSUID | MS_NODEV;
+    if (template_mnt_) {
+      // A copy of the template: this sandbox's code, runtime and layers arrive
+      // as detached mounts made here (the host's paths are not visible there).
+      if (!code_dir.empty()) {
+        NIMBUS_ASSIGN_OR_RETURN(UniqueFd fd, DetachedReadOnlyBind(code_dir));
+        plan.MoveMount(std::move(fd), "/var/task");
+      }
+      if (!runtime_dir.empty()) {
+        NIMBUS_ASSIGN_OR_RETURN(UniqueFd fd, DetachedReadOnlyBind(runtime_dir));
+        plan.MoveMount(std::move(fd), "/var/runtime");
+      }
+      if (!spec.layer_dirs.empty()) {
+        NIMBUS_ASSIGN_OR_RETURN(UniqueFd fd, DetachedLayers(spec.layer_dirs));
+        plan.MoveMount(std::move(fd), "/opt");
+      }
+    } else {
+      std::vector<std::string> layers;
+      for (const auto& layer : spec.layer_dirs) {
+        NIMBUS_ASSIGN_OR_RETURN(std::string dir, ResolveHostDir(layer, "layer"));
+        if (dir.find_first_of(":,") != std::string::npos) {
+          return InvalidArgument(fmt::format("layer {}: ':' and ',' are not allowed", dir));
+        }
+        layers.push_back(std::move(dir));
+      }
+      AddSharedRoot(plan);
+      if (!code_dir.empty()) plan.Bind(code_dir, "/var/task", kReadOnly | LockedFlags(code_dir));
+      if (!runtime_dir.empty()) {
+        plan.Bind(runtime_dir, "/var/runtime", kReadOnly | LockedFlags(runtime_dir));
+      }
+      if (layers.size() == 1) {
+        plan.Bind(layers[0], "/opt", kReadOnly | LockedFlags(layers[0]));
+      } else if (layers.size() > 1) {
+        // overlayfs with only lower layers is read-only; the first lowerdir is on top.
+        std::string lower;
+        for (auto it = layers.rbegin(); it != layers.rend(); ++it) {
+          if (!lower.empty()) lower += ':';
+          lower += kOldRoot;
+          lower += *it;
+        }
+        plan.Mount("overlay", "/opt", kReadOnly, "lowerdir=" + lower);
+      }
+    }
+
+    plan.Mount("tmpfs", "/tmp", MS_NOSUID | MS_NODEV,
+               fmt::format("mode=1777,size={}m", spec.ephemeral_storage_mb));
+    // hidepid=invisible: the runtime sees only its own processes, not the init
+    // (PID 1, root), whose command line is the daemon's.
+    plan.Mount("proc", "/proc", MS_NOSUID | MS_NOEXEC | MS_NODEV, "hidepid=invisible");
+    // shm pages are charged to the environment's memory cgroup; the size caps one
+    // environment's /dev/shm at its memory limit when no cgroup is enforced.
+    plan.Mount("tmpfs", "/dev/shm", MS_NOSUID | MS_NODEV,
+               fmt::format("mode=1777,size={}m", spec.memory_mb));
 
     for (const auto& a : spec.argv) plan.argv_.push_back(plan.Keep(a));
     for (const auto& e : spec.env) plan.envp_.push_back(plan.Keep(e));
@@ -634,6 +718,7 @@ class LinuxSandboxFactory final : public SandboxFactory {
     plan.init.max_open_files = spec.max_open_files;
     plan.init.seccomp.len = static_cast<unsigned short>(seccomp_.size());
     plan.init.seccomp.filter = const_cast<sock_filter*>(seccomp_.data());
+    plan.init.template_mnt_fd = template_mnt_ ? template_mnt_.get() : -1;
     plan.Finish();
     return Status::Ok();
   }
@@ -678,7 +763,9 @@ class LinuxSandboxFactory final : public SandboxFactory {
     void* stack = ::mmap(nullptr, kInitStackSize, PROT_READ | PROT_WRITE,
                          MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
     if (stack == MAP_FAILED) return ErrnoStatus("mmap init stack");
-    int flags = CLONE_NEWPID | CLONE_NEWNS | CLONE_NEWNET | CLONE_NEWIPC | CLONE_NEWUTS | SIGCHLD;
+    // With a template, init makes its mount namespace itself (a copy of the template).
+    int flags = CLONE_NEWPID | CLONE_NEWNET | CLONE_NEWIPC | CLONE_NEWUTS | SIGCHLD;
+    if (!template_mnt_) flags |= CLONE_NEWNS;
     if (!root_) flags |= CLONE_NEWUSER;
     pid_t pid = ::clone(SandboxInitMain, static_cast<char*>(stack) + kInitStackSize, flags,
                         &plan.init);
@@ -762,6 +849,9 @@ class LinuxSandboxFactory final : public SandboxFactory {
   const HostRoot host_;
   const int last_cap_;
   Capabilities capabilities_;
+  // The template mount namespace sandboxes copy; empty: each init builds its
+  // root with pivot_root (rootless, or the template could not be built).
+  UniqueFd template_mnt_;
 };
 
 // Whether this process may create a user namespace (probed in a child).
@@ -793,8 +883,17 @@ Result<std::unique_ptr<SandboxFactory>> NewLinuxSandboxFactory(const LinuxSandbo
   }
   NIMBUS_ASSIGN_OR_RETURN(std::vector<sock_filter> seccomp, BuildSeccompProgram());
   // The warnings reach the operator through capabilities(); `nimbus serve` prints them.
-  return std::unique_ptr<SandboxFactory>(new LinuxSandboxFactory(
-      options, root, std::move(layout), std::move(seccomp), ProbeHostRoot(), cap_max_bits() - 1));
+  auto factory = std::make_unique<LinuxSandboxFactory>(
+      options, root, std::move(layout), std::move(seccomp), ProbeHostRoot(), cap_max_bits() - 1);
+  if (root) {
+    Status st = factory->CreateTemplate();
+    if (!st.ok()) {
+      log::Warn("sandbox: {}; each sandbox builds its root with pivot_root instead (slower "
+                "launches under load)",
+                st.ToString());
+    }
+  }
+  return std::unique_ptr<SandboxFactory>(std::move(factory));
 }
 
 }  // namespace nimbus::sandbox

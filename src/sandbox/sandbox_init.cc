@@ -111,19 +111,21 @@ int CloseRange(unsigned first, unsigned last) {
   return static_cast<int>(::syscall(SYS_close_range, first, last, 0u));
 }
 
-// Closes every descriptor except the `n` given (n <= 4).
+// Closes every descriptor except the `n` given (n <= 8; negative ones are ignored).
 void CloseAllExcept(const int* keep, int n) {
-  int sorted[4];
-  for (int i = 0; i < n; ++i) {
-    int j = i;
-    for (; j > 0 && sorted[j - 1] > keep[i]; --j) sorted[j] = sorted[j - 1];
-    sorted[j] = keep[i];
+  int sorted[8];
+  int m = 0;
+  for (int k = 0; k < n && m < 8; ++k) {
+    if (keep[k] < 0) continue;
+    int j = m++;
+    for (; j > 0 && sorted[j - 1] > keep[k]; --j) sorted[j] = sorted[j - 1];
+    sorted[j] = keep[k];
   }
   unsigned next = 0;
-  for (int i = 0; i < n; ++i) {
+  for (int i = 0; i < m; ++i) {
     unsigned fd = static_cast<unsigned>(sorted[i]);
     if (fd > next) CloseRange(next, fd - 1);
-    next = fd + 1;
+    if (fd + 1 > next) next = fd + 1;
   }
   CloseRange(next, ~0u);
 }
@@ -172,7 +174,25 @@ void RunMountOp(const InitPlan& plan, const MountOp& op) {
         Fail(plan, "remount", op.target, errno);
       }
       return;
+    case MountOp::Kind::kMoveMount:
+      if (::syscall(SYS_move_mount, op.fd, "", AT_FDCWD, op.target, MOVE_MOUNT_F_EMPTY_PATH) != 0) {
+        Fail(plan, "move mount", op.target, errno);
+      }
+      return;
   }
+}
+
+// Enters a private copy of the template mount namespace (its root becomes ours)
+// and adds this sandbox's own mounts to it.
+void EnterTemplateCopy(const InitPlan& plan) {
+  if (::setns(plan.template_mnt_fd, CLONE_NEWNS) != 0) {
+    Fail(plan, "enter", "template mount namespace", errno);
+  }
+  if (::unshare(CLONE_NEWNS) != 0) Fail(plan, "copy", "template mount namespace", errno);
+  if (::chdir("/") != 0) Fail(plan, "chdir", "/", errno);
+  for (size_t i = 0; i < plan.mount_count; ++i) RunMountOp(plan, plan.mounts[i]);
+  ::close(plan.template_mnt_fd);
+  for (size_t i = 0; i < plan.mount_fd_count; ++i) ::close(plan.mount_fds[i]);
 }
 
 // Builds the sandbox's root on a tmpfs and makes it "/".
@@ -434,8 +454,10 @@ int SandboxInitMain(void* arg) {
   const InitPlan& plan = *static_cast<const InitPlan*>(arg);
   // Everything else the daemon had open (other sandboxes' pipes and listeners
   // being launched concurrently, client sockets) must not be held open here.
-  const int keep[] = {plan.sync_fd, plan.control_fd, plan.output_fd, plan.specialize_fd};
-  CloseAllExcept(keep, plan.specialize_fd >= 0 ? 4 : 3);
+  int keep[8] = {plan.sync_fd, plan.control_fd, plan.output_fd, plan.specialize_fd,
+                 plan.template_mnt_fd, -1, -1, -1};
+  for (size_t i = 0; i < plan.mount_fd_count && i < 3; ++i) keep[5 + i] = plan.mount_fds[i];
+  CloseAllExcept(keep, 8);
   // Until the daemon has moved us into the cgroup and written the id maps.
   char go = 0;
   ssize_t n;
@@ -450,7 +472,11 @@ int SandboxInitMain(void* arg) {
   // After joining the cgroup: the namespace's root is the environment's cgroup.
   if (::unshare(CLONE_NEWCGROUP) != 0) Fail(plan, "unshare", "cgroup namespace", errno);
   if (::sethostname(plan.hostname, plan.hostname_len) != 0) Fail(plan, "sethostname", nullptr, errno);
-  BuildRoot(plan);
+  if (plan.template_mnt_fd >= 0) {
+    EnterTemplateCopy(plan);
+  } else {
+    BuildRoot(plan);
+  }
   BringUpLoopback(plan);
   SendRuntimeApiListener(plan);
 
@@ -466,6 +492,25 @@ int SandboxInitMain(void* arg) {
   if (runtime < 0) Fail(plan, "fork", "runtime", errno);
   if (runtime == 0) RunRuntime(plan);
   Supervise(plan, runtime, signal_fd);
+}
+
+int TemplateMain(void* arg) {
+  const InitPlan& plan = *static_cast<const InitPlan*>(arg);
+  const int keep[] = {plan.sync_fd, plan.control_fd};
+  CloseAllExcept(keep, 2);
+  ::umask(0);
+  BuildRoot(plan);
+  InitMessage m{};
+  m.kind = InitMessage::kTemplateReady;
+  Send(plan.control_fd, m);
+  // The namespace lives on through the daemon's descriptor once we exit.
+  char byte;
+  for (;;) {
+    ssize_t n = ::read(plan.sync_fd, &byte, 1);
+    if (n < 0 && errno == EINTR) continue;
+    if (n != 1) break;
+  }
+  ::_exit(0);
 }
 
 }  // namespace nimbus::sandbox

@@ -27,6 +27,7 @@ struct MountOp {
     kBind,     // bind source on target (non-recursive), then remount with `flags`
     kMount,    // mount(source, target, fstype, flags, data)
     kRemount,  // mount(NULL, target, NULL, MS_REMOUNT | flags, data)
+    kMoveMount,  // attach the detached mount `fd` (open_tree/fsmount) at target
   };
   Kind kind;
   const char* source;
@@ -36,6 +37,7 @@ struct MountOp {
   const char* data;
   size_t data_len;
   mode_t mode;
+  int fd = -1;  // kMoveMount: inherited descriptor of the detached mount
 };
 
 // Where the host's root is reachable while the new root is built, and the
@@ -54,6 +56,7 @@ struct InitMessage {
     kRuntimeExited = 3, // `value` is the runtime's raw wait status; init then exits
     kSpecialized = 4,   // the SpecializeMessage's mounts are in place
     kSpecializeError = 5,  // `text` names the failed step and errno; init keeps running
+    kTemplateReady = 6,    // TemplateMain: the template root is built
   };
   int32_t kind;
   int32_t value;
@@ -79,6 +82,13 @@ struct InitPlan {
   // Stem cells: read end of the specialization pipe, becomes the runtime's fd 3
   // (kSpecializationFd); -1 otherwise.
   int specialize_fd;
+  // The template mount namespace (see TemplateMain), or -1. When set, init
+  // enters a copy of it instead of building a root with pivot_root, and
+  // `mounts` are only this sandbox's own steps, run on that copy.
+  int template_mnt_fd;
+  // kMoveMount descriptors to keep open until the mounts are done.
+  const int* mount_fds;
+  size_t mount_fd_count;
 
   const MountOp* mounts;
   size_t mount_count;
@@ -99,5 +109,16 @@ struct InitPlan {
 
 // clone() entry point; `arg` is an InitPlan*. Never returns.
 int SandboxInitMain(void* arg);
+
+// clone(CLONE_NEWNS) entry point of the template builder; `arg` is an InitPlan*
+// whose `mounts` build the part of the root every sandbox shares (host /usr,
+// /etc files, /dev, empty mount points). Builds it with pivot_root, detaches
+// the host's root, makes it read-only, sends kTemplateReady on control_fd and
+// waits until sync_fd reaches EOF. The daemon keeps the namespace by an fd
+// (/proc/PID/ns/mnt): sandboxes then copy it (setns + unshare), which costs no
+// unmount; each pivot_root launch paid for one (its old root), and every
+// unmount waits for an RCU grace period under a global lock, which serialised
+// bursts of launches (~13 ms each).
+int TemplateMain(void* arg);
 
 }  // namespace nimbus::sandbox
