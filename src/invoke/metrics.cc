@@ -62,6 +62,8 @@ std::string RenderPrometheus(const InvokerStats& s) {
   Gauge(out, "nimbus_stem_cells_ready", "Pre-started stem cells waiting for a function.",
         s.stem_cells.ready);
   Gauge(out, "nimbus_stem_cells_launching", "Stem cells being started.", s.stem_cells.launching);
+  Gauge(out, "nimbus_stem_cells_target",
+        "Stem cells wanted (the configured count, raised by recent bursts).", s.stem_cells.target);
   Counter(out, "nimbus_stem_cells_missed_total",
           "Cold starts of a stem-cell runtime that found no cell ready.", s.stem_cells.missed);
   return out;

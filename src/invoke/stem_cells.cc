@@ -76,6 +76,7 @@ struct StemCells::Template {
   std::vector<std::string> cell_env;   // what a cell is started with
   std::deque<std::unique_ptr<Cell>> ready;  // oldest first: the most likely initialised
   int launching = 0;
+  std::deque<std::chrono::steady_clock::time_point> misses;  // within burst_memory
   int failures = 0;  // consecutive launch failures or deaths while waiting
   std::unique_ptr<Reactor::Timer> retry;
   uint64_t taken = 0;
@@ -93,6 +94,30 @@ StemCells::StemCells(Deps deps, StemCellOptions options, std::vector<StemCellTem
     templates_.push_back(std::move(t));
   }
   for (auto& t : templates_) Fill(*t);
+  trim_timer_ = deps_.reactor.RunAfter(std::chrono::seconds(10), [this] { Trim(); });
+}
+
+int StemCells::Target(const Template& t) const {
+  auto horizon = std::chrono::steady_clock::now() - options_.burst_memory;
+  auto recent = t.misses.end() - std::lower_bound(t.misses.begin(), t.misses.end(), horizon);
+  int target = options_.per_template + static_cast<int>(recent);
+  return std::min(target, std::max(options_.per_template, options_.max_per_template));
+}
+
+void StemCells::Trim() {
+  auto horizon = std::chrono::steady_clock::now() - options_.burst_memory;
+  for (auto& t : templates_) {
+    while (!t->misses.empty() && t->misses.front() < horizon) t->misses.pop_front();
+    int target = Target(*t);
+    // The newest cells go first: the oldest are the most surely initialised.
+    while (static_cast<int>(t->ready.size()) > target) {
+      std::unique_ptr<Cell> cell = std::move(t->ready.back());
+      t->ready.pop_back();
+      cell->exit_watch.reset();
+      Destroy(std::move(cell->sandbox));
+    }
+  }
+  trim_timer_ = deps_.reactor.RunAfter(std::chrono::seconds(10), [this] { Trim(); });
 }
 
 StemCells::~StemCells() {
@@ -119,6 +144,7 @@ std::unique_ptr<sandbox::Sandbox> StemCells::Take(const std::vector<std::string>
     if (t->sensitive != sensitive) continue;
     if (t->ready.empty()) {
       ++t->missed;
+      t->misses.push_back(std::chrono::steady_clock::now());
       Fill(*t);
       return nullptr;
     }
@@ -135,7 +161,8 @@ std::unique_ptr<sandbox::Sandbox> StemCells::Take(const std::vector<std::string>
 
 void StemCells::Fill(Template& t) {
   if (shutting_down_ || t.retry) return;
-  while (static_cast<int>(t.ready.size()) + t.launching < options_.per_template) Launch(t);
+  const int target = Target(t);
+  while (static_cast<int>(t.ready.size()) + t.launching < target) Launch(t);
 }
 
 void StemCells::Launch(Template& t) {
@@ -240,6 +267,7 @@ void StemCells::Destroy(std::unique_ptr<sandbox::Sandbox> sandbox) {
 void StemCells::Shutdown(std::function<void()> done) {
   shutting_down_ = true;
   shutdown_done_ = std::move(done);
+  trim_timer_.reset();
   for (auto& t : templates_) {
     t->retry.reset();
     while (!t->ready.empty()) {
@@ -270,6 +298,7 @@ StemCellStats StemCells::stats() const {
     s.launching += t->launching;
     s.taken += t->taken;
     s.missed += t->missed;
+    s.target += Target(*t);
   }
   return s;
 }

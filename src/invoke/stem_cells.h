@@ -46,6 +46,11 @@ struct StemCellTemplate {
 struct StemCellOptions {
   // Ready cells kept per template; 0 disables stem cells.
   int per_template = 2;
+  // Cold starts that found no cell ready (a burst drained the pool) raise a
+  // template's target by one each, up to this, for `burst_memory`: the next
+  // burst of the same size finds cells. The target then falls back.
+  int max_per_template = 8;
+  std::chrono::seconds burst_memory{60};
   std::filesystem::path runtime_dir;
   // A waiting cell's limits (Specialize sets the function's): one vCPU's weight.
   uint64_t memory_mb = 1769;
@@ -60,6 +65,7 @@ struct StemCellStats {
   int launching = 0;
   uint64_t taken = 0;   // cold starts that used a cell
   uint64_t missed = 0;  // cold starts of a templated runtime that found none ready
+  int target = 0;       // cells wanted now, all templates
 };
 
 // Whether the variable named `key` is read by an interpreter or the dynamic
@@ -107,6 +113,10 @@ class StemCells {
   void OnLaunched(Template& t, Result<std::unique_ptr<sandbox::Sandbox>> result);
   void OnCellDied(Template& t, Cell* cell);
   void Fill(Template& t);
+  // per_template + the misses of the last burst_memory, up to max_per_template.
+  int Target(const Template& t) const;
+  // Drops forgotten misses and destroys cells beyond the target; re-arms itself.
+  void Trim();
   void Destroy(std::unique_ptr<sandbox::Sandbox> sandbox);
   void MaybeFinishShutdown();
 
@@ -114,6 +124,7 @@ class StemCells {
   const StemCellOptions options_;
   std::vector<std::unique_ptr<Template>> templates_;
   int destroying_ = 0;
+  std::unique_ptr<Reactor::Timer> trim_timer_;
   bool shutting_down_ = false;
   std::function<void()> shutdown_done_;
   // Expires with this object; callbacks from the BlockingPool check it.
