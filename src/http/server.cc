@@ -8,8 +8,12 @@
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
+#include <boost/asio/write.hpp>
+#include <boost/beast/core/buffers_suffix.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/http.hpp>
+#include <array>
+#include <charconv>
 #include <optional>
 #include <unordered_set>
 
@@ -48,6 +52,9 @@ class Session : public std::enable_shared_from_this<Session> {
     auto ep = socket_.remote_endpoint(ec);
     if (!ec) remote_ = ep.address().to_string();
     socket_.set_option(tcp::no_delay(true), ec);
+    // Deliver() writes at once and hands only a remainder to the reactor; in
+    // non-blocking mode a full socket buffer answers would_block instead of waiting.
+    socket_.non_blocking(true, ec);
   }
   ~Session() { core_->sessions.erase(this); }
 
@@ -99,13 +106,20 @@ class Session : public std::enable_shared_from_this<Session> {
   void OnHeader(const boost::system::error_code& ec);
   void ReadBody();
   void Dispatch(bool body_too_large, uint64_t declared);
+  // Serializes the status line and headers of `response` into head_.
+  void SerializeHead(const Response& response);
+  // The response is written (or writing failed): read the next request or close.
+  void OnWritten(const boost::system::error_code& ec);
 
   std::shared_ptr<ListenerCore> core_;
   tcp::socket socket_;
   std::string remote_;
   beast::flat_buffer buffer_;
   std::optional<beast::http::request_parser<beast::http::string_body>> parser_;
-  beast::http::response<beast::http::string_body> out_;
+  unsigned version_ = 11;  // of the request being answered: 10 or 11
+  // The response being written: head (reused, so steady state allocates nothing) and body.
+  std::string head_;
+  std::string body_;
   bool keep_alive_ = true;
   bool awaiting_response_ = false;
   bool writing_ = false;
@@ -216,7 +230,7 @@ void Session::Dispatch(bool body_too_large, uint64_t declared) {
     req.declared_body_size = req.body.size();
     keep_alive_ = msg.keep_alive();
   }
-  out_.version(msg.version());
+  version_ = msg.version();
   parser_.reset();
   ++seq_;
   awaiting_response_ = true;
@@ -227,31 +241,94 @@ void Session::Dispatch(bool body_too_large, uint64_t declared) {
   core_->handler(std::move(req), Responder(std::move(state)));
 }
 
+// Appends `text` without CR and LF: a header line must not end early (no
+// response splitting, whatever a handler put in a value).
+void AppendHeaderText(std::string& out, std::string_view text) {
+  if (text.find_first_of("\r\n") == std::string_view::npos) {
+    out += text;
+    return;
+  }
+  for (char c : text) {
+    if (c != '\r' && c != '\n') out.push_back(c);
+  }
+}
+
+// Framing headers are the server's: the handler's are dropped.
+bool IsFramingHeader(std::string_view name) {
+  return EqualsIgnoreCase(name, "Content-Length") || EqualsIgnoreCase(name, "Transfer-Encoding") ||
+         EqualsIgnoreCase(name, "Connection");
+}
+
+// The same bytes Beast's serializer wrote for a string_body response after
+// prepare_payload(): status line with the standard reason, the handler's headers
+// in order, Server, Content-Length (always, as prepare_payload sets it), and the
+// Connection header that keep-alive needs for the request's version.
+void Session::SerializeHead(const Response& response) {
+  head_.clear();
+  head_ += version_ == 10 ? "HTTP/1.0 " : "HTTP/1.1 ";
+  char digits[24];
+  auto status = static_cast<unsigned>(response.status);
+  head_.append(digits, std::to_chars(digits, digits + sizeof digits, status).ptr);
+  head_ += ' ';
+  head_ += beast::http::obsolete_reason(beast::http::int_to_status(status));
+  head_ += "\r\n";
+  for (const auto& [k, v] : response.headers.entries()) {
+    if (IsFramingHeader(k)) continue;
+    AppendHeaderText(head_, k);
+    head_ += ": ";
+    AppendHeaderText(head_, v);
+    head_ += "\r\n";
+  }
+  if (!core_->options.server_name.empty() && !response.headers.Has("Server")) {
+    head_ += "Server: ";
+    AppendHeaderText(head_, core_->options.server_name);
+    head_ += "\r\n";
+  }
+  head_ += "Content-Length: ";
+  head_.append(digits, std::to_chars(digits, digits + sizeof digits, response.body.size()).ptr);
+  head_ += "\r\n";
+  if (version_ == 10 && keep_alive_) head_ += "Connection: keep-alive\r\n";
+  if (version_ != 10 && !keep_alive_) head_ += "Connection: close\r\n";
+  head_ += "\r\n";
+}
+
 void Session::Deliver(uint64_t seq, Response&& response) {
   if (seq != seq_ || !awaiting_response_ || core_->closed) return;
   awaiting_response_ = false;
-  unsigned version = out_.version();
-  out_ = {};
-  out_.version(version);
-  out_.result(static_cast<unsigned>(response.status));
-  for (const auto& [k, v] : response.headers.entries()) out_.insert(k, v);
-  if (!core_->options.server_name.empty() && !response.headers.Has("Server")) {
-    out_.set(beast::http::field::server, core_->options.server_name);
+  SerializeHead(response);
+  body_ = std::move(response.body);
+  // One sendmsg now: a response almost always fits the socket buffer, and then
+  // no write operation, handler or reactor round trip is needed.
+  std::array<asio::const_buffer, 2> buffers{asio::buffer(head_), asio::buffer(body_)};
+  boost::system::error_code ec;
+  size_t written = socket_.write_some(buffers, ec);
+  if (ec == asio::error::would_block || ec == asio::error::try_again) {
+    written = 0;
+    ec = {};
   }
-  out_.body() = std::move(response.body);
-  out_.keep_alive(keep_alive_);
-  out_.prepare_payload();
+  if (ec || written == head_.size() + body_.size()) {
+    OnWritten(ec);
+    return;
+  }
+  // The rest when the socket has room.
   writing_ = true;
-  beast::http::async_write(socket_, out_,
-                           [self = shared_from_this()](const boost::system::error_code& ec, size_t) {
-                             self->writing_ = false;
-                             if (ec) return;
-                             if (!self->keep_alive_) {
-                               self->Linger();
-                               return;
-                             }
-                             self->ReadHeader();
-                           });
+  beast::buffers_suffix<std::array<asio::const_buffer, 2>> rest(buffers);
+  rest.consume(written);
+  asio::async_write(socket_, rest,
+                    [self = shared_from_this()](const boost::system::error_code& ec, size_t) {
+                      self->writing_ = false;
+                      self->OnWritten(ec);
+                    });
+}
+
+void Session::OnWritten(const boost::system::error_code& ec) {
+  std::string().swap(body_);  // a large body's buffer is not kept for the connection's life
+  if (ec || core_->closed) return;
+  if (!keep_alive_) {
+    Linger();
+    return;
+  }
+  ReadHeader();
 }
 
 void Accept(std::shared_ptr<ListenerCore> core) {

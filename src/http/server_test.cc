@@ -55,6 +55,79 @@ TEST_F(ServerTest, AnswersSeveralRequestsOnOneKeepAliveConnection) {
   EXPECT_NE(c.ReadResponse().find("GET /b "), std::string::npos);
 }
 
+TEST_F(ServerTest, AResponseIsTheStatusLineTheHandlersHeadersInOrderAndContentLength) {
+  ListenerOptions o;
+  o.server_name = "nimbus";
+  uint16_t port = StartListener(
+      [](Request&&, Responder resp) {
+        Response r = Response::Json(201, "{}");
+        r.headers.Add("X-B", "2");
+        r.headers.Add("X-A", "1");
+        resp.Respond(std::move(r));
+      },
+      o);
+  RawClient c(port);
+  c.Send("GET / HTTP/1.1\r\nHost: h\r\n\r\n");
+  EXPECT_EQ(c.ReadResponse(),
+            "HTTP/1.1 201 Created\r\nContent-Type: application/json\r\nX-B: 2\r\nX-A: 1\r\n"
+            "Server: nimbus\r\nContent-Length: 2\r\n\r\n{}");
+}
+
+TEST_F(ServerTest, FramingHeadersAndLineBreaksFromAHandlerDoNotReachTheWire) {
+  uint16_t port = StartListener([](Request&&, Responder resp) {
+    Response r = Response::Text(200, "body");
+    r.headers.Add("Content-Length", "1");
+    r.headers.Add("Transfer-Encoding", "chunked");
+    r.headers.Add("Connection", "close");
+    r.headers.Add("X-Split", "a\r\nInjected: yes");
+    resp.Respond(std::move(r));
+  });
+  RawClient c(port);
+  c.Send("GET / HTTP/1.1\r\nHost: h\r\n\r\n");
+  EXPECT_EQ(c.ReadResponse(),
+            "HTTP/1.1 200 OK\r\nContent-Type: text/plain; charset=utf-8\r\n"
+            "X-Split: aInjected: yes\r\nContent-Length: 4\r\n\r\nbody");
+  // Still keep-alive: the handler's Connection header was not the server's answer.
+  c.Send("GET / HTTP/1.1\r\nHost: h\r\n\r\n");
+  EXPECT_NE(c.ReadResponse().find("body"), std::string::npos);
+}
+
+TEST_F(ServerTest, ConnectionCloseIsAnsweredWithConnectionCloseAndTheServerCloses) {
+  uint16_t port = StartListener(
+      [](Request&&, Responder resp) { resp.Respond(Response::Text(200, "bye")); });
+  RawClient c(port);
+  c.Send("GET / HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n");
+  std::string got = c.ReadResponse();
+  EXPECT_NE(got.find("\r\nConnection: close\r\n"), std::string::npos) << got;
+  EXPECT_TRUE(c.PeerClosed());
+}
+
+TEST_F(ServerTest, AnHttp10KeepAliveRequestKeepsTheConnectionOpen) {
+  uint16_t port = StartListener(
+      [](Request&& r, Responder resp) { resp.Respond(Response::Text(200, r.target)); });
+  RawClient c(port);
+  c.Send("GET /one HTTP/1.0\r\nConnection: keep-alive\r\n\r\n");
+  std::string got = c.ReadResponse();
+  EXPECT_EQ(got.rfind("HTTP/1.0 200 OK\r\n", 0), 0u) << got;
+  EXPECT_NE(got.find("\r\nConnection: keep-alive\r\n"), std::string::npos) << got;
+  c.Send("GET /two HTTP/1.0\r\n\r\n");
+  EXPECT_NE(c.ReadResponse().find("/two"), std::string::npos);
+  EXPECT_TRUE(c.PeerClosed());
+}
+
+TEST_F(ServerTest, ABodyLargerThanTheSocketBufferIsWrittenWhole) {
+  const std::string big(8 << 20, 'x');
+  uint16_t port = StartListener(
+      [&](Request&&, Responder resp) { resp.Respond(Response::Text(200, big)); });
+  RawClient c(port);
+  c.Send("GET / HTTP/1.1\r\nHost: h\r\n\r\n");
+  std::string got = c.ReadResponse();
+  ASSERT_GE(got.size(), big.size());
+  EXPECT_EQ(got.substr(got.size() - big.size()), big);
+  c.Send("GET / HTTP/1.1\r\nHost: h\r\n\r\n");
+  EXPECT_EQ(c.ReadResponse().size(), got.size());
+}
+
 TEST_F(ServerTest, AResponderCanAnswerLaterFromAnotherThread) {
   std::promise<Responder> parked;
   uint16_t port = StartListener([&](Request&&, Responder resp) { parked.set_value(std::move(resp)); });
