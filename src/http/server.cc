@@ -31,6 +31,55 @@ namespace {
 
 class Session;
 
+// Parses one request into the http::Request handed to the handler, as it
+// arrives: method, target, headers and body go straight into it. (Beast's
+// request_parser<string_body> built a beast::http::fields list first, an
+// allocation per header, which then had to be copied.)
+class RequestParser final : public beast::http::basic_parser<true> {
+ public:
+  Request& request() { return request_; }
+  // 10 or 11.
+  unsigned version() const { return version_; }
+
+ private:
+  void on_request_impl(beast::http::verb, beast::string_view method, beast::string_view target,
+                       int version, beast::error_code&) override {
+    request_.method.assign(method.data(), method.size());
+    request_.target.assign(target.data(), target.size());
+    version_ = static_cast<unsigned>(version);
+  }
+  void on_response_impl(int, beast::string_view, int, beast::error_code&) override {}
+  void on_field_impl(beast::http::field, beast::string_view name, beast::string_view value,
+                     beast::error_code&) override {
+    request_.headers.Add(std::string(name), std::string(value));
+  }
+  void on_header_impl(beast::error_code&) override {}
+  // Called only once the body is being read: after Session::OnHeader has
+  // refused a declared length above the listener's limit.
+  void on_body_init_impl(const boost::optional<std::uint64_t>& length,
+                         beast::error_code& ec) override {
+    if (!length) return;
+    if (*length > request_.body.max_size()) {
+      ec = beast::http::error::buffer_overflow;
+      return;
+    }
+    request_.body.reserve(static_cast<size_t>(*length));
+  }
+  size_t on_body_impl(beast::string_view body, beast::error_code&) override {
+    request_.body.append(body.data(), body.size());
+    return body.size();
+  }
+  void on_chunk_header_impl(std::uint64_t, beast::string_view, beast::error_code&) override {}
+  size_t on_chunk_body_impl(std::uint64_t, beast::string_view body, beast::error_code&) override {
+    request_.body.append(body.data(), body.size());
+    return body.size();
+  }
+  void on_finish_impl(beast::error_code&) override {}
+
+  Request request_;
+  unsigned version_ = 11;
+};
+
 // Shared by a Listener, its acceptor loop and its sessions. Confined to the reactor.
 struct ListenerCore {
   ListenerCore(Reactor& r, Handler h, ListenerOptions o)
@@ -102,9 +151,15 @@ class Session : public std::enable_shared_from_this<Session> {
   }
 
  private:
+  // Starts a new request: parses what is already buffered, reads the rest.
   void ReadHeader();
-  void OnHeader(const boost::system::error_code& ec);
-  void ReadBody();
+  // Feeds the buffered bytes to the parser and acts on what it completes; reads
+  // more when it needs more.
+  void Parse();
+  void ReadMore();
+  // The header is parsed. Returns false if Parse() must stop: the request was
+  // dispatched (its declared body is too large) or a 100 Continue is being written.
+  bool OnHeader();
   void Dispatch(bool body_too_large, uint64_t declared);
   // Serializes the status line and headers of `response` into head_.
   void SerializeHead(const Response& response);
@@ -115,7 +170,8 @@ class Session : public std::enable_shared_from_this<Session> {
   tcp::socket socket_;
   std::string remote_;
   beast::flat_buffer buffer_;
-  std::optional<beast::http::request_parser<beast::http::string_body>> parser_;
+  std::optional<RequestParser> parser_;
+  bool header_done_ = false;  // of the request being parsed
   unsigned version_ = 11;  // of the request being answered: 10 or 11
   // The response being written: head (reused, so steady state allocates nothing) and body.
   std::string head_;
@@ -168,69 +224,79 @@ void Session::ReadHeader() {
   // 413 itself); the parser's own limit is set there for chunked bodies.
   parser_->body_limit(boost::none);
   parser_->header_limit(64 * 1024);
-  beast::http::async_read_header(
-      socket_, buffer_, *parser_,
-      [self = shared_from_this()](const boost::system::error_code& ec, size_t) {
-        self->OnHeader(ec);
-      });
+  header_done_ = false;
+  Parse();
 }
 
-void Session::OnHeader(const boost::system::error_code& ec) {
-  if (ec || core_->closed) return;  // peer closed or malformed: drop the connection
-  auto& req = parser_->get();
+void Session::Parse() {
+  while (buffer_.size() > 0) {
+    beast::error_code ec;
+    size_t used = parser_->put(buffer_.data(), ec);
+    buffer_.consume(used);
+    if (ec == beast::http::error::need_more) break;
+    if (ec == beast::http::error::body_limit) {
+      Dispatch(/*body_too_large=*/true, core_->options.max_body_bytes + 1);
+      return;
+    }
+    if (ec) return;  // malformed: drop the connection
+    if (!header_done_ && parser_->is_header_done()) {
+      header_done_ = true;
+      if (!OnHeader()) return;
+    }
+    if (parser_->is_done()) {
+      Dispatch(false, 0);
+      return;
+    }
+    if (used == 0) break;
+  }
+  ReadMore();
+}
+
+void Session::ReadMore() {
+  // Room for 64 KiB more, as Beast's read loop gives itself.
+  size_t room = std::min<size_t>(64 * 1024, buffer_.max_size() - buffer_.size());
+  socket_.async_read_some(buffer_.prepare(room), [self = shared_from_this()](
+                                                     const boost::system::error_code& ec,
+                                                     size_t n) {
+    if (ec || self->core_->closed) return;  // peer closed (mid-request or not): drop
+    self->buffer_.commit(n);
+    self->Parse();
+  });
+}
+
+bool Session::OnHeader() {
   auto declared = parser_->content_length();
   if (declared && *declared > core_->options.max_body_bytes) {
     Dispatch(/*body_too_large=*/true, *declared);
-    return;
+    return false;
   }
   parser_->body_limit(core_->options.max_body_bytes);
-  if (req[beast::http::field::expect] == "100-continue") {
-    auto cont = std::make_shared<beast::http::response<beast::http::empty_body>>(
-        beast::http::status::continue_, req.version());
-    beast::http::async_write(socket_, *cont,
-                             [self = shared_from_this(), cont](const boost::system::error_code& ec,
-                                                               size_t) {
-                               if (!ec) self->ReadBody();
-                             });
-    return;
+  if (parser_->request().headers.Get("Expect") == std::string_view("100-continue")) {
+    static constexpr std::string_view kContinue11 = "HTTP/1.1 100 Continue\r\n\r\n";
+    static constexpr std::string_view kContinue10 = "HTTP/1.0 100 Continue\r\n\r\n";
+    std::string_view interim = parser_->version() == 10 ? kContinue10 : kContinue11;
+    asio::async_write(socket_, asio::buffer(interim.data(), interim.size()),
+                      [self = shared_from_this()](const boost::system::error_code& ec, size_t) {
+                        if (!ec && !self->core_->closed) self->Parse();
+                      });
+    return false;
   }
-  ReadBody();
-}
-
-void Session::ReadBody() {
-  if (parser_->is_done()) {
-    Dispatch(false, 0);
-    return;
-  }
-  beast::http::async_read(
-      socket_, buffer_, *parser_,
-      [self = shared_from_this()](const boost::system::error_code& ec, size_t) {
-        if (ec == beast::http::error::body_limit) {
-          self->Dispatch(/*body_too_large=*/true, self->core_->options.max_body_bytes + 1);
-          return;
-        }
-        if (ec || self->core_->closed) return;
-        self->Dispatch(false, 0);
-      });
+  return true;
 }
 
 void Session::Dispatch(bool body_too_large, uint64_t declared) {
-  auto& msg = parser_->get();
-  Request req;
-  req.method = std::string(msg.method_string());
-  req.target = std::string(msg.target());
-  for (const auto& f : msg) req.headers.Add(std::string(f.name_string()), std::string(f.value()));
+  Request req = std::move(parser_->request());
   req.remote_address = remote_;
   req.body_too_large = body_too_large;
   if (body_too_large) {
+    req.body.clear();
     req.declared_body_size = declared;
     keep_alive_ = false;  // the unread body makes the stream unusable
   } else {
-    req.body = std::move(msg.body());
     req.declared_body_size = req.body.size();
-    keep_alive_ = msg.keep_alive();
+    keep_alive_ = parser_->keep_alive();
   }
-  version_ = msg.version();
+  version_ = parser_->version();
   parser_.reset();
   ++seq_;
   awaiting_response_ = true;

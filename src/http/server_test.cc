@@ -8,6 +8,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <future>
 
 namespace nimbus::http {
@@ -126,6 +127,68 @@ TEST_F(ServerTest, ABodyLargerThanTheSocketBufferIsWrittenWhole) {
   EXPECT_EQ(got.substr(got.size() - big.size()), big);
   c.Send("GET / HTTP/1.1\r\nHost: h\r\n\r\n");
   EXPECT_EQ(c.ReadResponse().size(), got.size());
+}
+
+TEST_F(ServerTest, TheHandlerGetsMethodTargetHeadersInOrderWithDuplicatesAndBody) {
+  std::promise<Request> received;
+  uint16_t port = StartListener([&](Request&& r, Responder resp) {
+    received.set_value(std::move(r));
+    resp.Respond(Response::Text(200, "ok"));
+  });
+  RawClient c(port);
+  // Split inside the header and again inside the body.
+  c.Send("PUT /p%20q?x=1 HTTP/1.1\r\nHost: h\r\nX-Dup: 1\r\nx-dup: 2\r\nCont");
+  c.Send("ent-Length: 6\r\n\r\nabc");
+  c.Send("def");
+  EXPECT_NE(c.ReadResponse().find("ok"), std::string::npos);
+  Request got = received.get_future().get();
+  EXPECT_EQ(got.method, "PUT");
+  EXPECT_EQ(got.target, "/p%20q?x=1");
+  EXPECT_EQ(got.body, "abcdef");
+  EXPECT_EQ(got.declared_body_size, 6u);
+  EXPECT_EQ(got.remote_address, "127.0.0.1");
+  EXPECT_EQ(got.headers.entries(),
+            (std::vector<std::pair<std::string, std::string>>{
+                {"Host", "h"}, {"X-Dup", "1"}, {"x-dup", "2"}, {"Content-Length", "6"}}));
+}
+
+TEST_F(ServerTest, PipelinedRequestsAreAnsweredInOrder) {
+  uint16_t port = StartListener(
+      [](Request&& r, Responder resp) { resp.Respond(Response::Text(200, r.target + r.body)); });
+  RawClient c(port);
+  c.Send("POST /1 HTTP/1.1\r\nHost: h\r\nContent-Length: 1\r\n\r\naGET /2 HTTP/1.1\r\nHost: h\r\n\r\n");
+  EXPECT_NE(c.ReadResponse().find("\r\n\r\n/1a"), std::string::npos);
+  EXPECT_NE(c.ReadResponse().find("\r\n\r\n/2"), std::string::npos);
+}
+
+TEST_F(ServerTest, AChunkedBodyIsReassembledAndOneBeyondTheLimitIsTooLarge) {
+  ListenerOptions o;
+  o.max_body_bytes = 8;
+  uint16_t port = StartListener(
+      [](Request&& r, Responder resp) {
+        resp.Respond(Response::Text(200, r.body_too_large ? "too large" : "body " + r.body));
+      },
+      o);
+  RawClient c(port);
+  c.Send("POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n"
+         "3\r\nabc\r\n2\r\nde\r\n0\r\n\r\n");
+  EXPECT_NE(c.ReadResponse().find("body abcde"), std::string::npos);
+  c.Send("POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n"
+         "9\r\n123456789\r\n0\r\n\r\n");
+  EXPECT_NE(c.ReadResponse().find("too large"), std::string::npos);
+  EXPECT_TRUE(c.PeerClosed());
+}
+
+TEST_F(ServerTest, AMalformedRequestClosesTheConnectionWithoutReachingTheHandler) {
+  std::atomic<bool> called = false;
+  uint16_t port = StartListener([&](Request&&, Responder resp) {
+    called = true;
+    resp.Respond(Response::Text(200, "no"));
+  });
+  RawClient c(port);
+  c.Send("GET / HTTP/1.1\r\nHost h\r\n\r\n");
+  EXPECT_TRUE(c.PeerClosed());
+  EXPECT_FALSE(called);
 }
 
 TEST_F(ServerTest, AResponderCanAnswerLaterFromAnotherThread) {
