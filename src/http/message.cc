@@ -103,6 +103,7 @@ std::optional<std::string> PercentDecode(std::string_view s) { return Decode(s, 
 
 std::optional<std::vector<std::string>> DecodedPathSegments(std::string_view path) {
   std::vector<std::string> out;
+  out.reserve(static_cast<size_t>(std::count(path.begin(), path.end(), '/')) + 1);
   size_t i = 0;
   if (!path.empty() && path[0] == '/') i = 1;
   while (i <= path.size()) {
