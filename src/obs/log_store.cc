@@ -8,6 +8,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <array>
 #include <charconv>
 #include <cstring>
 #include <fstream>
@@ -82,26 +83,32 @@ std::string HeaderLine(std::string_view kind, int64_t created_ms, std::string_vi
   return fmt::format("{}\t{}\t{}\n", kind, created_ms, EscapeLogLine(name));
 }
 
-// Appends esc(text) (see log_store.h) to `out`.
+// The escape letter of each byte that esc() writes as two characters, or 0.
+constexpr std::array<char, 256> kEscapes = [] {
+  std::array<char, 256> t{};
+  t['\\'] = '\\';
+  t['\n'] = 'n';
+  t['\r'] = 'r';
+  t['\t'] = 't';
+  return t;
+}();
+
+// Appends esc(text) (see log_store.h) to `out`: runs without special bytes are
+// appended whole; the scan is a table lookup per byte (a switch per byte, or
+// string_view::find_first_of's call per byte, cost several times more).
 void AppendEscaped(std::string& out, std::string_view text) {
-  // Runs without special bytes are appended whole. (A plain loop: string_view's
-  // find_first_of makes a call per byte.)
-  size_t run = 0;
-  for (size_t i = 0; i < text.size(); ++i) {
-    char escaped;
-    switch (text[i]) {
-      case '\\': escaped = '\\'; break;
-      case '\n': escaped = 'n'; break;
-      case '\r': escaped = 'r'; break;
-      case '\t': escaped = 't'; break;
-      default: continue;
-    }
-    out.append(text.data() + run, i - run);
+  const char* p = text.data();
+  const char* end = p + text.size();
+  const char* run = p;
+  for (; p != end; ++p) {
+    char escaped = kEscapes[static_cast<unsigned char>(*p)];
+    if (escaped == 0) continue;
+    out.append(run, p);
     out += '\\';
     out += escaped;
-    run = i + 1;
+    run = p + 1;
   }
-  out.append(text.data() + run, text.size() - run);
+  out.append(run, end);
 }
 
 // "<timestamp>\t<ingestion>\t<esc(message)>\n", in one allocation.
