@@ -8,9 +8,10 @@
 //
 // Threads and state. Thread-safe. One mutex guards the index of groups and
 // streams, each stream's recent events (bounded) and the write queue. Append()
-// only queues under that mutex; the "log-writer" thread takes the queue as a
-// batch and appends it to one file per stream under `dir`, outside the lock, then
-// re-locks to record how much is on disk. Reads copy what they need under the lock
+// formats the event's file line before taking that mutex and only queues under
+// it; the "log-writer" thread takes the queue as a batch and appends it to one
+// file per stream under `dir` (keeping recently written files open), outside the
+// lock, then re-locks to record how much is on disk. Reads copy what they need under the lock
 // and read older events from the files outside it, so an event is readable as soon
 // as Append() returns.
 //
