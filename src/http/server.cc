@@ -152,7 +152,8 @@ class Session : public std::enable_shared_from_this<Session> {
   }
 
  private:
-  // Starts a new request: parses what is already buffered, reads the rest.
+  // Starts a new request: parses what is already buffered (from the reactor,
+  // not from the caller's stack), reads the rest.
   void ReadHeader();
   // Feeds the buffered bytes to the parser and acts on what it completes; reads
   // more when it needs more.
@@ -226,7 +227,16 @@ void Session::ReadHeader() {
   parser_->body_limit(boost::none);
   parser_->header_limit(64 * 1024);
   header_done_ = false;
-  Parse();
+  if (buffer_.size() == 0) {
+    ReadMore();
+    return;
+  }
+  // A pipelined request is already buffered. ReadHeader may run inside a
+  // handler (a response written at once from Respond()), so the next request
+  // is parsed and dispatched from the reactor, never nested in that handler.
+  asio::post(socket_.get_executor(), [self = shared_from_this()] {
+    if (!self->core_->closed) self->Parse();
+  });
 }
 
 void Session::Parse() {

@@ -152,13 +152,19 @@ TEST_F(ServerTest, TheHandlerGetsMethodTargetHeadersInOrderWithDuplicatesAndBody
                 {"Host", "h"}, {"X-Dup", "1"}, {"x-dup", "2"}, {"Content-Length", "6"}}));
 }
 
-TEST_F(ServerTest, PipelinedRequestsAreAnsweredInOrder) {
-  uint16_t port = StartListener(
-      [](Request&& r, Responder resp) { resp.Respond(Response::Text(200, r.target + r.body)); });
+TEST_F(ServerTest, PipelinedRequestsAreAnsweredInOrderAndNeverDispatchedInsideAHandler) {
+  std::atomic<int> depth = 0, max_depth = 0;
+  uint16_t port = StartListener([&](Request&& r, Responder resp) {
+    max_depth = std::max(max_depth.load(), ++depth);
+    // Answered at once: the response is written from inside this call.
+    resp.Respond(Response::Text(200, r.target + r.body));
+    --depth;
+  });
   RawClient c(port);
   c.Send("POST /1 HTTP/1.1\r\nHost: h\r\nContent-Length: 1\r\n\r\naGET /2 HTTP/1.1\r\nHost: h\r\n\r\n");
   EXPECT_NE(c.ReadResponse().find("\r\n\r\n/1a"), std::string::npos);
   EXPECT_NE(c.ReadResponse().find("\r\n\r\n/2"), std::string::npos);
+  EXPECT_EQ(max_depth.load(), 1);
 }
 
 TEST_F(ServerTest, AChunkedBodyIsReassembledAndOneBeyondTheLimitIsTooLarge) {
