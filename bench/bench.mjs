@@ -41,6 +41,8 @@ const BURST = Number(args.burst ?? 200);
 const DENSITY = Number(args.density ?? 100);
 const CALLGRIND = args.callgrind !== '0';
 const CALLGRIND_INVOKES = Number(args['callgrind-invokes'] ?? 500);
+// A clean shutdown under valgrind takes ~1 s; beyond this the daemon is hung.
+const CALLGRIND_STOP_MS = 60000;
 const ASYNC_EVENTS = Number(args['async-events'] ?? 20000);
 const ONLY = args.only ? new Set(args.only.split(',')) : null;
 const PEERS = args['no-peers'] === undefined;
@@ -195,6 +197,7 @@ async function startNimbus(extra = [], wrapper = null, env = process.env) {
       const deadline = Date.now() + 5000;
       while (Date.now() < deadline && (await this.metric('nimbus_stem_cells_launching')) > 0) await sleep(5);
     },
+    stderrTail: (chars = 600) => stderr.slice(-chars),
     async stop() { await stop(child); rmSync(dataDir, { recursive: true, force: true }); },
   };
   return nimbus;
@@ -385,10 +388,18 @@ function envCgroupsUsage(daemonPid) {
   return null;
 }
 
-function callgrindIr(file) {
+// Total instructions (Ir) in the daemon's own profile. Callgrind creates the file
+// empty when the process starts and fills it only when the process exits normally,
+// so a daemon that hung at shutdown and was SIGKILLed leaves an empty file: that is
+// an error to report, never a null figure.
+function callgrindIr(file, pid) {
+  if (!existsSync(file)) throw new Error(`no callgrind output ${file}`);
   const t = readFileSync(file, 'utf8');
-  const m = t.match(/^summary:\s+(\d+)/m) ?? t.match(/^totals:\s+(\d+)/m);
-  return m ? Number(m[1]) : null;
+  const owner = t.match(/^pid:\s+(\d+)/m);
+  if (owner && Number(owner[1]) !== pid) throw new Error(`${file} is the profile of pid ${owner[1]}, not of the daemon ${pid}`);
+  const m = t.match(/^totals:\s+(\d+)/m) ?? t.match(/^summary:\s+(\d+)/m);
+  if (!m) throw new Error(`${file} (${t.length} bytes) has no totals: the daemon did not finish its callgrind dump`);
+  return Number(m[1]);
 }
 
 // ---------------------------------------------------------------- rows
@@ -519,13 +530,21 @@ async function nimbusRows() {
             if (r.status !== 200) throw new Error(`invoke under callgrind: ${r.status} ${r.body.slice(0, 200)}`);
           }
           a.destroy();
-        } finally { await stop(n.child, 'SIGTERM', 60000); rmSync(n.dataDir, { recursive: true, force: true }); }
-        const file = path.join(TMP, `callgrind.${count}.${n.child.pid}`);
-        if (!existsSync(file)) throw new Error(`no callgrind output ${file}`);
-        ir[count] = callgrindIr(file);
+        } finally { await stop(n.child, 'SIGTERM', CALLGRIND_STOP_MS); rmSync(n.dataDir, { recursive: true, force: true }); }
+        // Forked children (each sandbox's init, before it execs the runtime) are
+        // instrumented too: they are pid 1, 2... of their own pid namespace, so their
+        // %p never names the daemon's file (and they cannot write theirs after
+        // pivot_root). The daemon's file is the one with its own pid.
+        if (n.child.exitCode !== 0) {
+          const how = n.child.signalCode ? `killed by ${n.child.signalCode}` : `exit status ${n.child.exitCode}`;
+          log(`callgrind: daemon stderr (tail):\n${n.stderrTail()}`);
+          throw new Error(`daemon under callgrind (${count} invokes) did not exit cleanly within ${CALLGRIND_STOP_MS / 1000} s of SIGTERM (${how}): no profile`);
+        }
+        ir[count] = callgrindIr(path.join(TMP, `callgrind.${count}.${n.child.pid}`), n.child.pid);
       }
-      R.rows.callgrind = { nimbus: { invokes: CALLGRIND_INVOKES, ir_total: ir[CALLGRIND_INVOKES], ir_baseline: ir[0],
-        ir_per_invoke: Math.round((ir[CALLGRIND_INVOKES] - ir[0]) / CALLGRIND_INVOKES) } };
+      const perInvoke = Math.round((ir[CALLGRIND_INVOKES] - ir[0]) / CALLGRIND_INVOKES);
+      if (!(perInvoke > 0)) throw new Error(`implausible instructions per invoke ${perInvoke} (Ir ${ir[CALLGRIND_INVOKES]} with ${CALLGRIND_INVOKES} invokes, ${ir[0]} without)`);
+      R.rows.callgrind = { nimbus: { invokes: CALLGRIND_INVOKES, ir_total: ir[CALLGRIND_INVOKES], ir_baseline: ir[0], ir_per_invoke: perInvoke } };
     } catch (e) { notMeasured.callgrind = String(e.message ?? e).slice(0, 200); log(`callgrind: ${notMeasured.callgrind}`); }
   }
 

@@ -38,9 +38,10 @@ ApiError RequestTooLarge(size_t limit, std::string_view operation) {
       fmt::format("Request must be smaller than {} bytes for the {} operation", limit, operation)));
 }
 
-bool BodyTooLarge(const http::Request& r, size_t limit) {
-  return r.body_too_large || r.body.size() > limit;
+bool BodyTooLarge(const http::Request& r, std::string_view body, size_t limit) {
+  return r.body_too_large || body.size() > limit;
 }
+bool BodyTooLarge(const http::Request& r, size_t limit) { return BodyTooLarge(r, r.body, limit); }
 
 http::Response JsonOk(int status, std::string body) {
   return http::Response::Json(status, std::move(body));
@@ -85,7 +86,12 @@ bool IsLegacyInvokeAsync(const std::optional<std::vector<std::string>>& segs) {
 
 bool LambdaApi::IsInvoke(const http::Request& request) {
   if (request.method != "POST") return false;
-  auto segs = Segments(request);
+  return IsInvokeSegments(request, Segments(request));
+}
+
+bool LambdaApi::IsInvokeSegments(const http::Request& request,
+                                 const std::optional<std::vector<std::string>>& segs) {
+  if (request.method != "POST") return false;
   if (IsLegacyInvokeAsync(segs)) return true;
   return segs && segs->size() == 4 && (*segs)[0] == "2015-03-31" && (*segs)[1] == "functions" &&
          (*segs)[3] == "invocations";
@@ -518,7 +524,12 @@ ApiResult<http::Response> LambdaApi::RouteLayers(const http::Request& request,
 
 ApiResult<PreparedInvoke> LambdaApi::PrepareInvoke(const http::Request& request,
                                                    const std::string& request_id) const {
-  auto segs = Segments(request);
+  return PrepareInvokeSegments(request, Segments(request), request.body, request_id);
+}
+
+ApiResult<PreparedInvoke> LambdaApi::PrepareInvokeSegments(
+    const http::Request& request, const std::optional<std::vector<std::string>>& segs,
+    std::string payload, const std::string& request_id) const {
   NIMBUS_CHECK(segs && segs->size() == 4) << "PrepareInvoke of a non-Invoke request";
   const bool legacy_async = IsLegacyInvokeAsync(segs);
   const std::string& name = (*segs)[2];
@@ -532,11 +543,11 @@ ApiResult<PreparedInvoke> LambdaApi::PrepareInvoke(const http::Request& request,
   if (type != "RequestResponse" && type != "Event" && type != "DryRun") {
     return EnumError(type, "invocationType", "Event, RequestResponse, DryRun");
   }
-  if (type == "Event" && BodyTooLarge(request, kMaxAsyncInvokePayloadBytes)) {
+  if (type == "Event" && BodyTooLarge(request, payload, kMaxAsyncInvokePayloadBytes)) {
     return RequestTooLarge(kMaxAsyncInvokePayloadBytes,
                            legacy_async ? "InvokeAsync" : "InvokeFunction");
   }
-  if (BodyTooLarge(request, kMaxSyncInvokePayloadBytes)) {
+  if (BodyTooLarge(request, payload, kMaxSyncInvokePayloadBytes)) {
     return RequestTooLarge(kMaxSyncInvokePayloadBytes, "InvokeFunction");
   }
   std::string_view log_type = request.headers.Get("X-Amz-Log-Type").value_or("None");
@@ -559,9 +570,9 @@ ApiResult<PreparedInvoke> LambdaApi::PrepareInvoke(const http::Request& request,
     out.function_name = name;
     out.qualifier = qualifier;
   }
-  if (!request.body.empty()) {
+  if (!payload.empty()) {
     boost::json::error_code ec;
-    boost::json::value v = boost::json::parse(request.body, ec);
+    boost::json::value v = boost::json::parse(payload, ec);
     (void)v;
     if (ec) {
       return RequestNotJson(fmt::format("Could not parse payload into json: {}", ec.message()));
@@ -593,13 +604,13 @@ ApiResult<PreparedInvoke> LambdaApi::PrepareInvoke(const http::Request& request,
                                ? control::QualifiedFunctionArn(deps_.region, fn->config.name,
                                                                *ref->qualifier)
                                : fn->arn;
-  r.payload = request.body;
+  r.payload = std::move(payload);
   r.trace_id = std::string(request.headers.Get("X-Amzn-Trace-Id").value_or(""));
   r.tail_log = log_type == "Tail";
   return out;
 }
 
-http::Response LambdaApi::InvokeResponse(const invoke::InvokeOutcome& outcome, bool tail_log,
+http::Response LambdaApi::InvokeResponse(invoke::InvokeOutcome outcome, bool tail_log,
                                          const std::string& request_id) {
   http::Response r;
   r.status = 200;
@@ -608,7 +619,7 @@ http::Response LambdaApi::InvokeResponse(const invoke::InvokeOutcome& outcome, b
   r.headers.Set("X-Amz-Executed-Version", outcome.executed_version);
   if (outcome.function_error) r.headers.Set("X-Amz-Function-Error", *outcome.function_error);
   if (tail_log) r.headers.Set("X-Amz-Log-Result", Base64Encode(outcome.log_tail));
-  r.body = outcome.payload;
+  r.body = std::move(outcome.payload);
   return WithStandardHeaders(std::move(r),
                              outcome.request_id.empty() ? request_id : outcome.request_id);
 }
@@ -616,8 +627,12 @@ http::Response LambdaApi::InvokeResponse(const invoke::InvokeOutcome& outcome, b
 void LambdaApi::HandleAsync(http::Request&& request,
                             std::function<void(http::Response)> respond) {
   std::string request_id = NewUuid();
-  if (IsInvoke(request)) {
-    ApiResult<PreparedInvoke> prepared = PrepareInvoke(request, request_id);
+  // Decoded once: the path is looked at by IsInvoke, PrepareInvoke and InvokeAsync.
+  const auto segs = Segments(request);
+  if (IsInvokeSegments(request, segs)) {
+    std::string payload = std::move(request.body);
+    ApiResult<PreparedInvoke> prepared =
+        PrepareInvokeSegments(request, segs, std::move(payload), request_id);
     if (!prepared.ok()) {
       respond(WithStandardHeaders(ErrorResponse(prepared.error()), request_id));
       return;
@@ -638,7 +653,7 @@ void LambdaApi::HandleAsync(http::Request&& request,
           .trace_id = std::move(r.trace_id),
       };
       // The legacy InvokeAsync answers {"Status": 202}; Invoke answers an empty 202.
-      bool legacy = IsLegacyInvokeAsync(Segments(request));
+      bool legacy = IsLegacyInvokeAsync(segs);
       deps_.async->Enqueue(std::move(event), [respond = std::move(respond), request_id,
                                               legacy](Status accepted) {
         if (!accepted.ok()) {
@@ -659,7 +674,7 @@ void LambdaApi::HandleAsync(http::Request&& request,
                                  ErrorResponse(ToApiError(outcome.error())), request_id));
                              return;
                            }
-                           respond(InvokeResponse(*outcome, tail, request_id));
+                           respond(InvokeResponse(std::move(outcome).value(), tail, request_id));
                          });
     return;
   }

@@ -110,11 +110,19 @@ class LambdaApi {
   // `request_id` becomes the invocation's request id.
   ApiResult<PreparedInvoke> PrepareInvoke(const http::Request& request,
                                           const std::string& request_id) const;
-  // The HTTP response for a finished invocation.
-  static http::Response InvokeResponse(const invoke::InvokeOutcome& outcome, bool tail_log,
+  // The HTTP response for a finished invocation (its payload becomes the body).
+  static http::Response InvokeResponse(invoke::InvokeOutcome outcome, bool tail_log,
                                        const std::string& request_id);
 
  private:
+  // IsInvoke() and PrepareInvoke() on the request's decoded path segments (see
+  // Segments() in the .cc), which HandleAsync() computes once. `payload` is the
+  // request body (moved in by HandleAsync(), copied by PrepareInvoke()).
+  static bool IsInvokeSegments(const http::Request& request,
+                               const std::optional<std::vector<std::string>>& segs);
+  ApiResult<PreparedInvoke> PrepareInvokeSegments(
+      const http::Request& request, const std::optional<std::vector<std::string>>& segs,
+      std::string payload, const std::string& request_id) const;
   ApiResult<http::Response> Route(const http::Request& request,
                                   std::vector<InvokerUpdate>& updates);
   // Routes under /2015-03-31/functions/{name}/...

@@ -188,7 +188,13 @@ std::string FunctionEventInvokeConfigJson(const EventInvokeConfig& c,
 EventInvokeConfigApi::EventInvokeConfigApi(Deps deps) : deps_(std::move(deps)) {}
 
 bool EventInvokeConfigApi::Matches(const http::Request& request) {
-  auto segs = http::DecodedPathSegments(request.path());
+  // Every request the server routes is asked (each Invoke too): reject without
+  // decoding the path unless its first segment is "2019-09-25" or has an escape.
+  std::string_view path = request.path();
+  std::string_view first = path.substr(path.starts_with('/') ? 1 : 0);
+  first = first.substr(0, first.find('/'));
+  if (first != "2019-09-25" && first.find('%') == std::string_view::npos) return false;
+  auto segs = http::DecodedPathSegments(path);
   if (!segs) return false;
   const auto& s = *segs;
   return (s.size() == 4 || (s.size() == 5 && s[4] == "list")) && s[0] == "2019-09-25" &&

@@ -55,6 +55,23 @@ class EventInvokeConfigApiTest : public ::testing::Test {
 constexpr char kPath[] = "/2019-09-25/functions/f/event-invoke-config";
 constexpr char kDest[] = "arn:aws:lambda:us-east-1:000000000000:function:dest";
 
+TEST(EventInvokeConfigApiMatches, TakesItsOwnPathsEvenPercentEncodedAndNothingElse) {
+  auto matches = [](std::string target) {
+    http::Request r;
+    r.method = "GET";
+    r.target = std::move(target);
+    return EventInvokeConfigApi::Matches(r);
+  };
+  EXPECT_TRUE(matches("/2019-09-25/functions/f/event-invoke-config"));
+  EXPECT_TRUE(matches("/2019-09-25/functions/f/event-invoke-config/list?MaxItems=1"));
+  EXPECT_TRUE(matches("/%32019-09-25/functions/f/event-invoke-config"));
+  EXPECT_TRUE(matches("/2019-09-25/functions/f/event%2Dinvoke-config"));
+  EXPECT_FALSE(matches("/2015-03-31/functions/f/invocations"));
+  EXPECT_FALSE(matches("/2019-09-25/functions/f/other"));
+  EXPECT_FALSE(matches("/"));
+  EXPECT_FALSE(matches(""));
+}
+
 TEST_F(EventInvokeConfigApiTest, PutReturnsTheConfigWithAQualifiedArnAndEpochSecondsAndGetReadsIt) {
   http::Response put = Call("PUT", kPath,
                             std::string(R"({"MaximumRetryAttempts":1,"DestinationConfig":{"OnFailure":{"Destination":")") +

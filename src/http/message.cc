@@ -5,12 +5,19 @@
 
 namespace nimbus::http {
 
+namespace {
+// ASCII only, as header names are; no locale lookup per byte (std::tolower).
+char AsciiLower(char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c + ('a' - 'A')) : c; }
+
+// Room for a typical message's headers at the first insertion, instead of
+// growing (and moving every string) at 1, 2, 4 and 8.
+constexpr size_t kTypicalHeaderCount = 8;
+}  // namespace
+
 bool EqualsIgnoreCase(std::string_view a, std::string_view b) {
   if (a.size() != b.size()) return false;
   for (size_t i = 0; i < a.size(); ++i) {
-    if (std::tolower(static_cast<unsigned char>(a[i])) !=
-        std::tolower(static_cast<unsigned char>(b[i])))
-      return false;
+    if (AsciiLower(a[i]) != AsciiLower(b[i])) return false;
   }
   return true;
 }
@@ -24,10 +31,11 @@ std::optional<std::string_view> Headers::Get(std::string_view name) const {
 
 void Headers::Set(std::string name, std::string value) {
   Remove(name);
-  entries_.emplace_back(std::move(name), std::move(value));
+  Add(std::move(name), std::move(value));
 }
 
 void Headers::Add(std::string name, std::string value) {
+  if (entries_.capacity() == 0) entries_.reserve(kTypicalHeaderCount);
   entries_.emplace_back(std::move(name), std::move(value));
 }
 
@@ -95,6 +103,7 @@ std::optional<std::string> PercentDecode(std::string_view s) { return Decode(s, 
 
 std::optional<std::vector<std::string>> DecodedPathSegments(std::string_view path) {
   std::vector<std::string> out;
+  out.reserve(static_cast<size_t>(std::count(path.begin(), path.end(), '/')) + 1);
   size_t i = 0;
   if (!path.empty() && path[0] == '/') i = 1;
   while (i <= path.size()) {

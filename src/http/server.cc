@@ -8,8 +8,12 @@
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
+#include <boost/asio/write.hpp>
+#include <boost/beast/core/buffers_suffix.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/http.hpp>
+#include <array>
+#include <charconv>
 #include <optional>
 #include <unordered_set>
 
@@ -22,10 +26,60 @@ namespace nimbus::http {
 namespace asio = boost::asio;
 namespace beast = boost::beast;
 using tcp = asio::ip::tcp;
+using namespace std::string_view_literals;
 
 namespace {
 
 class Session;
+
+// Parses one request into the http::Request handed to the handler, as it
+// arrives: method, target, headers and body go straight into it. (Beast's
+// request_parser<string_body> built a beast::http::fields list first, an
+// allocation per header, which then had to be copied.)
+class RequestParser final : public beast::http::basic_parser<true> {
+ public:
+  Request& request() { return request_; }
+  // 10 or 11.
+  unsigned version() const { return version_; }
+
+ private:
+  void on_request_impl(beast::http::verb, beast::string_view method, beast::string_view target,
+                       int version, beast::error_code&) override {
+    request_.method.assign(method.data(), method.size());
+    request_.target.assign(target.data(), target.size());
+    version_ = static_cast<unsigned>(version);
+  }
+  void on_response_impl(int, beast::string_view, int, beast::error_code&) override {}
+  void on_field_impl(beast::http::field, beast::string_view name, beast::string_view value,
+                     beast::error_code&) override {
+    request_.headers.Add(std::string(name), std::string(value));
+  }
+  void on_header_impl(beast::error_code&) override {}
+  // Called only once the body is being read: after Session::OnHeader has
+  // refused a declared length above the listener's limit.
+  void on_body_init_impl(const boost::optional<std::uint64_t>& length,
+                         beast::error_code& ec) override {
+    if (!length) return;
+    if (*length > request_.body.max_size()) {
+      ec = beast::http::error::buffer_overflow;
+      return;
+    }
+    request_.body.reserve(static_cast<size_t>(*length));
+  }
+  size_t on_body_impl(beast::string_view body, beast::error_code&) override {
+    request_.body.append(body.data(), body.size());
+    return body.size();
+  }
+  void on_chunk_header_impl(std::uint64_t, beast::string_view, beast::error_code&) override {}
+  size_t on_chunk_body_impl(std::uint64_t, beast::string_view body, beast::error_code&) override {
+    request_.body.append(body.data(), body.size());
+    return body.size();
+  }
+  void on_finish_impl(beast::error_code&) override {}
+
+  Request request_;
+  unsigned version_ = 11;
+};
 
 // Shared by a Listener, its acceptor loop and its sessions. Confined to the reactor.
 struct ListenerCore {
@@ -48,6 +102,9 @@ class Session : public std::enable_shared_from_this<Session> {
     auto ep = socket_.remote_endpoint(ec);
     if (!ec) remote_ = ep.address().to_string();
     socket_.set_option(tcp::no_delay(true), ec);
+    // Deliver() writes at once and hands only a remainder to the reactor; in
+    // non-blocking mode a full socket buffer answers would_block instead of waiting.
+    socket_.non_blocking(true, ec);
   }
   ~Session() { core_->sessions.erase(this); }
 
@@ -95,17 +152,32 @@ class Session : public std::enable_shared_from_this<Session> {
   }
 
  private:
+  // Starts a new request: parses what is already buffered (from the reactor,
+  // not from the caller's stack), reads the rest.
   void ReadHeader();
-  void OnHeader(const boost::system::error_code& ec);
-  void ReadBody();
+  // Feeds the buffered bytes to the parser and acts on what it completes; reads
+  // more when it needs more.
+  void Parse();
+  void ReadMore();
+  // The header is parsed. Returns false if Parse() must stop: the request was
+  // dispatched (its declared body is too large) or a 100 Continue is being written.
+  bool OnHeader();
   void Dispatch(bool body_too_large, uint64_t declared);
+  // Serializes the status line and headers of `response` into head_.
+  void SerializeHead(const Response& response);
+  // The response is written (or writing failed): read the next request or close.
+  void OnWritten(const boost::system::error_code& ec);
 
   std::shared_ptr<ListenerCore> core_;
   tcp::socket socket_;
   std::string remote_;
   beast::flat_buffer buffer_;
-  std::optional<beast::http::request_parser<beast::http::string_body>> parser_;
-  beast::http::response<beast::http::string_body> out_;
+  std::optional<RequestParser> parser_;
+  bool header_done_ = false;  // of the request being parsed
+  unsigned version_ = 11;  // of the request being answered: 10 or 11
+  // The response being written: head (reused, so steady state allocates nothing) and body.
+  std::string head_;
+  std::string body_;
   bool keep_alive_ = true;
   bool awaiting_response_ = false;
   bool writing_ = false;
@@ -154,69 +226,88 @@ void Session::ReadHeader() {
   // 413 itself); the parser's own limit is set there for chunked bodies.
   parser_->body_limit(boost::none);
   parser_->header_limit(64 * 1024);
-  beast::http::async_read_header(
-      socket_, buffer_, *parser_,
-      [self = shared_from_this()](const boost::system::error_code& ec, size_t) {
-        self->OnHeader(ec);
-      });
+  header_done_ = false;
+  if (buffer_.size() == 0) {
+    ReadMore();
+    return;
+  }
+  // A pipelined request is already buffered. ReadHeader may run inside a
+  // handler (a response written at once from Respond()), so the next request
+  // is parsed and dispatched from the reactor, never nested in that handler.
+  asio::post(socket_.get_executor(), [self = shared_from_this()] {
+    if (!self->core_->closed) self->Parse();
+  });
 }
 
-void Session::OnHeader(const boost::system::error_code& ec) {
-  if (ec || core_->closed) return;  // peer closed or malformed: drop the connection
-  auto& req = parser_->get();
+void Session::Parse() {
+  while (buffer_.size() > 0) {
+    beast::error_code ec;
+    size_t used = parser_->put(buffer_.data(), ec);
+    buffer_.consume(used);
+    if (ec == beast::http::error::need_more) break;
+    if (ec == beast::http::error::body_limit) {
+      Dispatch(/*body_too_large=*/true, core_->options.max_body_bytes + 1);
+      return;
+    }
+    if (ec) return;  // malformed: drop the connection
+    if (!header_done_ && parser_->is_header_done()) {
+      header_done_ = true;
+      if (!OnHeader()) return;
+    }
+    if (parser_->is_done()) {
+      Dispatch(false, 0);
+      return;
+    }
+    if (used == 0) break;
+  }
+  ReadMore();
+}
+
+void Session::ReadMore() {
+  // Room for 64 KiB more, as Beast's read loop gives itself.
+  size_t room = std::min<size_t>(64 * 1024, buffer_.max_size() - buffer_.size());
+  socket_.async_read_some(buffer_.prepare(room), [self = shared_from_this()](
+                                                     const boost::system::error_code& ec,
+                                                     size_t n) {
+    if (ec || self->core_->closed) return;  // peer closed (mid-request or not): drop
+    self->buffer_.commit(n);
+    self->Parse();
+  });
+}
+
+bool Session::OnHeader() {
   auto declared = parser_->content_length();
   if (declared && *declared > core_->options.max_body_bytes) {
     Dispatch(/*body_too_large=*/true, *declared);
-    return;
+    return false;
   }
   parser_->body_limit(core_->options.max_body_bytes);
-  if (req[beast::http::field::expect] == "100-continue") {
-    auto cont = std::make_shared<beast::http::response<beast::http::empty_body>>(
-        beast::http::status::continue_, req.version());
-    beast::http::async_write(socket_, *cont,
-                             [self = shared_from_this(), cont](const boost::system::error_code& ec,
-                                                               size_t) {
-                               if (!ec) self->ReadBody();
-                             });
-    return;
+  if (parser_->request().headers.Get("Expect") == std::string_view("100-continue")) {
+    static constexpr std::string_view kContinue11 = "HTTP/1.1 100 Continue\r\n\r\n";
+    static constexpr std::string_view kContinue10 = "HTTP/1.0 100 Continue\r\n\r\n";
+    std::string_view interim = parser_->version() == 10 ? kContinue10 : kContinue11;
+    asio::async_write(socket_, asio::buffer(interim.data(), interim.size()),
+                      [self = shared_from_this()](const boost::system::error_code& ec, size_t) {
+                        if (!ec && !self->core_->closed) self->Parse();
+                      });
+    return false;
   }
-  ReadBody();
-}
-
-void Session::ReadBody() {
-  if (parser_->is_done()) {
-    Dispatch(false, 0);
-    return;
-  }
-  beast::http::async_read(
-      socket_, buffer_, *parser_,
-      [self = shared_from_this()](const boost::system::error_code& ec, size_t) {
-        if (ec == beast::http::error::body_limit) {
-          self->Dispatch(/*body_too_large=*/true, self->core_->options.max_body_bytes + 1);
-          return;
-        }
-        if (ec || self->core_->closed) return;
-        self->Dispatch(false, 0);
-      });
+  return true;
 }
 
 void Session::Dispatch(bool body_too_large, uint64_t declared) {
-  auto& msg = parser_->get();
-  Request req;
-  req.method = std::string(msg.method_string());
-  req.target = std::string(msg.target());
-  for (const auto& f : msg) req.headers.Add(std::string(f.name_string()), std::string(f.value()));
+  Request req = std::move(parser_->request());
   req.remote_address = remote_;
   req.body_too_large = body_too_large;
   if (body_too_large) {
+    req.body.clear();
     req.declared_body_size = declared;
     keep_alive_ = false;  // the unread body makes the stream unusable
   } else {
-    req.body = std::move(msg.body());
     req.declared_body_size = req.body.size();
-    keep_alive_ = msg.keep_alive();
+    keep_alive_ = parser_->keep_alive();
   }
-  out_.version(msg.version());
+  version_ = parser_->version();
   parser_.reset();
   ++seq_;
   awaiting_response_ = true;
@@ -227,31 +318,95 @@ void Session::Dispatch(bool body_too_large, uint64_t declared) {
   core_->handler(std::move(req), Responder(std::move(state)));
 }
 
+// Appends `text` without CR and LF: a header line must not end early (no
+// response splitting, whatever a handler put in a value).
+void AppendHeaderText(std::string& out, std::string_view text) {
+  // Two memchr scans; string_view::find_first_of would make a call per byte.
+  if (text.find('\r') == std::string_view::npos && text.find('\n') == std::string_view::npos) {
+    out += text;
+    return;
+  }
+  for (char c : text) {
+    if (c != '\r' && c != '\n') out.push_back(c);
+  }
+}
+
+// Framing headers are the server's: the handler's are dropped.
+bool IsFramingHeader(std::string_view name) {
+  return EqualsIgnoreCase(name, "Content-Length") || EqualsIgnoreCase(name, "Transfer-Encoding") ||
+         EqualsIgnoreCase(name, "Connection");
+}
+
+// The same bytes Beast's serializer wrote for a string_body response after
+// prepare_payload(): status line with the standard reason, the handler's headers
+// in order, Server, Content-Length (always, as prepare_payload sets it), and the
+// Connection header that keep-alive needs for the request's version.
+void Session::SerializeHead(const Response& response) {
+  head_.clear();
+  head_ += version_ == 10 ? "HTTP/1.0 "sv : "HTTP/1.1 "sv;
+  char digits[24];
+  auto status = static_cast<unsigned>(response.status);
+  head_.append(digits, std::to_chars(digits, digits + sizeof digits, status).ptr);
+  head_ += ' ';
+  head_ += beast::http::obsolete_reason(beast::http::int_to_status(status));
+  head_ += "\r\n"sv;
+  for (const auto& [k, v] : response.headers.entries()) {
+    if (IsFramingHeader(k)) continue;
+    AppendHeaderText(head_, k);
+    head_ += ": "sv;
+    AppendHeaderText(head_, v);
+    head_ += "\r\n"sv;
+  }
+  if (!core_->options.server_name.empty() && !response.headers.Has("Server")) {
+    head_ += "Server: "sv;
+    AppendHeaderText(head_, core_->options.server_name);
+    head_ += "\r\n"sv;
+  }
+  head_ += "Content-Length: "sv;
+  head_.append(digits, std::to_chars(digits, digits + sizeof digits, response.body.size()).ptr);
+  head_ += "\r\n"sv;
+  if (version_ == 10 && keep_alive_) head_ += "Connection: keep-alive\r\n"sv;
+  if (version_ != 10 && !keep_alive_) head_ += "Connection: close\r\n"sv;
+  head_ += "\r\n"sv;
+}
+
 void Session::Deliver(uint64_t seq, Response&& response) {
   if (seq != seq_ || !awaiting_response_ || core_->closed) return;
   awaiting_response_ = false;
-  unsigned version = out_.version();
-  out_ = {};
-  out_.version(version);
-  out_.result(static_cast<unsigned>(response.status));
-  for (const auto& [k, v] : response.headers.entries()) out_.insert(k, v);
-  if (!core_->options.server_name.empty() && !response.headers.Has("Server")) {
-    out_.set(beast::http::field::server, core_->options.server_name);
+  SerializeHead(response);
+  body_ = std::move(response.body);
+  // One sendmsg now: a response almost always fits the socket buffer, and then
+  // no write operation, handler or reactor round trip is needed.
+  std::array<asio::const_buffer, 2> buffers{asio::buffer(head_), asio::buffer(body_)};
+  boost::system::error_code ec;
+  size_t written = socket_.write_some(buffers, ec);
+  if (ec == asio::error::would_block || ec == asio::error::try_again) {
+    written = 0;
+    ec = {};
   }
-  out_.body() = std::move(response.body);
-  out_.keep_alive(keep_alive_);
-  out_.prepare_payload();
+  if (ec || written == head_.size() + body_.size()) {
+    OnWritten(ec);
+    return;
+  }
+  // The rest when the socket has room.
   writing_ = true;
-  beast::http::async_write(socket_, out_,
-                           [self = shared_from_this()](const boost::system::error_code& ec, size_t) {
-                             self->writing_ = false;
-                             if (ec) return;
-                             if (!self->keep_alive_) {
-                               self->Linger();
-                               return;
-                             }
-                             self->ReadHeader();
-                           });
+  beast::buffers_suffix<std::array<asio::const_buffer, 2>> rest(buffers);
+  rest.consume(written);
+  asio::async_write(socket_, rest,
+                    [self = shared_from_this()](const boost::system::error_code& ec, size_t) {
+                      self->writing_ = false;
+                      self->OnWritten(ec);
+                    });
+}
+
+void Session::OnWritten(const boost::system::error_code& ec) {
+  std::string().swap(body_);  // a large body's buffer is not kept for the connection's life
+  if (ec || core_->closed) return;
+  if (!keep_alive_) {
+    Linger();
+    return;
+  }
+  ReadHeader();
 }
 
 void Accept(std::shared_ptr<ListenerCore> core) {

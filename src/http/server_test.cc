@@ -8,6 +8,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <future>
 
 namespace nimbus::http {
@@ -53,6 +54,147 @@ TEST_F(ServerTest, AnswersSeveralRequestsOnOneKeepAliveConnection) {
   EXPECT_NE(r1.find("POST /a?x=1 abc"), std::string::npos);
   c.Send("GET /b HTTP/1.1\r\nHost: h\r\n\r\n");
   EXPECT_NE(c.ReadResponse().find("GET /b "), std::string::npos);
+}
+
+TEST_F(ServerTest, AResponseIsTheStatusLineTheHandlersHeadersInOrderAndContentLength) {
+  ListenerOptions o;
+  o.server_name = "nimbus";
+  uint16_t port = StartListener(
+      [](Request&&, Responder resp) {
+        Response r = Response::Json(201, "{}");
+        r.headers.Add("X-B", "2");
+        r.headers.Add("X-A", "1");
+        resp.Respond(std::move(r));
+      },
+      o);
+  RawClient c(port);
+  c.Send("GET / HTTP/1.1\r\nHost: h\r\n\r\n");
+  EXPECT_EQ(c.ReadResponse(),
+            "HTTP/1.1 201 Created\r\nContent-Type: application/json\r\nX-B: 2\r\nX-A: 1\r\n"
+            "Server: nimbus\r\nContent-Length: 2\r\n\r\n{}");
+}
+
+TEST_F(ServerTest, FramingHeadersAndLineBreaksFromAHandlerDoNotReachTheWire) {
+  uint16_t port = StartListener([](Request&&, Responder resp) {
+    Response r = Response::Text(200, "body");
+    r.headers.Add("Content-Length", "1");
+    r.headers.Add("Transfer-Encoding", "chunked");
+    r.headers.Add("Connection", "close");
+    r.headers.Add("X-Split", "a\r\nInjected: yes");
+    resp.Respond(std::move(r));
+  });
+  RawClient c(port);
+  c.Send("GET / HTTP/1.1\r\nHost: h\r\n\r\n");
+  EXPECT_EQ(c.ReadResponse(),
+            "HTTP/1.1 200 OK\r\nContent-Type: text/plain; charset=utf-8\r\n"
+            "X-Split: aInjected: yes\r\nContent-Length: 4\r\n\r\nbody");
+  // Still keep-alive: the handler's Connection header was not the server's answer.
+  c.Send("GET / HTTP/1.1\r\nHost: h\r\n\r\n");
+  EXPECT_NE(c.ReadResponse().find("body"), std::string::npos);
+}
+
+TEST_F(ServerTest, ConnectionCloseIsAnsweredWithConnectionCloseAndTheServerCloses) {
+  uint16_t port = StartListener(
+      [](Request&&, Responder resp) { resp.Respond(Response::Text(200, "bye")); });
+  RawClient c(port);
+  c.Send("GET / HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n");
+  std::string got = c.ReadResponse();
+  EXPECT_NE(got.find("\r\nConnection: close\r\n"), std::string::npos) << got;
+  EXPECT_TRUE(c.PeerClosed());
+}
+
+TEST_F(ServerTest, AnHttp10KeepAliveRequestKeepsTheConnectionOpen) {
+  uint16_t port = StartListener(
+      [](Request&& r, Responder resp) { resp.Respond(Response::Text(200, r.target)); });
+  RawClient c(port);
+  c.Send("GET /one HTTP/1.0\r\nConnection: keep-alive\r\n\r\n");
+  std::string got = c.ReadResponse();
+  EXPECT_EQ(got.rfind("HTTP/1.0 200 OK\r\n", 0), 0u) << got;
+  EXPECT_NE(got.find("\r\nConnection: keep-alive\r\n"), std::string::npos) << got;
+  c.Send("GET /two HTTP/1.0\r\n\r\n");
+  EXPECT_NE(c.ReadResponse().find("/two"), std::string::npos);
+  EXPECT_TRUE(c.PeerClosed());
+}
+
+TEST_F(ServerTest, ABodyLargerThanTheSocketBufferIsWrittenWhole) {
+  const std::string big(8 << 20, 'x');
+  uint16_t port = StartListener(
+      [&](Request&&, Responder resp) { resp.Respond(Response::Text(200, big)); });
+  RawClient c(port);
+  c.Send("GET / HTTP/1.1\r\nHost: h\r\n\r\n");
+  std::string got = c.ReadResponse();
+  ASSERT_GE(got.size(), big.size());
+  EXPECT_EQ(got.substr(got.size() - big.size()), big);
+  c.Send("GET / HTTP/1.1\r\nHost: h\r\n\r\n");
+  EXPECT_EQ(c.ReadResponse().size(), got.size());
+}
+
+TEST_F(ServerTest, TheHandlerGetsMethodTargetHeadersInOrderWithDuplicatesAndBody) {
+  std::promise<Request> received;
+  uint16_t port = StartListener([&](Request&& r, Responder resp) {
+    received.set_value(std::move(r));
+    resp.Respond(Response::Text(200, "ok"));
+  });
+  RawClient c(port);
+  // Split inside the header and again inside the body.
+  c.Send("PUT /p%20q?x=1 HTTP/1.1\r\nHost: h\r\nX-Dup: 1\r\nx-dup: 2\r\nCont");
+  c.Send("ent-Length: 6\r\n\r\nabc");
+  c.Send("def");
+  EXPECT_NE(c.ReadResponse().find("ok"), std::string::npos);
+  Request got = received.get_future().get();
+  EXPECT_EQ(got.method, "PUT");
+  EXPECT_EQ(got.target, "/p%20q?x=1");
+  EXPECT_EQ(got.body, "abcdef");
+  EXPECT_EQ(got.declared_body_size, 6u);
+  EXPECT_EQ(got.remote_address, "127.0.0.1");
+  EXPECT_EQ(got.headers.entries(),
+            (std::vector<std::pair<std::string, std::string>>{
+                {"Host", "h"}, {"X-Dup", "1"}, {"x-dup", "2"}, {"Content-Length", "6"}}));
+}
+
+TEST_F(ServerTest, PipelinedRequestsAreAnsweredInOrderAndNeverDispatchedInsideAHandler) {
+  std::atomic<int> depth = 0, max_depth = 0;
+  uint16_t port = StartListener([&](Request&& r, Responder resp) {
+    max_depth = std::max(max_depth.load(), ++depth);
+    // Answered at once: the response is written from inside this call.
+    resp.Respond(Response::Text(200, r.target + r.body));
+    --depth;
+  });
+  RawClient c(port);
+  c.Send("POST /1 HTTP/1.1\r\nHost: h\r\nContent-Length: 1\r\n\r\naGET /2 HTTP/1.1\r\nHost: h\r\n\r\n");
+  EXPECT_NE(c.ReadResponse().find("\r\n\r\n/1a"), std::string::npos);
+  EXPECT_NE(c.ReadResponse().find("\r\n\r\n/2"), std::string::npos);
+  EXPECT_EQ(max_depth.load(), 1);
+}
+
+TEST_F(ServerTest, AChunkedBodyIsReassembledAndOneBeyondTheLimitIsTooLarge) {
+  ListenerOptions o;
+  o.max_body_bytes = 8;
+  uint16_t port = StartListener(
+      [](Request&& r, Responder resp) {
+        resp.Respond(Response::Text(200, r.body_too_large ? "too large" : "body " + r.body));
+      },
+      o);
+  RawClient c(port);
+  c.Send("POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n"
+         "3\r\nabc\r\n2\r\nde\r\n0\r\n\r\n");
+  EXPECT_NE(c.ReadResponse().find("body abcde"), std::string::npos);
+  c.Send("POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n"
+         "9\r\n123456789\r\n0\r\n\r\n");
+  EXPECT_NE(c.ReadResponse().find("too large"), std::string::npos);
+  EXPECT_TRUE(c.PeerClosed());
+}
+
+TEST_F(ServerTest, AMalformedRequestClosesTheConnectionWithoutReachingTheHandler) {
+  std::atomic<bool> called = false;
+  uint16_t port = StartListener([&](Request&&, Responder resp) {
+    called = true;
+    resp.Respond(Response::Text(200, "no"));
+  });
+  RawClient c(port);
+  c.Send("GET / HTTP/1.1\r\nHost h\r\n\r\n");
+  EXPECT_TRUE(c.PeerClosed());
+  EXPECT_FALSE(called);
 }
 
 TEST_F(ServerTest, AResponderCanAnswerLaterFromAnotherThread) {

@@ -8,6 +8,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <array>
 #include <charconv>
 #include <cstring>
 #include <fstream>
@@ -33,6 +34,9 @@ constexpr std::string_view kStreamSuffix = ".log";
 // names well under NAME_MAX (255) including the ".log" suffix.
 constexpr size_t kMaxEncodedName = 200;
 constexpr size_t kEncodedPrefixWhenHashed = 120;
+// Stream files the writer keeps open: more than the streams that are busy at
+// once on a small host; beyond it the writer closes them all and starts over.
+constexpr size_t kMaxOpenStreamFiles = 64;
 
 std::optional<int64_t> ParseInt(std::string_view s) {
   int64_t v = 0;
@@ -79,9 +83,47 @@ std::string HeaderLine(std::string_view kind, int64_t created_ms, std::string_vi
   return fmt::format("{}\t{}\t{}\n", kind, created_ms, EscapeLogLine(name));
 }
 
-std::string EventLine(const LogEvent& e) {
-  return fmt::format("{}\t{}\t{}\n", e.timestamp_ms, e.ingestion_time_ms,
-                     EscapeLogLine(e.message));
+// The escape letter of each byte that esc() writes as two characters, or 0.
+constexpr std::array<char, 256> kEscapes = [] {
+  std::array<char, 256> t{};
+  t['\\'] = '\\';
+  t['\n'] = 'n';
+  t['\r'] = 'r';
+  t['\t'] = 't';
+  return t;
+}();
+
+// Appends esc(text) (see log_store.h) to `out`: runs without special bytes are
+// appended whole; the scan is a table lookup per byte (a switch per byte, or
+// string_view::find_first_of's call per byte, cost several times more).
+void AppendEscaped(std::string& out, std::string_view text) {
+  const char* p = text.data();
+  const char* end = p + text.size();
+  const char* run = p;
+  for (; p != end; ++p) {
+    char escaped = kEscapes[static_cast<unsigned char>(*p)];
+    if (escaped == 0) continue;
+    out.append(run, p);
+    out += '\\';
+    out += escaped;
+    run = p + 1;
+  }
+  out.append(run, end);
+}
+
+// "<timestamp>\t<ingestion>\t<esc(message)>\n", in one allocation.
+std::string EventLine(int64_t timestamp_ms, int64_t ingestion_time_ms, std::string_view message) {
+  std::string line;
+  // Two int64 and two tabs and a newline fit in 43 bytes; escapes rarely grow it.
+  line.reserve(message.size() + 48);
+  char digits[24];
+  line.append(digits, std::to_chars(digits, digits + sizeof digits, timestamp_ms).ptr);
+  line += '\t';
+  line.append(digits, std::to_chars(digits, digits + sizeof digits, ingestion_time_ms).ptr);
+  line += '\t';
+  AppendEscaped(line, message);
+  line += '\n';
+  return line;
 }
 
 Result<std::string> ReadFile(const fs::path& path) {
@@ -172,15 +214,7 @@ std::string EncodeFileName(std::string_view name) {
 std::string EscapeLogLine(std::string_view text) {
   std::string out;
   out.reserve(text.size());
-  for (char c : text) {
-    switch (c) {
-      case '\\': out += "\\\\"; break;
-      case '\n': out += "\\n"; break;
-      case '\r': out += "\\r"; break;
-      case '\t': out += "\\t"; break;
-      default: out.push_back(c);
-    }
-  }
+  AppendEscaped(out, text);
   return out;
 }
 
@@ -252,7 +286,6 @@ bool FilterPattern::Matches(std::string_view message) const {
 
 struct LogStore::Stream {
   std::string name;
-  uint64_t id = 0;  // distinguishes a re-created stream of the same name
   int64_t creation_time_ms = 0;
   fs::path file;
   uint64_t count = 0;      // events appended, including those on disk
@@ -262,6 +295,8 @@ struct LogStore::Stream {
   size_t memory_bytes = 0;
   std::optional<int64_t> first_ts, last_ts, last_ingestion;
   int64_t stored_bytes = 0;
+  // Set when its group is deleted; queued appends then record nothing.
+  bool removed = false;
 };
 
 struct LogStore::Group {
@@ -269,18 +304,19 @@ struct LogStore::Group {
   int64_t creation_time_ms = 0;
   fs::path dir;
   int64_t stored_bytes = 0;
-  std::map<std::string, std::unique_ptr<Stream>> streams;
+  // Shared with queued appends, which may outlive a deleted group.
+  std::map<std::string, std::shared_ptr<Stream>> streams;
 };
 
 struct LogStore::Op {
   enum class Kind { kCreateGroup, kCreateStream, kAppend, kDeleteGroup };
   Kind kind = Kind::kAppend;
   uint64_t seq = 0;
-  fs::path path;        // group dir (create/delete group) or stream file
+  fs::path path;        // group dir (create/delete group) or stream file (create stream)
   std::string content;  // header (create) or event line (append)
-  std::string group;    // for kAppend: where to record the write
-  std::string stream;
-  uint64_t stream_id = 0;
+  // kAppend: the stream written to (its file never changes) and where the write
+  // is recorded.
+  std::shared_ptr<Stream> target;
   size_t message_bytes = 0;
 };
 
@@ -362,9 +398,8 @@ Status LogStore::Load() NIMBUS_NO_THREAD_SAFETY_ANALYSIS {
         log::Warn("log store: skipping {}: bad stream header", file.string());
         continue;
       }
-      auto stream = std::make_unique<Stream>();
+      auto stream = std::make_shared<Stream>();
       stream->name = sheader->second;
-      stream->id = next_stream_id_++;
       stream->creation_time_ms = sheader->first;
       stream->file = file;
       std::string_view rest = std::string_view(text).substr(nl + 1);
@@ -403,8 +438,8 @@ void LogStore::Enqueue(Op op) {
   queue_.push_back(std::move(op));
 }
 
-LogStore::Stream& LogStore::GetOrCreateStream(const std::string& group_name,
-                                              const std::string& stream_name) {
+const std::shared_ptr<LogStore::Stream>& LogStore::GetOrCreateStream(
+    const std::string& group_name, const std::string& stream_name, Group** group_out) {
   const int64_t now = ToUnixMillis(clock_.Now());
   auto git = groups_.find(group_name);
   if (git == groups_.end()) {
@@ -420,11 +455,11 @@ LogStore::Stream& LogStore::GetOrCreateStream(const std::string& group_name,
     git = groups_.emplace(group_name, std::move(group)).first;
   }
   Group& group = *git->second;
+  if (group_out != nullptr) *group_out = &group;
   auto sit = group.streams.find(stream_name);
   if (sit == group.streams.end()) {
-    auto stream = std::make_unique<Stream>();
+    auto stream = std::make_shared<Stream>();
     stream->name = stream_name;
-    stream->id = next_stream_id_++;
     stream->creation_time_ms = now;
     stream->file = group.dir / (EncodeFileName(stream_name) + std::string(kStreamSuffix));
     Op op;
@@ -434,21 +469,20 @@ LogStore::Stream& LogStore::GetOrCreateStream(const std::string& group_name,
     Enqueue(std::move(op));
     sit = group.streams.emplace(stream_name, std::move(stream)).first;
   }
-  return *sit->second;
+  return sit->second;
 }
 
-void LogStore::AppendLocked(Group& group, Stream& stream, LogEvent event) {
+void LogStore::AppendLocked(Group& group, const std::shared_ptr<Stream>& target, LogEvent event,
+                            std::string line) {
   if (pending_bytes_ + event.message.size() > options_.max_pending_bytes) {
     ++dropped_;
     return;
   }
+  Stream& stream = *target;
   Op op;
   op.kind = Op::Kind::kAppend;
-  op.path = stream.file;
-  op.content = EventLine(event);
-  op.group = group.name;
-  op.stream = stream.name;
-  op.stream_id = stream.id;
+  op.content = std::move(line);
+  op.target = target;
   op.message_bytes = event.message.size();
   Enqueue(std::move(op));
 
@@ -474,6 +508,9 @@ void LogStore::EvictLocked(Stream& stream) {
 
 void LogStore::Append(const std::string& group, const std::string& stream, int64_t timestamp_ms,
                       std::string message) {
+  // The line is built before taking the lock, which the log writer and readers share.
+  const int64_t ingestion_ms = ToUnixMillis(clock_.Now());
+  std::string line = EventLine(timestamp_ms, ingestion_ms, message);
   bool wake;
   {
     MutexLock l(mu_);
@@ -482,9 +519,10 @@ void LogStore::Append(const std::string& group, const std::string& stream, int64
     // line were a large share of the invoke path). Events reach the disk as
     // soon as the writer runs, so a SIGKILL loses almost nothing.
     wake = queue_.empty();
-    Stream& s = GetOrCreateStream(group, stream);
-    AppendLocked(*groups_[group], s,
-                 LogEvent{timestamp_ms, std::move(message), ToUnixMillis(clock_.Now())});
+    Group* g = nullptr;
+    const std::shared_ptr<Stream>& s = GetOrCreateStream(group, stream, &g);
+    AppendLocked(*g, s, LogEvent{timestamp_ms, std::move(message), ingestion_ms},
+                 std::move(line));
   }
   if (wake) writer_cv_.notify_one();
 }
@@ -518,7 +556,7 @@ Status LogStore::CreateLogStream(const std::string& group, const std::string& st
     if (git->second->streams.count(stream)) {
       return Conflict(fmt::format("log stream {}: already exists", stream));
     }
-    GetOrCreateStream(group, stream);
+    GetOrCreateStream(group, stream, nullptr);
   }
   writer_cv_.notify_one();
   return Status::Ok();
@@ -543,7 +581,8 @@ Status LogStore::PutLogEvents(const std::string& group, const std::string& strea
     const int64_t now = ToUnixMillis(clock_.Now());
     for (auto& e : events) {
       e.ingestion_time_ms = now;
-      AppendLocked(*git->second, *sit->second, std::move(e));
+      std::string line = EventLine(e.timestamp_ms, now, e.message);
+      AppendLocked(*git->second, sit->second, std::move(e), std::move(line));
     }
   }
   writer_cv_.notify_one();
@@ -559,6 +598,7 @@ Status LogStore::DeleteLogGroup(const std::string& group) {
     op.kind = Op::Kind::kDeleteGroup;
     op.path = git->second->dir;
     Enqueue(std::move(op));
+    for (auto& [name, stream] : git->second->streams) stream->removed = true;
     groups_.erase(git);
   }
   writer_cv_.notify_one();
@@ -586,6 +626,16 @@ Status LogStore::Flush() NIMBUS_NO_THREAD_SAFETY_ANALYSIS {
 
 void LogStore::RunWriter() NIMBUS_NO_THREAD_SAFETY_ANALYSIS {
   std::vector<Op> batch;  // ops taken from the queue, not yet committed
+  // Stream files stay open across batches (an open, fstat and close per wake-up
+  // were most of the writer's syscalls on the invoke path), with the size they
+  // have so that a failed write can be undone. Ops apply in queue order, and a
+  // group delete closes them all first. Holding the stream keeps its address
+  // from being reused as a key.
+  struct OpenFile {
+    UniqueFd fd;
+    off_t size = 0;
+  };
+  std::unordered_map<std::shared_ptr<Stream>, OpenFile> open_files;
   std::unique_lock<std::mutex> lock(mu_.native());
   for (;;) {
     if (batch.empty()) {
@@ -602,77 +652,71 @@ void LogStore::RunWriter() NIMBUS_NO_THREAD_SAFETY_ANALYSIS {
 
     size_t done = 0;
     Status status = Status::Ok();
-    {
-      // Appends to one file stay open across a run of ops; a create or delete
-      // closes them, so ops apply in queue order.
-      std::unordered_map<std::string, UniqueFd> open;
-      auto fd_for = [&](const fs::path& path) -> Result<int> {
-        auto it = open.find(path.string());
-        if (it != open.end()) return it->second.get();
-        UniqueFd fd(::open(path.c_str(), O_WRONLY | O_APPEND | O_CLOEXEC));
-        if (!fd) return ErrnoStatus("open " + path.string());
-        int raw = fd.get();
-        open.emplace(path.string(), std::move(fd));
-        return raw;
-      };
-      while (done < batch.size() && status.ok()) {
-        const Op& op = batch[done];
-        switch (op.kind) {
-          case Op::Kind::kCreateGroup: {
-            std::error_code ec;
-            fs::create_directories(op.path, ec);
-            if (ec) {
-              status = Internal(fmt::format("create {}: {}", op.path.string(), ec.message()));
-            } else {
-              status = CreateFileOnce(op.path / kGroupFile, op.content);
-            }
-            break;
+    while (done < batch.size() && status.ok()) {
+      const Op& op = batch[done];
+      switch (op.kind) {
+        case Op::Kind::kCreateGroup: {
+          std::error_code ec;
+          fs::create_directories(op.path, ec);
+          if (ec) {
+            status = Internal(fmt::format("create {}: {}", op.path.string(), ec.message()));
+          } else {
+            status = CreateFileOnce(op.path / kGroupFile, op.content);
           }
-          case Op::Kind::kCreateStream:
-            status = CreateFileOnce(op.path, op.content);
-            break;
-          case Op::Kind::kDeleteGroup: {
-            open.clear();
-            std::error_code ec;
-            fs::remove_all(op.path, ec);
-            if (ec) {
-              status = Internal(fmt::format("remove {}: {}", op.path.string(), ec.message()));
-            }
-            break;
-          }
-          case Op::Kind::kAppend: {
-            // Gather the run of appends to this file into one write.
-            size_t end = done;
-            std::string data;
-            while (end < batch.size() && batch[end].kind == Op::Kind::kAppend &&
-                   batch[end].path == op.path) {
-              data += batch[end].content;
-              ++end;
-            }
-            auto fd = fd_for(op.path);
-            if (!fd) {
-              status = fd.error();
-              break;
-            }
-            struct stat st;
-            if (::fstat(*fd, &st) != 0) {
-              status = ErrnoStatus("stat " + op.path.string());
-              break;
-            }
-            status = WriteAll(*fd, data, op.path);
-            if (!status.ok()) {
-              // Undo a partial write so the retry does not duplicate lines.
-              if (::ftruncate(*fd, st.st_size) != 0) {
-                log::Error("log store: truncate {}: {}", op.path.string(), std::strerror(errno));
-              }
-              break;
-            }
-            done = end;
-            continue;
-          }
+          break;
         }
-        if (status.ok()) ++done;
+        case Op::Kind::kCreateStream:
+          status = CreateFileOnce(op.path, op.content);
+          break;
+        case Op::Kind::kDeleteGroup: {
+          open_files.clear();
+          std::error_code ec;
+          fs::remove_all(op.path, ec);
+          if (ec) {
+            status = Internal(fmt::format("remove {}: {}", op.path.string(), ec.message()));
+          }
+          break;
+        }
+        case Op::Kind::kAppend: {
+          // Gather the run of appends to this stream into one write.
+          const fs::path& path = op.target->file;
+          size_t end = done + 1;
+          while (end < batch.size() && batch[end].kind == Op::Kind::kAppend &&
+                 batch[end].target == op.target) {
+            ++end;
+          }
+          std::string gathered;
+          if (end - done > 1) {
+            for (size_t i = done; i < end; ++i) gathered += batch[i].content;
+          }
+          std::string_view data = end - done > 1 ? std::string_view(gathered) : op.content;
+          auto it = open_files.find(op.target);
+          if (it == open_files.end()) {
+            if (open_files.size() >= kMaxOpenStreamFiles) open_files.clear();
+            UniqueFd fd(::open(path.c_str(), O_WRONLY | O_APPEND | O_CLOEXEC));
+            struct stat st;
+            if (!fd || ::fstat(fd.get(), &st) != 0) {
+              status = ErrnoStatus((fd ? "stat " : "open ") + path.string());
+              break;
+            }
+            it = open_files.emplace(op.target, OpenFile{std::move(fd), st.st_size}).first;
+          }
+          OpenFile& file = it->second;
+          status = WriteAll(file.fd.get(), data, path);
+          if (!status.ok()) {
+            // Undo a partial write so the retry does not duplicate lines.
+            if (::ftruncate(file.fd.get(), file.size) != 0) {
+              log::Error("log store: truncate {}: {}", path.string(), std::strerror(errno));
+            }
+            open_files.erase(it);
+            break;
+          }
+          file.size += static_cast<off_t>(data.size());
+          done = end;
+          continue;
+        }
       }
+      if (status.ok()) ++done;
     }
 
     lock.lock();
@@ -680,13 +724,9 @@ void LogStore::RunWriter() NIMBUS_NO_THREAD_SAFETY_ANALYSIS {
       const Op& op = batch[i];
       pending_bytes_ -= op.message_bytes;
       written_seq_ = op.seq;
-      if (op.kind != Op::Kind::kAppend) continue;
-      auto git = groups_.find(op.group);
-      if (git == groups_.end()) continue;
-      auto sit = git->second->streams.find(op.stream);
-      if (sit == git->second->streams.end() || sit->second->id != op.stream_id) continue;
-      sit->second->persisted++;
-      EvictLocked(*sit->second);
+      if (op.kind != Op::Kind::kAppend || op.target->removed) continue;
+      op.target->persisted++;
+      EvictLocked(*op.target);
     }
     batch.erase(batch.begin(), batch.begin() + static_cast<std::ptrdiff_t>(done));
     if (!status.ok()) {

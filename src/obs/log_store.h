@@ -8,9 +8,10 @@
 //
 // Threads and state. Thread-safe. One mutex guards the index of groups and
 // streams, each stream's recent events (bounded) and the write queue. Append()
-// only queues under that mutex; the "log-writer" thread takes the queue as a
-// batch and appends it to one file per stream under `dir`, outside the lock, then
-// re-locks to record how much is on disk. Reads copy what they need under the lock
+// formats the event's file line before taking that mutex and only queues under
+// it; the "log-writer" thread takes the queue as a batch and appends it to one
+// file per stream under `dir` (keeping recently written files open), outside the
+// lock, then re-locks to record how much is on disk. Reads copy what they need under the lock
 // and read older events from the files outside it, so an event is readable as soon
 // as Append() returns.
 //
@@ -217,9 +218,13 @@ class LogStore {
   Status Load();
   void RunWriter();
   Status WriteBatch(const std::vector<Op>& ops);
-  Stream& GetOrCreateStream(const std::string& group, const std::string& stream)
+  // Sets *group_out (if not null) to the stream's group.
+  const std::shared_ptr<Stream>& GetOrCreateStream(const std::string& group,
+                                                   const std::string& stream, Group** group_out)
       NIMBUS_REQUIRES(mu_);
-  void AppendLocked(Group& group, Stream& stream, LogEvent event) NIMBUS_REQUIRES(mu_);
+  // Queues `event`, whose file line (EventLine) is `line`.
+  void AppendLocked(Group& group, const std::shared_ptr<Stream>& stream, LogEvent event,
+                    std::string line) NIMBUS_REQUIRES(mu_);
   void Enqueue(Op op) NIMBUS_REQUIRES(mu_);
   void EvictLocked(Stream& stream) NIMBUS_REQUIRES(mu_);
   // Copies what a reader needs from `stream` under the lock.
@@ -242,7 +247,6 @@ class LogStore {
   uint64_t failures_ NIMBUS_GUARDED_BY(mu_) = 0;
   Status last_error_ NIMBUS_GUARDED_BY(mu_);
   uint64_t dropped_ NIMBUS_GUARDED_BY(mu_) = 0;
-  uint64_t next_stream_id_ NIMBUS_GUARDED_BY(mu_) = 1;
   bool stopping_ NIMBUS_GUARDED_BY(mu_) = false;
 
   std::thread writer_;  // "log-writer"; started by Open(), joined by the destructor

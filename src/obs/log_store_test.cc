@@ -474,6 +474,44 @@ TEST(LogStore, DeleteLogGroupRemovesItsFilesAndTheNameCanBeReused) {
   EXPECT_EQ(Messages(page.events), (std::vector<std::string>{"after"}));
 }
 
+TEST(LogStore, AStreamFileHoldsItsHeaderThenOneEscapedLinePerEvent) {
+  TempDir dir;
+  FakeClock clock;
+  auto store = OpenStore(clock, dir.path());
+  store->Append(kGroup, "s", -5, "a\tb\\c\r\nd");
+  store->Append(kGroup, "s", 1714564800123, "");
+  ASSERT_TRUE(store->Flush().ok());
+  std::ifstream in(dir.path() / EncodeFileName(kGroup) / (EncodeFileName("s") + ".log"));
+  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  EXPECT_EQ(text,
+            "#nimbus-log-stream v1\t1714564800000\ts\n"
+            "-5\t1714564800000\ta\\tb\\\\c\\r\\nd\n"
+            "1714564800123\t1714564800000\t\n");
+}
+
+TEST(LogStore, EventsOfManyStreamsOverSeveralBatchesAllReachTheirFiles) {
+  TempDir dir;
+  FakeClock clock;
+  // More streams than the writer keeps open, written in two rounds.
+  constexpr int kStreams = 150;
+  {
+    auto store = OpenStore(clock, dir.path());
+    for (int round = 0; round < 2; ++round) {
+      for (int i = 0; i < kStreams; ++i) {
+        store->Append(kGroup, "s" + std::to_string(i), round, fmt::format("{}-{}", i, round));
+      }
+      ASSERT_TRUE(store->Flush().ok());
+    }
+  }
+  auto store = OpenStore(clock, dir.path());
+  for (int i = 0; i < kStreams; ++i) {
+    auto page = MustGet(*store, {.group = kGroup, .stream = "s" + std::to_string(i),
+                                 .start_from_head = true});
+    EXPECT_EQ(Messages(page.events),
+              (std::vector<std::string>{fmt::format("{}-0", i), fmt::format("{}-1", i)}));
+  }
+}
+
 TEST(LogStore, PutLogEventsNeedsAnExistingStreamAndChronologicalEvents) {
   TempDir dir;
   FakeClock clock;

@@ -29,20 +29,22 @@ http::Response FromStatus(const Status& s) {
   }
 }
 
-void SetIfNotEmpty(http::Headers& h, const char* name, const std::string& value) {
-  if (!value.empty()) h.Set(name, value);
+// The headers are distinct: Add, not Set (which first scans for the name).
+void AddIfNotEmpty(http::Headers& h, const char* name, std::string&& value) {
+  if (!value.empty()) h.Add(name, std::move(value));
 }
 
 http::Response RenderNext(NextEvent&& e) {
   http::Response r;
   r.status = 200;
-  r.headers.Set("Lambda-Runtime-Aws-Request-Id", e.request_id);
-  r.headers.Set("Lambda-Runtime-Deadline-Ms", std::to_string(e.deadline_ms));
-  SetIfNotEmpty(r.headers, "Lambda-Runtime-Invoked-Function-Arn", e.invoked_function_arn);
-  SetIfNotEmpty(r.headers, "Lambda-Runtime-Trace-Id", e.trace_id);
-  SetIfNotEmpty(r.headers, "Lambda-Runtime-Client-Context", e.client_context);
-  SetIfNotEmpty(r.headers, "Lambda-Runtime-Cognito-Identity", e.cognito_identity);
-  r.headers.Set("Content-Type", e.content_type.empty() ? "application/json" : e.content_type);
+  r.headers.Add("Lambda-Runtime-Aws-Request-Id", std::move(e.request_id));
+  r.headers.Add("Lambda-Runtime-Deadline-Ms", std::to_string(e.deadline_ms));
+  AddIfNotEmpty(r.headers, "Lambda-Runtime-Invoked-Function-Arn", std::move(e.invoked_function_arn));
+  AddIfNotEmpty(r.headers, "Lambda-Runtime-Trace-Id", std::move(e.trace_id));
+  AddIfNotEmpty(r.headers, "Lambda-Runtime-Client-Context", std::move(e.client_context));
+  AddIfNotEmpty(r.headers, "Lambda-Runtime-Cognito-Identity", std::move(e.cognito_identity));
+  r.headers.Add("Content-Type",
+                e.content_type.empty() ? std::string("application/json") : std::move(e.content_type));
   r.body = std::move(e.payload);
   return r;
 }
