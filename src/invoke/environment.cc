@@ -310,7 +310,7 @@ void Environment::Deliver() {
   e.trace_id = inv.request.trace_id.empty() ? NewTraceId(deps_.clock.Now()) : inv.request.trace_id;
   e.client_context = inv.request.client_context;
   e.content_type = inv.request.content_type;
-  e.payload = inv.request.payload;
+  e.payload = std::move(inv.request.payload);  // not needed after delivery
   LogStart(inv.request.request_id);
   deadline_timer_ =
       deps_.reactor.RunAfter(std::chrono::seconds(c.timeout_seconds), [this] { OnTimeout(); });
@@ -425,7 +425,8 @@ void Environment::Log(std::string message) {
     if (tail.size() > 4 * kTailBytes) tail.erase(0, tail.size() - kTailBytes);
   }
   const control::FunctionConfig& c = function_->config;
-  deps_.logs.Append(c.log_group.empty() ? "/aws/lambda/" + c.name : c.log_group, log_stream_,
+  if (log_group_.empty()) log_group_ = c.log_group.empty() ? "/aws/lambda/" + c.name : c.log_group;
+  deps_.logs.Append(log_group_, log_stream_,
                     ToUnixMillis(deps_.clock.Now()), std::move(message));
 }
 
