@@ -720,7 +720,9 @@ class Runtime {
  * mounted a function's code and layers and writes {"env": {...}}, the whole environment the
  * runtime would have been started with. EOF without a payload: the cell is being discarded.
  */
-function specialize(fd) {
+function specialize(fd, readyFd) {
+  // Closing the readiness descriptor tells the daemon this cell has loaded.
+  if (readyFd !== undefined) closeSync(Number(readyFd));
   const payload = readFileSync(fd);
   closeSync(fd);
   if (payload.length === 0) process.exit(0);
@@ -735,7 +737,9 @@ function specialize(fd) {
 
 async function main() {
   const specializationFd = process.env._NIMBUS_SPECIALIZATION_FD;
-  if (specializationFd !== undefined) specialize(Number(specializationFd));
+  if (specializationFd !== undefined) {
+    specialize(Number(specializationFd), process.env._NIMBUS_READY_FD);
+  }
   registerLayerHooks();
   logFormatIsJson = process.env.AWS_LAMBDA_LOG_FORMAT?.toUpperCase() === 'JSON';
   patchConsole();

@@ -917,12 +917,15 @@ def run(handler, client):
         handle_event_request(client, request_handler, invoke_id, headers, body)
 
 
-def _specialize(fd):
+def _specialize(fd, ready_fd):
     """A stem cell: waits for the daemon to assign a function, then takes on its environment.
 
     The daemon has mounted the function's code and layers by the time it writes; the payload
     is a JSON object {"env": {...}}: the whole environment the runtime would have been started
-    with. EOF without a payload means the cell is being discarded."""
+    with. EOF without a payload means the cell is being discarded. Closing `ready_fd` first
+    tells the daemon this cell has loaded."""
+    if ready_fd is not None:
+        os.close(int(ready_fd))
     chunks = []
     while True:
         chunk = os.read(fd, 65536)
@@ -950,7 +953,7 @@ def _configure():
 def main():
     specialization_fd = os.environ.get("_NIMBUS_SPECIALIZATION_FD")
     if specialization_fd is not None:
-        _specialize(int(specialization_fd))
+        _specialize(int(specialization_fd), os.environ.get("_NIMBUS_READY_FD"))
     _configure()
     address = os.environ.get("AWS_LAMBDA_RUNTIME_API")
     handler = os.environ.get("_HANDLER")

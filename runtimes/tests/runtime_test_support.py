@@ -148,12 +148,21 @@ class RuntimeTestCase(unittest.TestCase):
         """Launches the client as a stem cell: no function environment, cwd "/", waiting on
         the pipe named by _NIMBUS_SPECIALIZATION_FD. `specialize()` assigns the function."""
         read_fd, self._specialization_fd = os.pipe()
+        self._ready_read, ready_write = os.pipe()
         env = {"PATH": "/usr/local/bin:/usr/bin:/bin", "LANG": "C.UTF-8", "TZ": ":UTC",
-               "_NIMBUS_SPECIALIZATION_FD": str(read_fd)}
-        self.child = ChildProcess(self.ARGV, env, "/", pass_fds=(read_fd,))
+               "_NIMBUS_SPECIALIZATION_FD": str(read_fd), "_NIMBUS_READY_FD": str(ready_write)}
+        self.child = ChildProcess(self.ARGV, env, "/", pass_fds=(read_fd, ready_write))
         os.close(read_fd)
+        os.close(ready_write)
+        self.addCleanup(os.close, self._ready_read)
         self.addCleanup(self.child.kill)
         return self.child
+
+    def wait_until_loaded(self, timeout=10):
+        """Waits for the stem cell to close its readiness descriptor (EOF on our end)."""
+        ready, _, _ = select.select([self._ready_read], [], [], timeout)
+        self.assertTrue(ready, "the stem cell never reported it had loaded")
+        self.assertEqual(os.read(self._ready_read, 1), b"")
 
     def specialize(self, handler, task_root, env=None):
         extra = {"AWS_EXECUTION_ENV": self.EXECUTION_ENV}

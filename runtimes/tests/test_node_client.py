@@ -26,7 +26,7 @@ class NodeClientTest(RuntimeTestCase):
 
     def test_a_stem_cell_waits_then_runs_with_the_function_environment_it_is_given(self):
         child = self.start_stem_cell()
-        time.sleep(0.5)
+        self.wait_until_loaded()
         self.assertIsNone(child.proc.poll(), child.stderr)
         self.assertEqual(self.api.posts, [])
         self.specialize("index.environment", TASK_ROOT, env={"CUSTOM": "v"})

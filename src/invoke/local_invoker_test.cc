@@ -590,6 +590,7 @@ TEST_F(LocalInvokerStemCellTest, CellsStartWithoutCodeOrTheFunctionsEnvironment)
     const auto& env = c->spec.env;
     auto has = [&](const std::string& kv) { return std::find(env.begin(), env.end(), kv) != env.end(); };
     EXPECT_TRUE(has("_NIMBUS_SPECIALIZATION_FD=3"));
+    EXPECT_TRUE(has("_NIMBUS_READY_FD=4"));
     EXPECT_TRUE(has("PATH=/usr/local/bin:/usr/bin/:/bin:/opt/bin"));
     for (const auto& kv : env) {
       EXPECT_FALSE(kv.starts_with("AWS_LAMBDA_FUNCTION_NAME=") || kv.starts_with("_HANDLER="))

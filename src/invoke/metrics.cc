@@ -59,9 +59,11 @@ std::string RenderPrometheus(const InvokerStats& s) {
   out += fmt::format("nimbus_environments{{state=\"other\"}} {}\n", s.environments - s.idle);
   Gauge(out, "nimbus_invocations_in_flight", "Invocations running or waiting for an environment.",
         s.busy);
-  Gauge(out, "nimbus_stem_cells_ready", "Pre-started stem cells waiting for a function.",
+  Gauge(out, "nimbus_stem_cells_ready",
+        "Pre-started stem cells whose runtime has loaded, waiting for a function.",
         s.stem_cells.ready);
-  Gauge(out, "nimbus_stem_cells_launching", "Stem cells being started.", s.stem_cells.launching);
+  Gauge(out, "nimbus_stem_cells_launching", "Stem cells being started (sandbox or runtime).",
+        s.stem_cells.launching + s.stem_cells.starting);
   Gauge(out, "nimbus_stem_cells_target",
         "Stem cells wanted (the configured count, raised by recent bursts).", s.stem_cells.target);
   Counter(out, "nimbus_stem_cells_missed_total",

@@ -68,6 +68,8 @@ sandbox::Specialization StemCellSpecialization(const sandbox::SandboxSpec& spec)
 struct StemCells::Cell {
   std::unique_ptr<sandbox::Sandbox> sandbox;
   std::unique_ptr<Reactor::Watch> exit_watch;
+  std::unique_ptr<Reactor::Watch> ready_watch;  // until the runtime has loaded
+  bool loaded = false;
 };
 
 struct StemCells::Template {
@@ -90,6 +92,7 @@ StemCells::StemCells(Deps deps, StemCellOptions options, std::vector<StemCellTem
     t->sensitive = SensitiveSubset(def.env);
     t->cell_env = t->sensitive;
     t->cell_env.push_back(fmt::format("_NIMBUS_SPECIALIZATION_FD={}", sandbox::kSpecializationFd));
+    t->cell_env.push_back(fmt::format("_NIMBUS_READY_FD={}", sandbox::kStemCellReadyFd));
     t->def = std::move(def);
     templates_.push_back(std::move(t));
   }
@@ -114,6 +117,7 @@ void StemCells::Trim() {
       std::unique_ptr<Cell> cell = std::move(t->ready.back());
       t->ready.pop_back();
       cell->exit_watch.reset();
+      cell->ready_watch.reset();
       Destroy(std::move(cell->sandbox));
     }
   }
@@ -125,6 +129,7 @@ StemCells::~StemCells() {
   for (auto& t : templates_) {
     for (auto& cell : t->ready) {
       cell->exit_watch.reset();
+      cell->ready_watch.reset();
       (void)cell->sandbox->Destroy();
     }
   }
@@ -148,9 +153,13 @@ std::unique_ptr<sandbox::Sandbox> StemCells::Take(const std::vector<std::string>
       Fill(*t);
       return nullptr;
     }
-    std::unique_ptr<Cell> cell = std::move(t->ready.front());
-    t->ready.pop_front();
+    // The oldest loaded cell, else the oldest still loading.
+    auto it = std::find_if(t->ready.begin(), t->ready.end(), [](const auto& c) { return c->loaded; });
+    if (it == t->ready.end()) it = t->ready.begin();
+    std::unique_ptr<Cell> cell = std::move(*it);
+    t->ready.erase(it);
     cell->exit_watch.reset();
+    cell->ready_watch.reset();
     ++t->taken;
     t->failures = 0;
     Fill(*t);
@@ -208,6 +217,14 @@ void StemCells::OnLaunched(Template& t, Result<std::unique_ptr<sandbox::Sandbox>
     Cell* raw = cell.get();
     cell->exit_watch = deps_.reactor.WatchReadable(cell->sandbox->exit_fd(),
                                                    [this, &t, raw] { OnCellDied(t, raw); });
+    if (int fd = cell->sandbox->ready_fd(); fd >= 0) {
+      cell->ready_watch = deps_.reactor.WatchReadable(fd, [raw] {
+        raw->loaded = true;
+        raw->ready_watch.reset();
+      });
+    } else {
+      cell->loaded = true;
+    }
     t.ready.push_back(std::move(cell));
     return;
   }
@@ -236,6 +253,7 @@ void StemCells::OnCellDied(Template& t, Cell* cell) {
   log::Warn("stem cell ({}): the runtime exited while waiting ({})", t.def.name,
             exit ? exit->Describe() : "unknown");
   dead->exit_watch.reset();
+  dead->ready_watch.reset();
   Destroy(std::move(dead->sandbox));
   ++t.failures;
   if (shutting_down_ || t.retry) return;
@@ -274,6 +292,7 @@ void StemCells::Shutdown(std::function<void()> done) {
       std::unique_ptr<Cell> cell = std::move(t->ready.front());
       t->ready.pop_front();
       cell->exit_watch.reset();
+      cell->ready_watch.reset();
       cell->sandbox->Kill();
       Destroy(std::move(cell->sandbox));
     }
@@ -294,7 +313,7 @@ void StemCells::MaybeFinishShutdown() {
 StemCellStats StemCells::stats() const {
   StemCellStats s;
   for (const auto& t : templates_) {
-    s.ready += static_cast<int>(t->ready.size());
+    for (const auto& cell : t->ready) ++(cell->loaded ? s.ready : s.starting);
     s.launching += t->launching;
     s.taken += t->taken;
     s.missed += t->missed;

@@ -13,9 +13,12 @@
 //
 // Lifecycle of one cell:
 //
-//   launching ──(launched)──► ready ──Take()──► handed to an Environment
-//       │                       │
-//       └──(failed)             └──(runtime died)──► destroyed, relaunched after a back-off
+//   launching ──(launched)──► starting ──(runtime loaded)──► ready ──Take()──► an Environment's
+//       │                       │                             │
+//       └──(failed)             └─────────(runtime died)──────┴──► destroyed, relaunched after a back-off
+//
+// Take() hands out a ready cell (the oldest), else a starting one: its
+// interpreter is further along than a new sandbox's would be.
 //
 // Confined to the reactor thread; Launch and Destroy run on the BlockingPool.
 #pragma once
@@ -61,8 +64,9 @@ struct StemCellOptions {
 };
 
 struct StemCellStats {
-  int ready = 0;
-  int launching = 0;
+  int ready = 0;      // loaded, waiting to be specialized
+  int starting = 0;   // launched, runtime still loading
+  int launching = 0;  // sandbox being launched
   uint64_t taken = 0;   // cold starts that used a cell
   uint64_t missed = 0;  // cold starts of a templated runtime that found none ready
   int target = 0;       // cells wanted now, all templates

@@ -436,6 +436,7 @@ class LinuxSandbox final : public Sandbox {
 
   pid_t init_pid() const override { return init_pid_; }
   const std::string& id() const override { return id_; }
+  int ready_fd() const override { return ready_read_ ? ready_read_.get() : -1; }
 
  private:
   friend class LinuxSandboxFactory;
@@ -447,6 +448,7 @@ class LinuxSandbox final : public Sandbox {
   UniqueFd listener_;  // until TakeRuntimeApiListener()
   UniqueFd output_;    // until TakeOutput()
   UniqueFd specialize_write_;  // stem cells, until Specialize()
+  UniqueFd ready_read_;        // stem cells: EOF once the runtime has loaded
   // Set at launch; the mutex orders ApplyCpuLimit() (a blocking thread) with
   // Destroy() (another blocking thread).
   Mutex cgroup_mu_;
@@ -495,6 +497,7 @@ struct Channels {
   UniqueFd control_daemon, control_init;
   UniqueFd output_read, output_write;
   UniqueFd specialize_read, specialize_write;  // stem cells only
+  UniqueFd ready_read, ready_write;            // stem cells only
 };
 
 class LinuxSandboxFactory final : public SandboxFactory {
@@ -525,9 +528,18 @@ class LinuxSandboxFactory final : public SandboxFactory {
   // Builds the template mount namespace that sandboxes copy (root only; see
   // TemplateMain). Blocking, once, before the first Launch().
   Status CreateTemplate() {
+    // Copies of the template and stem cells get their code as detached mounts.
+    // Without them (e.g. under valgrind, which lacks open_tree) neither works.
+    UniqueFd probe(static_cast<int>(
+        ::syscall(SYS_open_tree, AT_FDCWD, "/usr", OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC)));
+    if (!probe) {
+      capabilities_.stem_cells = false;
+      return ErrnoStatus("template: open_tree (detached mounts)");
+    }
     LaunchPlan plan;
     AddSharedRoot(plan);
     plan.init.specialize_fd = -1;
+    plan.init.ready_fd = -1;
     plan.init.template_mnt_fd = -1;
     plan.Finish();
     int fds[2];
@@ -747,11 +759,16 @@ class LinuxSandboxFactory final : public SandboxFactory {
       return ErrnoStatus("output pipe: O_NONBLOCK");
     }
     plan.init.specialize_fd = -1;
+    plan.init.ready_fd = -1;
     if (stem_cell) {
       if (::pipe2(fds, O_CLOEXEC) != 0) return ErrnoStatus("specialization pipe");
       ch.specialize_read.Reset(fds[0]);
       ch.specialize_write.Reset(fds[1]);
       plan.init.specialize_fd = ch.specialize_read.get();
+      if (::pipe2(fds, O_CLOEXEC | O_NONBLOCK) != 0) return ErrnoStatus("readiness pipe");
+      ch.ready_read.Reset(fds[0]);
+      ch.ready_write.Reset(fds[1]);
+      plan.init.ready_fd = ch.ready_write.get();
     }
     plan.init.sync_fd = ch.sync_read.get();
     plan.init.control_fd = ch.control_init.get();
@@ -779,7 +796,9 @@ class LinuxSandboxFactory final : public SandboxFactory {
     ch.control_init.Reset();
     ch.output_write.Reset();
     ch.specialize_read.Reset();
+    ch.ready_write.Reset();
     sandbox.specialize_write_ = std::move(ch.specialize_write);
+    sandbox.ready_read_ = std::move(ch.ready_read);
     sandbox.control_ = std::move(ch.control_daemon);
     sandbox.output_ = std::move(ch.output_read);
     return Status::Ok();

@@ -580,6 +580,27 @@ TEST_F(StemCellTest, SpecializeIsRefusedTwiceAndForOrdinarySandboxes) {
   EXPECT_TRUE((*plain)->Destroy().ok());
 }
 
+TEST_F(StemCellTest, ReadyFdReadsEofOnceTheRuntimeClosesItsDescriptor4) {
+  auto cell = factory_->Launch(Cell(
+      "import os, sys\n"
+      "sys.stdin.read()\n"  // /dev/null: returns at once
+      "os.read(3, 1)\n"       // blocks until Specialize
+      "os.close(4)\n"
+      "while os.read(3, 4096): pass\n"));
+  ASSERT_TRUE(cell) << cell.error().ToString();
+  ASSERT_GE((*cell)->ready_fd(), 0);
+  struct pollfd pfd = {(*cell)->ready_fd(), POLLIN, 0};
+  EXPECT_EQ(::poll(&pfd, 1, 300), 0) << "ready before the runtime closed fd 4";
+  Specialization s;
+  s.code_dir = code_dir_;
+  s.payload = "x";
+  ASSERT_TRUE((*cell)->Specialize(s).ok());
+  EXPECT_EQ(::poll(&pfd, 1, 5000), 1);
+  char byte;
+  EXPECT_EQ(::read((*cell)->ready_fd(), &byte, 1), 0);
+  EXPECT_TRUE((*cell)->Destroy().ok());
+}
+
 TEST_F(StemCellTest, LaunchRefusesAStemCellWithCode) {
   SandboxSpec spec = Cell("pass");
   spec.code_dir = code_dir_;

@@ -73,6 +73,9 @@ struct SandboxSpec {
 
 // The runtime's descriptor that carries a stem cell's specialization payload.
 inline constexpr int kSpecializationFd = 3;
+// A stem cell's runtime closes this descriptor once it has loaded and is about
+// to wait on kSpecializationFd (Sandbox::ready_fd() then reads EOF).
+inline constexpr int kStemCellReadyFd = 4;
 
 // What turns a stem cell into one function's environment.
 struct Specialization {
@@ -129,6 +132,10 @@ class Sandbox {
   // (a cgroupfs write); may be called from a BlockingPool thread while the
   // owner uses the sandbox, but not concurrently with Destroy().
   virtual Status ApplyCpuLimit() = 0;
+
+  // Stem cells: becomes readable (EOF) once the runtime has loaded and waits to
+  // be specialized, or has died; -1 for other sandboxes. Borrowed; do not read.
+  virtual int ready_fd() const = 0;
 
   // Turns a stem cell (SandboxSpec::stem_cell) into a function's environment:
   // mounts the code at /var/task and the layers at /opt (read-only), resizes /tmp

@@ -111,11 +111,11 @@ int CloseRange(unsigned first, unsigned last) {
   return static_cast<int>(::syscall(SYS_close_range, first, last, 0u));
 }
 
-// Closes every descriptor except the `n` given (n <= 8; negative ones are ignored).
+// Closes every descriptor except the `n` given (n <= 10; negative ones are ignored).
 void CloseAllExcept(const int* keep, int n) {
-  int sorted[8];
+  int sorted[10];
   int m = 0;
-  for (int k = 0; k < n && m < 8; ++k) {
+  for (int k = 0; k < n && m < 10; ++k) {
     if (keep[k] < 0) continue;
     int j = m++;
     for (; j > 0 && sorted[j - 1] > keep[k]; --j) sorted[j] = sorted[j - 1];
@@ -271,14 +271,16 @@ void SendRuntimeApiListener(const InitPlan& plan) {
     ::_exit(127);
   }
   unsigned first_closed = 3;
-  if (plan.specialize_fd >= 0) {
-    // dup2() clears FD_CLOEXEC on the new descriptor; the same number needs fcntl.
-    if (plan.specialize_fd == kSpecializationFd) {
-      if (::fcntl(kSpecializationFd, F_SETFD, 0) != 0) ::_exit(127);
-    } else if (::dup2(plan.specialize_fd, kSpecializationFd) < 0) {
+  if (plan.specialize_fd >= 0 && plan.ready_fd >= 0) {
+    // Copies above the target numbers first, so neither dup2() overwrites the
+    // other's source; dup2() clears FD_CLOEXEC on the new descriptor.
+    int spec = ::fcntl(plan.specialize_fd, F_DUPFD_CLOEXEC, 10);
+    int ready = ::fcntl(plan.ready_fd, F_DUPFD_CLOEXEC, 10);
+    if (spec < 0 || ready < 0 || ::dup2(spec, kSpecializationFd) < 0 ||
+        ::dup2(ready, kStemCellReadyFd) < 0) {
       ::_exit(127);
     }
-    first_closed = kSpecializationFd + 1;
+    first_closed = kStemCellReadyFd + 1;
   }
   CloseRange(first_closed, ~0u);
   sigset_t none;
@@ -420,6 +422,7 @@ bool ReceiveSpecialization(const InitPlan& plan) {
 [[noreturn]] void Supervise(const InitPlan& plan, pid_t runtime, int signal_fd) {
   ::close(plan.output_fd);  // the output pipe must reach EOF when the runtime's tree is gone
   if (plan.specialize_fd >= 0) ::close(plan.specialize_fd);
+  if (plan.ready_fd >= 0) ::close(plan.ready_fd);
   const int keep[] = {plan.control_fd, signal_fd};
   CloseAllExcept(keep, 2);
   for (;;) {
@@ -454,10 +457,10 @@ int SandboxInitMain(void* arg) {
   const InitPlan& plan = *static_cast<const InitPlan*>(arg);
   // Everything else the daemon had open (other sandboxes' pipes and listeners
   // being launched concurrently, client sockets) must not be held open here.
-  int keep[8] = {plan.sync_fd, plan.control_fd, plan.output_fd, plan.specialize_fd,
-                 plan.template_mnt_fd, -1, -1, -1};
-  for (size_t i = 0; i < plan.mount_fd_count && i < 3; ++i) keep[5 + i] = plan.mount_fds[i];
-  CloseAllExcept(keep, 8);
+  int keep[10] = {plan.sync_fd,         plan.control_fd, plan.output_fd, plan.specialize_fd,
+                  plan.ready_fd,        plan.template_mnt_fd, -1, -1, -1, -1};
+  for (size_t i = 0; i < plan.mount_fd_count && i < 4; ++i) keep[6 + i] = plan.mount_fds[i];
+  CloseAllExcept(keep, 10);
   // Until the daemon has moved us into the cgroup and written the id maps.
   char go = 0;
   ssize_t n;

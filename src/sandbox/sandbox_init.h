@@ -82,6 +82,9 @@ struct InitPlan {
   // Stem cells: read end of the specialization pipe, becomes the runtime's fd 3
   // (kSpecializationFd); -1 otherwise.
   int specialize_fd;
+  // Stem cells: write end of the readiness pipe, becomes the runtime's fd 4
+  // (kStemCellReadyFd), which it closes once loaded; -1 otherwise.
+  int ready_fd;
   // The template mount namespace (see TemplateMain), or -1. When set, init
   // enters a copy of it instead of building a root with pivot_root, and
   // `mounts` are only this sandbox's own steps, run on that copy.

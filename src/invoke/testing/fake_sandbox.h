@@ -8,6 +8,7 @@
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <netinet/in.h>
+#include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -100,10 +101,13 @@ class FakeSandbox final : public sandbox::Sandbox {
   }
   pid_t init_pid() const override { return 0; }
   const std::string& id() const override { return control_->spec.id; }
+  // A fake cell is loaded at once: an fd that is always readable.
+  int ready_fd() const override { return control_->spec.stem_cell ? ready_.get() : -1; }
 
  private:
   std::shared_ptr<FakeSandboxControl> control_;
   UniqueFd listener_, output_, exit_read_;
+  UniqueFd ready_{::eventfd(1, EFD_CLOEXEC | EFD_NONBLOCK)};
 };
 
 class FakeSandboxFactory final : public sandbox::SandboxFactory {
