@@ -164,6 +164,30 @@ class RuntimeTestCase(unittest.TestCase):
         self.assertTrue(ready, "the stem cell never reported it had loaded")
         self.assertEqual(os.read(self._ready_read, 1), b"")
 
+    def check_stem_cell(self, handler, task_root):
+        """A stem cell loads, waits without calling the Runtime API, then runs `handler` (which
+        returns {"env": {k: value or None for k in event["keys"]}, "cwd": cwd}) with exactly the
+        environment and working directory it is given."""
+        child = self.start_stem_cell()
+        self.wait_until_loaded()
+        self.assertIsNone(child.proc.poll(), child.stderr)
+        self.assertEqual(self.api.posts, [])
+        self.specialize(handler, task_root, env={"CUSTOM": "v"})
+        _, post = self.invoke({"keys": ["CUSTOM", "_HANDLER", "_NIMBUS_SPECIALIZATION_FD",
+                                        "_NIMBUS_READY_FD", "AWS_LAMBDA_FUNCTION_NAME"]})
+        self.assertEqual(post.json(), {
+            "env": {"CUSTOM": "v", "_HANDLER": handler, "_NIMBUS_SPECIALIZATION_FD": None,
+                    "_NIMBUS_READY_FD": None, "AWS_LAMBDA_FUNCTION_NAME": "test-fn"},
+            "cwd": task_root,
+        })
+
+    def check_discarded_stem_cell(self):
+        """A stem cell whose specialization pipe closes without a payload exits quietly."""
+        child = self.start_stem_cell()
+        os.close(self._specialization_fd)
+        self.assertEqual(child.wait(10), 0)
+        self.assertEqual(child.stderr, "")
+
     def specialize(self, handler, task_root, env=None):
         extra = {"AWS_EXECUTION_ENV": self.EXECUTION_ENV}
         extra.update(env or {})

@@ -25,24 +25,10 @@ class NodeClientTest(RuntimeTestCase):
         self.assertEqual(post.headers["content-type"], "application/json")
 
     def test_a_stem_cell_waits_then_runs_with_the_function_environment_it_is_given(self):
-        child = self.start_stem_cell()
-        self.wait_until_loaded()
-        self.assertIsNone(child.proc.poll(), child.stderr)
-        self.assertEqual(self.api.posts, [])
-        self.specialize("index.environment", TASK_ROOT, env={"CUSTOM": "v"})
-        _, post = self.invoke({"keys": ["CUSTOM", "_HANDLER", "_NIMBUS_SPECIALIZATION_FD",
-                                        "AWS_LAMBDA_FUNCTION_NAME"]})
-        self.assertEqual(post.json(), {
-            "env": {"CUSTOM": "v", "_HANDLER": "index.environment",
-                    "_NIMBUS_SPECIALIZATION_FD": None, "AWS_LAMBDA_FUNCTION_NAME": "test-fn"},
-            "cwd": TASK_ROOT,
-        })
+        self.check_stem_cell("index.environment", TASK_ROOT)
 
     def test_a_stem_cell_exits_quietly_when_discarded_before_specialization(self):
-        child = self.start_stem_cell()
-        os.close(self._specialization_fd)
-        self.assertEqual(child.wait(10), 0)
-        self.assertEqual(child.stderr, "")
+        self.check_discarded_stem_cell()
 
     def test_undefined_result_is_posted_as_null(self):
         self.start("index.undefinedResult", TASK_ROOT)

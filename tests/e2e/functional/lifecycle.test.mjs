@@ -8,24 +8,9 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { GetFunctionCommand, ListFunctionsCommand, InvokeCommand } from '@aws-sdk/client-lambda';
-import { Nimbus, uniqueName, SKIP_NO_BINARY, sleep } from '../lib/nimbus.mjs';
+import { Nimbus, uniqueName, SKIP_NO_BINARY, sleep, withDaemon } from '../lib/nimbus.mjs';
 import { zipFixture, sha256Base64 } from '../lib/zip.mjs';
 import { createFunction, invoke, checkPlatformLines } from '../lib/lambda.mjs';
-
-async function withDaemon(options, fn) {
-  const n = await Nimbus.start(options);
-  try {
-    const r = await fn(n);
-    if (n.alive()) await n.stop();
-    return r;
-  } catch (e) {
-    e.message += `\n--- nimbus stderr tail ---\n${n.stderrTail(6000)}`;
-    if (n.alive()) await n.stop({ assertClean: false });
-    throw e;
-  } finally {
-    n.cleanup();
-  }
-}
 
 const IS_ROOT = process.getuid?.() === 0;
 const HAS_SETPRIV = (() => {

@@ -6,26 +6,11 @@
 // which /proc/self/environ keeps), so the test fails if cells were silently not used.
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { Nimbus, uniqueName, SKIP_NO_BINARY, sleep } from '../lib/nimbus.mjs';
+import { uniqueName, SKIP_NO_BINARY, sleep, withDaemon } from '../lib/nimbus.mjs';
 import { zipFiles } from '../lib/zip.mjs';
 import { createFunction, invoke } from '../lib/lambda.mjs';
 
 const IS_ROOT = process.getuid?.() === 0;
-
-async function withDaemon(options, fn) {
-  const n = await Nimbus.start(options);
-  try {
-    const r = await fn(n);
-    if (n.alive()) await n.stop();
-    return r;
-  } catch (e) {
-    e.message += `\n--- nimbus stderr tail ---\n${n.stderrTail(6000)}`;
-    if (n.alive()) await n.stop({ assertClean: false });
-    throw e;
-  } finally {
-    n.cleanup();
-  }
-}
 
 // The value of an unlabelled Prometheus sample at GET /metrics.
 async function metric(n, name) {

@@ -286,6 +286,24 @@ export class Nimbus {
   }
 }
 
+// Starts a daemon of its own for `fn(nimbus)`, stops it after (checking it left nothing
+// behind when `fn` succeeded) and removes its data directory; a failure carries the
+// daemon's stderr tail.
+export async function withDaemon(options, fn) {
+  const n = await Nimbus.start(options);
+  try {
+    const r = await fn(n);
+    if (n.alive()) await n.stop();
+    return r;
+  } catch (e) {
+    e.message += `\n--- nimbus stderr tail ---\n${n.stderrTail(6000)}`;
+    if (n.alive()) await n.stop({ assertClean: false });
+    throw e;
+  } finally {
+    n.cleanup();
+  }
+}
+
 export async function waitFor(fn, done, timeoutMs, intervalMs = 100) {
   const deadline = Date.now() + timeoutMs;
   let v = await fn();
