@@ -8,7 +8,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { GetFunctionCommand, ListFunctionsCommand, InvokeCommand } from '@aws-sdk/client-lambda';
-import { Nimbus, uniqueName, SKIP_NO_BINARY, sleep, withDaemon } from '../lib/nimbus.mjs';
+import { uniqueName, SKIP_NO_BINARY, sleep, withDaemon } from '../lib/nimbus.mjs';
 import { zipFixture, sha256Base64 } from '../lib/zip.mjs';
 import { createFunction, invoke, checkPlatformLines } from '../lib/lambda.mjs';
 
