@@ -103,7 +103,10 @@ class LocalInvokerImpl final : public LocalInvoker {
         options_(std::move(options)),
         keep_alive_policy_(options_.keep_alive_policy ? *options_.keep_alive_policy
                                                        : PolicyOptions(options_.keep_alive)) {
-    sweep_timer_ = deps_.reactor.RunAfter(kSweepEvery, [this] { SweepPolicy(); });
+    // Built on any thread; timers belong to the reactor.
+    deps_.reactor.Post([token = std::weak_ptr<LocalInvokerImpl*>(token_)] {
+      if (auto self = token.lock()) (*self)->SweepPolicy();
+    });
     if (options_.stem_cells_per_runtime > 0 && deps_.sandboxes.capabilities().stem_cells) {
       StemCellOptions cells;
       cells.per_template = options_.stem_cells_per_runtime;
@@ -332,8 +335,9 @@ class LocalInvokerImpl final : public LocalInvoker {
 
   static constexpr std::chrono::hours kSweepEvery{1};
 
-  // Forgets the traffic of functions not invoked for a day.
+  // Forgets the traffic of functions not invoked for a day; re-arms itself.
   void SweepPolicy() {
+    if (shutting_down_) return;
     keep_alive_policy_.Sweep(deps_.clock.MonotonicNow());
     sweep_timer_ = deps_.reactor.RunAfter(kSweepEvery, [this] { SweepPolicy(); });
   }
@@ -454,6 +458,8 @@ class LocalInvokerImpl final : public LocalInvoker {
   std::unique_ptr<Reactor::Timer> sweep_timer_;
   std::unique_ptr<StemCells> stem_cells_;  // null when disabled or unsupported
   bool stem_cells_done_ = false;            // Shutdown() destroyed every cell
+  // Expires with this object; posted callbacks check it.
+  std::shared_ptr<LocalInvokerImpl*> token_ = std::make_shared<LocalInvokerImpl*>(this);
 };
 
 void FunctionPool::OnEnvironmentAvailable(Environment* env) { owner_.Available(*this, env); }

@@ -96,6 +96,15 @@ StemCells::StemCells(Deps deps, StemCellOptions options, std::vector<StemCellTem
     t->def = std::move(def);
     templates_.push_back(std::move(t));
   }
+  // The owner may be built on another thread than the reactor's (whose timers
+  // and launches must be touched there only): filling starts on the reactor.
+  deps_.reactor.Post([token = std::weak_ptr<StemCells*>(token_)] {
+    if (auto self = token.lock()) (*self)->Begin();
+  });
+}
+
+void StemCells::Begin() {
+  if (shutting_down_) return;
   for (auto& t : templates_) Fill(*t);
   trim_timer_ = deps_.reactor.RunAfter(std::chrono::seconds(10), [this] { Trim(); });
 }

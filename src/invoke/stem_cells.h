@@ -90,7 +90,8 @@ class StemCells {
     sandbox::SandboxFactory& sandboxes;
   };
 
-  // Starts filling at once. REQUIRES: sandboxes.capabilities().stem_cells.
+  // Starts filling once the reactor runs. May be called on any thread.
+  // REQUIRES: sandboxes.capabilities().stem_cells.
   StemCells(Deps deps, StemCellOptions options, std::vector<StemCellTemplate> templates);
   // REQUIRES: Shutdown() has completed.
   ~StemCells();
@@ -113,6 +114,7 @@ class StemCells {
   struct Cell;
   struct Template;
 
+  void Begin();
   void Launch(Template& t);
   void OnLaunched(Template& t, Result<std::unique_ptr<sandbox::Sandbox>> result);
   void OnCellDied(Template& t, Cell* cell);
