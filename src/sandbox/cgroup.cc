@@ -98,12 +98,6 @@ uint64_t KeyedValue(const std::string& text, std::string_view key) {
   return 0;
 }
 
-uint64_t ReadNumber(const std::string& path) {
-  auto text = ReadFile(path);
-  if (!text) return 0;
-  return std::strtoull(text->c_str(), nullptr, 10);
-}
-
 struct Mount {
   std::string root;        // the part of the hierarchy mounted here
   std::string mountpoint;
@@ -425,25 +419,51 @@ Status EnvironmentCgroup::AddProcess(pid_t pid) {
   return Status::Ok();
 }
 
+namespace {
+
+// The whole of a small cgroupfs file through an open descriptor: reading at
+// offset 0 makes the kernel produce the current contents again.
+std::optional<std::string> ReadAgain(int fd) {
+  if (fd < 0) return std::nullopt;
+  char buf[4096];
+  ssize_t n = ::pread(fd, buf, sizeof buf, 0);
+  if (n < 0) return std::nullopt;
+  return std::string(buf, static_cast<size_t>(n));
+}
+
+}  // namespace
+
 ResourceUsage EnvironmentCgroup::ReadUsage() const {
   ResourceUsage usage;
   int mem = static_cast<int>(Controller::kMemory);
-  const std::string& dir = dir_[mem];
-  if (version_[mem] == 1) {
-    usage.max_memory_bytes = ReadNumber(dir + "/memory.max_usage_in_bytes");
-    auto text = ReadFile(dir + "/memory.oom_control");
-    if (text) usage.oom_killed = KeyedValue(*text, "oom_kill") > 0;
-  } else if (version_[mem] == 2) {
-    // memory.peak appeared in Linux 5.19; older kernels only have the current usage.
-    usage.max_memory_bytes = Exists(dir + "/memory.peak") ? ReadNumber(dir + "/memory.peak")
-                                                           : ReadNumber(dir + "/memory.current");
-    auto text = ReadFile(dir + "/memory.events");
-    if (text) usage.oom_killed = KeyedValue(*text, "oom_kill") > 0;
+  if (version_[mem] == 0) return usage;
+  // Read after every invocation (REPORT's Max Memory Used): the files stay open.
+  if (!usage_fds_opened_) {
+    usage_fds_opened_ = true;
+    const std::string& dir = dir_[mem];
+    auto open = [](const std::string& path) {
+      return UniqueFd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+    };
+    if (version_[mem] == 1) {
+      peak_fd_ = open(dir + "/memory.max_usage_in_bytes");
+      events_fd_ = open(dir + "/memory.oom_control");
+    } else {
+      // memory.peak appeared in Linux 5.19; older kernels only have the current usage.
+      peak_fd_ = Exists(dir + "/memory.peak") ? open(dir + "/memory.peak")
+                                               : open(dir + "/memory.current");
+      events_fd_ = open(dir + "/memory.events");
+    }
   }
+  if (auto text = ReadAgain(peak_fd_.get())) {
+    usage.max_memory_bytes = std::strtoull(text->c_str(), nullptr, 10);
+  }
+  if (auto text = ReadAgain(events_fd_.get())) usage.oom_killed = KeyedValue(*text, "oom_kill") > 0;
   return usage;
 }
 
 Status EnvironmentCgroup::Destroy() {
+  peak_fd_.Reset();
+  events_fd_.Reset();
   // The kernel removes a dying task from the cgroup slightly after it has been
   // reaped, so rmdir may see EBUSY for a short while: retry for up to 2 s.
   constexpr auto kRetryFor = std::chrono::seconds(2);

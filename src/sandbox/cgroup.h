@@ -25,6 +25,7 @@
 #include <vector>
 
 #include "base/status.h"
+#include "base/unique_fd.h"
 #include "sandbox/sandbox.h"
 
 namespace nimbus::sandbox {
@@ -139,6 +140,9 @@ class EnvironmentCgroup {
   CgroupLimits limits_;
   int version_[kControllerCount] = {0, 0, 0};
   std::vector<std::string> dirs_;      // distinct entries of dir_, in creation order
+  // ReadUsage()'s files, opened on its first call (closed before Destroy removes them).
+  mutable bool usage_fds_opened_ = false;
+  mutable UniqueFd peak_fd_, events_fd_;
 };
 
 }  // namespace nimbus::sandbox
