@@ -306,6 +306,14 @@ class NodeClientTest(RuntimeTestCase):
         _, post = self.invoke(event)
         self.assertEqual(post.json()["echo"], event)
 
+    def test_an_event_larger_than_one_read_is_received_whole(self):
+        self.start("index.echo", TASK_ROOT)
+        event = {"blob": "\u00e9" * (3 * 1024 * 1024)}
+        _, post = self.invoke(event)
+        self.assertEqual(post.json()["echo"], event)
+        _, post = self.invoke({"small": 1})
+        self.assertEqual(post.json()["echo"], {"small": 1})
+
     def test_connection_close_replies_are_followed_by_a_new_connection(self):
         self.api.reply_style = "close"
         self.start("index.counter", TASK_ROOT)
@@ -330,6 +338,14 @@ class NodeClientTest(RuntimeTestCase):
         self.assertNotEqual(first.connection_id, second.connection_id)
         self.assertEqual(self.api.drop_next_on_reused_connections, 0)
         self.assertEqual(self.child.stderr, "")
+
+    def test_an_error_type_that_is_not_latin1_text_is_sent_with_question_marks(self):
+        self.start("index.unicodeErrorName", TASK_ROOT)
+        _, post = self.invoke({})
+        self.assertEqual(post.headers["lambda-runtime-function-error-type"], "???????")
+        self.assertEqual(post.json()["errorType"], "\u041e\u0448\u0438\u0431\u043a\u0430\u0000")
+        _, again = self.invoke({})
+        self.assertTrue(again.path.endswith("/error"))
 
     # Init errors: posted to /init/error, logged as "Uncaught Exception", exit code 129.
 
