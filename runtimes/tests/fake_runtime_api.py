@@ -12,6 +12,7 @@ Thread-safe: the HTTP server runs one thread per connection; all shared state is
 
 import http.server
 import json
+import socket
 import sys
 import threading
 import time
@@ -64,6 +65,17 @@ class FakeRuntimeApi:
         self.max_payload_bytes = max_payload_bytes
         # Called with each Post on the server thread before it is recorded and answered.
         self.on_post = None
+        # How replies are written: None (Content-Length, one write), "chunked" (a chunked
+        # body in small chunks, with a chunk extension and a trailer), "split" (the reply in
+        # pieces, split inside a header line, inside the blank line and inside the body, sent
+        # as separate TCP segments) or "close" (`Connection: close`, then the server closes).
+        self.reply_style = None
+        # Close each connection, without saying so, once a POST has been answered.
+        self.close_after_post = False
+        # Close this many connections, without answering, when a GET /next arrives on a
+        # connection that already carried a request (as a server dropping an idle connection
+        # just as the client reuses it).
+        self.drop_next_on_reused_connections = 0
         fake = self
 
         class Handler(http.server.BaseHTTPRequestHandler):
@@ -71,6 +83,8 @@ class FakeRuntimeApi:
 
             def setup(self):
                 super().setup()
+                self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+                self.requests_served = 0
                 with fake._cond:
                     fake._connection_ids += 1
                     self.connection_id = fake._connection_ids
@@ -80,6 +94,10 @@ class FakeRuntimeApi:
 
             def _reply(self, status, body, content_type="application/json", headers=None):
                 data = body if isinstance(body, bytes) else json.dumps(body).encode()
+                self.requests_served += 1
+                if fake.reply_style is not None:
+                    self._reply_styled(fake.reply_style, status, data, content_type, headers)
+                    return
                 self.send_response(status)
                 self.send_header("Content-Type", content_type)
                 self.send_header("Content-Length", str(len(data)))
@@ -92,11 +110,49 @@ class FakeRuntimeApi:
                     # The client went away (e.g. it exited after /init/error); nothing to do.
                     self.close_connection = True
 
+            def _reply_styled(self, style, status, data, content_type, headers):
+                head = ["HTTP/1.1 %d %s" % (status, self.responses[status][0]),
+                        "Content-Type: " + content_type]
+                head += ["%s: %s" % kv for kv in (headers or {}).items()]
+                if style == "chunked":
+                    head.append("Transfer-Encoding: chunked")
+                    body = b"".join(b"%x%s\r\n%s\r\n" % (len(piece), b";ext=1" if i == 0 else b"",
+                                                            piece)
+                                    for i, piece in enumerate(
+                                        data[j:j + 7] for j in range(0, len(data), 7)))
+                    body += b"0\r\nX-Trailer: t\r\n\r\n"
+                else:
+                    head.append("Content-Length: %d" % len(data))
+                    body = data
+                if style == "close":
+                    head.append("Connection: close")
+                    self.close_connection = True
+                raw = ("\r\n".join(head) + "\r\n\r\n").encode("latin-1") + body
+                if style != "split":
+                    self._write(raw)
+                    return
+                head_end = raw.index(b"\r\n\r\n")
+                cuts = sorted({len(head[0]) + 5, head_end + 2, head_end + 4 + len(data) // 2})
+                for start, end in zip([0] + cuts, cuts + [len(raw)]):
+                    self._write(raw[start:end])
+                    # Time for the piece to leave as its own segment and be read on its own.
+                    time.sleep(0.02)
+
+            def _write(self, data):
+                try:
+                    self.wfile.write(data)
+                except OSError:
+                    self.close_connection = True
+
             def do_GET(self):
                 if self.path != PREFIX + "/invocation/next":
                     self._reply(404, {"errorType": "NotFound", "errorMessage": self.path})
                     return
                 with fake._cond:
+                    if self.requests_served > 0 and fake.drop_next_on_reused_connections > 0:
+                        fake.drop_next_on_reused_connections -= 1
+                        self.close_connection = True
+                        return
                     fake._state.next_calls.append((self.connection_id, time.monotonic_ns()))
                     fake._cond.notify_all()
                     while not fake._state.events and not fake._state.closed:
@@ -136,6 +192,8 @@ class FakeRuntimeApi:
                                       "(%d bytes)." % fake.max_payload_bytes})
                     return
                 self._reply(202, {"status": "OK"})
+                if fake.close_after_post:
+                    self.close_connection = True
 
         class Server(http.server.ThreadingHTTPServer):
             def handle_error(self, request, client_address):

@@ -260,6 +260,79 @@ class NodeClientTest(RuntimeTestCase):
         _, second = self.invoke({"size": 3})
         self.assertEqual(second.body, b'"xxx"')
 
+    # The Runtime API connection: whatever HTTP/1.1 framing the server uses, the client reads
+    # the same invocations and keeps to one connection while the server keeps it open.
+
+    def test_chunked_responses_from_the_api_are_read_whole(self):
+        self.api.reply_style = "chunked"
+        self.start("index.echo", TASK_ROOT)
+        results = [self.invoke({"k": "v" * 40, "i": i}, request_id="req-%d" % i)[1]
+                   for i in range(3)]
+        self.assertEqual([p.json() for p in results],
+                         [{"echo": {"k": "v" * 40, "i": i}, "requestId": "req-%d" % i}
+                          for i in range(3)])
+        self.assertEqual({p.connection_id for p in results}, {results[0].connection_id})
+
+    def test_a_response_split_across_tcp_segments_is_reassembled(self):
+        self.api.reply_style = "split"
+        self.start("index.contextFields", TASK_ROOT)
+        identity = {"cognitoIdentityId": "id-\u00e9\U0001f600", "cognitoIdentityPoolId": "p"}
+        for _ in range(2):
+            request_id, post = self.invoke({}, function_arn=ARN,
+                                           cognito_identity=json.dumps(identity))
+            ctx = post.json()
+            self.assertEqual((ctx["awsRequestId"], ctx["invokedFunctionArn"]), (request_id, ARN))
+            self.assertEqual(ctx["identity"], identity)
+
+    def test_a_body_split_inside_a_utf8_character_is_decoded_whole(self):
+        self.api.reply_style = "split"
+        self.start("index.echo", TASK_ROOT)
+        # The fake cuts the body in half: inside one of these 4-byte characters.
+        event = {"text": "\U0001f600" * 9}
+        _, post = self.invoke(event)
+        self.assertEqual(post.json()["echo"], event)
+
+    def test_an_event_larger_than_one_read_is_received_whole(self):
+        self.start("index.echo", TASK_ROOT)
+        event = {"blob": "\u00e9" * (3 * 1024 * 1024)}
+        _, post = self.invoke(event)
+        self.assertEqual(post.json()["echo"], event)
+        _, post = self.invoke({"small": 1})
+        self.assertEqual(post.json()["echo"], {"small": 1})
+
+    def test_connection_close_replies_are_followed_by_a_new_connection(self):
+        self.api.reply_style = "close"
+        self.start("index.counter", TASK_ROOT)
+        results = [self.invoke({})[1] for _ in range(3)]
+        self.assertEqual([p.json()["n"] for p in results], [1, 2, 3])
+        self.assertEqual(len({p.connection_id for p in results}), 3)
+
+    def test_a_connection_the_api_closed_between_invocations_is_replaced(self):
+        self.api.close_after_post = True
+        self.start("index.counter", TASK_ROOT)
+        results = [self.invoke({})[1] for _ in range(3)]
+        self.assertEqual([p.json()["n"] for p in results], [1, 2, 3])
+        self.assertEqual(len({p.connection_id for p in results}), 3)
+        self.assertIsNone(self.child.proc.poll())
+
+    def test_a_request_on_a_reused_connection_closed_unanswered_is_sent_again(self):
+        self.api.drop_next_on_reused_connections = 1
+        self.start("index.counter", TASK_ROOT)
+        _, first = self.invoke({})
+        _, second = self.invoke({})
+        self.assertEqual([first.json()["n"], second.json()["n"]], [1, 2])
+        self.assertNotEqual(first.connection_id, second.connection_id)
+        self.assertEqual(self.api.drop_next_on_reused_connections, 0)
+        self.assertEqual(self.child.stderr, "")
+
+    def test_an_error_type_that_is_not_latin1_text_is_sent_with_question_marks(self):
+        self.start("index.unicodeErrorName", TASK_ROOT)
+        _, post = self.invoke({})
+        self.assertEqual(post.headers["lambda-runtime-function-error-type"], "???????")
+        self.assertEqual(post.json()["errorType"], "\u041e\u0448\u0438\u0431\u043a\u0430\u0000")
+        _, again = self.invoke({})
+        self.assertTrue(again.path.endswith("/error"))
+
     # Init errors: posted to /init/error, logged as "Uncaught Exception", exit code 129.
 
     def assert_init_error(self, handler, error_type, message):
