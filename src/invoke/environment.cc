@@ -418,6 +418,18 @@ void Environment::EmitLine(std::string line) {
 }
 
 void Environment::Log(std::string message) {
+  FlushStart();
+  Append(ToUnixMillis(deps_.clock.Now()), std::move(message));
+}
+
+void Environment::FlushStart() {
+  if (!pending_start_) return;
+  auto [ms, line] = std::move(*pending_start_);
+  pending_start_.reset();
+  Append(ms, std::move(line));
+}
+
+void Environment::Append(int64_t timestamp_ms, std::string message) {
   if (current_ && current_->delivered && current_->request.tail_log) {
     std::string& tail = current_->tail;
     tail += message;
@@ -426,15 +438,20 @@ void Environment::Log(std::string message) {
   }
   const control::FunctionConfig& c = function_->config;
   if (log_group_.empty()) log_group_ = c.log_group.empty() ? "/aws/lambda/" + c.name : c.log_group;
-  deps_.logs.Append(log_group_, log_stream_,
-                    ToUnixMillis(deps_.clock.Now()), std::move(message));
+  deps_.logs.Append(log_group_, log_stream_, timestamp_ms, std::move(message));
 }
 
 bool Environment::JsonLogs() const { return function_->config.log_format == "JSON"; }
 
 void Environment::LogStart(const std::string& request_id) {
-  Log(JsonLogs() ? JsonStart(deps_.clock.Now(), request_id, function_->config.version)
-                 : StartLine(request_id, function_->config.version));
+  // Written with the invocation's next line (its output, or END): one wake-up of
+  // the log writer per quiet invocation instead of two. Nothing is logged for the
+  // invocation before it, so the order and START's own time are kept.
+  FlushStart();
+  auto now = deps_.clock.Now();
+  pending_start_.emplace(ToUnixMillis(now),
+                         JsonLogs() ? JsonStart(now, request_id, function_->config.version)
+                                    : StartLine(request_id, function_->config.version));
 }
 
 void Environment::OnExitReadable() {
@@ -568,6 +585,7 @@ void Environment::Kill(const std::string& why) {
 
 void Environment::Die() {
   if (state_ == State::kDead) return;
+  FlushStart();
   dying_ = true;
   SetState(State::kDead);
   deadline_timer_.reset();

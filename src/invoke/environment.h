@@ -137,8 +137,11 @@ class Environment final : public runtime_api::RuntimeEndpoint {
   void Complete(std::string payload, std::string content_type,
                 std::optional<std::string> function_error, const std::string& status,
                 const std::string& error_type, std::optional<double> duration_ms);
-  // Writes a function log event (and appends it to the invocation's tail).
+  // Writes a function log event (and appends it to the invocation's tail),
+  // after a pending START.
   void Log(std::string message);
+  void Append(int64_t timestamp_ms, std::string message);
+  void FlushStart();
   // LoggingConfig.LogFormat JSON: platform lines are JSON records.
   bool JsonLogs() const;
   void LogStart(const std::string& request_id);
@@ -166,6 +169,8 @@ class Environment final : public runtime_api::RuntimeEndpoint {
   std::unique_ptr<Reactor::Watch> output_watch_;
   std::unique_ptr<Reactor::Watch> exit_watch_;
   std::string partial_line_;  // output not yet ended by a newline
+  // The current invocation's START line and its time, until the next line.
+  std::optional<std::pair<int64_t, std::string>> pending_start_;
 
   NextCallback parked_next_;
   std::unique_ptr<Invocation> current_;
