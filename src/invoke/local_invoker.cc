@@ -40,6 +40,12 @@ std::vector<StemCellTemplate> DefaultStemCellTemplates(const EnvironmentOptions&
     fn.config.runtime = runtime;
     auto resolution = ResolveRuntime(fn);
     if (!resolution.has_value() || !resolution->launch) continue;
+    // The sandbox sees the host's /usr: no interpreter there, no cells for it
+    // (they would die at exec and be relaunched forever).
+    if (!std::filesystem::exists(resolution->launch->argv[0])) {
+      log::Info("stem cells: {} not installed, none kept for {}", resolution->launch->argv[0], name);
+      continue;
+    }
     out.push_back(StemCellTemplate{
         .name = name,
         .argv = resolution->launch->argv,
