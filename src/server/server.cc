@@ -15,6 +15,7 @@
 #include "http/server.h"
 #include "invoke/local_invoker.h"
 #include "obs/log_store.h"
+#include "http/sigv4_scope.h"
 #include "obs/logs_api.h"
 
 namespace nimbus::server {
@@ -39,6 +40,36 @@ http::Response NotFoundResponse(const http::Request& request) {
       404, fmt::format(R"({{"Type":"User","Message":"No API serves {} {}"}})", request.method,
                        std::string(request.path())));
   r.headers.Set("x-amzn-ErrorType", "UnknownOperationException");
+  r.headers.Set("x-amzn-RequestId", NewUuid());
+  return r;
+}
+
+// The services this server answers, by the service of a request's SigV4 scope.
+bool Served(std::string_view service) { return service == "lambda" || service == "logs"; }
+
+// A request signed for another AWS service (an S3 or SQS client pointed here).
+http::Response UnsupportedServiceResponse(std::string_view service) {
+  std::string message = fmt::format(
+      "This Nimbus server does not serve the {} API (the request is signed for service '{}'); "
+      "it serves lambda and logs",
+      service, service);
+  if (service == "s3") {
+    // S3 clients read XML errors; NotImplemented is S3's own code for this (and
+    // the SDKs do not retry a 501).
+    http::Response r;
+    r.status = 501;
+    r.headers.Set("Content-Type", "application/xml");
+    r.body = fmt::format(
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>NotImplemented</Code>"
+        "<Message>{}</Message></Error>",
+        message);
+    return r;
+  }
+  // 400, not 5xx: the SDKs would retry a server error.
+  http::Response r = http::Response::Json(
+      400, fmt::format(R"({{"__type":"UnknownServiceException","Type":"User","Message":"{}"}})",
+                       message));
+  r.headers.Set("x-amzn-ErrorType", "UnknownServiceException");
   r.headers.Set("x-amzn-RequestId", NewUuid());
   return r;
 }
@@ -70,6 +101,11 @@ struct Server::Impl {
       : options(std::move(o)), clock(c), sandboxes(s) {}
 
   void Route(http::Request&& request, http::Responder responder) {
+    // The SDKs sign every request: its scope names the API it is for.
+    if (auto scope = http::ParseCredentialScope(request); scope && !Served(scope->service)) {
+      responder.Respond(UnsupportedServiceResponse(scope->service));
+      return;
+    }
     if (obs::LogsApi::Matches(request)) {
       logs_api->Handle(std::move(request), std::move(responder));
       return;

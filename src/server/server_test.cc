@@ -133,6 +133,28 @@ TEST_F(ServerTest, CreatesAFunctionInvokesItAndServesItsLogs) {
   EXPECT_NE(logs.find("REPORT RequestId: " + id), std::string::npos) << logs;
 }
 
+TEST_F(ServerTest, ARequestSignedForAnotherServiceIsToldWhichServicesAreServed) {
+  std::string r = Call("PUT", "/bucket/key", "data",
+                       "Authorization: AWS4-HMAC-SHA256 Credential=AKID/20240101/us-east-1/s3/"
+                       "aws4_request, SignedHeaders=host, Signature=abc\r\n");
+  // S3 clients read XML errors.
+  EXPECT_NE(r.find("HTTP/1.1 501"), std::string::npos) << r;
+  EXPECT_NE(Body(r).find("<Code>NotImplemented</Code>"), std::string::npos) << r;
+  EXPECT_NE(Body(r).find("does not serve the s3 API"), std::string::npos) << r;
+  // JSON and query protocols (SQS, DynamoDB, ...) read x-amzn-ErrorType / __type.
+  r = Call("POST", "/", "{}",
+           "Authorization: AWS4-HMAC-SHA256 Credential=AKID/20240101/us-east-1/sqs/"
+           "aws4_request, SignedHeaders=host, Signature=abc\r\n");
+  EXPECT_NE(r.find("HTTP/1.1 400"), std::string::npos) << r;
+  EXPECT_EQ(Header(r, "x-amzn-ErrorType"), "UnknownServiceException");
+  EXPECT_NE(Body(r).find("does not serve the sqs API"), std::string::npos) << r;
+  // Signed for lambda: served as before.
+  r = Call("GET", "/2015-03-31/functions", "",
+           "Authorization: AWS4-HMAC-SHA256 Credential=AKID/20240101/us-east-1/lambda/"
+           "aws4_request, SignedHeaders=host, Signature=abc\r\n");
+  EXPECT_NE(r.find("HTTP/1.1 200"), std::string::npos) << r;
+}
+
 TEST_F(ServerTest, UnknownRoutesAndFunctionsGetAwsShapedErrors) {
   std::string r = Call("GET", "/nope", "");
   EXPECT_NE(r.find("HTTP/1.1 404"), std::string::npos) << r;

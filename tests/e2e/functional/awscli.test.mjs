@@ -164,6 +164,16 @@ describe('AWS CLI', { skip: SKIP_NO_BINARY }, () => {
     assert.match(gone.stderr, /An error occurred \(ResourceNotFoundException\) when calling the GetFunction operation(?: \(reached max retries: \d+\))?: Function not found: arn:aws:lambda:us-east-1:000000000000:function:/);
   }));
 
+  it('a command for a service Nimbus does not serve (s3, sqs) says so plainly', t(async (tc) => {
+    if (!VERSION) return tc.skip('aws CLI not found (aws --version failed)');
+    const s3 = await aws(['s3api', 'list-buckets'], { expectOk: false });
+    assert.notEqual(s3.code, 0);
+    assert.match(s3.stderr, /\(NotImplemented\) when calling the ListBuckets operation(?: \(reached max retries: \d+\))?: This Nimbus server does not serve the s3 API/);
+    const sqs = await aws(['sqs', 'list-queues'], { expectOk: false });
+    assert.notEqual(sqs.code, 0);
+    assert.match(sqs.stderr, /\(UnknownServiceException\) when calling the ListQueues operation(?: \(reached max retries: \d+\))?: This Nimbus server does not serve the sqs API/);
+  }));
+
   it('errors name the exception: duplicate create (ResourceConflictException), MemorySize 10241 (InvalidParameterValueException)', t(async (tc) => {
     if (!VERSION) return tc.skip('aws CLI not found (aws --version failed)');
     const name = uniqueName('cli-aws-dup');
