@@ -193,6 +193,9 @@ void StemCells::Launch(Template& t) {
   spec.memory_mb = options_.memory_mb;
   spec.stem_cell = true;
   spec.unthrottled_init = true;
+  // Loads on spare CPU: a cold start in progress (often the one that took the
+  // cell this replaces) comes first.
+  spec.background = true;
   std::weak_ptr<StemCells*> token = token_;
   Reactor& reactor = deps_.reactor;
   BlockingPool& blocking = deps_.blocking;

@@ -170,8 +170,9 @@ CgroupLimits LimitsFor(const SandboxSpec& spec) {
   l.cpu_period_us = kCpuPeriodUs;
   l.cpu_quota_us = std::max(kMinCpuQuotaUs, kCpuPeriodUs * spec.memory_mb / kMbPerVcpu);
   // Kernel ranges: cpu.shares >= 2, cpu.weight 1..10000.
-  l.cpu_shares = std::max<uint64_t>(2, 1024 * spec.memory_mb / kMbPerVcpu);
-  l.cpu_weight = std::clamp<uint64_t>(100 * spec.memory_mb / kMbPerVcpu, 1, 10000);
+  l.cpu_shares = spec.background ? 2 : std::max<uint64_t>(2, 1024 * spec.memory_mb / kMbPerVcpu);
+  l.cpu_weight =
+      spec.background ? 1 : std::clamp<uint64_t>(100 * spec.memory_mb / kMbPerVcpu, 1, 10000);
   l.defer_cpu_quota = spec.unthrottled_init;
   // Lambda's 1,024 processes+threads is a limit on the whole environment, so it
   // includes the sandbox's own init.

@@ -85,6 +85,17 @@ TEST(CgroupLimits, GiveCpuInProportionToMemoryAtOneVcpuPer1769Mb) {
   EXPECT_EQ(LimitsFor(spec).memory_bytes, 128u << 20);
 }
 
+TEST(CgroupLimits, ABackgroundSandboxGetsTheLowestCpuWeight) {
+  SandboxSpec spec;
+  spec.memory_mb = 1769;
+  EXPECT_EQ(LimitsFor(spec).cpu_shares, 1024u);
+  EXPECT_EQ(LimitsFor(spec).cpu_weight, 100u);
+  spec.background = true;
+  EXPECT_EQ(LimitsFor(spec).cpu_shares, 2u);
+  EXPECT_EQ(LimitsFor(spec).cpu_weight, 1u);
+  EXPECT_EQ(LimitsFor(spec).memory_bytes, 1769u << 20);
+}
+
 TEST(CgroupLimits, NeverGoBelowTheKernelsMinimumQuota) {
   SandboxSpec spec;
   spec.memory_mb = 64;

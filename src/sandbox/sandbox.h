@@ -69,6 +69,10 @@ struct SandboxSpec {
   // start. The runtime finds the read end of a pipe at fd kSpecializationFd, which
   // carries the function's environment once Sandbox::Specialize() is called, then EOF.
   bool stem_cell = false;
+  // The lowest CPU weight (v1 cpu.shares 2, v2 cpu.weight 1) instead of one
+  // proportional to memory: a stem cell loads on CPU nobody else wants, and
+  // Specialize() gives it the function's weight.
+  bool background = false;
 };
 
 // The runtime's descriptor that carries a stem cell's specialization payload.
