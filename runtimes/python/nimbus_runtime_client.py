@@ -101,6 +101,7 @@ class RuntimeApiClient:
         self._host = host.strip("[]")
         self._port = int(port)
         self._host_header = address
+        self._next_request = self._encode("GET", _RUNTIME_API_PREFIX + "/invocation/next", b"", None)
         self._sock = None
         self._rfile = None
         self.connections_opened = 0
@@ -144,6 +145,9 @@ class RuntimeApiClient:
         Retries once on a fresh connection when a reused connection turns out to be closed
         before any response byte arrived (the server may drop idle keep-alive connections).
         """
+        return self._exchange(self._encode(method, path, body, headers))
+
+    def _encode(self, method, path, body, headers):
         head = "%s %s HTTP/1.1\r\nHost: %s\r\nUser-Agent: %s\r\nContent-Length: %d\r\n" % (
             method,
             path,
@@ -155,7 +159,9 @@ class RuntimeApiClient:
             for name, value in headers.items():
                 head += "%s: %s\r\n" % (name, value)
         # One sendall per request: the head and body leave in one write.
-        data = (head + "\r\n").encode("latin-1", "replace") + body
+        return (head + "\r\n").encode("latin-1", "replace") + body
+
+    def _exchange(self, data):
         for attempt in (0, 1):
             reused = self._sock is not None
             if not reused:
@@ -220,7 +226,8 @@ class RuntimeApiClient:
             self._rfile.readline()
 
     def next_invocation(self):
-        status, headers, body = self.request("GET", _RUNTIME_API_PREFIX + "/invocation/next")
+        # The same bytes every time: encoded once, in __init__.
+        status, headers, body = self._exchange(self._next_request)
         if status != 200:
             raise RuntimeApiError(
                 "GET /runtime/invocation/next returned %d: %r" % (status, body[:512])
@@ -418,7 +425,8 @@ class LambdaContext:
         if self.client_context is not None:
             self.client_context.client = _make_obj_from_dict(Client, self.client_context.client)
 
-        self.identity = _make_obj_from_dict(CognitoIdentity, {})
+        self.identity = identity = CognitoIdentity()
+        identity.cognito_identity_id = identity.cognito_identity_pool_id = None
         if cognito_identity is not None:
             self.identity.cognito_identity_id = cognito_identity.get("cognitoIdentityId")
             self.identity.cognito_identity_pool_id = cognito_identity.get(
