@@ -101,6 +101,7 @@ class RuntimeApiClient:
         self._host = host.strip("[]")
         self._port = int(port)
         self._host_header = address
+        self._next_request = self._encode("GET", _RUNTIME_API_PREFIX + "/invocation/next", b"", None)
         self._sock = None
         self._rfile = None
         self.connections_opened = 0
@@ -144,6 +145,9 @@ class RuntimeApiClient:
         Retries once on a fresh connection when a reused connection turns out to be closed
         before any response byte arrived (the server may drop idle keep-alive connections).
         """
+        return self._exchange(self._encode(method, path, body, headers))
+
+    def _encode(self, method, path, body, headers):
         head = "%s %s HTTP/1.1\r\nHost: %s\r\nUser-Agent: %s\r\nContent-Length: %d\r\n" % (
             method,
             path,
@@ -154,15 +158,17 @@ class RuntimeApiClient:
         if headers:
             for name, value in headers.items():
                 head += "%s: %s\r\n" % (name, value)
-        data = (head + "\r\n").encode("latin-1", "replace") + body
+        # One sendall per request: the head and body leave in one write.
+        return (head + "\r\n").encode("latin-1", "replace") + body
+
+    def _exchange(self, data):
         for attempt in (0, 1):
             reused = self._sock is not None
             if not reused:
                 self._connect()
             try:
                 self._sock.sendall(data)
-                status_line = self._rfile.readline()
-                if not status_line:
+                if not self._rfile.wait_for_data():
                     raise ConnectionResetError("connection closed before response")
             except OSError:
                 self.close()
@@ -170,26 +176,27 @@ class RuntimeApiClient:
                     continue
                 raise
             try:
-                return self._read_response(status_line)
+                return self._read_response()
             except OSError:
                 self.close()
                 raise
         raise AssertionError("unreachable")
 
-    def _read_response(self, status_line):
+    def _read_response(self):
+        lines = self._rfile.read_head()
+        if lines is None:
+            raise ConnectionResetError("connection closed inside response headers")
+        # The whole head is decoded at once; lines keep the semantics of reading it line by
+        # line (split on "\n", names and values stripped as str, the last repeat wins).
+        status_line = lines[0]
         parts = status_line.split(None, 2)
-        if len(parts) < 2 or not parts[0].startswith(b"HTTP/"):
+        if len(parts) < 2 or not parts[0].startswith("HTTP/"):
             self.close()
             raise RuntimeApiError("bad status line from runtime api: %r" % status_line)
         status = int(parts[1])
         headers = {}
-        while True:
-            line = self._rfile.readline()
-            if not line:
-                raise ConnectionResetError("connection closed inside response headers")
-            if line in (b"\r\n", b"\n"):
-                break
-            name, _, value = line.decode("latin-1").partition(":")
+        for line in lines[1:]:
+            name, _, value = line.partition(":")
             headers[name.strip().lower()] = value.strip()
         if headers.get("transfer-encoding", "").lower() == "chunked":
             body = self._read_chunked()
@@ -200,7 +207,7 @@ class RuntimeApiClient:
         else:
             body = self._rfile.read_to_eof()
             headers["connection"] = "close"
-        if headers.get("connection", "").lower() == "close" or parts[0] == b"HTTP/1.0":
+        if headers.get("connection", "").lower() == "close" or parts[0] == "HTTP/1.0":
             self.close()
         return status, headers, body
 
@@ -219,7 +226,8 @@ class RuntimeApiClient:
             self._rfile.readline()
 
     def next_invocation(self):
-        status, headers, body = self.request("GET", _RUNTIME_API_PREFIX + "/invocation/next")
+        # The same bytes every time: encoded once, in __init__.
+        status, headers, body = self._exchange(self._next_request)
         if status != 200:
             raise RuntimeApiError(
                 "GET /runtime/invocation/next returned %d: %r" % (status, body[:512])
@@ -277,6 +285,36 @@ class _SocketReader:
         self._buf += data
         return bool(data)
 
+    def wait_for_data(self):
+        """Returns False if the peer closed the connection before sending anything more."""
+        return bool(self._buf) or self._fill()
+
+    def read_head(self):
+        """Reads a response head up to and including the blank line that ends it; returns
+        its lines before that (latin-1 text without line terminators) or None at EOF.
+
+        Same framing as reading it with readline(): the first line is the status line, lines
+        end at "\n", and the head ends at the first later line that is "\r\n" or "\n". One
+        search per received segment instead of one readline per header line."""
+        start = 0
+        while True:
+            buf = self._buf
+            status_end = buf.find(b"\n")
+            if status_end >= 0:
+                start = max(start, status_end)
+                crlf = buf.find(b"\n\r\n", start)
+                lf = buf.find(b"\n\n", start)
+                end = crlf if lf < 0 or 0 <= crlf < lf else lf
+                if end >= 0:
+                    head, self._buf = buf[: end + 1], buf[end + (3 if end == crlf else 2) :]
+                    lines = head.decode("latin-1").split("\n")
+                    lines.pop()  # the empty text after the head's last "\n"
+                    return [line[:-1] if line[-1:] == "\r" else line for line in lines]
+                # Search again only where a blank line could start in what arrives next.
+                start = max(status_end, len(buf) - 2)
+            if not self._fill():
+                return None
+
     def readline(self):
         while True:
             i = self._buf.find(b"\n")
@@ -301,9 +339,12 @@ class _SocketReader:
         return data
 
 
+_UNRESERVED = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_.~")
+
+
 def _quote(request_id):
     # Request ids are UUIDs; escape anything that could break the request line.
-    if request_id.isascii() and all(c.isalnum() or c in "-_.~" for c in request_id):
+    if _UNRESERVED.issuperset(request_id):
         return request_id
     return "".join(
         c if (c.isascii() and (c.isalnum() or c in "-_.~")) else "".join(
@@ -384,7 +425,8 @@ class LambdaContext:
         if self.client_context is not None:
             self.client_context.client = _make_obj_from_dict(Client, self.client_context.client)
 
-        self.identity = _make_obj_from_dict(CognitoIdentity, {})
+        self.identity = identity = CognitoIdentity()
+        identity.cognito_identity_id = identity.cognito_identity_pool_id = None
         if cognito_identity is not None:
             self.identity.cognito_identity_id = cognito_identity.get("cognitoIdentityId")
             self.identity.cognito_identity_pool_id = cognito_identity.get(
@@ -485,6 +527,13 @@ def to_json(obj):
     placeholder strings and then substituted; the placeholder prefix contains a random token so
     it cannot collide with user strings. The common case (no Decimal) takes the plain path.
     """
+    # Common case first: nothing a plain encoder cannot write (a Decimal, or something that
+    # cannot be written at all, raises TypeError; both take the path below, which re-encodes
+    # from the start and raises the same TypeError text for the second kind).
+    try:
+        return (_ascii_encode if _ENSURE_ASCII else _unicode_encode)(obj)
+    except TypeError:
+        pass
     decimals = []
 
     def default(o):
@@ -504,6 +553,8 @@ def to_json(obj):
     return text
 
 
+_ascii_encode = json.JSONEncoder(ensure_ascii=True).encode
+_unicode_encode = json.JSONEncoder(ensure_ascii=False).encode
 _decimal_marker_value = None
 
 

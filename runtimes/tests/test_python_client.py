@@ -4,10 +4,15 @@ subprocess against FakeRuntimeApi with the handlers in fixtures/python/."""
 import json
 import os
 import re
+import socket
+import sys
 import time
 import unittest
 
-from runtime_test_support import FIXTURES_DIR, PYTHON_ARGV, TS, RuntimeTestCase
+from runtime_test_support import FIXTURES_DIR, PYTHON_ARGV, RUNTIMES_DIR, TS, RuntimeTestCase
+
+sys.path.insert(0, os.path.join(RUNTIMES_DIR, "python"))
+import nimbus_runtime_client  # noqa: E402  (for the in-process specifications below)
 
 TASK_ROOT = os.path.join(FIXTURES_DIR, "python")
 ARN = "arn:aws:lambda:us-east-1:123456789012:function:test-fn:prod"
@@ -243,6 +248,62 @@ class PythonClientTest(RuntimeTestCase):
         self.assertEqual(body["errorType"], "Runtime.UnmarshalError")
         self.assertTrue(body["errorMessage"].startswith("Unable to unmarshal input: Expecting "))
 
+    def test_non_ascii_is_written_raw_for_python_3_12(self):
+        self.start("app.unicode_result", TASK_ROOT,
+                   env={"AWS_EXECUTION_ENV": "AWS_Lambda_python3.12"})
+        _, post = self.invoke({})
+        self.assertEqual(post.body, '{"s": "h\u00e9llo \u2713"}'.encode("utf-8"))
+
+    # The Runtime API connection: whatever HTTP/1.1 framing the server uses, the client reads
+    # the same invocations and keeps to one connection while the server keeps it open.
+
+    def test_chunked_responses_from_the_api_are_read_whole(self):
+        self.api.reply_style = "chunked"
+        self.start("app.echo", TASK_ROOT)
+        results = [self.invoke({"k": "v" * 40, "i": i}, request_id="req-%d" % i)[1]
+                   for i in range(3)]
+        self.assertEqual([p.json() for p in results],
+                         [{"echo": {"k": "v" * 40, "i": i}, "requestId": "req-%d" % i}
+                          for i in range(3)])
+        self.assertEqual({p.connection_id for p in results}, {results[0].connection_id})
+
+    def test_a_response_split_across_tcp_segments_is_reassembled(self):
+        self.api.reply_style = "split"
+        self.start("app.context_fields", TASK_ROOT)
+        identity = {"cognitoIdentityId": "id-1", "cognitoIdentityPoolId": "pool-1"}
+        for _ in range(2):
+            request_id, post = self.invoke({}, function_arn=ARN,
+                                           cognito_identity=json.dumps(identity))
+            ctx = post.json()
+            self.assertEqual((ctx["aws_request_id"], ctx["invoked_function_arn"]),
+                             (request_id, ARN))
+            self.assertEqual(ctx["identity"], ["id-1", "pool-1"])
+
+    def test_connection_close_replies_are_followed_by_a_new_connection(self):
+        self.api.reply_style = "close"
+        self.start("app.counter", TASK_ROOT)
+        results = [self.invoke({})[1] for _ in range(3)]
+        self.assertEqual([p.json()["n"] for p in results], [1, 2, 3])
+        self.assertEqual(len({p.connection_id for p in results}), 3)
+
+    def test_a_connection_the_api_closed_between_invocations_is_replaced(self):
+        self.api.close_after_post = True
+        self.start("app.counter", TASK_ROOT)
+        results = [self.invoke({})[1] for _ in range(3)]
+        self.assertEqual([p.json()["n"] for p in results], [1, 2, 3])
+        self.assertEqual(len({p.connection_id for p in results}), 3)
+        self.assertIsNone(self.child.proc.poll())
+
+    def test_a_request_on_a_reused_connection_closed_unanswered_is_sent_again(self):
+        self.api.drop_next_on_reused_connections = 1
+        self.start("app.counter", TASK_ROOT)
+        _, first = self.invoke({})
+        _, second = self.invoke({})
+        self.assertEqual([first.json()["n"], second.json()["n"]], [1, 2])
+        self.assertNotEqual(first.connection_id, second.connection_id)
+        self.assertEqual(self.api.drop_next_on_reused_connections, 0)
+        self.assertEqual(self.child.stderr, "")
+
     # Init errors: posted to /init/error with AWS's exact type and message, then exit(1).
 
     def assert_init_error(self, handler, error_type, message, stack_trace=None):
@@ -295,6 +356,79 @@ class PythonClientTest(RuntimeTestCase):
         body = self.assert_init_error("init_raise.handler", "RuntimeError", "cannot start")
         self.assertIn("init_raise.py\", line 5, in <module>\n    _boom()\n", body["stackTrace"][-2])
         self.assertIn("in _boom\n    raise RuntimeError(\"cannot start\")\n", body["stackTrace"][-1])
+
+
+class SocketReaderTest(unittest.TestCase):
+    """_SocketReader.read_head frames a response head exactly as reading it line by line would."""
+
+    def reader_fed(self, *pieces):
+        ours, theirs = socket.socketpair()
+        self.addCleanup(ours.close)
+        for piece in pieces:
+            theirs.sendall(piece)
+        theirs.close()
+        # One recv per piece is not guaranteed; read_head must not depend on how bytes arrive.
+        return nimbus_runtime_client._SocketReader(ours)
+
+    def test_a_crlf_head_is_split_into_lines_and_the_body_is_left_unread(self):
+        reader = self.reader_fed(b"HTTP/1.1 202 Accepted\r\nA: 1\r\nB:  two \r\n\r\nbody")
+        self.assertEqual(reader.read_head(), ["HTTP/1.1 202 Accepted", "A: 1", "B:  two "])
+        self.assertEqual(reader.read_to_eof(), b"body")
+
+    def test_bare_lf_line_ends_and_a_bare_lf_blank_line_end_the_head(self):
+        reader = self.reader_fed(b"HTTP/1.1 200 OK\nA: 1\r\nB: 2\n\n\r\n\r\nrest")
+        self.assertEqual(reader.read_head(), ["HTTP/1.1 200 OK", "A: 1", "B: 2"])
+        self.assertEqual(reader.read_to_eof(), b"\r\n\r\nrest")
+
+    def test_the_first_line_is_the_status_line_even_when_empty(self):
+        reader = self.reader_fed(b"\r\nA: 1\r\n\r\n")
+        self.assertEqual(reader.read_head(), ["", "A: 1"])
+
+    def test_a_head_arriving_one_byte_at_a_time_is_found(self):
+        head = b"HTTP/1.1 200 OK\r\nX: \xe9\r\n\r\n"
+        ours, theirs = socket.socketpair()
+        self.addCleanup(ours.close)
+        recvs = []
+
+        class OneByteSocket:
+            def recv(self, n):
+                recvs.append(n)
+                return ours.recv(1)
+
+        reader = nimbus_runtime_client._SocketReader(OneByteSocket())
+        theirs.sendall(head + b"tail")
+        theirs.close()
+        self.assertEqual(reader.read_head(), ["HTTP/1.1 200 OK", "X: \u00e9"])
+        self.assertEqual(reader.read_exact(4), b"tail")
+        self.assertEqual(len(recvs), len(head) + 4)
+
+    def test_eof_inside_a_head_is_none(self):
+        self.assertIsNone(self.reader_fed(b"HTTP/1.1 200 OK\r\nA: 1\r\n").read_head())
+        self.assertIsNone(self.reader_fed(b"").read_head())
+
+
+class QuoteTest(unittest.TestCase):
+    def test_unreserved_request_ids_are_used_as_they_are(self):
+        rid = "8476a536-e9f4-11e8-9739-2dfe598c3fcd_A.~z"
+        self.assertIs(nimbus_runtime_client._quote(rid), rid)
+        self.assertEqual(nimbus_runtime_client._quote(""), "")
+
+    def test_anything_else_is_percent_encoded_as_utf8(self):
+        self.assertEqual(nimbus_runtime_client._quote("a b/\u00e9\u0661"), "a%20b%2F%C3%A9%D9%A1")
+
+
+class ToJsonTest(unittest.TestCase):
+    def test_output_matches_the_stdlib_encoder_and_decimals_keep_their_digits(self):
+        import decimal
+
+        value = {"a": [1, 2.5, None, True, "\u00e9\n"], "n": float("nan")}
+        self.assertEqual(nimbus_runtime_client.to_json(value), json.dumps(value))
+        self.assertEqual(nimbus_runtime_client.to_json([decimal.Decimal("1.10"), "x"]),
+                         '[1.10, "x"]')
+
+    def test_unserialisable_values_raise_the_stdlib_message(self):
+        with self.assertRaisesRegex(TypeError, "^Object of type set is not JSON serializable$"):
+            nimbus_runtime_client.to_json({"s": {1}})
 
 
 if __name__ == "__main__":
