@@ -181,6 +181,35 @@ class RuntimeTestCase(unittest.TestCase):
             "cwd": task_root,
         })
 
+    # Connection handling, the same for every client; `counter` names a handler that returns
+    # {"n": <how many times it has run in this process>}.
+
+    def check_connection_close_replies_are_followed_by_a_new_connection(self, counter, task_root):
+        self.api.reply_style = "close"
+        self.start(counter, task_root)
+        results = [self.invoke({})[1] for _ in range(3)]
+        self.assertEqual([p.json()["n"] for p in results], [1, 2, 3])
+        self.assertEqual(len({p.connection_id for p in results}), 3)
+
+    def check_a_connection_closed_between_invocations_is_replaced(self, counter, task_root):
+        self.api.close_after_post = True
+        self.start(counter, task_root)
+        results = [self.invoke({})[1] for _ in range(3)]
+        self.assertEqual([p.json()["n"] for p in results], [1, 2, 3])
+        self.assertEqual(len({p.connection_id for p in results}), 3)
+        self.assertIsNone(self.child.proc.poll())
+
+    def check_a_request_on_a_reused_connection_closed_unanswered_is_sent_again(self, counter,
+                                                                              task_root):
+        self.api.drop_next_on_reused_connections = 1
+        self.start(counter, task_root)
+        _, first = self.invoke({})
+        _, second = self.invoke({})
+        self.assertEqual([first.json()["n"], second.json()["n"]], [1, 2])
+        self.assertNotEqual(first.connection_id, second.connection_id)
+        self.assertEqual(self.api.drop_next_on_reused_connections, 0)
+        self.assertEqual(self.child.stderr, "")
+
     def check_discarded_stem_cell(self):
         """A stem cell whose specialization pipe closes without a payload exits quietly."""
         child = self.start_stem_cell()

@@ -301,29 +301,13 @@ class NodeClientTest(RuntimeTestCase):
         self.assertEqual(post.json()["echo"], {"small": 1})
 
     def test_connection_close_replies_are_followed_by_a_new_connection(self):
-        self.api.reply_style = "close"
-        self.start("index.counter", TASK_ROOT)
-        results = [self.invoke({})[1] for _ in range(3)]
-        self.assertEqual([p.json()["n"] for p in results], [1, 2, 3])
-        self.assertEqual(len({p.connection_id for p in results}), 3)
+        self.check_connection_close_replies_are_followed_by_a_new_connection("index.counter", TASK_ROOT)
 
     def test_a_connection_the_api_closed_between_invocations_is_replaced(self):
-        self.api.close_after_post = True
-        self.start("index.counter", TASK_ROOT)
-        results = [self.invoke({})[1] for _ in range(3)]
-        self.assertEqual([p.json()["n"] for p in results], [1, 2, 3])
-        self.assertEqual(len({p.connection_id for p in results}), 3)
-        self.assertIsNone(self.child.proc.poll())
+        self.check_a_connection_closed_between_invocations_is_replaced("index.counter", TASK_ROOT)
 
     def test_a_request_on_a_reused_connection_closed_unanswered_is_sent_again(self):
-        self.api.drop_next_on_reused_connections = 1
-        self.start("index.counter", TASK_ROOT)
-        _, first = self.invoke({})
-        _, second = self.invoke({})
-        self.assertEqual([first.json()["n"], second.json()["n"]], [1, 2])
-        self.assertNotEqual(first.connection_id, second.connection_id)
-        self.assertEqual(self.api.drop_next_on_reused_connections, 0)
-        self.assertEqual(self.child.stderr, "")
+        self.check_a_request_on_a_reused_connection_closed_unanswered_is_sent_again("index.counter", TASK_ROOT)
 
     def test_an_error_type_that_is_not_latin1_text_is_sent_with_question_marks(self):
         self.start("index.unicodeErrorName", TASK_ROOT)
