@@ -278,9 +278,8 @@ Result<UniqueFd> DetachedReadOnlyBind(const std::string& dir) {
   return tree;
 }
 
-// /opt for `layers` as a detached mount: one layer is a read-only bind; several
-// are a read-only overlayfs with the last layer on top (as in BuildPlan).
-Result<UniqueFd> DetachedLayers(const std::vector<fs::path>& layer_dirs) {
+// The layer directories, resolved. overlayfs' lowerdir cannot hold ':' or ','.
+Result<std::vector<std::string>> ResolveLayers(const std::vector<fs::path>& layer_dirs) {
   std::vector<std::string> layers;
   for (const auto& layer : layer_dirs) {
     NIMBUS_ASSIGN_OR_RETURN(std::string dir, ResolveHostDir(layer, "layer"));
@@ -289,12 +288,27 @@ Result<UniqueFd> DetachedLayers(const std::vector<fs::path>& layer_dirs) {
     }
     layers.push_back(std::move(dir));
   }
-  if (layers.size() == 1) return DetachedReadOnlyBind(layers[0]);
+  return layers;
+}
+
+// overlayfs' lowerdir for `layers`, each under `prefix`: the first lowerdir is on
+// top, and later layers overlay earlier ones.
+std::string LowerDirs(const std::vector<std::string>& layers, std::string_view prefix) {
   std::string lower;
   for (auto it = layers.rbegin(); it != layers.rend(); ++it) {
     if (!lower.empty()) lower += ':';
+    lower += prefix;
     lower += *it;
   }
+  return lower;
+}
+
+// /opt for `layers` as a detached mount: one layer is a read-only bind; several
+// are a read-only overlayfs with the last layer on top (as in BuildPlan).
+Result<UniqueFd> DetachedLayers(const std::vector<fs::path>& layer_dirs) {
+  NIMBUS_ASSIGN_OR_RETURN(std::vector<std::string> layers, ResolveLayers(layer_dirs));
+  if (layers.size() == 1) return DetachedReadOnlyBind(layers[0]);
+  const std::string lower = LowerDirs(layers, "");
   UniqueFd fsfd(static_cast<int>(::syscall(SYS_fsopen, "overlay", FSOPEN_CLOEXEC)));
   if (!fsfd) return ErrnoStatus("fsopen overlay");
   if (::syscall(SYS_fsconfig, fsfd.get(), FSCONFIG_SET_STRING, "lowerdir", lower.c_str(), 0) != 0) {
@@ -307,6 +321,34 @@ Result<UniqueFd> DetachedLayers(const std::vector<fs::path>& layer_dirs) {
       ::syscall(SYS_fsmount, fsfd.get(), FSMOUNT_CLOEXEC, kReadOnlyAttrs)));
   if (!mnt) return ErrnoStatus("fsmount overlay");
   return mnt;
+}
+
+// clone()s `fn(arg)` with `flags` on a stack of its own (the child runs on its
+// copy of the mapping: no CLONE_VM).
+Result<pid_t> CloneOnOwnStack(int (*fn)(void*), int flags, void* arg) {
+  void* stack = ::mmap(nullptr, kInitStackSize, PROT_READ | PROT_WRITE,
+                       MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
+  if (stack == MAP_FAILED) return ErrnoStatus("mmap init stack");
+  pid_t pid = ::clone(fn, static_cast<char*>(stack) + kInitStackSize, flags, arg);
+  int err = errno;
+  ::munmap(stack, kInitStackSize);
+  if (pid < 0) return ErrnoStatus("clone", err);
+  return pid;
+}
+
+// Waits until init (or the template builder) has written to `fd`, for up to
+// kSetupTimeoutMs; `what` names the awaited message in the timeout error.
+Status WaitForInit(int fd, std::string_view what) {
+  struct pollfd pfd = {fd, POLLIN, 0};
+  int r;
+  do {
+    r = ::poll(&pfd, 1, kSetupTimeoutMs);
+  } while (r < 0 && errno == EINTR);
+  if (r < 0) return ErrnoStatus("poll control socket");
+  if (r == 0) {
+    return Status(Code::kDeadlineExceeded, fmt::format("no {} after {} ms", what, kSetupTimeoutMs));
+  }
+  return Status::Ok();
 }
 
 class LinuxSandbox final : public Sandbox {
@@ -466,13 +508,7 @@ class LinuxSandbox final : public Sandbox {
       sent = ::sendmsg(control_.get(), out.msg(), MSG_NOSIGNAL);
     } while (sent < 0 && errno == EINTR);
     if (sent < 0) return ErrnoStatus("send to init");
-    struct pollfd pfd = {control_.get(), POLLIN, 0};
-    int r;
-    do {
-      r = ::poll(&pfd, 1, kSetupTimeoutMs);
-    } while (r < 0 && errno == EINTR);
-    if (r < 0) return ErrnoStatus("poll control socket");
-    if (r == 0) return Status(Code::kDeadlineExceeded, "no reply from init");
+    NIMBUS_RETURN_IF_ERROR(WaitForInit(control_.get(), "reply from init"));
     InitMessage m{};
     ssize_t got;
     do {
@@ -551,23 +587,14 @@ class LinuxSandboxFactory final : public SandboxFactory {
     UniqueFd control(fds[0]), control_child(fds[1]);
     plan.init.sync_fd = sync_read.get();
     plan.init.control_fd = control_child.get();
-    void* stack = ::mmap(nullptr, kInitStackSize, PROT_READ | PROT_WRITE,
-                         MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
-    if (stack == MAP_FAILED) return ErrnoStatus("template: mmap stack");
-    pid_t pid = ::clone(TemplateMain, static_cast<char*>(stack) + kInitStackSize,
-                        CLONE_NEWNS | SIGCHLD, &plan.init);
-    int err = errno;
-    ::munmap(stack, kInitStackSize);
-    if (pid < 0) return ErrnoStatus("template: clone", err);
+    auto cloned = CloneOnOwnStack(TemplateMain, CLONE_NEWNS | SIGCHLD, &plan.init);
+    if (!cloned.has_value()) return cloned.error().WithContext("template");
+    const pid_t pid = *cloned;
     sync_read.Reset();
     control_child.Reset();
     Status st = [&]() -> Status {
-      struct pollfd pfd = {control.get(), POLLIN, 0};
-      int r;
-      do {
-        r = ::poll(&pfd, 1, kSetupTimeoutMs);
-      } while (r < 0 && errno == EINTR);
-      if (r <= 0) return Internal("template: no report from the builder");
+      NIMBUS_RETURN_IF_ERROR(
+          WaitForInit(control.get(), "report from the builder").WithContext("template"));
       InitMessage m{};
       ssize_t n = ::recv(control.get(), &m, sizeof m, 0);
       if (n != static_cast<ssize_t>(sizeof m)) return Internal("template: builder exited");
@@ -681,14 +708,7 @@ class LinuxSandboxFactory final : public SandboxFactory {
         plan.MoveMount(std::move(fd), "/opt");
       }
     } else {
-      std::vector<std::string> layers;
-      for (const auto& layer : spec.layer_dirs) {
-        NIMBUS_ASSIGN_OR_RETURN(std::string dir, ResolveHostDir(layer, "layer"));
-        if (dir.find_first_of(":,") != std::string::npos) {
-          return InvalidArgument(fmt::format("layer {}: ':' and ',' are not allowed", dir));
-        }
-        layers.push_back(std::move(dir));
-      }
+      NIMBUS_ASSIGN_OR_RETURN(std::vector<std::string> layers, ResolveLayers(spec.layer_dirs));
       AddSharedRoot(plan);
       if (!code_dir.empty()) plan.Bind(code_dir, "/var/task", kReadOnly | LockedFlags(code_dir));
       if (!runtime_dir.empty()) {
@@ -697,14 +717,8 @@ class LinuxSandboxFactory final : public SandboxFactory {
       if (layers.size() == 1) {
         plan.Bind(layers[0], "/opt", kReadOnly | LockedFlags(layers[0]));
       } else if (layers.size() > 1) {
-        // overlayfs with only lower layers is read-only; the first lowerdir is on top.
-        std::string lower;
-        for (auto it = layers.rbegin(); it != layers.rend(); ++it) {
-          if (!lower.empty()) lower += ':';
-          lower += kOldRoot;
-          lower += *it;
-        }
-        plan.Mount("overlay", "/opt", kReadOnly, "lowerdir=" + lower);
+        // overlayfs with only lower layers is read-only.
+        plan.Mount("overlay", "/opt", kReadOnly, "lowerdir=" + LowerDirs(layers, kOldRoot));
       }
     }
 
@@ -777,20 +791,11 @@ class LinuxSandboxFactory final : public SandboxFactory {
   }
 
   Status CloneInit(LaunchPlan& plan, Channels& ch, LinuxSandbox& sandbox) const {
-    void* stack = ::mmap(nullptr, kInitStackSize, PROT_READ | PROT_WRITE,
-                         MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
-    if (stack == MAP_FAILED) return ErrnoStatus("mmap init stack");
     // With a template, init makes its mount namespace itself (a copy of the template).
     int flags = CLONE_NEWPID | CLONE_NEWNET | CLONE_NEWIPC | CLONE_NEWUTS | SIGCHLD;
     if (!template_mnt_) flags |= CLONE_NEWNS;
     if (!root_) flags |= CLONE_NEWUSER;
-    pid_t pid = ::clone(SandboxInitMain, static_cast<char*>(stack) + kInitStackSize, flags,
-                        &plan.init);
-    int err = errno;
-    // The child runs on its own copy of the mapping (no CLONE_VM).
-    ::munmap(stack, kInitStackSize);
-    if (pid < 0) return ErrnoStatus("clone", err);
-    sandbox.init_pid_ = pid;
+    NIMBUS_ASSIGN_OR_RETURN(sandbox.init_pid_, CloneOnOwnStack(SandboxInitMain, flags, &plan.init));
     // The child's ends: init holds its own copies now.
     ch.sync_read.Reset();
     ch.control_init.Reset();
@@ -830,16 +835,7 @@ class LinuxSandboxFactory final : public SandboxFactory {
   }
 
   static Status ReceiveListener(LinuxSandbox& sandbox) {
-    struct pollfd pfd = {sandbox.control_.get(), POLLIN, 0};
-    int r;
-    do {
-      r = ::poll(&pfd, 1, kSetupTimeoutMs);
-    } while (r < 0 && errno == EINTR);
-    if (r < 0) return ErrnoStatus("poll control socket");
-    if (r == 0) {
-      return Status(Code::kDeadlineExceeded,
-                    fmt::format("no runtime api listener after {} ms", kSetupTimeoutMs));
-    }
+    NIMBUS_RETURN_IF_ERROR(WaitForInit(sandbox.control_.get(), "runtime api listener"));
     InitMessage m{};
     FdPassingMessage msg(&m, sizeof m);
     ssize_t n;
