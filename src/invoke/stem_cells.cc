@@ -123,11 +123,8 @@ void StemCells::Trim() {
     int target = Target(*t);
     // The newest cells go first: the oldest are the most surely initialised.
     while (static_cast<int>(t->ready.size()) > target) {
-      std::unique_ptr<Cell> cell = std::move(t->ready.back());
+      Discard(std::move(t->ready.back()));
       t->ready.pop_back();
-      cell->exit_watch.reset();
-      cell->ready_watch.reset();
-      Destroy(std::move(cell->sandbox));
     }
   }
   trim_timer_ = deps_.reactor.RunAfter(std::chrono::seconds(10), [this] { Trim(); });
@@ -219,8 +216,9 @@ void StemCells::Launch(Template& t) {
 void StemCells::OnLaunched(Template& t, Result<std::unique_ptr<sandbox::Sandbox>> result) {
   --t.launching;
   if (!result.has_value()) {
-    ++t.failures;
     log::Warn("stem cell ({}): launch failed: {}", t.def.name, result.error().ToString());
+    BackOff(t);
+    MaybeFinishShutdown();
   } else if (shutting_down_) {
     Destroy(std::move(result.value()));
   } else {
@@ -238,21 +236,19 @@ void StemCells::OnLaunched(Template& t, Result<std::unique_ptr<sandbox::Sandbox>
       cell->loaded = true;
     }
     t.ready.push_back(std::move(cell));
-    return;
   }
-  if (shutting_down_) {
-    MaybeFinishShutdown();
-    return;
-  }
-  // Back off before relaunching: a runtime that cannot start must not spin.
+}
+
+void StemCells::BackOff(Template& t) {
+  ++t.failures;
+  if (shutting_down_ || t.retry) return;
+  // A runtime that cannot start or keeps dying must not spin.
   auto delay = std::min<std::chrono::milliseconds>(
       options_.backoff * (1 << std::min(t.failures - 1, 16)), options_.max_backoff);
-  if (!t.retry) {
-    t.retry = deps_.reactor.RunAfter(delay, [this, &t] {
-      t.retry.reset();
-      Fill(t);
-    });
-  }
+  t.retry = deps_.reactor.RunAfter(delay, [this, &t] {
+    t.retry.reset();
+    Fill(t);
+  });
 }
 
 void StemCells::OnCellDied(Template& t, Cell* cell) {
@@ -264,17 +260,16 @@ void StemCells::OnCellDied(Template& t, Cell* cell) {
   auto exit = dead->sandbox->ReadExit();
   log::Warn("stem cell ({}): the runtime exited while waiting ({})", t.def.name,
             exit ? exit->Describe() : "unknown");
-  dead->exit_watch.reset();
-  dead->ready_watch.reset();
-  Destroy(std::move(dead->sandbox));
-  ++t.failures;
-  if (shutting_down_ || t.retry) return;
-  auto delay = std::min<std::chrono::milliseconds>(
-      options_.backoff * (1 << std::min(t.failures - 1, 16)), options_.max_backoff);
-  t.retry = deps_.reactor.RunAfter(delay, [this, &t] {
-    t.retry.reset();
-    Fill(t);
-  });
+  Discard(std::move(dead));
+  BackOff(t);
+}
+
+void StemCells::Discard(std::unique_ptr<Cell> cell) {
+  // The watches borrow the sandbox's fds: gone before it is destroyed elsewhere.
+  cell->exit_watch.reset();
+  cell->ready_watch.reset();
+  cell->sandbox->Kill();
+  Destroy(std::move(cell->sandbox));
 }
 
 void StemCells::Destroy(std::unique_ptr<sandbox::Sandbox> sandbox) {
@@ -301,12 +296,8 @@ void StemCells::Shutdown(std::function<void()> done) {
   for (auto& t : templates_) {
     t->retry.reset();
     while (!t->ready.empty()) {
-      std::unique_ptr<Cell> cell = std::move(t->ready.front());
+      Discard(std::move(t->ready.front()));
       t->ready.pop_front();
-      cell->exit_watch.reset();
-      cell->ready_watch.reset();
-      cell->sandbox->Kill();
-      Destroy(std::move(cell->sandbox));
     }
   }
   MaybeFinishShutdown();

@@ -118,6 +118,10 @@ class StemCells {
   void Launch(Template& t);
   void OnLaunched(Template& t, Result<std::unique_ptr<sandbox::Sandbox>> result);
   void OnCellDied(Template& t, Cell* cell);
+  // Counts a failure and relaunches after a back-off that grows with them.
+  void BackOff(Template& t);
+  // Stops watching `cell`, kills it and destroys it on the BlockingPool.
+  void Discard(std::unique_ptr<Cell> cell);
   void Fill(Template& t);
   // per_template + the misses of the last burst_memory, up to max_per_template.
   int Target(const Template& t) const;
