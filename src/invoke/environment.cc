@@ -41,6 +41,11 @@ std::string NewTraceId(std::chrono::system_clock::time_point now) {
                      r.substr(16, 16));
 }
 
+// CloudWatch log group of the function's logs: its LoggingConfig, else Lambda's default.
+std::string LogGroupOf(const control::FunctionConfig& c) {
+  return c.log_group.empty() ? "/aws/lambda/" + c.name : c.log_group;
+}
+
 uint64_t CeilMiB(uint64_t bytes) { return (bytes + (1 << 20) - 1) >> 20; }
 
 }  // namespace
@@ -65,6 +70,7 @@ Environment::Environment(Deps deps, const EnvironmentOptions& options,
       observer_(observer),
       id_(RandomHex32()),
       provisioned_(provisioned),
+      log_group_(LogGroupOf(function_->config)),
       token_(std::make_shared<Environment*>(this)) {
   log_stream_ = LogStreamName(deps_.clock.Now(), function_->config.version, id_);
 }
@@ -94,7 +100,7 @@ std::vector<std::string> FunctionEnvironment(const control::FunctionConfig& c,
   };
   for (const auto& [k, v] : c.environment) env[k] = v;
   for (const auto& [k, v] : extra) env[k] = v;
-  const std::string log_group = c.log_group.empty() ? "/aws/lambda/" + c.name : c.log_group;
+  const std::string log_group = LogGroupOf(c);
   std::map<std::string, std::string> reserved = {
       {"AWS_LAMBDA_RUNTIME_API", "127.0.0.1:9001"},
       {"_HANDLER", c.handler},
@@ -436,8 +442,6 @@ void Environment::Append(int64_t timestamp_ms, std::string message) {
     tail += '\n';
     if (tail.size() > 4 * kTailBytes) tail.erase(0, tail.size() - kTailBytes);
   }
-  const control::FunctionConfig& c = function_->config;
-  if (log_group_.empty()) log_group_ = c.log_group.empty() ? "/aws/lambda/" + c.name : c.log_group;
   deps_.logs.Append(log_group_, log_stream_, timestamp_ms, std::move(message));
 }
 

@@ -155,7 +155,7 @@ class Environment final : public runtime_api::RuntimeEndpoint {
   std::string id_;
   const bool provisioned_;
   std::string log_stream_;
-  std::string log_group_;  // set by the first Log()
+  const std::string log_group_;
   State state_ = State::kStarting;
   bool retired_ = false;
   bool dying_ = false;

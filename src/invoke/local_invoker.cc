@@ -17,8 +17,6 @@ class LocalInvokerImpl;
 
 namespace {
 
-// A Python and a Node cell: the programs and start-up environment of a
-// function of that runtime with no variables of its own.
 // Learnt keep-alives never go below a minute (or --keep-alive, if shorter): the
 // policy saves memory on functions whose traffic has ended, but a short pause in
 // steady traffic must not cost cold starts. Pre-warming pays only for gaps well
@@ -32,6 +30,8 @@ KeepAliveOptions PolicyOptions(std::chrono::seconds fixed) {
   return o;
 }
 
+// A Python and a Node cell: the programs and start-up environment of a
+// function of that runtime with no variables of its own.
 std::vector<StemCellTemplate> DefaultStemCellTemplates(const EnvironmentOptions& options) {
   std::vector<StemCellTemplate> out;
   for (auto [name, runtime] : {std::pair{"python", "python3.12"}, std::pair{"nodejs", "nodejs20.x"}}) {
@@ -195,11 +195,7 @@ class LocalInvokerImpl final : public LocalInvoker {
       done(std::move(o));
       return;
     }
-    auto env = std::make_unique<Environment>(
-        EnvironmentDeps(),
-        options_.environment, request.function, pool);
-    Environment* raw = env.get();
-    pool.envs.emplace(raw, std::move(env));
+    Environment* raw = AddEnvironment(pool, request.function, /*provisioned=*/false);
     raw->Assign(std::move(request), CountedDone(pool, fn.config.name, std::move(done)));
     raw->Start(std::move(*resolution->launch));
   }
@@ -328,9 +324,16 @@ class LocalInvokerImpl final : public LocalInvoker {
   }
 
  private:
-  Environment::Deps EnvironmentDeps() {
-    return Environment::Deps{deps_.reactor, deps_.blocking, deps_.clock,      deps_.sandboxes,
-                             deps_.logs,    stem_cells_.get(), &metrics_};
+  // A new environment of `version` in `pool`, owned by the pool; not started.
+  Environment* AddEnvironment(FunctionPool& pool, control::FunctionSnapshot version,
+                              bool provisioned) {
+    auto env = std::make_unique<Environment>(
+        Environment::Deps{deps_.reactor, deps_.blocking, deps_.clock, deps_.sandboxes, deps_.logs,
+                          stem_cells_.get(), &metrics_},
+        options_.environment, std::move(version), pool, provisioned);
+    Environment* raw = env.get();
+    pool.envs.emplace(raw, std::move(env));
+    return raw;
   }
 
   FunctionPool& PoolFor(const std::string& name, const std::string& version) {
@@ -358,10 +361,7 @@ class LocalInvokerImpl final : public LocalInvoker {
     if (!resolution.has_value() || !resolution->launch) return;
     log::Debug("pre-warming {}:{}", fn.config.name, fn.config.version);
     ++metrics_.prewarms;
-    auto env = std::make_unique<Environment>(EnvironmentDeps(), options_.environment,
-                                             pool.last_version, pool);
-    Environment* raw = env.get();
-    pool.envs.emplace(raw, std::move(env));
+    Environment* raw = AddEnvironment(pool, pool.last_version, /*provisioned=*/false);
     pool.prewarmed.insert(raw);
     raw->Start(std::move(*resolution->launch));
   }
@@ -427,11 +427,7 @@ class LocalInvokerImpl final : public LocalInvoker {
                   resolution.has_value() ? resolution->error_message : resolution.error().ToString());
         return;
       }
-      auto env = std::make_unique<Environment>(
-          EnvironmentDeps(),
-          options_.environment, pool.provisioned_version, pool, /*provisioned=*/true);
-      Environment* raw = env.get();
-      pool.envs.emplace(raw, std::move(env));
+      Environment* raw = AddEnvironment(pool, pool.provisioned_version, /*provisioned=*/true);
       raw->Start(std::move(*resolution->launch));
     }
   }
