@@ -139,6 +139,12 @@ void ResetSignalDispositions() {
   for (int sig = 1; sig < NSIG; ++sig) ::sigaction(sig, &dfl, nullptr);
 }
 
+// Attaches a detached mount (open_tree/fsmount, from the daemon) at `target`.
+int MoveMount(int fd, const char* target) {
+  return static_cast<int>(
+      ::syscall(SYS_move_mount, fd, "", AT_FDCWD, target, MOVE_MOUNT_F_EMPTY_PATH));
+}
+
 void RunMountOp(const InitPlan& plan, const MountOp& op) {
   switch (op.kind) {
     case MountOp::Kind::kMkdir:
@@ -175,7 +181,7 @@ void RunMountOp(const InitPlan& plan, const MountOp& op) {
       }
       return;
     case MountOp::Kind::kMoveMount:
-      if (::syscall(SYS_move_mount, op.fd, "", AT_FDCWD, op.target, MOVE_MOUNT_F_EMPTY_PATH) != 0) {
+      if (MoveMount(op.fd, op.target) != 0) {
         Fail(plan, "move mount", op.target, errno);
       }
       return;
@@ -357,12 +363,6 @@ int ResizeTmpfs(const char* target, uint64_t mb) {
   return ::mount(nullptr, target, nullptr, MS_REMOUNT | MS_NOSUID | MS_NODEV, data.c_str());
 }
 
-// Attaches a detached mount (open_tree/fsmount, from the daemon) at `target`.
-int MoveMount(int fd, const char* target) {
-  return static_cast<int>(
-      ::syscall(SYS_move_mount, fd, "", AT_FDCWD, target, MOVE_MOUNT_F_EMPTY_PATH));
-}
-
 // Reads one message from the daemon. For a SpecializeMessage: puts the code and
 // layers in place, resizes /tmp and /dev/shm, and replies kSpecialized or
 // kSpecializeError. Returns false when the daemon let go (EOF, hang-up or an
@@ -384,32 +384,32 @@ bool ReceiveSpecialization(const InitPlan& plan) {
   InitMessage reply{};
   reply.kind = InitMessage::kSpecialized;
   Text t;
+  // The first failed step is the one reported; later steps are skipped.
+  auto ok = [&] { return reply.kind == InitMessage::kSpecialized; };
+  auto fail = [&](const char* step, const char* target, int err) {
+    reply.kind = InitMessage::kSpecializeError;
+    reply.value = err;
+    t.Add(step).Add(target).Add(": ");
+    if (err != 0) {
+      t.AddErrno(err);
+    } else {
+      t.Add("no mount descriptor received");
+    }
+  };
   int next = 0;
   auto attach = [&](uint32_t flag, const char* target) {
-    if ((req.flags & flag) == 0 || reply.kind != InitMessage::kSpecialized) return;
+    if ((req.flags & flag) == 0 || !ok()) return;
     if (next >= count) {
-      reply.kind = InitMessage::kSpecializeError;
-      t.Add("move mount ").Add(target).Add(": no mount descriptor received");
-      return;
-    }
-    if (MoveMount(fds[next++], target) != 0) {
-      reply.kind = InitMessage::kSpecializeError;
-      reply.value = errno;
-      t.Add("move mount ").Add(target).Add(": ").AddErrno(errno);
+      fail("move mount ", target, 0);
+    } else if (MoveMount(fds[next++], target) != 0) {
+      fail("move mount ", target, errno);
     }
   };
   attach(SpecializeMessage::kHasCode, "/var/task");
   attach(SpecializeMessage::kHasOpt, "/opt");
   for (int i = 0; i < count; ++i) ::close(fds[i]);
-  if (reply.kind == InitMessage::kSpecialized && ResizeTmpfs("/tmp", req.tmp_mb) != 0) {
-    reply.kind = InitMessage::kSpecializeError;
-    reply.value = errno;
-    t.Add("resize /tmp: ").AddErrno(errno);
-  }
-  if (reply.kind == InitMessage::kSpecialized && ResizeTmpfs("/dev/shm", req.shm_mb) != 0) {
-    reply.kind = InitMessage::kSpecializeError;
-    reply.value = errno;
-    t.Add("resize /dev/shm: ").AddErrno(errno);
+  for (auto [target, mb] : {std::pair{"/tmp", req.tmp_mb}, std::pair{"/dev/shm", req.shm_mb}}) {
+    if (ok() && ResizeTmpfs(target, mb) != 0) fail("resize ", target, errno);
   }
   std::memcpy(reply.text, t.c_str(), t.size() + 1);
   Send(plan.control_fd, reply);
