@@ -151,8 +151,12 @@ void Environment::Start(RuntimeLaunch launch) {
   // A pre-started stem cell of this runtime, when one is ready and the function's
   // start-up environment matches it, saves starting a sandbox and an interpreter.
   std::unique_ptr<sandbox::Sandbox> cell;
-  if (deps_.stem_cells != nullptr) cell = deps_.stem_cells->Take(spec.argv, spec.env);
+  // Else, for a runtime whose cells a zygote forks, a new cell forked for this start.
+  std::optional<sandbox::SandboxSpec> fork;
+  if (deps_.stem_cells != nullptr) cell = deps_.stem_cells->Take(spec.argv, spec.env, &fork);
   from_stem_cell_ = cell != nullptr;
+  forked_cell_ = fork.has_value();
+  if (fork) fork->id = id_;
   if (cell) {
     // The environment takes the cell's id, so that its log stream names the
     // cgroup its processes are in, as for a launched sandbox. Nothing has used
@@ -170,10 +174,21 @@ void Environment::Start(RuntimeLaunch launch) {
   // Runs on a blocking thread: clone, mounts and cgroup writes take milliseconds.
   // std::function needs a copyable callable: the cell travels in a shared holder.
   auto held = std::make_shared<std::unique_ptr<sandbox::Sandbox>>(std::move(cell));
-  blocking.Submit([spec = std::move(spec), held, id, token, &reactor, &blocking, &factory] {
+  blocking.Submit([spec = std::move(spec), held, fork = std::move(fork), id, token, &reactor,
+                   &blocking, &factory] {
     using LaunchResult = Result<std::unique_ptr<sandbox::Sandbox>>;
     std::shared_ptr<LaunchResult> result;
-    if (std::unique_ptr<sandbox::Sandbox> cell = std::move(*held)) {
+    std::unique_ptr<sandbox::Sandbox> cell = std::move(*held);
+    if (!cell && fork) {
+      auto forked = factory.Launch(*fork);
+      if (forked.has_value()) {
+        cell = std::move(forked.value());
+      } else {
+        log::Warn("environment {}: fork a stem cell: {}; starting a new sandbox", id,
+                  forked.error().ToString());
+      }
+    }
+    if (cell) {
       Status st = cell->Specialize(StemCellSpecialization(spec));
       if (st.ok()) {
         result = std::make_shared<LaunchResult>(std::move(cell));
@@ -307,6 +322,7 @@ void Environment::Deliver() {
     deps_.metrics->cold_start_seconds.Observe(
         std::chrono::duration<double>(inv.started - *inv.cold_since).count());
     if (from_stem_cell_) ++deps_.metrics->cold_starts_from_stem_cells;
+    if (forked_cell_) ++deps_.metrics->cold_starts_forked;
   }
   const control::FunctionConfig& c = function_->config;
   runtime_api::NextEvent e;

@@ -182,6 +182,7 @@ class Environment final : public runtime_api::RuntimeEndpoint {
   std::optional<double> pending_init_ms_;  // reported in the first REPORT
   bool initialized_ = false;
   bool from_stem_cell_ = false;  // Start() took a pre-started cell
+  bool forked_cell_ = false;     // Start() forked a new cell from a zygote
 
   // Expires with this object; callbacks from other threads check it.
   std::shared_ptr<Environment*> token_;

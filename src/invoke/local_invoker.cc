@@ -32,7 +32,10 @@ KeepAliveOptions PolicyOptions(std::chrono::seconds fixed) {
 
 // A Python and a Node cell: the programs and start-up environment of a
 // function of that runtime with no variables of its own.
-std::vector<StemCellTemplate> DefaultStemCellTemplates(const EnvironmentOptions& options) {
+// Python's cells fork from a zygote where the sandboxes can (`zygotes`) and the
+// runtime directory has the zygote's library.
+std::vector<StemCellTemplate> DefaultStemCellTemplates(const EnvironmentOptions& options,
+                                                       bool zygotes) {
   std::vector<StemCellTemplate> out;
   for (auto [name, runtime] : {std::pair{"python", "python3.12"}, std::pair{"nodejs", "nodejs20.x"}}) {
     control::FunctionVersion fn;
@@ -46,10 +49,20 @@ std::vector<StemCellTemplate> DefaultStemCellTemplates(const EnvironmentOptions&
       log::Info("stem cells: {} not installed, none kept for {}", resolution->launch->argv[0], name);
       continue;
     }
+    bool zygote = false;
+    if (zygotes && std::string_view(name) == "python") {
+      zygote = std::filesystem::exists(options.runtime_dir / "python/libnimbus_zygote.so");
+      if (!zygote) {
+        log::Warn("stem cells: {} has no python/libnimbus_zygote.so: python cells start the "
+                  "interpreter instead of forking a zygote",
+                  options.runtime_dir.string());
+      }
+    }
     out.push_back(StemCellTemplate{
         .name = name,
         .argv = resolution->launch->argv,
         .env = FunctionEnvironment(fn.config, "", false, options.region, resolution->launch->env),
+        .zygote = zygote,
     });
   }
   return out;
@@ -119,7 +132,7 @@ class LocalInvokerImpl final : public LocalInvoker {
       cells.runtime_dir = options_.environment.runtime_dir;
       stem_cells_ = std::make_unique<StemCells>(
           StemCells::Deps{deps_.reactor, deps_.blocking, deps_.sandboxes}, cells,
-          DefaultStemCellTemplates(options_.environment));
+          DefaultStemCellTemplates(options_.environment, deps_.sandboxes.capabilities().zygotes));
     }
   }
 
@@ -272,6 +285,7 @@ class LocalInvokerImpl final : public LocalInvoker {
     }
     s.busy = busy_;
     if (stem_cells_) s.stem_cells = stem_cells_->stats();
+    s.zygote_forks = deps_.sandboxes.zygote_forks();
     s.metrics = metrics_;
     return s;
   }

@@ -42,6 +42,7 @@ struct InvokerStats {
   int idle = 0;
   int busy = 0;          // with an invocation assigned (including cold starts)
   StemCellStats stem_cells;
+  uint64_t zygote_forks = 0;  // sandbox::SandboxFactory::zygote_forks()
   InvokerMetrics metrics;
 };
 

@@ -42,6 +42,9 @@ std::string RenderPrometheus(const InvokerStats& s) {
           m.cold_starts);
   Counter(out, "nimbus_cold_starts_stem_cell_total",
           "Cold starts served by specializing a pre-started stem cell.", m.cold_starts_from_stem_cells);
+  Counter(out, "nimbus_cold_starts_forked_total",
+          "Cold starts that found no stem cell ready and forked one from a zygote.",
+          m.cold_starts_forked);
   Histogram(out, "nimbus_cold_start_duration_seconds",
             "From assignment to a new environment until the runtime received the event.",
             m.cold_start_seconds);
@@ -68,6 +71,9 @@ std::string RenderPrometheus(const InvokerStats& s) {
         "Stem cells wanted (the configured count, raised by recent bursts).", s.stem_cells.target);
   Counter(out, "nimbus_stem_cells_missed_total",
           "Cold starts of a stem-cell runtime that found no cell ready.", s.stem_cells.missed);
+  Counter(out, "nimbus_zygote_forks_total",
+          "Sandboxes forked from a zygote (stem cells and the cold starts that forked one).",
+          s.zygote_forks);
   return out;
 }
 

@@ -32,6 +32,8 @@ struct InvokerMetrics {
   uint64_t cold_starts = 0;
   // ... of which served by a stem cell (the rest launched a sandbox).
   uint64_t cold_starts_from_stem_cells = 0;
+  // Cold starts that found no cell ready and forked one from a zygote.
+  uint64_t cold_starts_forked = 0;
   // From the invocation's assignment to a new environment until the runtime
   // received it: sandbox, runtime start-up and the function's init.
   DurationHistogram cold_start_seconds;

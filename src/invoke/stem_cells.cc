@@ -142,7 +142,8 @@ StemCells::~StemCells() {
 }
 
 std::unique_ptr<sandbox::Sandbox> StemCells::Take(const std::vector<std::string>& argv,
-                                                  const std::vector<std::string>& env) {
+                                                  const std::vector<std::string>& env,
+                                                  std::optional<sandbox::SandboxSpec>* fork) {
   if (shutting_down_) return nullptr;
   std::vector<std::string> sensitive;
   bool computed = false;
@@ -157,6 +158,11 @@ std::unique_ptr<sandbox::Sandbox> StemCells::Take(const std::vector<std::string>
       ++t->missed;
       t->misses.push_back(std::chrono::steady_clock::now());
       Fill(*t);
+      if (fork != nullptr && t->def.zygote) {
+        sandbox::SandboxSpec spec = CellSpec(*t);
+        spec.background = false;  // a cold start waits for it
+        *fork = std::move(spec);
+      }
       return nullptr;
     }
     // The oldest loaded cell, else the oldest still loading.
@@ -180,8 +186,7 @@ void StemCells::Fill(Template& t) {
   while (static_cast<int>(t.ready.size()) + t.launching < target) Launch(t);
 }
 
-void StemCells::Launch(Template& t) {
-  ++t.launching;
+sandbox::SandboxSpec StemCells::CellSpec(const Template& t) const {
   sandbox::SandboxSpec spec;
   spec.id = RandomHex32();
   spec.runtime_dir = options_.runtime_dir;
@@ -190,9 +195,16 @@ void StemCells::Launch(Template& t) {
   spec.memory_mb = options_.memory_mb;
   spec.stem_cell = true;
   spec.unthrottled_init = true;
+  spec.zygote = t.def.zygote;
   // Loads on spare CPU: a cold start in progress (often the one that took the
   // cell this replaces) comes first.
   spec.background = true;
+  return spec;
+}
+
+void StemCells::Launch(Template& t) {
+  ++t.launching;
+  sandbox::SandboxSpec spec = CellSpec(t);
   std::weak_ptr<StemCells*> token = token_;
   Reactor& reactor = deps_.reactor;
   BlockingPool& blocking = deps_.blocking;

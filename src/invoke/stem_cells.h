@@ -28,6 +28,7 @@
 #include <filesystem>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -44,6 +45,10 @@ struct StemCellTemplate {
   std::string name;  // "python", "nodejs"
   std::vector<std::string> argv;
   std::vector<std::string> env;  // "KEY=VALUE"
+  // The program forks from a zygote (sandbox::SandboxSpec::zygote; our Python
+  // client): cells are then cheap to make, and a cold start that finds none
+  // ready forks one for itself (Take()'s `fork`).
+  bool zygote = false;
 };
 
 struct StemCellOptions {
@@ -100,9 +105,13 @@ class StemCells {
 
   // A ready cell started with `argv` whose start-up sensitive variables equal
   // those of `env` (the function's whole environment), or null. Starts a
-  // replacement. The caller must Specialize() or Destroy() it.
+  // replacement. The caller must Specialize() or Destroy() it. When none is
+  // ready but the matching template's cells come from a zygote, sets `*fork` to
+  // the spec of a new cell (its id is the caller's to set) that the caller may
+  // Launch() and Specialize() at once: a fork costs about what specializing does.
   std::unique_ptr<sandbox::Sandbox> Take(const std::vector<std::string>& argv,
-                                         const std::vector<std::string>& env);
+                                         const std::vector<std::string>& env,
+                                         std::optional<sandbox::SandboxSpec>* fork = nullptr);
 
   // Stops relaunching and destroys every cell; `done` runs on the reactor once
   // all are gone (launches in flight included).
@@ -116,6 +125,7 @@ class StemCells {
 
   void Begin();
   void Launch(Template& t);
+  sandbox::SandboxSpec CellSpec(const Template& t) const;
   void OnLaunched(Template& t, Result<std::unique_ptr<sandbox::Sandbox>> result);
   void OnCellDied(Template& t, Cell* cell);
   // Counts a failure and relaunches after a back-off that grows with them.

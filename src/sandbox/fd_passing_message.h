@@ -2,7 +2,7 @@
 // (SCM_RIGHTS) with a fixed-size payload over a Unix socket. Shared by both ends of the
 // sandbox control socket: init sends the Runtime API listener (sandbox_init.cc) and
 // LinuxSandbox receives it; LinuxSandbox sends a stem cell's code and layer mounts and init
-// receives them.
+// receives them; LinuxSandbox sends a zygote a new sandbox's five channel ends.
 //
 // Everything lives inline in the object, which the caller keeps on its stack: no allocation
 // and no calls beyond memcpy, so init may build one after clone(), where only
@@ -21,7 +21,7 @@ namespace nimbus::sandbox {
 
 class FdPassingMessage {
  public:
-  static constexpr int kMaxFds = 2;
+  static constexpr int kMaxFds = 5;  // a zygote request carries five
 
   // `payload` is what is sent, or where what is received goes; it must outlive this object.
   FdPassingMessage(void* payload, std::size_t size) : iov_{payload, size} {

@@ -7,6 +7,7 @@
 #include <sys/capability.h>
 #include <sys/mman.h>
 #include <sys/mount.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
@@ -15,8 +16,12 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <atomic>
+#include <chrono>
 #include <cstring>
 #include <deque>
+#include <map>
+#include <set>
 #include <system_error>
 
 #include <fmt/format.h>
@@ -29,6 +34,7 @@
 #include "base/thread_annotations.h"
 #include "sandbox/sandbox_init.h"
 #include "sandbox/seccomp_policy.h"
+#include "sandbox/zygote_protocol.h"
 
 namespace nimbus::sandbox {
 namespace {
@@ -229,6 +235,9 @@ Status ValidateSpec(const SandboxSpec& spec) {
     return InvalidArgument(
         fmt::format("sandbox {}: outbound network access is not supported yet", spec.id));
   }
+  if (spec.zygote && !spec.stem_cell) {
+    return InvalidArgument(fmt::format("sandbox {}: only stem cells are forked from zygotes", spec.id));
+  }
   if (spec.stem_cell && (!spec.code_dir.empty() || !spec.layer_dirs.empty())) {
     return InvalidArgument(
         fmt::format("sandbox {}: a stem cell has no code or layers until Specialize()", spec.id));
@@ -351,6 +360,43 @@ Status WaitForInit(int fd, std::string_view what) {
   return Status::Ok();
 }
 
+// A zygote (ADR 0008): one process of a program that has loaded and forks
+// itself into new sandboxes on request. Shared by the Launch() calls using it:
+// they write to its socket concurrently (SOCK_SEQPACKET sends are atomic) and
+// each gets its reply on its own sandbox's control socket.
+struct Zygote {
+  pid_t pid = -1;
+  UniqueFd socket;
+  // It stopped answering: the next Launch() replaces it.
+  std::atomic<bool> failed{false};
+
+  Zygote() = default;
+  Zygote(const Zygote&) = delete;
+  Zygote& operator=(const Zygote&) = delete;
+  ~Zygote() {
+    socket.Reset();  // it exits at EOF; the kill is for one that hangs
+    if (pid <= 0) return;
+    ::kill(pid, SIGKILL);
+    while (::waitpid(pid, nullptr, 0) < 0 && errno == EINTR) {
+    }
+  }
+};
+
+// The zygote for `spec`: one per program and start-up environment.
+std::string ZygoteKey(const SandboxSpec& spec) {
+  std::string key;
+  for (const auto& a : spec.argv) key.append(a).push_back('\0');
+  key.push_back('\0');
+  for (const auto& e : spec.env) key.append(e).push_back('\0');
+  return key;
+}
+
+// waitid()'s P_PIDFD (Linux 5.4), which glibc 2.36's headers may lack.
+constexpr int kIdTypePidfd = 3;
+
+// After a zygote failed to start, its cells start the program for this long.
+constexpr std::chrono::seconds kZygoteRetryAfter{30};
+
 class LinuxSandbox final : public Sandbox {
  public:
   explicit LinuxSandbox(std::string id) : id_(std::move(id)) {}
@@ -450,13 +496,34 @@ class LinuxSandbox final : public Sandbox {
   }
 
   void Kill() override {
-    // The pid cannot have been reused: init is our child and is only reaped in
-    // Destroy(). Killing PID 1 of the namespace kills every process in it.
-    if (init_pid_ > 0 && !reaped_) ::kill(init_pid_, SIGKILL);
+    // Killing PID 1 of the namespace kills every process in it. The pid cannot
+    // have been reused: init is our child and is only reaped in Destroy(), or a
+    // zygote's, which we hold by a pidfd.
+    if (init_pid_ <= 0 || reaped_) return;
+    if (pidfd_) {
+      ::syscall(SYS_pidfd_send_signal, pidfd_.get(), SIGKILL, nullptr, 0);
+    } else {
+      ::kill(init_pid_, SIGKILL);
+    }
   }
 
   Status Destroy() override {
     Kill();
+    if (pidfd_ && !reaped_) {
+      // The zygote reaps its children; the pidfd reads as readable once init
+      // has exited, which it does only after every process of its namespace.
+      struct pollfd pfd = {pidfd_.get(), POLLIN, 0};
+      while (::poll(&pfd, 1, -1) < 0 && errno == EINTR) {
+      }
+      // If the zygote died first, init became our child (we are a subreaper):
+      // reap it. Otherwise the zygote did, and this fails with ECHILD.
+      siginfo_t info;
+      while (::waitid(static_cast<idtype_t>(kIdTypePidfd), static_cast<id_t>(pidfd_.get()), &info,
+                      WEXITED | WNOHANG) < 0 &&
+             errno == EINTR) {
+      }
+      reaped_ = true;
+    }
     if (init_pid_ > 0 && !reaped_) {
       int status;
       pid_t r;
@@ -486,6 +553,7 @@ class LinuxSandbox final : public Sandbox {
   const std::string id_;
   pid_t init_pid_ = -1;
   bool reaped_ = false;
+  UniqueFd pidfd_;     // init forked by a zygote (not our child): kill and wait through it
   UniqueFd control_;   // daemon's end of the SOCK_SEQPACKET control socket
   UniqueFd listener_;  // until TakeRuntimeApiListener()
   UniqueFd output_;    // until TakeOutput()
@@ -577,6 +645,7 @@ class LinuxSandboxFactory final : public SandboxFactory {
     plan.init.specialize_fd = -1;
     plan.init.ready_fd = -1;
     plan.init.template_mnt_fd = -1;
+    plan.init.copy_mount_ns = false;
     plan.Finish();
     int fds[2];
     if (::pipe2(fds, O_CLOEXEC) != 0) return ErrnoStatus("template: sync pipe");
@@ -608,6 +677,11 @@ class LinuxSandboxFactory final : public SandboxFactory {
     int status;
     while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
     }
+    // Zygotes live in copies of the template, and fork stem cells only. When
+    // one dies, its children (inits) must not become zombies of a host init
+    // that may never reap them: they are reparented to us, and Destroy() reaps.
+    capabilities_.zygotes = st.ok() && capabilities_.stem_cells &&
+                            ::prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) == 0;
     return st;
   }
 
@@ -617,6 +691,16 @@ class LinuxSandboxFactory final : public SandboxFactory {
     if (spec.stem_cell && !capabilities_.stem_cells) {
       return Unavailable(fmt::format("sandbox {}: stem cells need root", spec.id));
     }
+    if (spec.zygote && capabilities_.zygotes) {
+      if (std::shared_ptr<Zygote> zygote = GetZygote(spec)) {
+        auto forked = LaunchFromZygote(spec, *zygote);
+        if (forked.has_value()) {
+          zygote_forks_.fetch_add(1, std::memory_order_relaxed);
+          return forked;
+        }
+        log::Warn("{}; starting the program instead", forked.error().ToString());
+      }
+    }
     auto step = [&spec](const char* name, Status st) {
       return st.WithContext(fmt::format("sandbox {}: {}", spec.id, name));
     };
@@ -624,7 +708,7 @@ class LinuxSandboxFactory final : public SandboxFactory {
     LaunchPlan plan;
     Channels ch;
     // 1. Everything the child needs, computed here: after clone() it may not allocate.
-    NIMBUS_RETURN_IF_ERROR(step("plan", BuildPlan(spec, plan)));
+    NIMBUS_RETURN_IF_ERROR(step("plan", BuildPlan(spec, plan, /*for_zygote=*/false)));
     // 2. Before clone, so that a failure costs no process.
     NIMBUS_RETURN_IF_ERROR(step("create cgroup", CreateCgroup(spec, *sandbox)));
     NIMBUS_RETURN_IF_ERROR(step("open channels", OpenChannels(ch, plan, spec.stem_cell)));
@@ -643,7 +727,175 @@ class LinuxSandboxFactory final : public SandboxFactory {
     return std::unique_ptr<Sandbox>(std::move(sandbox));
   }
 
+  uint64_t zygote_forks() const override { return zygote_forks_.load(std::memory_order_relaxed); }
+
  private:
+  // The running zygote for `spec`, started if there is none; null while another
+  // Launch() starts it or for kZygoteRetryAfter after it failed to start.
+  std::shared_ptr<Zygote> GetZygote(const SandboxSpec& spec) {
+    const std::string key = ZygoteKey(spec);
+    std::shared_ptr<Zygote> replaced;  // destroyed (killed, reaped) outside the lock
+    {
+      MutexLock l(zygotes_mu_);
+      auto it = zygotes_.find(key);
+      if (it != zygotes_.end()) {
+        if (!it->second->failed.load()) return it->second;
+        replaced = std::move(it->second);
+        zygotes_.erase(it);
+      }
+      if (zygotes_starting_.count(key) != 0) return nullptr;
+      auto retry = zygote_retry_.find(key);
+      if (retry != zygote_retry_.end() && std::chrono::steady_clock::now() < retry->second) {
+        return nullptr;
+      }
+      zygotes_starting_.insert(key);
+    }
+    replaced.reset();
+    auto started = StartZygote(spec);
+    MutexLock l(zygotes_mu_);
+    zygotes_starting_.erase(key);
+    if (!started.has_value()) {
+      log::Warn("sandbox: zygote of {}: {}; its cells start the program instead for {} s",
+                spec.argv[0], started.error().ToString(), kZygoteRetryAfter.count());
+      zygote_retry_[key] = std::chrono::steady_clock::now() + kZygoteRetryAfter;
+      return nullptr;
+    }
+    zygote_retry_.erase(key);
+    std::shared_ptr<Zygote> zygote = std::move(started.value());
+    zygotes_[key] = zygote;
+    return zygote;
+  }
+
+  // Starts `spec`'s program as a zygote in a copy of the template with
+  // /var/runtime attached, and waits until it has loaded. Blocking.
+  Result<std::unique_ptr<Zygote>> StartZygote(const SandboxSpec& spec) const {
+    LaunchPlan plan;
+    if (!spec.runtime_dir.empty()) {
+      NIMBUS_ASSIGN_OR_RETURN(std::string dir, ResolveHostDir(spec.runtime_dir, "runtime_dir"));
+      NIMBUS_ASSIGN_OR_RETURN(UniqueFd fd, DetachedReadOnlyBind(dir));
+      plan.MoveMount(std::move(fd), "/var/runtime");
+    }
+    for (const auto& a : spec.argv) plan.argv_.push_back(plan.Keep(a));
+    for (const auto& e : spec.env) plan.envp_.push_back(plan.Keep(e));
+    plan.envp_.push_back(plan.Keep(fmt::format("_NIMBUS_ZYGOTE_FD={}", kZygoteSocketFd)));
+    plan.envp_.push_back(plan.Keep(fmt::format("_NIMBUS_ZYGOTE_PID_NS_FD={}", kZygotePidNsFd)));
+    int fds[2];
+    if (::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, fds) != 0) {
+      return ErrnoStatus("zygote socketpair");
+    }
+    UniqueFd ours(fds[0]), theirs(fds[1]);
+    plan.init.sync_fd = -1;
+    plan.init.control_fd = theirs.get();
+    plan.init.output_fd = -1;
+    plan.init.specialize_fd = -1;
+    plan.init.ready_fd = -1;
+    plan.init.template_mnt_fd = template_mnt_.get();
+    plan.init.hostname = kHostname;
+    plan.init.hostname_len = std::strlen(kHostname);
+    plan.init.cwd = "/";
+    plan.Finish();
+    auto zygote = std::make_unique<Zygote>();
+    NIMBUS_ASSIGN_OR_RETURN(
+        zygote->pid,
+        CloneOnOwnStack(ZygoteMain, CLONE_NEWNET | CLONE_NEWIPC | CLONE_NEWUTS | SIGCHLD, &plan.init));
+    theirs.Reset();
+    zygote->socket = std::move(ours);
+    NIMBUS_RETURN_IF_ERROR(WaitForInit(zygote->socket.get(), "ready message from the zygote"));
+    InitMessage m{};
+    ssize_t n;
+    do {
+      n = ::recv(zygote->socket.get(), &m, sizeof m, 0);
+    } while (n < 0 && errno == EINTR);
+    m.text[sizeof m.text - 1] = '\0';
+    if (n != static_cast<ssize_t>(sizeof m)) {
+      return Internal("the zygote exited while loading (its errors are on the daemon's stderr)");
+    }
+    if (m.kind == InitMessage::kSetupError) return Internal(m.text);
+    if (m.kind != InitMessage::kZygoteReady) {
+      return Internal(fmt::format("unexpected message {} from the zygote", m.kind));
+    }
+    return zygote;
+  }
+
+  // Launch() of a stem cell through `zygote`: the same steps, but the zygote
+  // forks the child that becomes init.
+  Result<std::unique_ptr<Sandbox>> LaunchFromZygote(const SandboxSpec& spec, Zygote& zygote) {
+    auto step = [&spec](const char* name, Status st) {
+      return st.WithContext(fmt::format("sandbox {}: zygote: {}", spec.id, name));
+    };
+    auto sandbox = std::make_unique<LinuxSandbox>(spec.id);
+    LaunchPlan plan;
+    Channels ch;
+    NIMBUS_RETURN_IF_ERROR(step("plan", BuildPlan(spec, plan, /*for_zygote=*/true)));
+    auto request = EncodeZygoteRequest(plan.init);
+    if (!request.has_value()) return step("encode", request.error());
+    NIMBUS_RETURN_IF_ERROR(step("create cgroup", CreateCgroup(spec, *sandbox)));
+    NIMBUS_RETURN_IF_ERROR(step("open channels", OpenChannels(ch, plan, spec.stem_cell)));
+    NIMBUS_RETURN_IF_ERROR(step("fork", ForkFromZygote(zygote, *request, ch, *sandbox)));
+    if (sandbox->cgroup_) {
+      NIMBUS_RETURN_IF_ERROR(step("join cgroup", sandbox->cgroup_->AddProcess(sandbox->init_pid_)));
+    }
+    NIMBUS_RETURN_IF_ERROR(step("release init", Release(ch)));
+    NIMBUS_RETURN_IF_ERROR(step("init", ReceiveListener(*sandbox)));
+    return std::unique_ptr<Sandbox>(std::move(sandbox));
+  }
+
+  // Sends the request with the child's channel ends and waits for the pid of
+  // the child, which then waits to be released. Marks the zygote failed when it
+  // does not answer.
+  static Status ForkFromZygote(Zygote& zygote, std::string& request, Channels& ch,
+                               LinuxSandbox& sandbox) {
+    const int fds[kZygoteRequestFds] = {ch.sync_read.get(), ch.control_init.get(),
+                                        ch.output_write.get(), ch.specialize_read.get(),
+                                        ch.ready_write.get()};
+    FdPassingMessage out(request.data(), request.size());
+    out.AttachFds(fds, kZygoteRequestFds);
+    ssize_t sent;
+    do {
+      sent = ::sendmsg(zygote.socket.get(), out.msg(), MSG_NOSIGNAL);
+    } while (sent < 0 && errno == EINTR);
+    if (sent < 0) {
+      zygote.failed = true;
+      return ErrnoStatus("send request");
+    }
+    // The zygote holds its own copies of the child's ends now.
+    ch.sync_read.Reset();
+    ch.control_init.Reset();
+    ch.output_write.Reset();
+    ch.specialize_read.Reset();
+    ch.ready_write.Reset();
+    sandbox.specialize_write_ = std::move(ch.specialize_write);
+    sandbox.ready_read_ = std::move(ch.ready_read);
+    sandbox.control_ = std::move(ch.control_daemon);
+    sandbox.output_ = std::move(ch.output_read);
+    Status waited = WaitForInit(sandbox.control_.get(), "pid from the zygote");
+    if (!waited.ok()) {
+      zygote.failed = true;
+      return waited;
+    }
+    InitMessage m{};
+    ssize_t n;
+    do {
+      n = ::recv(sandbox.control_.get(), &m, sizeof m, 0);
+    } while (n < 0 && errno == EINTR);
+    m.text[sizeof m.text - 1] = '\0';
+    if (n != static_cast<ssize_t>(sizeof m)) {
+      // It closed the request's descriptors without forking: it died.
+      zygote.failed = true;
+      return Unavailable("the zygote exited");
+    }
+    if (m.kind == InitMessage::kSetupError) return Internal(m.text);
+    if (m.kind != InitMessage::kForked || m.value <= 0) {
+      return Internal(fmt::format("unexpected message {} from the zygote", m.kind));
+    }
+    // The child waits for the sync byte, so the pid is still its own.
+    UniqueFd pidfd(static_cast<int>(::syscall(SYS_pidfd_open, m.value, 0)));
+    if (!pidfd) return ErrnoStatus(fmt::format("pidfd_open {}", m.value));
+    sandbox.init_pid_ = m.value;
+    sandbox.pidfd_ = std::move(pidfd);
+    return Status::Ok();
+  }
+
   // The part of the root that is the same for every sandbox: host directories,
   // /etc, /dev and the empty mount points. Run by the template builder, or by
   // each init when there is no template (rootless).
@@ -683,7 +935,9 @@ class LinuxSandboxFactory final : public SandboxFactory {
     plan.Remount("/dev", MS_RDONLY | MS_NOSUID | MS_NOEXEC);
   }
 
-  Status BuildPlan(const SandboxSpec& spec, LaunchPlan& plan) const {
+  // `for_zygote`: the plan of a zygote's child, whose mount namespace is a copy
+  // of the zygote's (with /var/runtime; a cell has no code or layers).
+  Status BuildPlan(const SandboxSpec& spec, LaunchPlan& plan, bool for_zygote) const {
     std::string code_dir, runtime_dir;
     if (!spec.code_dir.empty()) {
       NIMBUS_ASSIGN_OR_RETURN(code_dir, ResolveHostDir(spec.code_dir, "code_dir"));
@@ -692,7 +946,9 @@ class LinuxSandboxFactory final : public SandboxFactory {
       NIMBUS_ASSIGN_OR_RETURN(runtime_dir, ResolveHostDir(spec.runtime_dir, "runtime_dir"));
     }
     constexpr unsigned long kReadOnly = MS_RDONLY | MS_NOSUID | MS_NODEV;
-    if (template_mnt_) {
+    if (for_zygote) {
+      // Nothing to attach: the zygote's namespace has /var/runtime.
+    } else if (template_mnt_) {
       // A copy of the template: this sandbox's code, runtime and layers arrive
       // as detached mounts made here (the host's paths are not visible there).
       if (!code_dir.empty()) {
@@ -744,7 +1000,8 @@ class LinuxSandboxFactory final : public SandboxFactory {
     plan.init.max_open_files = spec.max_open_files;
     plan.init.seccomp.len = static_cast<unsigned short>(seccomp_.size());
     plan.init.seccomp.filter = const_cast<sock_filter*>(seccomp_.data());
-    plan.init.template_mnt_fd = template_mnt_ ? template_mnt_.get() : -1;
+    plan.init.template_mnt_fd = template_mnt_ && !for_zygote ? template_mnt_.get() : -1;
+    plan.init.copy_mount_ns = for_zygote;
     plan.Finish();
     return Status::Ok();
   }
@@ -867,6 +1124,15 @@ class LinuxSandboxFactory final : public SandboxFactory {
   // The template mount namespace sandboxes copy; empty: each init builds its
   // root with pivot_root (rootless, or the template could not be built).
   UniqueFd template_mnt_;
+
+  // Zygotes by ZygoteKey(). Starting one happens outside the lock, as do the
+  // requests to it.
+  Mutex zygotes_mu_;
+  std::map<std::string, std::shared_ptr<Zygote>> zygotes_ NIMBUS_GUARDED_BY(zygotes_mu_);
+  std::set<std::string> zygotes_starting_ NIMBUS_GUARDED_BY(zygotes_mu_);
+  std::map<std::string, std::chrono::steady_clock::time_point> zygote_retry_
+      NIMBUS_GUARDED_BY(zygotes_mu_);
+  std::atomic<uint64_t> zygote_forks_{0};
 };
 
 // Whether this process may create a user namespace (probed in a child).

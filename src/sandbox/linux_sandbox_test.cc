@@ -460,6 +460,20 @@ class StemCellTest : public LinuxSandboxTest {
     std::ofstream(code_dir_ + "/layer2/both.txt") << "layer2\n";
   }
 
+  // What the runtime wrote up to its first newline (waits up to 5 s).
+  static std::string ReadFirstLine(int output) {
+    std::string line;
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+    while (line.find('\n') == std::string::npos && std::chrono::steady_clock::now() < deadline) {
+      struct pollfd pfd = {output, POLLIN, 0};
+      ::poll(&pfd, 1, 100);
+      char buf[256];
+      ssize_t n = ::read(output, buf, sizeof buf);
+      if (n > 0) line.append(buf, n);
+    }
+    return line;
+  }
+
   SandboxSpec Cell(const std::string& code) {
     SandboxSpec spec = Python(code);
     spec.code_dir.clear();
@@ -494,16 +508,7 @@ TEST_F(StemCellTest, SpecializeMountsCodeAndLayersResizesTmpAndDeliversThePayloa
   ASSERT_TRUE(sandbox) << sandbox.error().ToString();
   UniqueFd output = (*sandbox)->TakeOutput();
   // What the cell sees before it is specialized.
-  std::string before;
-  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
-  while (before.find('\n') == std::string::npos && std::chrono::steady_clock::now() < deadline) {
-    struct pollfd pfd = {output.get(), POLLIN, 0};
-    ::poll(&pfd, 1, 100);
-    char buf[256];
-    ssize_t n = ::read(output.get(), buf, sizeof buf);
-    if (n > 0) before.append(buf, n);
-  }
-  EXPECT_EQ(before, "before [] []\n");
+  EXPECT_EQ(ReadFirstLine(output.get()), "before [] []\n");
   Specialization s;
   s.code_dir = code_dir_;
   s.layer_dirs = {code_dir_ + "/layer1", code_dir_ + "/layer2"};
@@ -617,6 +622,188 @@ TEST_F(StemCellTest, SpecializeReportsAMissingCodeDirectory) {
   Status st = (*cell)->Specialize(s);
   EXPECT_EQ(st.code(), Code::kNotFound) << st.ToString();
   EXPECT_TRUE((*cell)->Destroy().ok());
+}
+
+// Cells forked from a zygote (ADR 0008): the runtimes/python zygote, driven
+// with a test program that serves as a zygote and then runs the cell's code.
+class ZygoteTest : public StemCellTest {
+ protected:
+  void SetUp() override {
+    StemCellTest::SetUp();
+    if (IsSkipped()) return;
+    if (!factory_->capabilities().zygotes) GTEST_SKIP() << "zygotes need root and the template";
+    if (!std::filesystem::exists(std::string(NIMBUS_RUNTIMES_DIR) + "/python/libnimbus_zygote.so")) {
+      GTEST_SKIP() << "build the nimbus_runtimes target first (no libnimbus_zygote.so)";
+    }
+  }
+
+  SandboxSpec ZygoteCell(const std::string& code) {
+    SandboxSpec spec = Cell(
+        "import os, sys\n"
+        "sys.path.insert(0, '/var/runtime/python')\n"
+        "if '_NIMBUS_ZYGOTE_FD' in os.environ:\n"
+        "  import nimbus_zygote\n"
+        "  nimbus_zygote.serve()\n" +
+        code);
+    spec.runtime_dir = NIMBUS_RUNTIMES_DIR;
+    spec.zygote = true;
+    return spec;
+  }
+
+  // The pid namespace etc. of `pid`, as "type:[inode]".
+  static std::string Namespace(pid_t pid, const char* type) {
+    std::error_code ec;
+    return std::filesystem::read_symlink(fmt::format("/proc/{}/ns/{}", pid, type), ec).string();
+  }
+  static pid_t ParentOf(pid_t pid) {
+    std::string stat = ReadWholeFile(fmt::format("/proc/{}/stat", pid));
+    size_t close = stat.rfind(')');
+    if (close == std::string::npos) return -1;
+    return static_cast<pid_t>(std::atoi(stat.c_str() + close + 4));  // ") S <ppid>"
+  }
+};
+
+TEST_F(ZygoteTest, AForkedCellIsSpecializedLikeAStartedOne) {
+  const uint64_t forks = factory_->zygote_forks();
+  auto sandbox = factory_->Launch(ZygoteCell(kCellProgram));
+  ASSERT_TRUE(sandbox) << sandbox.error().ToString();
+  EXPECT_EQ(factory_->zygote_forks(), forks + 1);
+  // Init is a copy of the zygote (python), not of this process.
+  std::error_code ec;
+  EXPECT_NE(std::filesystem::read_symlink(fmt::format("/proc/{}/exe", (*sandbox)->init_pid()), ec)
+                .string()
+                .find("python"),
+            std::string::npos);
+  UniqueFd output = (*sandbox)->TakeOutput();
+  EXPECT_EQ(ReadFirstLine(output.get()), "before [] []\n");
+  Specialization s;
+  s.code_dir = code_dir_;
+  s.layer_dirs = {code_dir_ + "/layer1", code_dir_ + "/layer2"};
+  s.memory_mb = 256;
+  s.ephemeral_storage_mb = 600;
+  s.payload = "{\"env\":{\"A\":\"1\"}}";
+  Status st = (*sandbox)->Specialize(s);
+  ASSERT_TRUE(st.ok()) << st.ToString();
+  Finished f = WaitForExit(**sandbox, std::move(output));
+  EXPECT_EQ(f.output,
+            "payload {\"env\":{\"A\":\"1\"}}\n"
+            "code code ['handler.txt', 'layer1', 'layer2']\n"
+            "write EROFS\n"
+            "opt ['both.txt', 'only1.txt']\n"
+            "both layer2\n"
+            "tmp 600\n"
+            "shm 256\n");
+  EXPECT_EQ(f.exit.Describe(), "exit status 0");
+  EXPECT_TRUE((*sandbox)->Destroy().ok());
+}
+
+TEST_F(ZygoteTest, AForkedRuntimeIsUnprivilegedAndHasNamespacesOfItsOwn) {
+  const char* program =
+      "import os, signal, socket\n"
+      "print(os.getuid(), os.geteuid(), os.getgid(), os.getgroups())\n"
+      "for l in open('/proc/self/status'):\n"
+      "  if l.split(':')[0] in ('CapPrm','CapEff','CapBnd','NoNewPrivs','Seccomp'):\n"
+      "    print(l.split()[0], l.split()[1])\n"
+      "print(os.getpid(), os.getppid(), sorted(p for p in os.listdir('/proc') if p.isdigit()))\n"
+      "print(socket.gethostname(), sorted(os.listdir('/sys/class/net')) if os.path.isdir("
+      "'/sys/class/net') else '-')\n"
+      "print(signal.getsignal(signal.SIGPIPE) == signal.SIG_IGN,"
+      " signal.getsignal(signal.SIGCHLD) == signal.SIG_DFL)\n"
+      "print(sorted(k for k in os.environ if k.startswith('_NIMBUS_ZYGOTE')))\n"
+      "print(len(open('/proc/self/environ', 'rb').read()) > 0, len(os.listdir('/proc/self/fd')))\n"
+      "open('/tmp/mine', 'w').write('x')\n"
+      "print(os.listdir('/tmp'))\n"
+      "while os.read(3, 4096): pass\n";
+  auto a = factory_->Launch(ZygoteCell(program));
+  ASSERT_TRUE(a) << a.error().ToString();
+  auto b = factory_->Launch(ZygoteCell(program));
+  ASSERT_TRUE(b) << b.error().ToString();
+  // Both from one zygote, each with namespaces of its own.
+  pid_t zygote = ParentOf((*a)->init_pid());
+  EXPECT_EQ(ParentOf((*b)->init_pid()), zygote);
+  EXPECT_NE(zygote, ::getpid());
+  for (const char* type : {"pid_for_children", "mnt", "net", "uts", "ipc", "cgroup"}) {
+    std::string ns_a = Namespace((*a)->init_pid(), type);
+    EXPECT_NE(ns_a, Namespace((*b)->init_pid(), type)) << type;
+    EXPECT_NE(ns_a, Namespace(zygote, type)) << type;
+  }
+  EXPECT_EQ(Namespace((*a)->init_pid(), "pid_for_children"), Namespace((*a)->init_pid(), "pid"));
+  for (auto* sandbox : {&*a, &*b}) {
+    Specialization s;
+    s.code_dir = code_dir_;
+    s.payload = "x";
+    ASSERT_TRUE((*sandbox)->Specialize(s).ok());
+    Finished f = WaitForExit(**sandbox, (*sandbox)->TakeOutput());
+    EXPECT_EQ(f.output,
+              "993 993 993 []\n"
+              "CapPrm: 0000000000000000\n"
+              "CapEff: 0000000000000000\n"
+              "CapBnd: 0000000000000000\n"
+              "NoNewPrivs: 1\n"
+              "Seccomp: 2\n"
+              "2 1 ['2']\n"
+              "localhost -\n"
+              "True True\n"
+              "[]\n"
+              "True 6\n"
+              "['mine']\n");
+    EXPECT_EQ(f.exit.Describe(), "exit status 0");
+    EXPECT_TRUE((*sandbox)->Destroy().ok());
+  }
+}
+
+TEST_F(ZygoteTest, DestroyLeavesNoProcessOfAForkedSandbox) {
+  SandboxSpec spec = ZygoteCell("import os, subprocess\nsubprocess.Popen(['sleep', '30'])\n"
+                                "os.close(4)\nwhile os.read(3, 4096): pass\n");
+  auto sandbox = factory_->Launch(spec);
+  ASSERT_TRUE(sandbox) << sandbox.error().ToString();
+  pid_t init = (*sandbox)->init_pid();
+  struct pollfd pfd = {(*sandbox)->ready_fd(), POLLIN, 0};
+  ASSERT_EQ(::poll(&pfd, 1, 5000), 1) << "the runtime did not start";
+  ASSERT_TRUE((*sandbox)->Destroy().ok());
+  // The zygote reaps its children: the pid is gone, or a zombie for a moment.
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(2);
+  while (::kill(init, 0) == 0 && std::chrono::steady_clock::now() < deadline) {
+    ::usleep(10'000);
+  }
+  EXPECT_EQ(::kill(init, 0), -1);
+  EXPECT_TRUE((*sandbox)->Destroy().ok()) << "Destroy() is idempotent";
+}
+
+TEST_F(ZygoteTest, AZygoteThatDiedIsReplacedAndItsCellsStartTheProgramMeanwhile) {
+  const char* program = "import os\nwhile os.read(3, 4096): pass\n";
+  auto first = factory_->Launch(ZygoteCell(program));
+  ASSERT_TRUE(first) << first.error().ToString();
+  pid_t zygote = ParentOf((*first)->init_pid());
+  ASSERT_GT(zygote, 1);
+  ASSERT_EQ(::kill(zygote, SIGKILL), 0);
+  // Its children live on: they answer to the daemon, not to the zygote.
+  ::usleep(100'000);
+  EXPECT_EQ(::kill((*first)->init_pid(), 0), 0);
+  const uint64_t forks = factory_->zygote_forks();
+  // The dead zygote is found out by this launch, which starts the program.
+  auto second = factory_->Launch(ZygoteCell(program));
+  ASSERT_TRUE(second) << second.error().ToString();
+  EXPECT_EQ(factory_->zygote_forks(), forks);
+  // The next one starts a new zygote and is forked by it.
+  auto third = factory_->Launch(ZygoteCell(program));
+  ASSERT_TRUE(third) << third.error().ToString();
+  EXPECT_EQ(factory_->zygote_forks(), forks + 1);
+  EXPECT_NE(ParentOf((*third)->init_pid()), zygote);
+  // The orphan was reparented to us (a subreaper) and Destroy() reaps it: no
+  // zombie is left to a host init that might never reap it.
+  pid_t orphan = (*first)->init_pid();
+  EXPECT_EQ(ParentOf(orphan), ::getpid());
+  for (auto* sandbox : {&*first, &*second, &*third}) EXPECT_TRUE((*sandbox)->Destroy().ok());
+  EXPECT_EQ(::kill(orphan, 0), -1) << "left a zombie";
+}
+
+TEST_F(ZygoteTest, OnlyStemCellsAreForked) {
+  SandboxSpec spec = Python("pass");
+  spec.zygote = true;
+  auto sandbox = factory_->Launch(spec);
+  ASSERT_FALSE(sandbox);
+  EXPECT_EQ(sandbox.error().code(), Code::kInvalidArgument);
 }
 
 }  // namespace

@@ -73,6 +73,14 @@ struct SandboxSpec {
   // proportional to memory: a stem cell loads on CPU nobody else wants, and
   // Specialize() gives it the function's weight.
   bool background = false;
+  // Stem cells only: fork the runtime from a zygote instead of starting the
+  // program (ADR 0008). A zygote is one process of `argv` with `env`, started
+  // once by the factory and kept: it has loaded the runtime and, per Launch(),
+  // forks itself into the new sandbox, where the copy becomes init and forks the
+  // runtime, which drops its privileges like an exec'd one. Only for programs
+  // that speak the zygote protocol (kZygoteSocketFd; our Python client). When
+  // no zygote can be had, Launch() starts the program as usual.
+  bool zygote = false;
 };
 
 // The runtime's descriptor that carries a stem cell's specialization payload.
@@ -80,6 +88,10 @@ inline constexpr int kSpecializationFd = 3;
 // A stem cell's runtime closes this descriptor once it has loaded and is about
 // to wait on kSpecializationFd (Sandbox::ready_fd() then reads EOF).
 inline constexpr int kStemCellReadyFd = 4;
+// A zygote finds its end of the SOCK_SEQPACKET socket to the factory here, and
+// a descriptor of its own pid namespace at kZygotePidNsFd (see zygote.h).
+inline constexpr int kZygoteSocketFd = 3;
+inline constexpr int kZygotePidNsFd = 4;
 
 // What turns a stem cell into one function's environment.
 struct Specialization {
@@ -170,6 +182,7 @@ struct Capabilities {
   bool cgroups = false;        // memory/cpu/pids limits enforced
   bool user_namespace = false; // running unprivileged via a user namespace
   bool stem_cells = false;     // Launch() accepts SandboxSpec::stem_cell (needs root)
+  bool zygotes = false;        // and forks SandboxSpec::zygote cells from zygotes
   std::vector<std::string> warnings;
 };
 
@@ -179,6 +192,8 @@ class SandboxFactory {
   // Creates and starts a sandbox. Blocking. Thread-safe.
   virtual Result<std::unique_ptr<Sandbox>> Launch(const SandboxSpec& spec) = 0;
   virtual const Capabilities& capabilities() const = 0;
+  // Launches that a zygote forked (SandboxSpec::zygote). Thread-safe.
+  virtual uint64_t zygote_forks() const { return 0; }
 };
 
 struct LinuxSandboxOptions {

@@ -188,17 +188,23 @@ void RunMountOp(const InitPlan& plan, const MountOp& op) {
   }
 }
 
+// Makes the sandbox's mount namespace a private copy of the current one and
+// adds this sandbox's own mounts to it.
+void CopyMountNamespace(const InitPlan& plan) {
+  if (::unshare(CLONE_NEWNS) != 0) Fail(plan, "copy", "mount namespace", errno);
+  if (::chdir("/") != 0) Fail(plan, "chdir", "/", errno);
+  for (size_t i = 0; i < plan.mount_count; ++i) RunMountOp(plan, plan.mounts[i]);
+  for (size_t i = 0; i < plan.mount_fd_count; ++i) ::close(plan.mount_fds[i]);
+}
+
 // Enters a private copy of the template mount namespace (its root becomes ours)
 // and adds this sandbox's own mounts to it.
 void EnterTemplateCopy(const InitPlan& plan) {
   if (::setns(plan.template_mnt_fd, CLONE_NEWNS) != 0) {
     Fail(plan, "enter", "template mount namespace", errno);
   }
-  if (::unshare(CLONE_NEWNS) != 0) Fail(plan, "copy", "template mount namespace", errno);
-  if (::chdir("/") != 0) Fail(plan, "chdir", "/", errno);
-  for (size_t i = 0; i < plan.mount_count; ++i) RunMountOp(plan, plan.mounts[i]);
   ::close(plan.template_mnt_fd);
-  for (size_t i = 0; i < plan.mount_fd_count; ++i) ::close(plan.mount_fds[i]);
+  CopyMountNamespace(plan);
 }
 
 // Builds the sandbox's root on a tmpfs and makes it "/".
@@ -266,8 +272,9 @@ void SendRuntimeApiListener(const InitPlan& plan) {
   ::close(l);
 }
 
-// The runtime process: drop privileges in order, then exec. Never returns.
-[[noreturn]] void RunRuntime(const InitPlan& plan) {
+// The runtime process, up to exec: its descriptors, limits and signal mask,
+// then privileges dropped in order, the seccomp filter last.
+void EnterRuntime(const InitPlan& plan) {
   // First, so that every later failure is reported in the function's output.
   // Not O_CLOEXEC: init closed fds 0-2, so this is usually fd 0 already, where
   // dup2() is a no-op that would leave the flag set and exec would close stdin.
@@ -326,6 +333,10 @@ void SendRuntimeApiListener(const InitPlan& plan) {
   struct __user_cap_header_struct header = {_LINUX_CAPABILITY_VERSION_3, 0};
   struct __user_cap_data_struct data[_LINUX_CAPABILITY_U32S_3] = {};
   if (::syscall(SYS_capset, &header, data) != 0) RuntimeFail("capset", nullptr, errno);
+  // Changing uid made the process non-dumpable: its /proc/self files (environ,
+  // fd/, maps) would belong to root. Exec resets that; a zygote's runtime, which
+  // is not exec'd, gets what an exec'd one has.
+  if (::prctl(PR_SET_DUMPABLE, 1, 0, 0, 0) != 0) RuntimeFail("set dumpable", nullptr, errno);
   if (::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) RuntimeFail("no_new_privs", nullptr, errno);
   // After the credential change, which clears the parent-death signal.
   if (::prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) != 0) RuntimeFail("pdeathsig", nullptr, errno);
@@ -335,6 +346,10 @@ void SendRuntimeApiListener(const InitPlan& plan) {
   if (::syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &plan.seccomp) != 0) {
     RuntimeFail("install seccomp filter", nullptr, errno);
   }
+}
+
+[[noreturn]] void RunRuntime(const InitPlan& plan) {
+  EnterRuntime(plan);
   ::execve(plan.argv[0], const_cast<char* const*>(plan.argv), const_cast<char* const*>(plan.envp));
   RuntimeFail("exec", plan.argv[0], errno);
 }
@@ -375,7 +390,7 @@ bool ReceiveSpecialization(const InitPlan& plan) {
     n = ::recvmsg(plan.control_fd, msg.msg(), MSG_CMSG_CLOEXEC | MSG_DONTWAIT);
   } while (n < 0 && errno == EINTR);
   if (n < 0 && errno == EAGAIN) return true;  // spurious wake-up
-  int fds[FdPassingMessage::kMaxFds] = {-1, -1};
+  int fds[FdPassingMessage::kMaxFds] = {-1, -1, -1, -1, -1};
   int count = n > 0 ? msg.ReceivedFds(fds, FdPassingMessage::kMaxFds) : 0;
   if (n != static_cast<ssize_t>(sizeof req) || req.kind != SpecializeMessage::kSpecialize) {
     for (int i = 0; i < count; ++i) ::close(fds[i]);
@@ -451,17 +466,15 @@ bool ReceiveSpecialization(const InitPlan& plan) {
   }
 }
 
-}  // namespace
-
-int SandboxInitMain(void* arg) {
-  const InitPlan& plan = *static_cast<const InitPlan*>(arg);
-  // Everything else the daemon had open (other sandboxes' pipes and listeners
-  // being launched concurrently, client sockets) must not be held open here.
+// Keeps only the plan's descriptors: everything else the daemon (or zygote) had
+// open (other sandboxes' pipes and listeners being launched concurrently, client
+// sockets) must not be held open here. Then waits until the daemon has moved
+// this process into the cgroup (and written the id maps).
+void CloseAllButPlanAndWaitForRelease(const InitPlan& plan) {
   int keep[10] = {plan.sync_fd,         plan.control_fd, plan.output_fd, plan.specialize_fd,
                   plan.ready_fd,        plan.template_mnt_fd, -1, -1, -1, -1};
   for (size_t i = 0; i < plan.mount_fd_count && i < 4; ++i) keep[6 + i] = plan.mount_fds[i];
   CloseAllExcept(keep, 10);
-  // Until the daemon has moved us into the cgroup and written the id maps.
   char go = 0;
   ssize_t n;
   do {
@@ -469,14 +482,19 @@ int SandboxInitMain(void* arg) {
   } while (n < 0 && errno == EINTR);
   if (n != 1) ::_exit(1);  // the daemon gave up on this sandbox
   ::close(plan.sync_fd);
+}
 
+// Init's setup once released: cgroup namespace, hostname, root, loopback and the
+// Runtime API listener. Returns the signalfd on which init learns of its children.
+int SetUpSandbox(const InitPlan& plan) {
   ::umask(0);
-  ResetSignalDispositions();
   // After joining the cgroup: the namespace's root is the environment's cgroup.
   if (::unshare(CLONE_NEWCGROUP) != 0) Fail(plan, "unshare", "cgroup namespace", errno);
   if (::sethostname(plan.hostname, plan.hostname_len) != 0) Fail(plan, "sethostname", nullptr, errno);
   if (plan.template_mnt_fd >= 0) {
     EnterTemplateCopy(plan);
+  } else if (plan.copy_mount_ns) {
+    CopyMountNamespace(plan);
   } else {
     BuildRoot(plan);
   }
@@ -490,11 +508,92 @@ int SandboxInitMain(void* arg) {
   ::sigprocmask(SIG_BLOCK, &chld, nullptr);
   int signal_fd = ::signalfd(-1, &chld, SFD_CLOEXEC | SFD_NONBLOCK);
   if (signal_fd < 0) Fail(plan, "signalfd", nullptr, errno);
+  return signal_fd;
+}
+
+}  // namespace
+
+int SandboxInitMain(void* arg) {
+  const InitPlan& plan = *static_cast<const InitPlan*>(arg);
+  CloseAllButPlanAndWaitForRelease(plan);
+  ResetSignalDispositions();
+  int signal_fd = SetUpSandbox(plan);
   // A raw fork: glibc's fork() runs atfork handlers that take the daemon's locks.
   pid_t runtime = static_cast<pid_t>(::syscall(SYS_clone, SIGCHLD, 0, 0, 0, 0));
   if (runtime < 0) Fail(plan, "fork", "runtime", errno);
   if (runtime == 0) RunRuntime(plan);
   Supervise(plan, runtime, signal_fd);
+}
+
+int ZygoteChildMain(const InitPlan& plan) {
+  CloseAllButPlanAndWaitForRelease(plan);
+  // The pid namespace is new already (the zygote unshared it for this fork).
+  if (::unshare(CLONE_NEWNET | CLONE_NEWIPC | CLONE_NEWUTS) != 0) {
+    Fail(plan, "unshare", "network, ipc and uts namespaces", errno);
+  }
+  // The zygote's other dispositions are its program's own at start (Python
+  // ignores SIGPIPE and SIGXFSZ): an exec'd runtime has them too. But the zygote
+  // ignores SIGCHLD to have its children reaped, which init must not.
+  struct sigaction dfl = {};
+  dfl.sa_handler = SIG_DFL;
+  ::sigaction(SIGCHLD, &dfl, nullptr);
+  int signal_fd = SetUpSandbox(plan);
+  // glibc's fork(): this process is a single-threaded copy of the zygote, and
+  // the runtime goes on running its code, which needs glibc's state (the
+  // cached thread id) to be its own.
+  pid_t runtime = ::fork();
+  if (runtime < 0) Fail(plan, "fork", "runtime", errno);
+  if (runtime == 0) {
+    ::close(signal_fd);
+    EnterRuntime(plan);
+    return 0;
+  }
+  Supervise(plan, runtime, signal_fd);
+}
+
+namespace {
+
+// Moves `fd` to `target` (which may be taken); the result is not close-on-exec.
+int MoveFdTo(int fd, int target) {
+  if (fd == target) return ::fcntl(fd, F_SETFD, 0) == 0 ? 0 : -1;
+  return ::dup2(fd, target) < 0 ? -1 : 0;
+}
+
+}  // namespace
+
+int ZygoteMain(void* arg) {
+  InitPlan plan = *static_cast<const InitPlan*>(arg);
+  int keep[8] = {plan.control_fd, plan.template_mnt_fd, STDERR_FILENO, -1, -1, -1, -1, -1};
+  for (size_t i = 0; i < plan.mount_fd_count && i < 4; ++i) keep[3 + i] = plan.mount_fds[i];
+  CloseAllExcept(keep, 8);
+  // Opened while the host's /proc is visible: the zygote resets the pid
+  // namespace of its next child to its own through it after each fork.
+  int pid_ns = ::open("/proc/self/ns/pid", O_RDONLY | O_CLOEXEC);
+  if (pid_ns < 0) Fail(plan, "open", "/proc/self/ns/pid", errno);
+  ResetSignalDispositions();
+  sigset_t none;
+  sigemptyset(&none);
+  ::sigprocmask(SIG_SETMASK, &none, nullptr);
+  if (::sethostname(plan.hostname, plan.hostname_len) != 0) Fail(plan, "sethostname", nullptr, errno);
+  EnterTemplateCopy(plan);
+  // Above every target number first, so that no dup2() overwrites a later source.
+  int sock = ::fcntl(plan.control_fd, F_DUPFD_CLOEXEC, 10);
+  int ns = ::fcntl(pid_ns, F_DUPFD_CLOEXEC, 10);
+  int devnull = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
+  if (sock < 0 || ns < 0 || devnull < 0) Fail(plan, "set up", "zygote descriptors", errno);
+  plan.control_fd = sock;
+  // 0: /dev/null; 1 and 2: the daemon's stderr, for the zygote's own errors.
+  if (MoveFdTo(devnull, STDIN_FILENO) != 0 || ::dup2(STDERR_FILENO, STDOUT_FILENO) < 0 ||
+      MoveFdTo(sock, kZygoteSocketFd) != 0 || MoveFdTo(ns, kZygotePidNsFd) != 0) {
+    Fail(plan, "set up", "zygote descriptors", errno);
+  }
+  plan.control_fd = kZygoteSocketFd;
+  CloseRange(kZygotePidNsFd + 1, ~0u);
+  if (::prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) != 0) Fail(plan, "pdeathsig", nullptr, errno);
+  ::setsid();
+  if (::chdir("/") != 0) Fail(plan, "chdir", "/", errno);
+  ::execve(plan.argv[0], const_cast<char* const*>(plan.argv), const_cast<char* const*>(plan.envp));
+  Fail(plan, "exec", plan.argv[0], errno);
 }
 
 int TemplateMain(void* arg) {

@@ -57,6 +57,8 @@ struct InitMessage {
     kSpecialized = 4,   // the SpecializeMessage's mounts are in place
     kSpecializeError = 5,  // `text` names the failed step and errno; init keeps running
     kTemplateReady = 6,    // TemplateMain: the template root is built
+    kForked = 7,        // a zygote forked this sandbox's init; `value` is its pid
+    kZygoteReady = 8,   // a zygote has loaded and waits for requests
   };
   int32_t kind;
   int32_t value;
@@ -89,6 +91,10 @@ struct InitPlan {
   // enters a copy of it instead of building a root with pivot_root, and
   // `mounts` are only this sandbox's own steps, run on that copy.
   int template_mnt_fd;
+  // A zygote's child: the sandbox's mount namespace is a copy of the current one
+  // (the zygote's, itself a copy of the template with /var/runtime attached),
+  // and `mounts` run on that copy. Ignored when template_mnt_fd is set.
+  bool copy_mount_ns;
   // kMoveMount descriptors to keep open until the mounts are done.
   const int* mount_fds;
   size_t mount_fd_count;
@@ -123,5 +129,21 @@ int SandboxInitMain(void* arg);
 // unmount waits for an RCU grace period under a global lock, which serialised
 // bursts of launches (~13 ms each).
 int TemplateMain(void* arg);
+
+// clone() entry point of a zygote (SandboxSpec::zygote); `arg` is an InitPlan*
+// whose `mounts` attach /var/runtime to a copy of the template mount namespace.
+// Enters it with its own uts, ipc and network namespaces but the daemon's pid
+// namespace (its forks' pids are the daemon's to put in cgroups), keeps root,
+// and execs argv with kZygoteSocketFd (control_fd) and kZygotePidNsFd. Dies
+// with the daemon (PR_SET_PDEATHSIG). Never returns.
+int ZygoteMain(void* arg);
+
+// Run by a zygote's child right after its fork (a single-threaded copy of the
+// zygote, PID 1 of a new pid namespace), with a plan decoded from the daemon's
+// request: becomes the sandbox's init as SandboxInitMain does, then forks the
+// runtime. Returns 0 only in the runtime, which has dropped its privileges as
+// RunRuntime does before exec and goes on as the zygote's program would; init
+// never returns (setup failures are reported to the daemon, then init exits).
+int ZygoteChildMain(const InitPlan& plan);
 
 }  // namespace nimbus::sandbox
