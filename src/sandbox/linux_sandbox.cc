@@ -827,7 +827,8 @@ class LinuxSandboxFactory final : public SandboxFactory {
     LaunchPlan plan;
     Channels ch;
     NIMBUS_RETURN_IF_ERROR(step("plan", BuildPlan(spec, plan, /*for_zygote=*/true)));
-    auto request = EncodeZygoteRequest(plan.init);
+    // A cell that waits in the pool (background) makes its memory its own meanwhile.
+    auto request = EncodeZygoteRequest(plan.init, spec.background ? uint32_t{kZygotePrefault} : 0u);
     if (!request.has_value()) return step("encode", request.error());
     NIMBUS_RETURN_IF_ERROR(step("create cgroup", CreateCgroup(spec, *sandbox)));
     NIMBUS_RETURN_IF_ERROR(step("open channels", OpenChannels(ch, plan, spec.stem_cell)));

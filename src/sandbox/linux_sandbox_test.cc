@@ -798,6 +798,32 @@ TEST_F(ZygoteTest, AZygoteThatDiedIsReplacedAndItsCellsStartTheProgramMeanwhile)
   EXPECT_EQ(::kill(orphan, 0), -1) << "left a zombie";
 }
 
+TEST_F(ZygoteTest, ACellThatWaitsInThePoolMakesTheZygotesPagesItsOwnFirst) {
+  // Shared_Dirty: pages still shared (copy-on-write) with the zygote.
+  const char* program =
+      "import os\n"
+      "for l in open('/proc/self/smaps_rollup'):\n"
+      "  if l.startswith('Shared_Dirty:'): print(int(l.split()[1]), flush=True)\n"
+      "while os.read(3, 4096): pass\n";
+  auto shared_dirty_kb = [&](bool background) -> long {
+    SandboxSpec spec = ZygoteCell(program);
+    spec.background = background;
+    auto sandbox = factory_->Launch(spec);
+    if (!sandbox) {
+      ADD_FAILURE() << sandbox.error().ToString();
+      return -1;
+    }
+    UniqueFd output = (*sandbox)->TakeOutput();
+    std::string line = ReadFirstLine(output.get());
+    EXPECT_TRUE((*sandbox)->Destroy().ok());
+    return std::atol(line.c_str());
+  };
+  long pooled = shared_dirty_kb(true);
+  long forked_for_a_cold_start = shared_dirty_kb(false);
+  EXPECT_LT(pooled, 256) << "kB still shared with the zygote";
+  EXPECT_GT(forked_for_a_cold_start, 1024) << "kB shared with the zygote (faulted in lazily)";
+}
+
 TEST_F(ZygoteTest, OnlyStemCellsAreForked) {
   SandboxSpec spec = Python("pass");
   spec.zygote = true;

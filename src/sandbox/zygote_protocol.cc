@@ -25,7 +25,7 @@ void AppendString(std::string& out, const char* s) {
 
 }  // namespace
 
-Result<std::string> EncodeZygoteRequest(const InitPlan& plan) {
+Result<std::string> EncodeZygoteRequest(const InitPlan& plan, uint32_t flags) {
   if (plan.mount_count > kMaxZygoteMounts || plan.seccomp.len > kMaxZygoteSeccompLen) {
     return Internal(fmt::format("zygote request: {} mounts, {} seccomp instructions: too many",
                                 plan.mount_count, plan.seccomp.len));
@@ -39,6 +39,7 @@ Result<std::string> EncodeZygoteRequest(const InitPlan& plan) {
   h.mount_count = static_cast<uint32_t>(plan.mount_count);
   h.max_open_files = plan.max_open_files;
   h.seccomp_len = plan.seccomp.len;
+  h.flags = flags;
   std::string out;
   AppendRaw(out, &h, sizeof h);
   for (size_t i = 0; i < plan.mount_count; ++i) {

@@ -38,7 +38,7 @@ constexpr int kFds[kZygoteRequestFds] = {10, 11, 12, 13, 14};
 
 TEST(ZygoteProtocolTest, ARequestDecodesToThePlanItWasEncodedFrom) {
   PlanFixture f;
-  auto data = EncodeZygoteRequest(f.plan);
+  auto data = EncodeZygoteRequest(f.plan, kZygotePrefault);
   ASSERT_TRUE(data.has_value()) << data.error().ToString();
   DecodedZygoteRequest out;
   ASSERT_EQ(DecodeZygoteRequest(data->data(), data->size(), kFds, kZygoteRequestFds, out), nullptr);
@@ -50,6 +50,7 @@ TEST(ZygoteProtocolTest, ARequestDecodesToThePlanItWasEncodedFrom) {
   EXPECT_EQ(p.ready_fd, 14);
   EXPECT_EQ(p.template_mnt_fd, -1);
   EXPECT_TRUE(p.copy_mount_ns);
+  EXPECT_EQ(out.flags, kZygotePrefault);
   EXPECT_EQ(p.uid, 993u);
   EXPECT_EQ(p.gid, 994u);
   EXPECT_EQ(p.last_cap, 40);
@@ -78,7 +79,7 @@ TEST(ZygoteProtocolTest, ARequestDecodesToThePlanItWasEncodedFrom) {
 
 TEST(ZygoteProtocolTest, TruncatedCorruptOrPaddedRequestsAreRejected) {
   PlanFixture f;
-  auto data = EncodeZygoteRequest(f.plan);
+  auto data = EncodeZygoteRequest(f.plan, 0);
   ASSERT_TRUE(data.has_value());
   DecodedZygoteRequest out;
   // Every prefix is refused, none is read past.
@@ -109,7 +110,7 @@ TEST(ZygoteProtocolTest, TruncatedCorruptOrPaddedRequestsAreRejected) {
 TEST(ZygoteProtocolTest, DetachedMountsCannotBeSentToAZygote) {
   PlanFixture f;
   f.mounts[2] = {MountOp::Kind::kMoveMount, nullptr, "/var/task", nullptr, 0, nullptr, 0, 0, 7};
-  auto data = EncodeZygoteRequest(f.plan);
+  auto data = EncodeZygoteRequest(f.plan, 0);
   ASSERT_FALSE(data.has_value());
   EXPECT_NE(data.error().message().find("/var/task"), std::string::npos) << data.error().ToString();
 }
