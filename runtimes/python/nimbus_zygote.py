@@ -12,6 +12,7 @@ returns in it. The runtime then goes on exactly as a stem cell started by exec w
 No user code ever runs in the zygote: functions reach a runtime only after it left."""
 
 import ctypes
+import gc
 import os
 import signal
 import socket
@@ -31,6 +32,9 @@ def serve():
         ctypes.c_char_p, ctypes.c_size_t, ctypes.POINTER(ctypes.c_int), ctypes.c_int]
     # Children are reaped by the kernel; the daemon follows them by pidfd.
     signal.signal(signal.SIGCHLD, signal.SIG_IGN)
+    # Everything loaded so far moves to the permanent generation: a child's garbage
+    # collections never visit (and so never copy) the pages it shares with the zygote.
+    gc.freeze()
     lib.nimbus_zygote_ready(sock.fileno())
     while True:
         try:
