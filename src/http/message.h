@@ -51,6 +51,9 @@ struct Response {
   int status = 200;
   Headers headers;
   std::string body;
+  // A reply to HEAD: the Content-Length its GET would have had (the body stays
+  // empty). Unset: Content-Length is the body's size.
+  std::optional<uint64_t> head_content_length;
 
   static Response Json(int status, std::string body);
   static Response Text(int status, std::string body);

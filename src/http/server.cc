@@ -363,7 +363,10 @@ void Session::SerializeHead(const Response& response) {
     head_ += "\r\n"sv;
   }
   head_ += "Content-Length: "sv;
-  head_.append(digits, std::to_chars(digits, digits + sizeof digits, response.body.size()).ptr);
+  head_.append(digits,
+               std::to_chars(digits, digits + sizeof digits,
+                             response.head_content_length.value_or(response.body.size()))
+                   .ptr);
   head_ += "\r\n"sv;
   if (version_ == 10 && keep_alive_) head_ += "Connection: keep-alive\r\n"sv;
   if (version_ != 10 && !keep_alive_) head_ += "Connection: close\r\n"sv;

@@ -17,6 +17,8 @@
 #include "obs/log_store.h"
 #include "http/sigv4_scope.h"
 #include "obs/logs_api.h"
+#include "s3/object_store.h"
+#include "s3/s3_api.h"
 
 namespace nimbus::server {
 
@@ -45,13 +47,15 @@ http::Response NotFoundResponse(const http::Request& request) {
 }
 
 // The services this server answers, by the service of a request's SigV4 scope.
-bool Served(std::string_view service) { return service == "lambda" || service == "logs"; }
+bool Served(std::string_view service) {
+  return service == "lambda" || service == "logs" || service == "s3";
+}
 
 // A request signed for another AWS service (an S3 or SQS client pointed here).
 http::Response UnsupportedServiceResponse(std::string_view service) {
   std::string message = fmt::format(
       "This Nimbus server does not serve the {} API (the request is signed for service '{}'); "
-      "it serves lambda and logs",
+      "it serves lambda, logs and s3",
       service, service);
   if (service == "s3") {
     // S3 clients read XML errors; NotImplemented is S3's own code for this (and
@@ -89,6 +93,8 @@ struct Server::Impl {
   std::unique_ptr<LogStoreSink> log_sink;
   std::unique_ptr<control::Registry> registry;
   std::unique_ptr<obs::LogsApi> logs_api;
+  std::unique_ptr<s3::ObjectStore> objects;
+  std::unique_ptr<s3::S3Api> s3_api;
   std::unique_ptr<Reactor> reactor;
   std::unique_ptr<invoke::LocalInvoker> invoker;  // confined to the reactor
   std::unique_ptr<async::AsyncService> async;     // confined to the reactor (opened before)
@@ -108,6 +114,11 @@ struct Server::Impl {
     }
     if (obs::LogsApi::Matches(request)) {
       logs_api->Handle(std::move(request), std::move(responder));
+      return;
+    }
+    // Signed for s3, or addressed to a bucket's virtual host.
+    if (s3::S3Api::Matches(request)) {
+      s3_api->Handle(std::move(request), std::move(responder));
       return;
     }
     // Before LambdaApi, whose /2019-09-25/ prefix would otherwise answer them.
@@ -176,6 +187,10 @@ Result<std::unique_ptr<Server>> Server::Start(const Clock& clock,
   logs_api_options.region = s.options.region.name;
   logs_api_options.account_id = s.options.region.account_id;
   s.logs_api = std::make_unique<obs::LogsApi>(*s.logs, *s.blocking, logs_api_options);
+  auto objects = s3::ObjectStore::Open(s.options.data_dir / "s3");
+  if (!objects.has_value()) return objects.error().WithContext("open the object store");
+  s.objects = std::move(objects.value());
+  s.s3_api = std::make_unique<s3::S3Api>(*s.objects, *s.blocking);
 
   s.reactor = std::make_unique<Reactor>("reactor-0");
   invoke::InvokerOptions invoker_options;

@@ -1,0 +1,447 @@
+#include "s3/object_store.h"
+
+#include <fcntl.h>
+#include <openssl/evp.h>
+#include <unistd.h>
+
+#include <cctype>
+#include <set>
+
+#include <boost/json.hpp>
+#include <fmt/format.h>
+
+#include "base/encoding.h"
+#include "base/errno_status.h"
+#include "storage/blob_store.h"
+
+namespace nimbus::s3 {
+namespace {
+
+namespace fs = std::filesystem;
+namespace json = boost::json;
+
+// Persisted format: released migrations are never edited.
+const std::vector<storage::Migration> kMigrations = {
+    {1,
+     "CREATE TABLE buckets (name TEXT PRIMARY KEY, created_ms INTEGER NOT NULL);"
+     // key: BINARY collation, so ORDER BY key is UTF-8 byte order, as S3 lists.
+     // metadata/headers: JSON arrays of [name, value].
+     "CREATE TABLE objects (bucket TEXT NOT NULL, key TEXT NOT NULL, size INTEGER NOT NULL,"
+     " etag TEXT NOT NULL, content_type TEXT NOT NULL, metadata TEXT NOT NULL,"
+     " headers TEXT NOT NULL, checksum_algorithm TEXT NOT NULL, checksum TEXT NOT NULL,"
+     " modified_ms INTEGER NOT NULL, file TEXT NOT NULL, PRIMARY KEY (bucket, key)) WITHOUT ROWID;"},
+};
+
+constexpr const char* kObjectColumns =
+    "key, size, etag, content_type, metadata, headers, checksum_algorithm, checksum, modified_ms, "
+    "file";
+
+std::string EncodePairs(const std::vector<std::pair<std::string, std::string>>& pairs) {
+  json::array a;
+  for (const auto& [k, v] : pairs) a.push_back(json::array{json::string(k), json::string(v)});
+  return json::serialize(a);
+}
+
+std::vector<std::pair<std::string, std::string>> DecodePairs(const std::string& text) {
+  std::vector<std::pair<std::string, std::string>> out;
+  boost::system::error_code ec;
+  json::value v = json::parse(text, ec);
+  if (ec || !v.is_array()) return out;
+  for (const auto& e : v.as_array()) {
+    if (!e.is_array() || e.as_array().size() != 2) continue;
+    const auto& p = e.as_array();
+    if (!p[0].is_string() || !p[1].is_string()) continue;
+    out.emplace_back(std::string(p[0].as_string()), std::string(p[1].as_string()));
+  }
+  return out;
+}
+
+std::chrono::system_clock::time_point FromMillis(int64_t ms) {
+  return std::chrono::system_clock::time_point(std::chrono::milliseconds(ms));
+}
+
+int64_t NowMillis() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+ObjectInfo ReadObjectRow(const storage::Statement& st) {
+  ObjectInfo o;
+  o.key = st.ColumnText(0);
+  o.size = static_cast<uint64_t>(st.ColumnInt64(1));
+  o.etag = st.ColumnText(2);
+  o.content_type = st.ColumnText(3);
+  o.metadata = DecodePairs(st.ColumnText(4));
+  o.headers = DecodePairs(st.ColumnText(5));
+  o.checksum_algorithm = st.ColumnText(6);
+  o.checksum = st.ColumnText(7);
+  o.last_modified = FromMillis(st.ColumnInt64(8));
+  o.file = st.ColumnText(9);
+  return o;
+}
+
+std::string Md5Hex(std::string_view data) {
+  unsigned char digest[EVP_MAX_MD_SIZE];
+  unsigned int len = 0;
+  EVP_Digest(data.data(), data.size(), digest, &len, EVP_md5(), nullptr);
+  return HexEncode(std::string_view(reinterpret_cast<const char*>(digest), len));
+}
+
+bool IsIpv4(std::string_view s) {
+  int dots = 0;
+  for (char c : s) {
+    if (c == '.') {
+      ++dots;
+    } else if (!std::isdigit(static_cast<unsigned char>(c))) {
+      return false;
+    }
+  }
+  return dots == 3;
+}
+
+}  // namespace
+
+std::string BucketNameProblem(std::string_view name) {
+  if (name.size() < 3 || name.size() > 63) return "must be between 3 and 63 characters long";
+  for (char c : name) {
+    if (!(std::islower(static_cast<unsigned char>(c)) || std::isdigit(static_cast<unsigned char>(c)) ||
+          c == '.' || c == '-')) {
+      return "can consist only of lowercase letters, numbers, dots (.), and hyphens (-)";
+    }
+  }
+  auto alnum = [](char c) {
+    return std::islower(static_cast<unsigned char>(c)) || std::isdigit(static_cast<unsigned char>(c));
+  };
+  if (!alnum(name.front()) || !alnum(name.back())) return "must begin and end with a letter or number";
+  if (name.find("..") != std::string_view::npos) return "must not contain two adjacent periods";
+  if (IsIpv4(name)) return "must not be formatted as an IP address";
+  for (std::string_view p : {"xn--", "sthree-", "amzn-s3-demo-"}) {
+    if (name.starts_with(p)) return fmt::format("must not start with the prefix {}", p);
+  }
+  for (std::string_view s : {"-s3alias", "--ol-s3", ".mrap", "--x-s3", "--table-s3"}) {
+    if (name.ends_with(s)) return fmt::format("must not end with the suffix {}", s);
+  }
+  return "";
+}
+
+ObjectStore::ObjectStore(fs::path root, std::unique_ptr<storage::Store> store)
+    : root_(std::move(root)), store_(std::move(store)) {}
+
+ObjectStore::~ObjectStore() = default;
+
+Result<std::unique_ptr<ObjectStore>> ObjectStore::Open(const fs::path& root) {
+  std::error_code ec;
+  fs::create_directories(root / "objects", ec);
+  if (ec) return Internal(fmt::format("s3: create {}: {}", (root / "objects").string(), ec.message()));
+  fs::create_directories(root / "tmp", ec);
+  if (ec) return Internal(fmt::format("s3: create {}: {}", (root / "tmp").string(), ec.message()));
+  NIMBUS_ASSIGN_OR_RETURN(auto store, storage::Store::Open(root / "s3.db", kMigrations));
+  std::unique_ptr<ObjectStore> s(new ObjectStore(root, std::move(store)));
+  NIMBUS_RETURN_IF_ERROR(s->SweepOrphans());
+  return s;
+}
+
+Status ObjectStore::SweepOrphans() {
+  std::set<std::string> referenced;
+  {
+    MutexLock l(store_mu_);
+    NIMBUS_ASSIGN_OR_RETURN(auto st, store_->Prepare("SELECT file FROM objects"));
+    while (true) {
+      NIMBUS_ASSIGN_OR_RETURN(bool row, st.Step());
+      if (!row) break;
+      referenced.insert(st.ColumnText(0));
+    }
+  }
+  std::error_code ec;
+  // Temporary files are always left from a crash: nothing is in flight at Open().
+  for (const auto& e : fs::directory_iterator(root_ / "tmp", ec)) fs::remove(e.path(), ec);
+  for (const auto& dir : fs::directory_iterator(root_ / "objects", ec)) {
+    if (!dir.is_directory()) continue;
+    for (const auto& f : fs::directory_iterator(dir.path(), ec)) {
+      std::string name = dir.path().filename().string() + "/" + f.path().filename().string();
+      if (referenced.count(name) == 0) fs::remove(f.path(), ec);
+    }
+  }
+  return Status::Ok();
+}
+
+fs::path ObjectStore::PathOf(const std::string& file) const { return root_ / "objects" / file; }
+
+Result<std::string> ObjectStore::WriteFile(std::string_view body) const {
+  const std::string id = RandomHex32();
+  const std::string file = id.substr(0, 2) + "/" + id;
+  const fs::path tmp = root_ / "tmp" / id;
+  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+  if (fd < 0) return ErrnoStatus(fmt::format("s3: create {}", tmp.string()));
+  std::string_view rest = body;
+  while (!rest.empty()) {
+    ssize_t n = ::write(fd, rest.data(), rest.size());
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) {
+      Status st = ErrnoStatus(fmt::format("s3: write {}", tmp.string()));
+      ::close(fd);
+      ::unlink(tmp.c_str());
+      return st;
+    }
+    rest.remove_prefix(static_cast<size_t>(n));
+  }
+  if (::fsync(fd) != 0) {
+    Status st = ErrnoStatus(fmt::format("s3: fsync {}", tmp.string()));
+    ::close(fd);
+    ::unlink(tmp.c_str());
+    return st;
+  }
+  ::close(fd);
+  const fs::path dest = PathOf(file);
+  std::error_code ec;
+  fs::create_directories(dest.parent_path(), ec);
+  if (::rename(tmp.c_str(), dest.c_str()) != 0) {
+    Status st = ErrnoStatus(fmt::format("s3: rename to {}", dest.string()));
+    ::unlink(tmp.c_str());
+    return st;
+  }
+  NIMBUS_RETURN_IF_ERROR(storage::FsyncDir(dest.parent_path()));
+  return file;
+}
+
+void ObjectStore::RemoveFile(const std::string& file) const {
+  std::error_code ec;
+  fs::remove(PathOf(file), ec);  // a leftover is swept at the next Open()
+}
+
+Result<bool> ObjectStore::BucketExists(const std::string& name) {
+  NIMBUS_ASSIGN_OR_RETURN(auto st, store_->Prepare("SELECT 1 FROM buckets WHERE name = ?"));
+  NIMBUS_RETURN_IF_ERROR(st.BindText(1, name));
+  return st.Step();
+}
+
+Result<std::optional<ObjectInfo>> ObjectStore::LoadObject(const std::string& bucket,
+                                                         const std::string& key) {
+  NIMBUS_ASSIGN_OR_RETURN(
+      auto st, store_->Prepare(fmt::format("SELECT {} FROM objects WHERE bucket = ? AND key = ?",
+                                           kObjectColumns)));
+  NIMBUS_RETURN_IF_ERROR(st.BindText(1, bucket));
+  NIMBUS_RETURN_IF_ERROR(st.BindText(2, key));
+  NIMBUS_ASSIGN_OR_RETURN(bool row, st.Step());
+  if (!row) return std::optional<ObjectInfo>();
+  return std::optional<ObjectInfo>(ReadObjectRow(st));
+}
+
+Status ObjectStore::CreateBucket(const std::string& name) {
+  if (std::string why = BucketNameProblem(name); !why.empty()) {
+    return InvalidArgument(fmt::format("bucket name {}: {}", name, why));
+  }
+  MutexLock l(store_mu_);
+  return storage::InTransaction(*store_, [&]() -> Status {
+    NIMBUS_ASSIGN_OR_RETURN(bool exists, BucketExists(name));
+    if (exists) return Status(Code::kConflict, fmt::format("bucket {} exists", name));
+    NIMBUS_ASSIGN_OR_RETURN(auto st,
+                            store_->Prepare("INSERT INTO buckets (name, created_ms) VALUES (?, ?)"));
+    NIMBUS_RETURN_IF_ERROR(st.BindText(1, name));
+    NIMBUS_RETURN_IF_ERROR(st.BindInt64(2, NowMillis()));
+    return st.Run();
+  });
+}
+
+Status ObjectStore::DeleteBucket(const std::string& name) {
+  MutexLock l(store_mu_);
+  return storage::InTransaction(*store_, [&]() -> Status {
+    NIMBUS_ASSIGN_OR_RETURN(bool exists, BucketExists(name));
+    if (!exists) return NotFound(fmt::format("bucket {}", name));
+    NIMBUS_ASSIGN_OR_RETURN(auto any, store_->Prepare("SELECT 1 FROM objects WHERE bucket = ? LIMIT 1"));
+    NIMBUS_RETURN_IF_ERROR(any.BindText(1, name));
+    NIMBUS_ASSIGN_OR_RETURN(bool has_objects, any.Step());
+    if (has_objects) {
+      return Status(Code::kConflict, fmt::format("bucket {} is not empty", name));
+    }
+    NIMBUS_ASSIGN_OR_RETURN(auto st, store_->Prepare("DELETE FROM buckets WHERE name = ?"));
+    NIMBUS_RETURN_IF_ERROR(st.BindText(1, name));
+    return st.Run();
+  });
+}
+
+Result<BucketInfo> ObjectStore::GetBucket(const std::string& name) {
+  MutexLock l(store_mu_);
+  NIMBUS_ASSIGN_OR_RETURN(auto st, store_->Prepare("SELECT created_ms FROM buckets WHERE name = ?"));
+  NIMBUS_RETURN_IF_ERROR(st.BindText(1, name));
+  NIMBUS_ASSIGN_OR_RETURN(bool row, st.Step());
+  if (!row) return NotFound(fmt::format("bucket {}", name));
+  return BucketInfo{name, FromMillis(st.ColumnInt64(0))};
+}
+
+Result<std::vector<BucketInfo>> ObjectStore::ListBuckets() {
+  MutexLock l(store_mu_);
+  NIMBUS_ASSIGN_OR_RETURN(auto st, store_->Prepare("SELECT name, created_ms FROM buckets ORDER BY name"));
+  std::vector<BucketInfo> out;
+  while (true) {
+    NIMBUS_ASSIGN_OR_RETURN(bool row, st.Step());
+    if (!row) break;
+    out.push_back(BucketInfo{st.ColumnText(0), FromMillis(st.ColumnInt64(1))});
+  }
+  return out;
+}
+
+Result<ObjectInfo> ObjectStore::Put(const std::string& bucket, const std::string& key,
+                                    std::string_view body, const PutOptions& options) {
+  {
+    MutexLock l(store_mu_);
+    NIMBUS_ASSIGN_OR_RETURN(bool exists, BucketExists(bucket));
+    if (!exists) return NotFound(fmt::format("bucket {}", bucket));
+  }
+  ObjectInfo o;
+  o.key = key;
+  o.size = body.size();
+  o.etag = Md5Hex(body);
+  o.content_type = options.content_type;
+  o.metadata = options.metadata;
+  o.headers = options.headers;
+  o.checksum_algorithm = options.checksum_algorithm;
+  o.checksum = options.checksum;
+  // The bytes are durable before any row points at them.
+  NIMBUS_ASSIGN_OR_RETURN(o.file, WriteFile(body));
+  const int64_t now = NowMillis();
+  o.last_modified = FromMillis(now);
+  std::string replaced;
+  Status st;
+  {
+    MutexLock l(store_mu_);
+    st = storage::InTransaction(*store_, [&]() -> Status {
+      NIMBUS_ASSIGN_OR_RETURN(bool exists, BucketExists(bucket));
+      if (!exists) return NotFound(fmt::format("bucket {}", bucket));
+      NIMBUS_ASSIGN_OR_RETURN(auto old, LoadObject(bucket, key));
+      if (old) replaced = old->file;
+      NIMBUS_ASSIGN_OR_RETURN(
+          auto ins, store_->Prepare(fmt::format("INSERT OR REPLACE INTO objects (bucket, {}) VALUES "
+                                                "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                                                kObjectColumns)));
+      NIMBUS_RETURN_IF_ERROR(ins.BindText(1, bucket));
+      NIMBUS_RETURN_IF_ERROR(ins.BindText(2, key));
+      NIMBUS_RETURN_IF_ERROR(ins.BindInt64(3, static_cast<int64_t>(o.size)));
+      NIMBUS_RETURN_IF_ERROR(ins.BindText(4, o.etag));
+      NIMBUS_RETURN_IF_ERROR(ins.BindText(5, o.content_type));
+      NIMBUS_RETURN_IF_ERROR(ins.BindText(6, EncodePairs(o.metadata)));
+      NIMBUS_RETURN_IF_ERROR(ins.BindText(7, EncodePairs(o.headers)));
+      NIMBUS_RETURN_IF_ERROR(ins.BindText(8, o.checksum_algorithm));
+      NIMBUS_RETURN_IF_ERROR(ins.BindText(9, o.checksum));
+      NIMBUS_RETURN_IF_ERROR(ins.BindInt64(10, now));
+      NIMBUS_RETURN_IF_ERROR(ins.BindText(11, o.file));
+      return ins.Run();
+    });
+  }
+  if (!st.ok()) {
+    RemoveFile(o.file);
+    return st;
+  }
+  if (!replaced.empty()) RemoveFile(replaced);
+  return o;
+}
+
+Result<ObjectInfo> ObjectStore::Head(const std::string& bucket, const std::string& key) {
+  MutexLock l(store_mu_);
+  NIMBUS_ASSIGN_OR_RETURN(auto o, LoadObject(bucket, key));
+  if (o) return *o;
+  NIMBUS_ASSIGN_OR_RETURN(bool exists, BucketExists(bucket));
+  if (!exists) return NotFound(fmt::format("bucket {}", bucket));
+  return NotFound(fmt::format("key {}", key));
+}
+
+Result<std::pair<ObjectInfo, std::string>> ObjectStore::Get(const std::string& bucket,
+                                                            const std::string& key, uint64_t offset,
+                                                            std::optional<uint64_t> length) {
+  // A concurrent overwrite or delete may remove the file between reading the
+  // row and opening it: read the row again.
+  for (int attempt = 0; attempt < 5; ++attempt) {
+    NIMBUS_ASSIGN_OR_RETURN(ObjectInfo o, Head(bucket, key));
+    const fs::path path = PathOf(o.file);
+    int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0 && errno == ENOENT) continue;
+    if (fd < 0) return ErrnoStatus(fmt::format("s3: open {}", path.string()));
+    uint64_t start = std::min(offset, o.size);
+    uint64_t n = std::min(length.value_or(o.size), o.size - start);
+    std::string data(n, '\0');
+    size_t got = 0;
+    while (got < n) {
+      ssize_t r = ::pread(fd, data.data() + got, n - got, static_cast<off_t>(start + got));
+      if (r < 0 && errno == EINTR) continue;
+      if (r <= 0) {
+        Status st = r < 0 ? ErrnoStatus(fmt::format("s3: read {}", path.string()))
+                          : Internal(fmt::format("s3: {} is shorter than its {} bytes", path.string(), o.size));
+        ::close(fd);
+        return st;
+      }
+      got += static_cast<size_t>(r);
+    }
+    ::close(fd);
+    return std::make_pair(std::move(o), std::move(data));
+  }
+  return Status(Code::kUnavailable, fmt::format("s3: {} changed while being read", key));
+}
+
+Status ObjectStore::Delete(const std::string& bucket, const std::string& key) {
+  std::string removed;
+  {
+    MutexLock l(store_mu_);
+    NIMBUS_RETURN_IF_ERROR(storage::InTransaction(*store_, [&]() -> Status {
+      NIMBUS_ASSIGN_OR_RETURN(bool exists, BucketExists(bucket));
+      if (!exists) return NotFound(fmt::format("bucket {}", bucket));
+      NIMBUS_ASSIGN_OR_RETURN(auto old, LoadObject(bucket, key));
+      if (!old) return Status::Ok();
+      removed = old->file;
+      NIMBUS_ASSIGN_OR_RETURN(auto st, store_->Prepare("DELETE FROM objects WHERE bucket = ? AND key = ?"));
+      NIMBUS_RETURN_IF_ERROR(st.BindText(1, bucket));
+      NIMBUS_RETURN_IF_ERROR(st.BindText(2, key));
+      return st.Run();
+    }));
+  }
+  if (!removed.empty()) RemoveFile(removed);
+  return Status::Ok();
+}
+
+Result<ListResult> ObjectStore::List(const std::string& bucket, const ListOptions& options) {
+  MutexLock l(store_mu_);
+  NIMBUS_ASSIGN_OR_RETURN(bool exists, BucketExists(bucket));
+  if (!exists) return NotFound(fmt::format("bucket {}", bucket));
+  ListResult out;
+  if (options.max_keys <= 0) return out;
+  // Keys from max(prefix, after) on, in byte order; stops past the prefix.
+  NIMBUS_ASSIGN_OR_RETURN(
+      auto st, store_->Prepare(fmt::format("SELECT {} FROM objects WHERE bucket = ? AND key > ? "
+                                           "AND key >= ? ORDER BY key",
+                                           kObjectColumns)));
+  NIMBUS_RETURN_IF_ERROR(st.BindText(1, bucket));
+  NIMBUS_RETURN_IF_ERROR(st.BindText(2, options.after));
+  NIMBUS_RETURN_IF_ERROR(st.BindText(3, options.prefix));
+  int count = 0;
+  while (true) {
+    NIMBUS_ASSIGN_OR_RETURN(bool row, st.Step());
+    if (!row) break;
+    std::string key = st.ColumnText(0);
+    if (!key.starts_with(options.prefix)) break;
+    std::string common;
+    if (!options.delimiter.empty()) {
+      size_t at = key.find(options.delimiter, options.prefix.size());
+      if (at != std::string::npos) common = key.substr(0, at + options.delimiter.size());
+    }
+    // A page that ended on a common prefix resumes after all of its keys.
+    if (!common.empty() && (common == options.after ||
+                            (!out.common_prefixes.empty() && out.common_prefixes.back() == common))) {
+      continue;
+    }
+    if (count == options.max_keys) {
+      out.truncated = true;
+      break;
+    }
+    ++count;
+    if (!common.empty()) {
+      out.common_prefixes.push_back(common);
+      out.last = common;
+    } else {
+      out.contents.push_back(ReadObjectRow(st));
+      out.last = key;
+    }
+  }
+  return out;
+}
+
+}  // namespace nimbus::s3

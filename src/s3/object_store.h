@@ -1,0 +1,124 @@
+// s3: the object store behind Nimbus' S3-compatible API (issue #5). Buckets and
+// object metadata live in SQLite (<root>/s3.db); each object's bytes in a file of
+// its own (<root>/objects/<xx>/<id>), written to a temporary file, fsync'd and
+// renamed into place before the metadata that points at it is committed. So an
+// acknowledged PutObject survives a crash, a reader never sees a partial object,
+// and an overwrite or delete removes the old file only after its commit. Files no
+// row points at (a crash between the two steps) are removed by Open().
+//
+// Concurrency: thread-safe. Object files are written and read without any lock;
+// store_mu_ serialises use of the one SQLite connection (its transactions).
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <filesystem>
+#include <memory>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "base/status.h"
+#include "base/thread_annotations.h"
+#include "storage/store.h"
+
+namespace nimbus::s3 {
+
+// Bucket naming rules of general purpose buckets: 3-63 characters of lowercase
+// letters, digits, '.' and '-', starting and ending with a letter or digit, no
+// "..", not an IP address, none of the reserved prefixes and suffixes. Returns
+// an empty string when `name` is valid, else why not.
+std::string BucketNameProblem(std::string_view name);
+
+struct BucketInfo {
+  std::string name;
+  std::chrono::system_clock::time_point created;
+};
+
+struct ObjectInfo {
+  std::string key;
+  uint64_t size = 0;
+  std::string etag;  // hex MD5 of the bytes, unquoted
+  std::string content_type;
+  // x-amz-meta-* (names lowercase, without the prefix), Cache-Control and such.
+  std::vector<std::pair<std::string, std::string>> metadata;
+  std::vector<std::pair<std::string, std::string>> headers;  // Content-Encoding, ...
+  // A flexible checksum the writer sent ("CRC32", base64 value), if any.
+  std::string checksum_algorithm;
+  std::string checksum;
+  std::chrono::system_clock::time_point last_modified;
+  std::string file;  // the body's file name under objects/
+};
+
+struct PutOptions {
+  std::string content_type;
+  std::vector<std::pair<std::string, std::string>> metadata;
+  std::vector<std::pair<std::string, std::string>> headers;
+  std::string checksum_algorithm;
+  std::string checksum;
+};
+
+struct ListOptions {
+  std::string prefix;
+  std::string delimiter;
+  // Keys after this one (exclusive): StartAfter, or a decoded continuation token.
+  std::string after;
+  int max_keys = 1000;
+};
+
+struct ListResult {
+  std::vector<ObjectInfo> contents;
+  std::vector<std::string> common_prefixes;
+  bool truncated = false;
+  // When truncated: the last key or common prefix returned (the next page starts after it).
+  std::string last;
+};
+
+class ObjectStore {
+ public:
+  // Opens (creating) the store under `root` and removes object files that no
+  // object refers to.
+  static Result<std::unique_ptr<ObjectStore>> Open(const std::filesystem::path& root);
+  ~ObjectStore();
+
+  // kConflict if it exists; kInvalidArgument for a bad name.
+  Status CreateBucket(const std::string& name);
+  // kNotFound; kConflict if it holds objects.
+  Status DeleteBucket(const std::string& name);
+  Result<BucketInfo> GetBucket(const std::string& name);
+  Result<std::vector<BucketInfo>> ListBuckets();
+
+  // Stores `body` as `key` (replacing any object of that name). kNotFound for a
+  // missing bucket.
+  Result<ObjectInfo> Put(const std::string& bucket, const std::string& key, std::string_view body,
+                         const PutOptions& options);
+  // kNotFound for a missing bucket or key (the message says which).
+  Result<ObjectInfo> Head(const std::string& bucket, const std::string& key);
+  // The object and `length` bytes of it from `offset` (clamped to its end); all
+  // of it when `length` is nullopt.
+  Result<std::pair<ObjectInfo, std::string>> Get(const std::string& bucket, const std::string& key,
+                                                 uint64_t offset = 0,
+                                                 std::optional<uint64_t> length = std::nullopt);
+  // Deleting a missing key succeeds (as S3 does); a missing bucket is kNotFound.
+  Status Delete(const std::string& bucket, const std::string& key);
+  // Keys in UTF-8 byte order.
+  Result<ListResult> List(const std::string& bucket, const ListOptions& options);
+
+ private:
+  ObjectStore(std::filesystem::path root, std::unique_ptr<storage::Store> store);
+
+  Result<bool> BucketExists(const std::string& name) NIMBUS_REQUIRES(store_mu_);
+  Result<std::optional<ObjectInfo>> LoadObject(const std::string& bucket, const std::string& key)
+      NIMBUS_REQUIRES(store_mu_);
+  Result<std::string> WriteFile(std::string_view body) const;
+  void RemoveFile(const std::string& file) const;
+  std::filesystem::path PathOf(const std::string& file) const;
+  Status SweepOrphans();
+
+  const std::filesystem::path root_;
+  Mutex store_mu_;
+  std::unique_ptr<storage::Store> store_ NIMBUS_PT_GUARDED_BY(store_mu_);
+};
+
+}  // namespace nimbus::s3

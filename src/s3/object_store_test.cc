@@ -1,0 +1,141 @@
+#include "s3/object_store.h"
+
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+
+namespace nimbus::s3 {
+namespace {
+
+namespace fs = std::filesystem;
+
+class ObjectStoreTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    char dir[] = "/tmp/nimbus-s3-test-XXXXXX";
+    ASSERT_NE(::mkdtemp(dir), nullptr);
+    root_ = dir;
+    Reopen();
+  }
+  void TearDown() override {
+    store_.reset();
+    fs::remove_all(root_);
+  }
+  void Reopen() {
+    store_.reset();
+    auto s = ObjectStore::Open(root_);
+    ASSERT_TRUE(s.has_value()) << s.error().ToString();
+    store_ = std::move(*s);
+  }
+  size_t ObjectFiles() const {
+    size_t n = 0;
+    for (const auto& e : fs::recursive_directory_iterator(root_ / "objects")) n += e.is_regular_file();
+    return n;
+  }
+
+  fs::path root_;
+  std::unique_ptr<ObjectStore> store_;
+};
+
+TEST(BucketNameTest, FollowsS3sNamingRules) {
+  EXPECT_EQ(BucketNameProblem("my-bucket.1"), "");
+  EXPECT_NE(BucketNameProblem("ab"), "");
+  EXPECT_NE(BucketNameProblem(std::string(64, 'a')), "");
+  EXPECT_NE(BucketNameProblem("Bad_Bucket"), "");
+  EXPECT_NE(BucketNameProblem("-abc"), "");
+  EXPECT_NE(BucketNameProblem("a..b"), "");
+  EXPECT_NE(BucketNameProblem("192.168.1.1"), "");
+  EXPECT_NE(BucketNameProblem("xn--abc"), "");
+  EXPECT_NE(BucketNameProblem("abc-s3alias"), "");
+}
+
+TEST_F(ObjectStoreTest, BucketsAreCreatedListedAndDeletedOnlyWhenEmpty) {
+  ASSERT_TRUE(store_->CreateBucket("b1").ok() == false);  // too short
+  ASSERT_TRUE(store_->CreateBucket("bucket-one").ok());
+  EXPECT_EQ(store_->CreateBucket("bucket-one").code(), Code::kConflict);
+  ASSERT_TRUE(store_->Put("bucket-one", "k", "v", {}).has_value());
+  EXPECT_EQ(store_->DeleteBucket("bucket-one").code(), Code::kConflict);
+  ASSERT_TRUE(store_->Delete("bucket-one", "k").ok());
+  EXPECT_TRUE(store_->DeleteBucket("bucket-one").ok());
+  EXPECT_EQ(store_->DeleteBucket("bucket-one").code(), Code::kNotFound);
+  auto all = store_->ListBuckets();
+  ASSERT_TRUE(all.has_value());
+  EXPECT_TRUE(all->empty());
+}
+
+TEST_F(ObjectStoreTest, PutGetOverwriteAndDeleteKeepOneFilePerObject) {
+  ASSERT_TRUE(store_->CreateBucket("bucket").ok());
+  PutOptions o;
+  o.content_type = "text/plain";
+  o.metadata = {{"color", "blue"}};
+  auto put = store_->Put("bucket", "a/b c", "hello world", o);
+  ASSERT_TRUE(put.has_value()) << put.error().ToString();
+  EXPECT_EQ(put->etag, "5eb63bbbe01eeed093cb22bb8f5acdc3");
+  auto got = store_->Get("bucket", "a/b c");
+  ASSERT_TRUE(got.has_value());
+  EXPECT_EQ(got->second, "hello world");
+  EXPECT_EQ(got->first.content_type, "text/plain");
+  EXPECT_EQ(got->first.metadata, o.metadata);
+  auto part = store_->Get("bucket", "a/b c", 6, 3);
+  ASSERT_TRUE(part.has_value());
+  EXPECT_EQ(part->second, "wor");
+  ASSERT_TRUE(store_->Put("bucket", "a/b c", "second", {}).has_value());
+  EXPECT_EQ(store_->Get("bucket", "a/b c")->second, "second");
+  EXPECT_EQ(ObjectFiles(), 1u) << "the overwritten object's file is removed";
+  EXPECT_TRUE(store_->Delete("bucket", "a/b c").ok());
+  EXPECT_TRUE(store_->Delete("bucket", "a/b c").ok()) << "a missing key deletes fine";
+  EXPECT_EQ(ObjectFiles(), 0u);
+  auto missing = store_->Head("bucket", "nope");
+  ASSERT_FALSE(missing.has_value());
+  EXPECT_EQ(missing.error().message(), "key nope");
+  auto no_bucket = store_->Head("nobucket", "k");
+  ASSERT_FALSE(no_bucket.has_value());
+  EXPECT_EQ(no_bucket.error().message(), "bucket nobucket");
+}
+
+TEST_F(ObjectStoreTest, ObjectsSurviveReopeningAndOrphanFilesAreSwept) {
+  ASSERT_TRUE(store_->CreateBucket("bucket").ok());
+  ASSERT_TRUE(store_->Put("bucket", "k", "data", {}).has_value());
+  // A crash after writing a body but before its commit leaves a file no row names.
+  fs::create_directories(root_ / "objects" / "ff");
+  { std::ofstream(root_ / "objects" / "ff" / "ffffffff") << "orphan"; }
+  { std::ofstream(root_ / "tmp" / "partial") << "half"; }
+  Reopen();
+  EXPECT_EQ(store_->Get("bucket", "k")->second, "data");
+  EXPECT_EQ(ObjectFiles(), 1u);
+  EXPECT_TRUE(fs::is_empty(root_ / "tmp"));
+}
+
+TEST_F(ObjectStoreTest, ListingPagesByKeyOrderAndRollsUpCommonPrefixes) {
+  ASSERT_TRUE(store_->CreateBucket("bucket").ok());
+  for (const char* k : {"a/1", "a/2", "b", "c/x/1", "c/y", "d"}) {
+    ASSERT_TRUE(store_->Put("bucket", k, k, {}).has_value());
+  }
+  ListOptions o;
+  o.delimiter = "/";
+  o.max_keys = 2;
+  std::vector<std::string> seen;
+  for (int page = 0; page < 10; ++page) {
+    auto r = store_->List("bucket", o);
+    ASSERT_TRUE(r.has_value());
+    for (const auto& p : r->common_prefixes) seen.push_back(p);
+    for (const auto& c : r->contents) seen.push_back(c.key);
+    if (!r->truncated) break;
+    o.after = r->last;
+  }
+  EXPECT_EQ(seen, (std::vector<std::string>{"a/", "b", "c/", "d"}));
+  ListOptions prefixed;
+  prefixed.prefix = "c/";
+  prefixed.delimiter = "/";
+  auto r = store_->List("bucket", prefixed);
+  ASSERT_TRUE(r.has_value());
+  ASSERT_EQ(r->common_prefixes.size(), 1u);
+  EXPECT_EQ(r->common_prefixes[0], "c/x/");
+  ASSERT_EQ(r->contents.size(), 1u);
+  EXPECT_EQ(r->contents[0].key, "c/y");
+}
+
+}  // namespace
+}  // namespace nimbus::s3

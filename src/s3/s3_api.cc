@@ -1,0 +1,621 @@
+#include "s3/s3_api.h"
+
+#include <openssl/evp.h>
+
+#include <cctype>
+#include <ctime>
+#include <memory>
+
+#include <fmt/format.h>
+
+#include "base/encoding.h"
+#include "base/time_format.h"
+#include "http/sigv4_scope.h"
+#include "s3/payload.h"
+
+namespace nimbus::s3 {
+namespace {
+
+constexpr std::string_view kXmlHeader = R"(<?xml version="1.0" encoding="UTF-8"?>)";
+constexpr std::string_view kXmlns = R"( xmlns="http://s3.amazonaws.com/doc/2006-03-01/")";
+// Headers stored with an object and returned as they were given.
+constexpr std::string_view kStoredHeaders[] = {"Cache-Control", "Content-Disposition",
+                                               "Content-Language", "Expires"};
+
+std::string XmlEscape(std::string_view s) {
+  std::string out;
+  out.reserve(s.size());
+  for (char c : s) {
+    switch (c) {
+      case '&': out += "&amp;"; break;
+      case '<': out += "&lt;"; break;
+      case '>': out += "&gt;"; break;
+      case '"': out += "&quot;"; break;
+      case '\'': out += "&apos;"; break;
+      case '\r': out += "&#13;"; break;
+      default: out += c;
+    }
+  }
+  return out;
+}
+
+// encoding-type=url: everything but unreserved characters and '/' percent-encoded.
+std::string UrlEncodeKey(std::string_view s) {
+  std::string out;
+  for (unsigned char c : s) {
+    if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~' || c == '/') {
+      out += static_cast<char>(c);
+    } else {
+      out += fmt::format("%{:02X}", c);
+    }
+  }
+  return out;
+}
+
+std::string HttpDate(std::chrono::system_clock::time_point t) {
+  std::time_t tt = std::chrono::system_clock::to_time_t(t);
+  std::tm tm;
+  gmtime_r(&tt, &tm);
+  char buf[64];
+  std::strftime(buf, sizeof buf, "%a, %d %b %Y %H:%M:%S GMT", &tm);
+  return buf;
+}
+
+std::string RequestId() {
+  std::string id = RandomHex32().substr(0, 16);
+  for (char& c : id) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  return id;
+}
+
+std::string Lower(std::string_view s) {
+  std::string out(s);
+  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return out;
+}
+
+// One request: where it is addressed and how to answer it.
+struct Call {
+  explicit Call(const http::Request& r) : request(r) {}
+
+  const http::Request& request;
+  std::string bucket;
+  std::string key;
+  bool has_key = false;  // the path named an object ("/b/" names the bucket)
+  std::vector<std::pair<std::string, std::string>> query;
+  std::string request_id = RequestId();
+  bool head = false;
+
+  bool HasQuery(std::string_view name) const {
+    for (const auto& [k, v] : query) {
+      if (k == name) return true;
+    }
+    return false;
+  }
+  std::optional<std::string> Query(std::string_view name) const { return http::QueryParam(query, name); }
+
+  http::Response Xml(int status, std::string body) const {
+    http::Response r;
+    r.status = status;
+    r.headers.Set("x-amz-request-id", request_id);
+    r.headers.Set("x-amz-id-2", request_id);
+    if (!body.empty()) {
+      r.headers.Set("Content-Type", "application/xml");
+      r.body = std::string(kXmlHeader) + "\n" + body;
+    }
+    return r;
+  }
+  http::Response Empty(int status) const { return Xml(status, ""); }
+
+  // S3's error document; HEAD replies carry only the status.
+  http::Response Error(int status, std::string_view code, std::string_view message,
+                       std::string extra = "") const {
+    if (head) return Empty(status);
+    return Xml(status, fmt::format("<Error><Code>{}</Code><Message>{}</Message>{}<RequestId>{}</RequestId>"
+                                   "<HostId>{}</HostId></Error>",
+                                   code, XmlEscape(message), extra, request_id, request_id));
+  }
+  http::Response NoSuchBucket() const {
+    return Error(404, "NoSuchBucket", "The specified bucket does not exist",
+                 fmt::format("<BucketName>{}</BucketName>", XmlEscape(bucket)));
+  }
+  http::Response NoSuchKey() const {
+    return Error(404, "NoSuchKey", "The specified key does not exist.",
+                 fmt::format("<Key>{}</Key>", XmlEscape(key)));
+  }
+  http::Response NotImplemented(std::string_view what) const {
+    return Error(501, "NotImplemented",
+                 fmt::format("Nimbus does not implement {} yet", what));
+  }
+  // A store failure: missing bucket or key, or an internal error.
+  http::Response FromStatus(const Status& st) const {
+    if (st.code() == Code::kNotFound) {
+      return st.message().starts_with("key ") ? NoSuchKey() : NoSuchBucket();
+    }
+    return Error(500, "InternalError", st.message());
+  }
+};
+
+void AddObjectHeaders(http::Response& r, const ObjectInfo& o, bool checksum_mode) {
+  r.headers.Set("ETag", "\"" + o.etag + "\"");
+  r.headers.Set("Last-Modified", HttpDate(o.last_modified));
+  r.headers.Set("Accept-Ranges", "bytes");
+  r.headers.Set("Content-Type", o.content_type);
+  for (const auto& [k, v] : o.headers) r.headers.Set(k, v);
+  for (const auto& [k, v] : o.metadata) r.headers.Set("x-amz-meta-" + k, v);
+  if (checksum_mode && !o.checksum_algorithm.empty()) {
+    r.headers.Set("x-amz-checksum-" + Lower(o.checksum_algorithm), o.checksum);
+    r.headers.Set("x-amz-checksum-type", "FULL_OBJECT");
+  }
+}
+
+// Metadata and stored headers of a PutObject (or a CopyObject that replaces them).
+PutOptions OptionsFromHeaders(const http::Headers& headers) {
+  PutOptions o;
+  o.content_type = std::string(headers.Get("Content-Type").value_or("binary/octet-stream"));
+  for (const auto& [k, v] : headers.entries()) {
+    std::string name = Lower(k);
+    if (name.starts_with("x-amz-meta-")) o.metadata.emplace_back(name.substr(11), v);
+  }
+  for (std::string_view h : kStoredHeaders) {
+    if (auto v = headers.Get(h)) o.headers.emplace_back(std::string(h), std::string(*v));
+  }
+  // Content-Encoding without the aws-chunked coding, which is the transfer's.
+  if (auto enc = headers.Get("Content-Encoding")) {
+    std::string kept;
+    size_t start = 0;
+    std::string_view all = *enc;
+    while (start <= all.size()) {
+      size_t comma = all.find(',', start);
+      std::string_view part = all.substr(start, comma == std::string_view::npos ? all.npos : comma - start);
+      while (!part.empty() && part.front() == ' ') part.remove_prefix(1);
+      while (!part.empty() && part.back() == ' ') part.remove_suffix(1);
+      if (!part.empty() && Lower(part) != "aws-chunked") {
+        if (!kept.empty()) kept += ",";
+        kept += part;
+      }
+      if (comma == std::string_view::npos) break;
+      start = comma + 1;
+    }
+    if (!kept.empty()) o.headers.emplace_back("Content-Encoding", kept);
+  }
+  return o;
+}
+
+http::Response ListBuckets(const Call& c, ObjectStore& store) {
+  auto buckets = store.ListBuckets();
+  if (!buckets.has_value()) return c.FromStatus(buckets.error());
+  std::string xml = fmt::format("<ListAllMyBucketsResult{}><Owner><ID>nimbus</ID><DisplayName>nimbus"
+                                "</DisplayName></Owner><Buckets>",
+                                kXmlns);
+  for (const auto& b : *buckets) {
+    xml += fmt::format("<Bucket><Name>{}</Name><CreationDate>{}</CreationDate></Bucket>",
+                       XmlEscape(b.name), IsoUtcMillis(b.created));
+  }
+  xml += "</Buckets></ListAllMyBucketsResult>";
+  return c.Xml(200, std::move(xml));
+}
+
+http::Response CreateBucket(const Call& c, ObjectStore& store) {
+  Status st = store.CreateBucket(c.bucket);
+  if (st.code() == Code::kInvalidArgument) {
+    return c.Error(400, "InvalidBucketName", "The specified bucket is not valid.",
+                   fmt::format("<BucketName>{}</BucketName>", XmlEscape(c.bucket)));
+  }
+  if (st.code() == Code::kConflict) {
+    return c.Error(409, "BucketAlreadyOwnedByYou",
+                   "Your previous request to create the named bucket succeeded and you already own it.",
+                   fmt::format("<BucketName>{}</BucketName>", XmlEscape(c.bucket)));
+  }
+  if (!st.ok()) return c.FromStatus(st);
+  http::Response r = c.Empty(200);
+  r.headers.Set("Location", "/" + c.bucket);
+  return r;
+}
+
+http::Response DeleteBucket(const Call& c, ObjectStore& store) {
+  Status st = store.DeleteBucket(c.bucket);
+  if (st.code() == Code::kConflict) {
+    return c.Error(409, "BucketNotEmpty", "The bucket you tried to delete is not empty",
+                   fmt::format("<BucketName>{}</BucketName>", XmlEscape(c.bucket)));
+  }
+  if (!st.ok()) return c.FromStatus(st);
+  return c.Empty(204);
+}
+
+http::Response HeadBucket(const Call& c, ObjectStore& store) {
+  auto b = store.GetBucket(c.bucket);
+  if (!b.has_value()) return c.FromStatus(b.error());
+  http::Response r = c.Empty(200);
+  r.headers.Set("x-amz-bucket-region", "us-east-1");
+  return r;
+}
+
+http::Response ListObjects(const Call& c, ObjectStore& store, bool v2) {
+  ListOptions o;
+  o.prefix = c.Query("prefix").value_or("");
+  o.delimiter = c.Query("delimiter").value_or("");
+  const bool url = c.Query("encoding-type").value_or("") == "url";
+  if (auto enc = c.Query("encoding-type"); enc && *enc != "url") {
+    return c.Error(400, "InvalidArgument", "Invalid Encoding Method specified in Request");
+  }
+  if (auto mk = c.Query("max-keys")) {
+    char* end = nullptr;
+    long n = std::strtol(mk->c_str(), &end, 10);
+    if (mk->empty() || *end != '\0' || n < 0) {
+      return c.Error(400, "InvalidArgument", "Provided max-keys not an integer or within integer range");
+    }
+    o.max_keys = static_cast<int>(std::min<long>(n, 1000));
+  }
+  std::string token;
+  if (v2) {
+    if (auto t = c.Query("continuation-token")) {
+      auto decoded = Base64Decode(*t);
+      if (!decoded || decoded->empty() || (*decoded)[0] != 'n') {
+        return c.Error(400, "InvalidArgument", "The continuation token provided is incorrect");
+      }
+      o.after = decoded->substr(1);
+      token = *t;
+    } else {
+      o.after = c.Query("start-after").value_or("");
+    }
+  } else {
+    o.after = c.Query("marker").value_or("");
+  }
+  auto result = store.List(c.bucket, o);
+  if (!result.has_value()) return c.FromStatus(result.error());
+  auto enc = [url](std::string_view s) { return XmlEscape(url ? UrlEncodeKey(s) : std::string(s)); };
+  std::string xml = fmt::format("<ListBucketResult{}><Name>{}</Name><Prefix>{}</Prefix>", kXmlns,
+                                XmlEscape(c.bucket), enc(o.prefix));
+  if (v2) {
+    if (auto sa = c.Query("start-after")) xml += fmt::format("<StartAfter>{}</StartAfter>", enc(*sa));
+    if (!token.empty()) xml += fmt::format("<ContinuationToken>{}</ContinuationToken>", XmlEscape(token));
+    if (result->truncated) {
+      xml += fmt::format("<NextContinuationToken>{}</NextContinuationToken>",
+                         XmlEscape(Base64Encode("n" + result->last)));
+    }
+    xml += fmt::format("<KeyCount>{}</KeyCount>",
+                       result->contents.size() + result->common_prefixes.size());
+  } else {
+    xml += fmt::format("<Marker>{}</Marker>", enc(o.after));
+    if (result->truncated && !o.delimiter.empty()) {
+      xml += fmt::format("<NextMarker>{}</NextMarker>", enc(result->last));
+    }
+  }
+  xml += fmt::format("<MaxKeys>{}</MaxKeys>", o.max_keys);
+  if (!o.delimiter.empty()) xml += fmt::format("<Delimiter>{}</Delimiter>", enc(o.delimiter));
+  if (url) xml += "<EncodingType>url</EncodingType>";
+  xml += fmt::format("<IsTruncated>{}</IsTruncated>", result->truncated ? "true" : "false");
+  for (const auto& obj : result->contents) {
+    xml += fmt::format(
+        "<Contents><Key>{}</Key><LastModified>{}</LastModified><ETag>&quot;{}&quot;</ETag>"
+        "<Size>{}</Size><StorageClass>STANDARD</StorageClass></Contents>",
+        enc(obj.key), IsoUtcMillis(obj.last_modified), obj.etag, obj.size);
+  }
+  for (const auto& p : result->common_prefixes) {
+    xml += fmt::format("<CommonPrefixes><Prefix>{}</Prefix></CommonPrefixes>", enc(p));
+  }
+  xml += "</ListBucketResult>";
+  return c.Xml(200, std::move(xml));
+}
+
+// The body as stored: aws-chunked decoded. Checks Content-MD5 and the flexible
+// checksums (header or trailer), which `options` then records.
+std::optional<http::Response> ReadBody(const Call& c, std::string& body, PutOptions& options) {
+  const http::Request& r = c.request;
+  const std::string sha = std::string(r.headers.Get("x-amz-content-sha256").value_or(""));
+  const bool chunked = Lower(r.headers.Get("Content-Encoding").value_or("")).find("aws-chunked") !=
+                           std::string::npos ||
+                       sha.starts_with("STREAMING-");
+  std::vector<std::pair<std::string, std::string>> checksum_fields;
+  for (const auto& [k, v] : r.headers.entries()) {
+    if (ChecksumAlgorithmOfHeader(k)) checksum_fields.emplace_back(Lower(k), v);
+  }
+  if (chunked) {
+    auto decoded = DecodeAwsChunked(r.body);
+    if (!decoded.has_value()) {
+      return c.Error(400, "InvalidRequest", decoded.error().message());
+    }
+    if (auto declared = r.headers.Get("x-amz-decoded-content-length")) {
+      if (std::to_string(decoded->body.size()) != *declared) {
+        return c.Error(400, "IncompleteBody",
+                       "You did not provide the number of bytes specified by the "
+                       "x-amz-decoded-content-length HTTP header");
+      }
+    }
+    body = std::move(decoded->body);
+    for (auto& t : decoded->trailers) {
+      if (ChecksumAlgorithmOfHeader(t.first)) checksum_fields.push_back(std::move(t));
+    }
+  } else {
+    body = r.body;
+  }
+  if (auto md5 = r.headers.Get("Content-MD5")) {
+    auto want = Base64Decode(*md5);
+    if (!want || want->size() != 16) {
+      return c.Error(400, "InvalidDigest", "The Content-MD5 you specified was invalid.");
+    }
+    unsigned char digest[EVP_MAX_MD_SIZE];
+    unsigned int len = 0;
+    EVP_Digest(body.data(), body.size(), digest, &len, EVP_md5(), nullptr);
+    if (std::string_view(reinterpret_cast<const char*>(digest), len) != *want) {
+      return c.Error(400, "BadDigest", "The Content-MD5 you specified did not match what we received.");
+    }
+  }
+  if (checksum_fields.size() > 1) {
+    return c.Error(400, "InvalidRequest", "Expecting a single x-amz-checksum- header. Multiple "
+                                          "checksum Types are not allowed.");
+  }
+  if (checksum_fields.size() == 1) {
+    const auto& [name, value] = checksum_fields[0];
+    std::string algorithm = *ChecksumAlgorithmOfHeader(name);
+    std::string actual = FlexibleChecksum(algorithm, body).value_or("");
+    if (actual != value) {
+      return c.Error(400, "BadDigest",
+                     fmt::format("The {} you specified did not match the calculated checksum.",
+                                 algorithm));
+    }
+    options.checksum_algorithm = algorithm;
+    options.checksum = actual;
+  }
+  return std::nullopt;
+}
+
+http::Response PutObject(const Call& c, ObjectStore& store) {
+  if (c.request.body_too_large) {
+    return c.Error(400, "EntityTooLarge", "Your proposed upload exceeds the maximum allowed size");
+  }
+  PutOptions options = OptionsFromHeaders(c.request.headers);
+  std::string body;
+  if (auto error = ReadBody(c, body, options)) return std::move(*error);
+  auto o = store.Put(c.bucket, c.key, body, options);
+  if (!o.has_value()) return c.FromStatus(o.error());
+  http::Response r = c.Empty(200);
+  r.headers.Set("ETag", "\"" + o->etag + "\"");
+  if (!o->checksum_algorithm.empty()) {
+    r.headers.Set("x-amz-checksum-" + Lower(o->checksum_algorithm), o->checksum);
+    r.headers.Set("x-amz-checksum-type", "FULL_OBJECT");
+  }
+  return r;
+}
+
+http::Response CopyObject(const Call& c, ObjectStore& store, std::string_view source) {
+  std::string_view src = source;
+  if (size_t q = src.find('?'); q != std::string_view::npos) src = src.substr(0, q);
+  if (!src.empty() && src.front() == '/') src.remove_prefix(1);
+  auto decoded = http::PercentDecode(src);
+  size_t slash = decoded ? decoded->find('/') : std::string::npos;
+  if (!decoded || slash == std::string::npos || slash == 0 || slash + 1 == decoded->size()) {
+    return c.Error(400, "InvalidArgument", "Copy Source must mention the source bucket and key: "
+                                           "sourcebucket/sourcekey");
+  }
+  Call source_call(c.request);
+  source_call.bucket = decoded->substr(0, slash);
+  source_call.key = decoded->substr(slash + 1);
+  const bool replace = c.request.headers.Get("x-amz-metadata-directive").value_or("COPY") == "REPLACE";
+  if (source_call.bucket == c.bucket && source_call.key == c.key && !replace) {
+    return c.Error(400, "InvalidRequest",
+                   "This copy request is illegal because it is trying to copy an object to itself "
+                   "without changing the object's metadata, storage class, website redirect "
+                   "location or encryption attributes.");
+  }
+  auto got = store.Get(source_call.bucket, source_call.key);
+  if (!got.has_value()) return source_call.FromStatus(got.error());
+  const ObjectInfo& from = got->first;
+  PutOptions options;
+  if (replace) {
+    options = OptionsFromHeaders(c.request.headers);
+  } else {
+    options.content_type = from.content_type;
+    options.metadata = from.metadata;
+    options.headers = from.headers;
+  }
+  options.checksum_algorithm = from.checksum_algorithm;
+  options.checksum = from.checksum;
+  auto o = store.Put(c.bucket, c.key, got->second, options);
+  if (!o.has_value()) return c.FromStatus(o.error());
+  return c.Xml(200, fmt::format("<CopyObjectResult{}><LastModified>{}</LastModified>"
+                                "<ETag>&quot;{}&quot;</ETag></CopyObjectResult>",
+                                kXmlns, IsoUtcMillis(o->last_modified), o->etag));
+}
+
+// A single "bytes=first-last", "bytes=first-" or "bytes=-suffix" range; nullopt
+// for a header S3 ignores (malformed or several ranges).
+struct ByteRange {
+  std::optional<uint64_t> first, last;  // both unset: suffix
+  uint64_t suffix = 0;
+};
+std::optional<ByteRange> ParseRange(std::string_view h) {
+  if (!h.starts_with("bytes=")) return std::nullopt;
+  h.remove_prefix(6);
+  if (h.find(',') != std::string_view::npos) return std::nullopt;
+  size_t dash = h.find('-');
+  if (dash == std::string_view::npos) return std::nullopt;
+  auto number = [](std::string_view s) -> std::optional<uint64_t> {
+    if (s.empty() || s.size() > 19) return std::nullopt;
+    uint64_t v = 0;
+    for (char ch : s) {
+      if (!std::isdigit(static_cast<unsigned char>(ch))) return std::nullopt;
+      v = v * 10 + static_cast<uint64_t>(ch - '0');
+    }
+    return v;
+  };
+  ByteRange r;
+  std::string_view a = h.substr(0, dash), b = h.substr(dash + 1);
+  if (a.empty()) {
+    auto n = number(b);
+    if (!n) return std::nullopt;
+    r.suffix = *n;
+    return r;
+  }
+  r.first = number(a);
+  if (!r.first) return std::nullopt;
+  if (!b.empty()) {
+    r.last = number(b);
+    if (!r.last || *r.last < *r.first) return std::nullopt;
+  }
+  return r;
+}
+
+http::Response GetObject(const Call& c, ObjectStore& store) {
+  const bool checksum_mode =
+      Lower(c.request.headers.Get("x-amz-checksum-mode").value_or("")) == "enabled";
+  auto head = store.Head(c.bucket, c.key);
+  if (!head.has_value()) return c.FromStatus(head.error());
+  const uint64_t size = head->size;
+  std::optional<ByteRange> range;
+  if (auto h = c.request.headers.Get("Range")) range = ParseRange(*h);
+  uint64_t first = 0, count = size;
+  if (range) {
+    if (!range->first) {
+      if (range->suffix == 0) {
+        return c.Error(416, "InvalidRange", "The requested range is not satisfiable",
+                       fmt::format("<RangeRequested>{}</RangeRequested><ActualObjectSize>{}"
+                                   "</ActualObjectSize>",
+                                   XmlEscape(*c.request.headers.Get("Range")), size));
+      }
+      count = std::min(range->suffix, size);
+      first = size - count;
+    } else {
+      if (*range->first >= size) {
+        return c.Error(416, "InvalidRange", "The requested range is not satisfiable",
+                       fmt::format("<RangeRequested>{}</RangeRequested><ActualObjectSize>{}"
+                                   "</ActualObjectSize>",
+                                   XmlEscape(*c.request.headers.Get("Range")), size));
+      }
+      first = *range->first;
+      uint64_t last = std::min(range->last.value_or(size - 1), size - 1);
+      count = last - first + 1;
+    }
+  }
+  http::Response r;
+  ObjectInfo info = *head;
+  if (!c.head) {
+    auto got = store.Get(c.bucket, c.key, first, count);
+    if (!got.has_value()) return c.FromStatus(got.error());
+    info = std::move(got->first);
+    // The object may have been replaced since the Head: answer for what was read.
+    if (info.size != size) return GetObject(c, store);
+    r.body = std::move(got->second);
+  } else {
+    r.head_content_length = count;
+  }
+  r.status = range ? 206 : 200;
+  r.headers.Set("x-amz-request-id", c.request_id);
+  r.headers.Set("x-amz-id-2", c.request_id);
+  AddObjectHeaders(r, info, checksum_mode && !range);
+  if (range) r.headers.Set("Content-Range", fmt::format("bytes {}-{}/{}", first, first + count - 1, size));
+  return r;
+}
+
+http::Response DeleteObject(const Call& c, ObjectStore& store) {
+  Status st = store.Delete(c.bucket, c.key);
+  if (!st.ok()) return c.FromStatus(st);
+  return c.Empty(204);
+}
+
+// Sub-resources of buckets and objects that name an operation not served yet.
+constexpr std::string_view kUnservedBucketQueries[] = {
+    "acl", "policy", "cors", "lifecycle", "notification", "tagging", "versioning", "website",
+    "logging", "encryption", "replication", "uploads", "versions", "delete", "object-lock",
+    "ownershipControls", "publicAccessBlock", "accelerate", "requestPayment", "analytics",
+    "inventory", "metrics", "intelligent-tiering"};
+constexpr std::string_view kUnservedObjectQueries[] = {
+    "acl", "tagging", "uploads", "uploadId", "retention", "legal-hold", "attributes", "torrent",
+    "restore", "select"};
+
+http::Response Dispatch(Call& c, ObjectStore& store) {
+  const std::string& m = c.request.method;
+  c.head = m == "HEAD";
+  if (c.bucket.empty()) {
+    if (m == "GET") return ListBuckets(c, store);
+    return c.Error(405, "MethodNotAllowed", "The specified method is not allowed against this resource.");
+  }
+  if (!c.has_key) {
+    for (std::string_view q : kUnservedBucketQueries) {
+      if (c.HasQuery(q)) return c.NotImplemented(fmt::format("the bucket sub-resource ?{}", q));
+    }
+    if (m == "PUT") return CreateBucket(c, store);
+    if (m == "HEAD") return HeadBucket(c, store);
+    if (m == "DELETE") return DeleteBucket(c, store);
+    if (m == "GET") {
+      if (c.HasQuery("location")) {
+        auto b = store.GetBucket(c.bucket);
+        if (!b.has_value()) return c.FromStatus(b.error());
+        return c.Xml(200, fmt::format("<LocationConstraint{}/>", kXmlns));
+      }
+      return ListObjects(c, store, c.Query("list-type").value_or("") == "2");
+    }
+    return c.Error(405, "MethodNotAllowed", "The specified method is not allowed against this resource.");
+  }
+  for (std::string_view q : kUnservedObjectQueries) {
+    if (c.HasQuery(q)) return c.NotImplemented(fmt::format("the object sub-resource ?{}", q));
+  }
+  if (m == "PUT") {
+    if (auto source = c.request.headers.Get("x-amz-copy-source")) {
+      return CopyObject(c, store, *source);
+    }
+    return PutObject(c, store);
+  }
+  if (m == "GET" || m == "HEAD") return GetObject(c, store);
+  if (m == "DELETE") return DeleteObject(c, store);
+  return c.Error(405, "MethodNotAllowed", "The specified method is not allowed against this resource.");
+}
+
+}  // namespace
+
+std::string VirtualHostBucket(std::string_view host) {
+  if (size_t colon = host.rfind(':'); colon != std::string_view::npos && host.find(']') == host.npos) {
+    host = host.substr(0, colon);
+  }
+  std::string h = Lower(host);
+  constexpr std::string_view kSuffix = ".localhost";
+  if (!h.ends_with(kSuffix)) return "";
+  h.resize(h.size() - kSuffix.size());
+  if (h.ends_with(".s3")) h.resize(h.size() - 3);
+  if (h.empty() || h == "s3") return "";
+  // Function URLs: <url-id>.lambda-url.localhost.
+  if (h.ends_with(".lambda-url") || h == "lambda-url") return "";
+  return h;
+}
+
+bool S3Api::Matches(const http::Request& request) {
+  if (auto scope = http::ParseCredentialScope(request)) return scope->service == "s3";
+  return !VirtualHostBucket(request.headers.Get("Host").value_or("")).empty();
+}
+
+void S3Api::Handle(http::Request&& request, http::Responder responder) {
+  auto call = std::make_shared<std::pair<http::Request, http::Responder>>(std::move(request),
+                                                                          std::move(responder));
+  pool_.Submit([this, call] { call->second.Respond(HandleSync(call->first)); });
+}
+
+http::Response S3Api::HandleSync(const http::Request& request) {
+  Call c(request);
+  c.query = http::ParseQuery(request.query());
+  std::string_view path = request.path();
+  std::string bucket = VirtualHostBucket(request.headers.Get("Host").value_or(""));
+  if (path.empty() || path.front() != '/') {
+    return c.Error(400, "InvalidURI", "Couldn't parse the specified URI.");
+  }
+  path.remove_prefix(1);
+  if (bucket.empty()) {
+    size_t slash = path.find('/');
+    auto name = http::PercentDecode(path.substr(0, slash));
+    if (!name) return c.Error(400, "InvalidURI", "Couldn't parse the specified URI.");
+    bucket = *name;
+    path = slash == std::string_view::npos ? std::string_view() : path.substr(slash + 1);
+    c.has_key = slash != std::string_view::npos && !path.empty();
+  } else {
+    c.has_key = !path.empty();
+  }
+  auto key = http::PercentDecode(path);
+  if (!key) return c.Error(400, "InvalidURI", "Couldn't parse the specified URI.");
+  c.bucket = std::move(bucket);
+  c.key = std::move(*key);
+  if (c.key.size() > 1024) {
+    return c.Error(400, "KeyTooLongError", "Your key is too long");
+  }
+  return Dispatch(c, store_);
+}
+
+}  // namespace nimbus::s3

@@ -1,0 +1,110 @@
+#include "s3/s3_api.h"
+
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <filesystem>
+
+namespace nimbus::s3 {
+namespace {
+
+TEST(VirtualHostBucketTest, TakesTheBucketFromALocalhostSubdomain) {
+  EXPECT_EQ(VirtualHostBucket("photos.localhost:9000"), "photos");
+  EXPECT_EQ(VirtualHostBucket("my.dotted.bucket.localhost"), "my.dotted.bucket");
+  EXPECT_EQ(VirtualHostBucket("photos.s3.localhost:1"), "photos");
+  EXPECT_EQ(VirtualHostBucket("localhost:9000"), "");
+  EXPECT_EQ(VirtualHostBucket("127.0.0.1:9000"), "");
+  EXPECT_EQ(VirtualHostBucket("abc.lambda-url.localhost:9000"), "");
+}
+
+class S3ApiTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    char dir[] = "/tmp/nimbus-s3api-test-XXXXXX";
+    ASSERT_NE(::mkdtemp(dir), nullptr);
+    root_ = dir;
+    auto s = ObjectStore::Open(root_);
+    ASSERT_TRUE(s.has_value());
+    store_ = std::move(*s);
+    api_ = std::make_unique<S3Api>(*store_, pool_);
+  }
+  void TearDown() override {
+    api_.reset();
+    store_.reset();
+    std::filesystem::remove_all(root_);
+  }
+  http::Response Call(std::string method, std::string target, std::string body = "",
+                      std::vector<std::pair<std::string, std::string>> headers = {}) {
+    http::Request r;
+    r.method = std::move(method);
+    r.target = std::move(target);
+    r.body = std::move(body);
+    r.headers.Set("Host", "127.0.0.1:9000");
+    for (auto& [k, v] : headers) r.headers.Set(k, v);
+    return api_->HandleSync(r);
+  }
+
+  std::filesystem::path root_;
+  BlockingPool pool_{"s3test", 1};
+  std::unique_ptr<ObjectStore> store_;
+  std::unique_ptr<S3Api> api_;
+};
+
+TEST_F(S3ApiTest, ErrorsAreS3sXmlDocumentsWithItsCodes) {
+  auto r = Call("GET", "/missing-bucket/key");
+  EXPECT_EQ(r.status, 404);
+  EXPECT_NE(r.body.find("<Code>NoSuchBucket</Code>"), std::string::npos) << r.body;
+  EXPECT_NE(r.body.find("<BucketName>missing-bucket</BucketName>"), std::string::npos);
+  EXPECT_EQ(Call("PUT", "/Bad_Name").status, 400);
+  ASSERT_EQ(Call("PUT", "/bucket").status, 200);
+  r = Call("GET", "/bucket/nope");
+  EXPECT_EQ(r.status, 404);
+  EXPECT_NE(r.body.find("<Code>NoSuchKey</Code>"), std::string::npos) << r.body;
+  r = Call("HEAD", "/bucket/nope");
+  EXPECT_EQ(r.status, 404);
+  EXPECT_TRUE(r.body.empty()) << "HEAD errors have no body";
+  r = Call("GET", "/bucket?tagging");
+  EXPECT_EQ(r.status, 501);
+  EXPECT_NE(r.body.find("?tagging"), std::string::npos) << r.body;
+}
+
+TEST_F(S3ApiTest, PutVerifiesChecksumsAndDecodesAwsChunkedBodies) {
+  ASSERT_EQ(Call("PUT", "/bucket").status, 200);
+  auto r = Call("PUT", "/bucket/k", "5\r\nhello\r\n6\r\n world\r\n0\r\nx-amz-checksum-crc32:DUoRhQ==\r\n\r\n",
+                {{"Content-Encoding", "aws-chunked"},
+                 {"x-amz-content-sha256", "STREAMING-UNSIGNED-PAYLOAD-TRAILER"},
+                 {"x-amz-decoded-content-length", "11"},
+                 {"x-amz-trailer", "x-amz-checksum-crc32"}});
+  EXPECT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(r.headers.Get("ETag").value_or(""), "\"5eb63bbbe01eeed093cb22bb8f5acdc3\"");
+  EXPECT_EQ(r.headers.Get("x-amz-checksum-crc32").value_or(""), "DUoRhQ==");
+  r = Call("GET", "/bucket/k");
+  EXPECT_EQ(r.body, "hello world");
+  EXPECT_FALSE(r.headers.Get("Content-Encoding").has_value()) << "aws-chunked is the transfer's";
+  r = Call("PUT", "/bucket/k", "other", {{"x-amz-checksum-crc32", "DUoRhQ=="}});
+  EXPECT_EQ(r.status, 400);
+  EXPECT_NE(r.body.find("<Code>BadDigest</Code>"), std::string::npos) << r.body;
+  EXPECT_EQ(Call("GET", "/bucket/k").body, "hello world") << "a rejected put changes nothing";
+  r = Call("PUT", "/bucket/k", "other", {{"Content-MD5", "AAAAAAAAAAAAAAAAAAAAAA=="}});
+  EXPECT_NE(r.body.find("<Code>BadDigest</Code>"), std::string::npos) << r.body;
+}
+
+TEST_F(S3ApiTest, RangesAndHeadReportTheObjectsSize) {
+  ASSERT_EQ(Call("PUT", "/bucket").status, 200);
+  ASSERT_EQ(Call("PUT", "/bucket/k", "0123456789").status, 200);
+  auto r = Call("GET", "/bucket/k", "", {{"Range", "bytes=2-4"}});
+  EXPECT_EQ(r.status, 206);
+  EXPECT_EQ(r.body, "234");
+  EXPECT_EQ(r.headers.Get("Content-Range").value_or(""), "bytes 2-4/10");
+  r = Call("GET", "/bucket/k", "", {{"Range", "bytes=-3"}});
+  EXPECT_EQ(r.body, "789");
+  r = Call("GET", "/bucket/k", "", {{"Range", "bytes=10-"}});
+  EXPECT_EQ(r.status, 416);
+  r = Call("HEAD", "/bucket/k");
+  EXPECT_EQ(r.status, 200);
+  EXPECT_TRUE(r.body.empty());
+  EXPECT_EQ(r.head_content_length, 10u);
+}
+
+}  // namespace
+}  // namespace nimbus::s3
