@@ -164,11 +164,23 @@ describe('AWS CLI', { skip: SKIP_NO_BINARY }, () => {
     assert.match(gone.stderr, /An error occurred \(ResourceNotFoundException\) when calling the GetFunction operation(?: \(reached max retries: \d+\))?: Function not found: arn:aws:lambda:us-east-1:000000000000:function:/);
   }));
 
-  it('a command for a service Nimbus does not serve (s3, sqs) says so plainly', t(async (tc) => {
+  it('s3api and s3 commands work against the object store (create-bucket, cp, ls, get), and a service Nimbus does not serve (sqs) says so plainly', t(async (tc) => {
     if (!VERSION) return tc.skip('aws CLI not found (aws --version failed)');
-    const s3 = await aws(['s3api', 'list-buckets'], { expectOk: false });
-    assert.notEqual(s3.code, 0);
-    assert.match(s3.stderr, /\(NotImplemented\) when calling the ListBuckets operation(?: \(reached max retries: \d+\))?: This Nimbus server does not serve the s3 API/);
+    const bucket = `cli-bucket-${Date.now()}`;
+    await aws(['s3api', 'create-bucket', '--bucket', bucket]);
+    const listed = JSON.parse((await aws(['s3api', 'list-buckets'])).stdout);
+    assert.ok(listed.Buckets.some((b) => b.Name === bucket), JSON.stringify(listed));
+    const src = path.join(tmp, 'cli-object.txt');
+    fs.writeFileSync(src, 'hello from the aws cli\n');
+    await aws(['s3', 'cp', src, `s3://${bucket}/dir/hello.txt`]);
+    const ls = await aws(['s3', 'ls', `s3://${bucket}/dir/`]);
+    assert.match(ls.stdout, /\s23 hello\.txt/);
+    const back = path.join(tmp, 'cli-object-back.txt');
+    await aws(['s3', 'cp', `s3://${bucket}/dir/hello.txt`, back]);
+    assert.equal(fs.readFileSync(back, 'utf8'), 'hello from the aws cli\n');
+    const missing = await aws(['s3api', 'get-object', '--bucket', bucket, '--key', 'nope', path.join(tmp, 'nope')], { expectOk: false });
+    assert.notEqual(missing.code, 0);
+    assert.match(missing.stderr, /\(NoSuchKey\) when calling the GetObject operation/);
     const sqs = await aws(['sqs', 'list-queues'], { expectOk: false });
     assert.notEqual(sqs.code, 0);
     assert.match(sqs.stderr, /\(UnknownServiceException\) when calling the ListQueues operation(?: \(reached max retries: \d+\))?: This Nimbus server does not serve the sqs API/);
