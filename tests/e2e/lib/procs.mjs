@@ -21,6 +21,17 @@ export function readStat(pid) {
   return { pid, comm, state: rest[0], ppid: Number(rest[1]), starttime: rest[19] };
 }
 
+// Whether `pid` is PID 1 of its own pid namespace: a sandbox's init. (A Python
+// sandbox's init is a fork of the zygote, so its command line is python3's too.)
+export function isNamespaceInit(pid) {
+  try {
+    const line = fs.readFileSync(`/proc/${pid}/status`, 'utf8').split('\n').find((l) => l.startsWith('NSpid:'));
+    return line ? line.trim().split(/\s+/).pop() === '1' : false;
+  } catch {
+    return false;
+  }
+}
+
 export function listPids() {
   return fs.readdirSync('/proc').filter((d) => /^\d+$/.test(d)).map(Number);
 }

@@ -10,17 +10,18 @@ import { DeleteFunctionCommand } from '@aws-sdk/client-lambda';
 import { useNimbus, withLogs, uniqueName, SKIP_NO_BINARY, sleep, waitFor, NIMBUS_BIN } from '../lib/nimbus.mjs';
 import { zipFixture } from '../lib/zip.mjs';
 import { createFunction, invoke, checkPlatformLines } from '../lib/lambda.mjs';
-import { isRoot, processesInEnvironments, hostCgroupLimits } from '../lib/procs.mjs';
+import { isRoot, processesInEnvironments, hostCgroupLimits, isNamespaceInit } from '../lib/procs.mjs';
 import { environmentIds } from '../lib/logs.mjs';
 
 const MiB = 1024 * 1024;
 const NEEDS_ROOT = isRoot() ? false : 'needs root: cgroup memory/pids limits are enforced only when nimbus runs as root (or with delegated cgroups), and the host-side checks read other users\' /proc entries';
 
 // Host processes of a function's environments (found by their cgroups), without
-// each sandbox's init (a clone of the daemon).
+// each sandbox's init (PID 1 of its namespace: a clone of the daemon, or of the
+// Python zygote).
 async function functionProcs(nimbus, functionName) {
   const procs = processesInEnvironments(await environmentIds(nimbus.logs(), functionName));
-  return procs.filter((p) => p.cmdline?.[0] !== NIMBUS_BIN);
+  return procs.filter((p) => p.cmdline?.[0] !== NIMBUS_BIN && !isNamespaceInit(p.pid));
 }
 async function countProcs(nimbus, functionName) {
   return (await functionProcs(nimbus, functionName)).length;

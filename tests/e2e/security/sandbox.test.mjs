@@ -14,7 +14,7 @@ import { spawn } from 'node:child_process';
 import { useNimbus, withLogs, uniqueName, SKIP_NO_BINARY, hostIPv4Addresses, sleep, waitFor } from '../lib/nimbus.mjs';
 import { zipFixture } from '../lib/zip.mjs';
 import { createFunction, invoke } from '../lib/lambda.mjs';
-import { isRoot, processesInEnvironments, hostCgroupLimits } from '../lib/procs.mjs';
+import { isRoot, processesInEnvironments, hostCgroupLimits, isNamespaceInit } from '../lib/procs.mjs';
 import { environmentIds } from '../lib/logs.mjs';
 
 const MARKER = `nimbus-e2e-host-marker-${crypto.randomBytes(8).toString('hex')}`;
@@ -103,7 +103,8 @@ describe('sandbox isolation', { skip: SKIP_NO_BINARY }, () => {
   it('the memory cgroup limit equals MemorySize and pids.max is 1024 (read on the host)', t(async (tc) => {
     if (!isRoot()) return tc.skip('needs root: reads other users\' /proc/PID/environ to find the sandbox and its cgroup');
     // The runtime, not the sandbox's init (root).
-    const procs = (await sandboxProcesses(box.nimbus, limitsName)).filter((p) => p.cmdline?.[0] === '/usr/bin/python3');
+    const procs = (await sandboxProcesses(box.nimbus, limitsName))
+      .filter((p) => p.cmdline?.[0] === '/usr/bin/python3' && !isNamespaceInit(p.pid));
     assert.ok(procs.length >= 1, `no host process in the cgroup of an environment of ${limitsName}`);
     const lim = hostCgroupLimits(procs[0].pid);
     assert.equal(lim.memoryLimitBytes, 256 * MiB, `memory limit ${lim.memoryLimitBytes} (cgroups ${JSON.stringify(lim.dirs)})`);
