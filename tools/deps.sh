@@ -7,7 +7,7 @@ packages=(
   g++ cmake ninja-build ccache pkg-config make
   libboost1.81-dev libboost-json1.81-dev libboost-url1.81-dev
   libssl-dev libsqlite3-dev libarchive-dev libseccomp-dev libcap-dev
-  libfmt-dev libcli11-dev
+  libfmt-dev libcli11-dev libpugixml-dev
   python3 zip unzip procps iproute2
   # Runtimes: java17 (the JDK also compiles the runtime jars; Jackson (de)serialises
   # handler inputs and outputs) and ruby3.x.

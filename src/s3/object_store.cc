@@ -30,6 +30,8 @@ const std::vector<storage::Migration> kMigrations = {
      " etag TEXT NOT NULL, content_type TEXT NOT NULL, metadata TEXT NOT NULL,"
      " headers TEXT NOT NULL, checksum_algorithm TEXT NOT NULL, checksum TEXT NOT NULL,"
      " modified_ms INTEGER NOT NULL, file TEXT NOT NULL, PRIMARY KEY (bucket, key)) WITHOUT ROWID;"},
+    // The bucket's notification configuration (notifications.h's JSON; "" = none).
+    {2, "ALTER TABLE buckets ADD COLUMN notification TEXT NOT NULL DEFAULT '';"},
 };
 
 constexpr const char* kObjectColumns =
@@ -378,7 +380,28 @@ Result<std::pair<ObjectInfo, std::string>> ObjectStore::Get(const std::string& b
   return Status(Code::kUnavailable, fmt::format("s3: {} changed while being read", key));
 }
 
-Status ObjectStore::Delete(const std::string& bucket, const std::string& key) {
+Status ObjectStore::SetNotification(const std::string& bucket, const std::string& config) {
+  MutexLock l(store_mu_);
+  return storage::InTransaction(*store_, [&]() -> Status {
+    NIMBUS_ASSIGN_OR_RETURN(bool exists, BucketExists(bucket));
+    if (!exists) return NotFound(fmt::format("bucket {}", bucket));
+    NIMBUS_ASSIGN_OR_RETURN(auto st, store_->Prepare("UPDATE buckets SET notification = ? WHERE name = ?"));
+    NIMBUS_RETURN_IF_ERROR(st.BindText(1, config));
+    NIMBUS_RETURN_IF_ERROR(st.BindText(2, bucket));
+    return st.Run();
+  });
+}
+
+Result<std::string> ObjectStore::GetNotification(const std::string& bucket) {
+  MutexLock l(store_mu_);
+  NIMBUS_ASSIGN_OR_RETURN(auto st, store_->Prepare("SELECT notification FROM buckets WHERE name = ?"));
+  NIMBUS_RETURN_IF_ERROR(st.BindText(1, bucket));
+  NIMBUS_ASSIGN_OR_RETURN(bool row, st.Step());
+  if (!row) return NotFound(fmt::format("bucket {}", bucket));
+  return st.ColumnText(0);
+}
+
+Result<bool> ObjectStore::Delete(const std::string& bucket, const std::string& key) {
   std::string removed;
   {
     MutexLock l(store_mu_);
@@ -394,8 +417,9 @@ Status ObjectStore::Delete(const std::string& bucket, const std::string& key) {
       return st.Run();
     }));
   }
-  if (!removed.empty()) RemoveFile(removed);
-  return Status::Ok();
+  if (removed.empty()) return false;
+  RemoveFile(removed);
+  return true;
 }
 
 Result<ListResult> ObjectStore::List(const std::string& bucket, const ListOptions& options) {

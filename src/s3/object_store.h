@@ -88,6 +88,9 @@ class ObjectStore {
   Status DeleteBucket(const std::string& name);
   Result<BucketInfo> GetBucket(const std::string& name);
   Result<std::vector<BucketInfo>> ListBuckets();
+  // The bucket's notification configuration, as notifications.h encodes it.
+  Status SetNotification(const std::string& bucket, const std::string& config);
+  Result<std::string> GetNotification(const std::string& bucket);
 
   // Stores `body` as `key` (replacing any object of that name). kNotFound for a
   // missing bucket.
@@ -100,8 +103,9 @@ class ObjectStore {
   Result<std::pair<ObjectInfo, std::string>> Get(const std::string& bucket, const std::string& key,
                                                  uint64_t offset = 0,
                                                  std::optional<uint64_t> length = std::nullopt);
-  // Deleting a missing key succeeds (as S3 does); a missing bucket is kNotFound.
-  Status Delete(const std::string& bucket, const std::string& key);
+  // Deleting a missing key succeeds (as S3 does): true when an object was
+  // removed. A missing bucket is kNotFound.
+  Result<bool> Delete(const std::string& bucket, const std::string& key);
   // Keys in UTF-8 byte order.
   Result<ListResult> List(const std::string& bucket, const ListOptions& options);
 

@@ -57,7 +57,7 @@ TEST_F(ObjectStoreTest, BucketsAreCreatedListedAndDeletedOnlyWhenEmpty) {
   EXPECT_EQ(store_->CreateBucket("bucket-one").code(), Code::kConflict);
   ASSERT_TRUE(store_->Put("bucket-one", "k", "v", {}).has_value());
   EXPECT_EQ(store_->DeleteBucket("bucket-one").code(), Code::kConflict);
-  ASSERT_TRUE(store_->Delete("bucket-one", "k").ok());
+  ASSERT_TRUE(store_->Delete("bucket-one", "k").has_value());
   EXPECT_TRUE(store_->DeleteBucket("bucket-one").ok());
   EXPECT_EQ(store_->DeleteBucket("bucket-one").code(), Code::kNotFound);
   auto all = store_->ListBuckets();
@@ -84,8 +84,12 @@ TEST_F(ObjectStoreTest, PutGetOverwriteAndDeleteKeepOneFilePerObject) {
   ASSERT_TRUE(store_->Put("bucket", "a/b c", "second", {}).has_value());
   EXPECT_EQ(store_->Get("bucket", "a/b c")->second, "second");
   EXPECT_EQ(ObjectFiles(), 1u) << "the overwritten object's file is removed";
-  EXPECT_TRUE(store_->Delete("bucket", "a/b c").ok());
-  EXPECT_TRUE(store_->Delete("bucket", "a/b c").ok()) << "a missing key deletes fine";
+  auto removed = store_->Delete("bucket", "a/b c");
+  ASSERT_TRUE(removed.has_value());
+  EXPECT_TRUE(*removed);
+  removed = store_->Delete("bucket", "a/b c");
+  ASSERT_TRUE(removed.has_value()) << "a missing key deletes fine";
+  EXPECT_FALSE(*removed);
   EXPECT_EQ(ObjectFiles(), 0u);
   auto missing = store_->Head("bucket", "nope");
   ASSERT_FALSE(missing.has_value());

@@ -11,7 +11,11 @@
 #include "base/encoding.h"
 #include "base/time_format.h"
 #include "http/sigv4_scope.h"
+#include "s3/notifications.h"
 #include "s3/payload.h"
+
+#include <atomic>
+#include <pugixml.hpp>
 
 namespace nimbus::s3 {
 namespace {
@@ -75,9 +79,10 @@ std::string Lower(std::string_view s) {
 
 // One request: where it is addressed and how to answer it.
 struct Call {
-  explicit Call(const http::Request& r) : request(r) {}
+  Call(const http::Request& r, const S3ApiOptions& o) : request(r), options(o) {}
 
   const http::Request& request;
+  const S3ApiOptions& options;
   std::string bucket;
   std::string key;
   bool has_key = false;  // the path named an object ("/b/" names the bucket)
@@ -179,6 +184,47 @@ PutOptions OptionsFromHeaders(const http::Headers& headers) {
     if (!kept.empty()) o.headers.emplace_back("Content-Encoding", kept);
   }
   return o;
+}
+
+// Increases with every event, across restarts (it starts from the clock): a
+// function can order the events of one key by it, as S3's sequencer allows.
+std::string NextSequencer() {
+  static std::atomic<uint64_t> next{static_cast<uint64_t>(
+      std::chrono::duration_cast<std::chrono::nanoseconds>(
+          std::chrono::system_clock::now().time_since_epoch())
+          .count())};
+  return fmt::format("{:016X}", next.fetch_add(1));
+}
+
+// Queues an invocation of every function of the bucket's notification
+// configuration that wants `event` ("ObjectCreated:Put") for `key`.
+void Notify(const Call& c, ObjectStore& store, std::string_view event, const std::string& key,
+            const ObjectInfo* object) {
+  if (c.options.targets == nullptr) return;
+  auto text = store.GetNotification(c.bucket);
+  if (!text.has_value() || text->empty()) return;
+  NotificationConfig config = DecodeNotificationConfig(*text);
+  const std::string full = "s3:" + std::string(event);
+  for (const auto& target : config.functions) {
+    if (!Wants(target, full, key)) continue;
+    ObjectEvent e;
+    e.event_name = std::string(event);
+    e.region = c.options.region;
+    e.time = object != nullptr ? object->last_modified : std::chrono::system_clock::now();
+    auto scope = http::ParseCredentialScope(c.request);
+    e.principal = scope ? scope->access_key_id : "anonymous";
+    e.source_ip = c.request.remote_address.empty() ? "127.0.0.1" : c.request.remote_address;
+    e.request_id = c.request_id;
+    e.configuration_id = target.id;
+    e.bucket = c.bucket;
+    e.key = key;
+    if (object != nullptr) {
+      e.size = object->size;
+      e.etag = object->etag;
+    }
+    e.sequencer = NextSequencer();
+    c.options.targets->InvokeAsync(target.arn, S3EventDocument(e));
+  }
 }
 
 http::Response ListBuckets(const Call& c, ObjectStore& store) {
@@ -369,6 +415,7 @@ http::Response PutObject(const Call& c, ObjectStore& store) {
   if (auto error = ReadBody(c, body, options)) return std::move(*error);
   auto o = store.Put(c.bucket, c.key, body, options);
   if (!o.has_value()) return c.FromStatus(o.error());
+  Notify(c, store, "ObjectCreated:Put", c.key, &*o);
   http::Response r = c.Empty(200);
   r.headers.Set("ETag", "\"" + o->etag + "\"");
   if (!o->checksum_algorithm.empty()) {
@@ -388,7 +435,7 @@ http::Response CopyObject(const Call& c, ObjectStore& store, std::string_view so
     return c.Error(400, "InvalidArgument", "Copy Source must mention the source bucket and key: "
                                            "sourcebucket/sourcekey");
   }
-  Call source_call(c.request);
+  Call source_call(c.request, c.options);
   source_call.bucket = decoded->substr(0, slash);
   source_call.key = decoded->substr(slash + 1);
   const bool replace = c.request.headers.Get("x-amz-metadata-directive").value_or("COPY") == "REPLACE";
@@ -413,6 +460,7 @@ http::Response CopyObject(const Call& c, ObjectStore& store, std::string_view so
   options.checksum = from.checksum;
   auto o = store.Put(c.bucket, c.key, got->second, options);
   if (!o.has_value()) return c.FromStatus(o.error());
+  Notify(c, store, "ObjectCreated:Copy", c.key, &*o);
   return c.Xml(200, fmt::format("<CopyObjectResult{}><LastModified>{}</LastModified>"
                                 "<ETag>&quot;{}&quot;</ETag></CopyObjectResult>",
                                 kXmlns, IsoUtcMillis(o->last_modified), o->etag));
@@ -508,15 +556,104 @@ http::Response GetObject(const Call& c, ObjectStore& store) {
 }
 
 http::Response DeleteObject(const Call& c, ObjectStore& store) {
-  Status st = store.Delete(c.bucket, c.key);
-  if (!st.ok()) return c.FromStatus(st);
+  auto removed = store.Delete(c.bucket, c.key);
+  if (!removed.has_value()) return c.FromStatus(removed.error());
+  if (*removed) Notify(c, store, "ObjectRemoved:Delete", c.key, nullptr);
   return c.Empty(204);
+}
+
+constexpr std::string_view kMalformedXml =
+    "The XML you provided was not well-formed or did not validate against our published schema";
+
+// POST /bucket?delete: up to 1,000 keys; S3 requires an integrity header.
+http::Response DeleteObjects(const Call& c, ObjectStore& store) {
+  PutOptions integrity;
+  std::string body;
+  if (auto error = ReadBody(c, body, integrity)) return std::move(*error);
+  if (!c.request.headers.Has("Content-MD5") && integrity.checksum_algorithm.empty()) {
+    return c.Error(400, "InvalidRequest",
+                   "Missing required header for this request: Content-MD5 OR x-amz-checksum-*");
+  }
+  pugi::xml_document doc;
+  if (!doc.load_buffer(body.data(), body.size(), pugi::parse_default, pugi::encoding_utf8) ||
+      std::string_view(doc.document_element().name()) != "Delete") {
+    return c.Error(400, "MalformedXML", kMalformedXml);
+  }
+  pugi::xml_node root = doc.document_element();
+  const bool quiet = std::string_view(root.child_value("Quiet")) == "true";
+  std::vector<std::string> keys;
+  for (pugi::xml_node o : root.children("Object")) {
+    if (!o.child("Key")) return c.Error(400, "MalformedXML", kMalformedXml);
+    keys.emplace_back(o.child_value("Key"));
+  }
+  if (keys.empty() || keys.size() > 1000) return c.Error(400, "MalformedXML", kMalformedXml);
+  if (auto b = store.GetBucket(c.bucket); !b.has_value()) return c.FromStatus(b.error());
+  std::string xml = fmt::format("<DeleteResult{}>", kXmlns);
+  for (const auto& key : keys) {
+    auto removed = store.Delete(c.bucket, key);
+    if (!removed.has_value()) {
+      xml += fmt::format("<Error><Key>{}</Key><Code>InternalError</Code><Message>{}</Message></Error>",
+                         XmlEscape(key), XmlEscape(removed.error().message()));
+      continue;
+    }
+    if (*removed) Notify(c, store, "ObjectRemoved:Delete", key, nullptr);
+    if (!quiet) xml += fmt::format("<Deleted><Key>{}</Key></Deleted>", XmlEscape(key));
+  }
+  xml += "</DeleteResult>";
+  return c.Xml(200, std::move(xml));
+}
+
+http::Response PutNotification(const Call& c, ObjectStore& store) {
+  if (auto existing = store.GetNotification(c.bucket); !existing.has_value()) {
+    return c.FromStatus(existing.error());
+  }
+  PutOptions unused;
+  std::string body;
+  if (auto error = ReadBody(c, body, unused)) return std::move(*error);
+  NotificationError error;
+  auto config = ParseNotificationXml(body, error);
+  if (!config.has_value()) {
+    std::string extra;
+    if (!error.argument_name.empty()) {
+      extra = fmt::format("<ArgumentName>{}</ArgumentName><ArgumentValue>{}</ArgumentValue>",
+                          XmlEscape(error.argument_name), XmlEscape(error.argument_value));
+    }
+    return c.Error(400, error.code, error.message, std::move(extra));
+  }
+  if (!config->queues.empty() || !config->topics.empty() || config->eventbridge) {
+    return c.NotImplemented("notifications to queues, topics or EventBridge (functions are served)");
+  }
+  // Every function must exist and let S3 invoke it, as S3 checks.
+  std::string extra;
+  int failed = 0;
+  for (const auto& t : config->functions) {
+    Status st = c.options.targets != nullptr
+                    ? c.options.targets->ValidateFunction(t.arn)
+                    : Status(Code::kUnavailable, "this server delivers no notifications");
+    if (st.ok()) continue;
+    ++failed;
+    extra += fmt::format("<ArgumentName{0}>{1}</ArgumentName{0}><ArgumentValue{0}>{2}</ArgumentValue{0}>",
+                         failed, XmlEscape(t.arn), XmlEscape(st.message()));
+  }
+  if (failed > 0) {
+    return c.Error(400, "InvalidArgument", "Unable to validate the following destination configurations",
+                   std::move(extra));
+  }
+  Status st = store.SetNotification(c.bucket, EncodeNotificationConfig(*config));
+  if (!st.ok()) return c.FromStatus(st);
+  return c.Empty(200);
+}
+
+http::Response GetNotification(const Call& c, ObjectStore& store) {
+  auto text = store.GetNotification(c.bucket);
+  if (!text.has_value()) return c.FromStatus(text.error());
+  return c.Xml(200, NotificationXml(DecodeNotificationConfig(*text)));
 }
 
 // Sub-resources of buckets and objects that name an operation not served yet.
 constexpr std::string_view kUnservedBucketQueries[] = {
-    "acl", "policy", "cors", "lifecycle", "notification", "tagging", "versioning", "website",
-    "logging", "encryption", "replication", "uploads", "versions", "delete", "object-lock",
+    "acl", "policy", "cors", "lifecycle", "tagging", "versioning", "website",
+    "logging", "encryption", "replication", "uploads", "versions", "object-lock",
     "ownershipControls", "publicAccessBlock", "accelerate", "requestPayment", "analytics",
     "inventory", "metrics", "intelligent-tiering"};
 constexpr std::string_view kUnservedObjectQueries[] = {
@@ -531,6 +668,15 @@ http::Response Dispatch(Call& c, ObjectStore& store) {
     return c.Error(405, "MethodNotAllowed", "The specified method is not allowed against this resource.");
   }
   if (!c.has_key) {
+    if (c.HasQuery("notification")) {
+      if (m == "PUT") return PutNotification(c, store);
+      if (m == "GET") return GetNotification(c, store);
+      return c.Error(405, "MethodNotAllowed", "The specified method is not allowed against this resource.");
+    }
+    if (c.HasQuery("delete")) {
+      if (m == "POST") return DeleteObjects(c, store);
+      return c.Error(405, "MethodNotAllowed", "The specified method is not allowed against this resource.");
+    }
     for (std::string_view q : kUnservedBucketQueries) {
       if (c.HasQuery(q)) return c.NotImplemented(fmt::format("the bucket sub-resource ?{}", q));
     }
@@ -590,7 +736,7 @@ void S3Api::Handle(http::Request&& request, http::Responder responder) {
 }
 
 http::Response S3Api::HandleSync(const http::Request& request) {
-  Call c(request);
+  Call c(request, options_);
   c.query = http::ParseQuery(request.query());
   std::string_view path = request.path();
   std::string bucket = VirtualHostBucket(request.headers.Get("Host").value_or(""));

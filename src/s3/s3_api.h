@@ -7,14 +7,18 @@
 // Served now: ListBuckets, CreateBucket, HeadBucket, DeleteBucket,
 // GetBucketLocation, ListObjects (v1) and ListObjectsV2, PutObject (aws-chunked
 // bodies, Content-MD5 and flexible checksums verified), GetObject (one byte range),
-// HeadObject, DeleteObject, CopyObject. Other operations answer NotImplemented
-// (501) naming the operation. Errors are S3's XML documents with its codes.
+// HeadObject, DeleteObject, DeleteObjects, CopyObject, and
+// Put/GetBucketNotificationConfiguration with function destinations: each
+// matching change queues an asynchronous invocation with S3's event record.
+// Other operations answer NotImplemented (501) naming the operation. Errors are
+// S3's XML documents with its codes.
 //
 // Threads: Handle() runs on the connection's reactor and moves the work, which
 // touches the disk, to the BlockingPool; HandleSync() is the blocking core.
 #pragma once
 
 #include <string>
+#include <utility>
 
 #include "base/blocking_pool.h"
 #include "http/message.h"
@@ -23,12 +27,28 @@
 
 namespace nimbus::s3 {
 
-// S3's limit for one PutObject; larger objects need multipart uploads.
-inline constexpr uint64_t kMaxPutObjectBytes = 5ull << 30;
+// Where bucket notifications go: the server's functions and async queue.
+class EventTargets {
+ public:
+  virtual ~EventTargets() = default;
+  // OK when `function_arn` names a function whose resource-based policy lets
+  // s3.amazonaws.com invoke it; else a Status whose message says why not.
+  // Thread-safe.
+  virtual Status ValidateFunction(const std::string& function_arn) = 0;
+  // Queues an asynchronous invocation of the function with `event`, durably
+  // (or logs why it could not). Thread-safe; returns at once.
+  virtual void InvokeAsync(const std::string& function_arn, std::string event) = 0;
+};
+
+struct S3ApiOptions {
+  std::string region = "us-east-1";
+  EventTargets* targets = nullptr;  // none: notifications to functions are refused
+};
 
 class S3Api {
  public:
-  S3Api(ObjectStore& store, BlockingPool& pool) : store_(store), pool_(pool) {}
+  S3Api(ObjectStore& store, BlockingPool& pool, S3ApiOptions options = {})
+      : store_(store), pool_(pool), options_(std::move(options)) {}
 
   static bool Matches(const http::Request& request);
 
@@ -38,6 +58,7 @@ class S3Api {
  private:
   ObjectStore& store_;
   BlockingPool& pool_;
+  const S3ApiOptions options_;
 };
 
 // The bucket named by a virtual-hosted-style Host header ("b.localhost:9000" ->

@@ -1,5 +1,6 @@
 #include "server/server.h"
 
+#include <boost/json.hpp>
 #include <fmt/format.h>
 
 #include <future>
@@ -11,6 +12,7 @@
 #include "base/encoding.h"
 #include "base/log.h"
 #include "base/reactor.h"
+#include "control/function_name.h"
 #include "control/registry.h"
 #include "http/server.h"
 #include "invoke/local_invoker.h"
@@ -45,6 +47,103 @@ http::Response NotFoundResponse(const http::Request& request) {
   r.headers.Set("x-amzn-RequestId", NewUuid());
   return r;
 }
+
+// Whether a resource-based policy document lets S3 invoke the function: a
+// statement that allows lambda:InvokeFunction (or lambda:*, or *) to the
+// service principal s3.amazonaws.com (or to "*").
+bool PolicyAllowsS3(std::string_view document) {
+  boost::system::error_code ec;
+  boost::json::value v = boost::json::parse(document, ec);
+  if (ec || !v.is_object()) return false;
+  const boost::json::value* statements = v.as_object().if_contains("Statement");
+  if (statements == nullptr) return false;
+  auto any_of = [](const boost::json::value* x, auto pred) {
+    if (x == nullptr) return false;
+    if (x->is_string()) return pred(std::string_view(x->as_string()));
+    if (!x->is_array()) return false;
+    for (const auto& e : x->as_array()) {
+      if (e.is_string() && pred(std::string_view(e.as_string()))) return true;
+    }
+    return false;
+  };
+  auto list = statements->is_array() ? statements->as_array() : boost::json::array{*statements};
+  for (const auto& s : list) {
+    if (!s.is_object()) continue;
+    const auto& o = s.as_object();
+    const boost::json::value* effect = o.if_contains("Effect");
+    if (effect == nullptr || !effect->is_string() || effect->as_string() != "Allow") continue;
+    bool action = any_of(o.if_contains("Action"), [](std::string_view a) {
+      return a == "lambda:InvokeFunction" || a == "lambda:*" || a == "*";
+    });
+    const boost::json::value* principal = o.if_contains("Principal");
+    bool s3 = principal != nullptr && principal->is_string() && principal->as_string() == "*";
+    if (principal != nullptr && principal->is_object()) {
+      s3 = any_of(principal->as_object().if_contains("Service"),
+                  [](std::string_view p) { return p == "s3.amazonaws.com"; }) ||
+           any_of(principal->as_object().if_contains("AWS"), [](std::string_view p) { return p == "*"; });
+    }
+    if (action && s3) return true;
+  }
+  return false;
+}
+
+// Bucket notifications to functions: validated against the registry, queued on
+// the async dispatcher. The dispatcher is the reactor's: events are posted to it,
+// and Detach() (on the reactor, before the dispatcher goes) makes later ones
+// dropped with a log line.
+class S3FunctionTargets final : public s3::EventTargets {
+ public:
+  S3FunctionTargets(control::Registry& registry, Reactor& reactor)
+      : registry_(registry), reactor_(reactor) {}
+
+  // REQUIRES: on the reactor.
+  void Attach(async::AsyncInvoker* async) { async_ = async; }
+  void Detach() { async_ = nullptr; }
+
+  Status ValidateFunction(const std::string& function_arn) override {
+    auto f = registry_.Resolve(function_arn);
+    if (!f.has_value()) return NotFound(fmt::format("Function not found: {}", function_arn));
+    auto policy = registry_.GetPolicy(function_arn, "");
+    if (!policy.has_value() || !PolicyAllowsS3(policy->document)) {
+      return Status(Code::kPermissionDenied,
+                    fmt::format("Not authorized to invoke function [{}]", function_arn));
+    }
+    return Status::Ok();
+  }
+
+  void InvokeAsync(const std::string& function_arn, std::string event) override {
+    reactor_.Post([this, function_arn, event = std::move(event)]() mutable {
+      if (async_ == nullptr) {
+        log::Warn("s3 notification to {} dropped: the server is stopping", function_arn);
+        return;
+      }
+      auto ref = control::ParseFunctionRef(function_arn);
+      auto f = registry_.ResolveForInvoke(function_arn);
+      if (!ref.has_value() || !f.has_value()) {
+        log::Warn("s3 notification to {} dropped: {}", function_arn,
+                  (!ref.has_value() ? ref.error() : f.error()).ToString());
+        return;
+      }
+      async::AsyncInvokeRequest request{
+          .function = *f,
+          .function_name = ref->name,
+          .qualifier = ref->qualifier.value_or(""),
+          .request_id = NewUuid(),
+          .invoked_function_arn = function_arn,
+          .payload = std::move(event),
+          .trace_id = "",
+      };
+      async_->Enqueue(std::move(request), [function_arn](Status st) {
+        if (!st.ok()) log::Warn("s3 notification to {}: {}", function_arn, st.ToString());
+      });
+    });
+  }
+
+ private:
+  control::Registry& registry_;
+  Reactor& reactor_;
+  async::AsyncInvoker* async_ = nullptr;  // confined to the reactor
+};
 
 // The services this server answers, by the service of a request's SigV4 scope.
 bool Served(std::string_view service) {
@@ -94,6 +193,7 @@ struct Server::Impl {
   std::unique_ptr<control::Registry> registry;
   std::unique_ptr<obs::LogsApi> logs_api;
   std::unique_ptr<s3::ObjectStore> objects;
+  std::unique_ptr<S3FunctionTargets> s3_targets;  // attached to `async` on the reactor
   std::unique_ptr<s3::S3Api> s3_api;
   std::unique_ptr<Reactor> reactor;
   std::unique_ptr<invoke::LocalInvoker> invoker;  // confined to the reactor
@@ -190,7 +290,7 @@ Result<std::unique_ptr<Server>> Server::Start(const Clock& clock,
   auto objects = s3::ObjectStore::Open(s.options.data_dir / "s3");
   if (!objects.has_value()) return objects.error().WithContext("open the object store");
   s.objects = std::move(objects.value());
-  s.s3_api = std::make_unique<s3::S3Api>(*s.objects, *s.blocking);
+
 
   s.reactor = std::make_unique<Reactor>("reactor-0");
   invoke::InvokerOptions invoker_options;
@@ -218,6 +318,11 @@ Result<std::unique_ptr<Server>> Server::Start(const Clock& clock,
   s.lambda_api = std::make_unique<api::LambdaApi>(api::LambdaApi::Deps{
       *s.registry, *s.invoker, *s.blocking, *s.reactor, clock, s.options.region,
       &s.async->invoker()});
+  // The reactor is not running yet: attaching from here is safe.
+  s.s3_targets = std::make_unique<S3FunctionTargets>(*s.registry, *s.reactor);
+  s.s3_targets->Attach(&s.async->invoker());
+  s.s3_api = std::make_unique<s3::S3Api>(
+      *s.objects, *s.blocking, s3::S3ApiOptions{s.options.region.name, s.s3_targets.get()});
 
   // Listen before the reactor runs: a bind failure is reported to the caller.
   http::ListenerOptions listener_options;
@@ -293,6 +398,7 @@ void Server::Shutdown() {
   s.RunOnReactor([&] {
     s.listener.reset();
     s.lambda_api.reset();
+    if (s.s3_targets) s.s3_targets->Detach();
     s.async.reset();
     s.invoker.reset();
   });
