@@ -9,6 +9,8 @@ packages=(
   libssl-dev libsqlite3-dev libarchive-dev libseccomp-dev libcap-dev
   libfmt-dev libcli11-dev libpugixml-dev
   python3 zip unzip procps iproute2
+  # What Lambda's managed python runtime provides to functions: boto3.
+  python3-boto3
   # Runtimes: java17 (the JDK also compiles the runtime jars; Jackson (de)serialises
   # handler inputs and outputs) and ruby3.x.
   openjdk-17-jdk-headless libjackson2-databind-java ruby

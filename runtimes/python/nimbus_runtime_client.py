@@ -16,7 +16,7 @@ exactly as a fresh start would. Nothing may read the function's environment befo
 
 Single-threaded; the process serves one invocation at a time. Startup cost is kept low: only
 os, sys, time and _socket are imported before the first GET /next; json, traceback, logging
-and decimal are imported only when used (see _LazyJson and _LoggingImportHook).
+and decimal are imported only when used (see _LazyJson and _ImportHook).
 """
 
 # json (with re and enum) costs ~5 ms to import. It is imported here, during init,
@@ -767,23 +767,28 @@ def _make_json_formatter(logging):
     return JsonFormatter()
 
 
-class _LoggingImportHook:
-    """Installs the Lambda root logging handler when `logging` is first imported.
+class _ImportHook:
+    """Runs `configure(module)` right after the module `name` is first imported.
 
-    Importing logging costs several milliseconds, so the runtime does not import it eagerly.
-    This meta path finder wraps the loader of the `logging` module so the handler is installed
-    right after the module body runs, before any user code can see the module. It removes
-    itself after firing. If logging is already imported, install() configures it at once.
+    Importing logging costs several milliseconds, so the runtime does not import it eagerly;
+    botocore is the function's to import. This meta path finder wraps the module's loader so
+    that `configure` runs right after the module body, before any user code can see the
+    module. It removes itself after firing. If the module is already imported, install()
+    configures it at once.
     """
 
+    def __init__(self, name, configure):
+        self._name = name
+        self._configure = configure
+
     def install(self):
-        if "logging" in sys.modules:
-            _install_lambda_logging(sys.modules["logging"])
+        if self._name in sys.modules:
+            self._configure(sys.modules[self._name])
         else:
             sys.meta_path.insert(0, self)
 
     def find_spec(self, name, path=None, target=None):
-        if name != "logging":
+        if name != self._name:
             return None
         sys.meta_path.remove(self)
         for finder in sys.meta_path:
@@ -795,13 +800,14 @@ class _LoggingImportHook:
             return None
         if spec.loader is None or not hasattr(spec.loader, "exec_module"):
             return spec
-        spec.loader = _ConfiguringLoader(spec.loader)
+        spec.loader = _ConfiguringLoader(spec.loader, self._configure)
         return spec
 
 
 class _ConfiguringLoader:
-    def __init__(self, loader):
+    def __init__(self, loader, configure):
         self._loader = loader
+        self._configure = configure
 
     def __getattr__(self, attr):
         return getattr(self._loader, attr)
@@ -813,7 +819,35 @@ class _ConfiguringLoader:
         self._loader.exec_module(module)
         module.__loader__ = self._loader
         module.__spec__.loader = self._loader
-        _install_lambda_logging(module)
+        self._configure(module)
+
+
+def _use_endpoint_url(session_module):
+    """Makes botocore clients honour AWS_ENDPOINT_URL[_<SERVICE>] as botocore >= 1.31 does.
+
+    Nimbus points the SDKs at its API endpoint inside the sandbox with AWS_ENDPOINT_URL (the
+    managed runtime's boto3 is Debian's botocore 1.29, which predates the variable). A client
+    created without an explicit endpoint_url gets the service's variable, else the global one."""
+    import botocore
+
+    try:
+        version = tuple(int(x) for x in botocore.__version__.split(".")[:2])
+    except ValueError:
+        return
+    if version >= (1, 31):
+        return
+    create_client = session_module.Session.create_client
+
+    def create_client_at_endpoint(self, service_name, *args, **kwargs):
+        # endpoint_url is create_client's fifth parameter after service_name.
+        if len(args) < 5 and kwargs.get("endpoint_url") is None:
+            variable = "AWS_ENDPOINT_URL_" + service_name.upper().replace("-", "_").replace(" ", "_")
+            url = os.environ.get(variable) or os.environ.get("AWS_ENDPOINT_URL")
+            if url:
+                kwargs["endpoint_url"] = url
+        return create_client(self, service_name, *args, **kwargs)
+
+    session_module.Session.create_client = create_client_at_endpoint
 
 
 # --- handler loading --------------------------------------------------------------------------
@@ -942,7 +976,8 @@ def run(handler, client):
         if not (getattr(stream, "write_through", False) and not hasattr(stream.buffer, "raw")):
             setattr(sys, name, Unbuffered(stream))
     _setup_sys_path()
-    _LoggingImportHook().install()
+    _ImportHook("logging", _install_lambda_logging).install()
+    _ImportHook("botocore.session", _use_endpoint_url).install()
 
     try:
         request_handler = _get_handler(handler)

@@ -89,7 +89,8 @@ void Environment::SetState(State next) {
 std::vector<std::string> FunctionEnvironment(const control::FunctionConfig& c,
                                              const std::string& log_stream, bool provisioned,
                                              const control::Region& region,
-                                             const std::vector<std::pair<std::string, std::string>>& extra) {
+                                             const std::vector<std::pair<std::string, std::string>>& extra,
+                                             uint16_t api_port) {
   // Customer variables first, so that the reserved ones below win (the control
   // plane already rejects reserved keys; this is defence in depth).
   std::map<std::string, std::string> env = {
@@ -98,6 +99,8 @@ std::vector<std::string> FunctionEnvironment(const control::FunctionConfig& c,
       {"LD_LIBRARY_PATH", "/lib64:/usr/lib64:/var/runtime:/var/runtime/lib:/var/task:/var/task/lib:/opt/lib"},
       {"AWS_XRAY_DAEMON_ADDRESS", "169.254.79.129:2000"},
   };
+  // Path-style addressing follows from the IP address (bucket.127.0.0.1 is no name).
+  if (api_port != 0) env["AWS_ENDPOINT_URL"] = fmt::format("http://127.0.0.1:{}", api_port);
   for (const auto& [k, v] : c.environment) env[k] = v;
   for (const auto& [k, v] : extra) env[k] = v;
   const std::string log_group = LogGroupOf(c);
@@ -143,7 +146,9 @@ void Environment::Start(RuntimeLaunch launch) {
   spec.layer_dirs = function_->layer_dirs;  // stacked at /opt, later layers on top
   spec.runtime_dir = options_.runtime_dir;
   spec.argv = std::move(launch.argv);
-  spec.env = FunctionEnvironment(c, log_stream_, provisioned_, options_.region, launch.env);
+  spec.env = FunctionEnvironment(c, log_stream_, provisioned_, options_.region, launch.env,
+                                 ApiPort());
+  spec.api_port = ApiPort();
   spec.memory_mb = static_cast<uint64_t>(c.memory_mb);
   spec.ephemeral_storage_mb = static_cast<uint64_t>(c.ephemeral_storage_mb);
   // Init bursts; the memory-proportional CPU quota applies from the first event.
@@ -164,7 +169,8 @@ void Environment::Start(RuntimeLaunch launch) {
     id_ = cell->id();
     log_stream_ = LogStreamName(deps_.clock.Now(), c.version, id_);
     spec.id = id_;
-    spec.env = FunctionEnvironment(c, log_stream_, provisioned_, options_.region, launch.env);
+    spec.env = FunctionEnvironment(c, log_stream_, provisioned_, options_.region, launch.env,
+                                   ApiPort());
   }
   std::weak_ptr<Environment*> token = token_;
   Reactor& reactor = deps_.reactor;
@@ -246,6 +252,15 @@ void Environment::OnLaunched(Result<std::unique_ptr<sandbox::Sandbox>> sandbox) 
     return;
   }
   runtime_api_ = std::move(*listener);
+  if (UniqueFd api = sandbox_->TakeApiListener(); api && options_.api_handler) {
+    auto endpoint = http::Serve(deps_.reactor, std::move(api), options_.api_handler);
+    if (endpoint.has_value()) {
+      api_endpoint_ = std::move(*endpoint);
+    } else {
+      // The function runs; its SDK calls will fail to connect and say so.
+      log::Error("environment {}: serve the api endpoint: {}", id_, endpoint.error().ToString());
+    }
+  }
   SetState(State::kInitializing);
   if (JsonLogs()) {
     Log(JsonInitStart(deps_.clock.Now(), function_->config.runtime,

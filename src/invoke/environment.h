@@ -44,6 +44,11 @@ struct EnvironmentOptions {
   // event within init_timeout + the function timeout is killed.
   std::chrono::seconds init_timeout{10};
   control::Region region;
+  // The AWS API endpoint inside every sandbox, 127.0.0.1:api_port
+  // (SandboxSpec::api_port), served with `api_handler` on the reactor; functions
+  // find it in AWS_ENDPOINT_URL, which the SDKs use. 0 or no handler: none.
+  uint16_t api_port = 0;
+  http::Handler api_handler;
 };
 
 class Environment;
@@ -144,6 +149,8 @@ class Environment final : public runtime_api::RuntimeEndpoint {
   void FlushStart();
   // LoggingConfig.LogFormat JSON: platform lines are JSON records.
   bool JsonLogs() const;
+  // The sandbox's API endpoint port, or 0 when none is served.
+  uint16_t ApiPort() const { return options_.api_handler ? options_.api_port : 0; }
   void LogStart(const std::string& request_id);
   void Die();
   void SetState(State next);
@@ -165,6 +172,7 @@ class Environment final : public runtime_api::RuntimeEndpoint {
   // Shared with blocking-pool tasks (CPU limit, teardown) that may outlive us.
   std::shared_ptr<sandbox::Sandbox> sandbox_;
   std::unique_ptr<http::Listener> runtime_api_;
+  std::unique_ptr<http::Listener> api_endpoint_;  // EnvironmentOptions::api_port
   UniqueFd output_;
   std::unique_ptr<Reactor::Watch> output_watch_;
   std::unique_ptr<Reactor::Watch> exit_watch_;
@@ -193,8 +201,11 @@ std::string_view StateName(Environment::State s);
 // The whole environment ("KEY=VALUE", sorted) of a runtime process of function
 // `c`: base variables, the function's own, `extra` (the runtime's, from the
 // catalog), and the reserved AWS_* / LAMBDA_* ones, which win.
+// `api_port` (EnvironmentOptions::api_port) sets AWS_ENDPOINT_URL unless the
+// function sets it.
 std::vector<std::string> FunctionEnvironment(
     const control::FunctionConfig& c, const std::string& log_stream, bool provisioned,
-    const control::Region& region, const std::vector<std::pair<std::string, std::string>>& extra);
+    const control::Region& region, const std::vector<std::pair<std::string, std::string>>& extra,
+    uint16_t api_port = 0);
 
 }  // namespace nimbus::invoke

@@ -130,6 +130,7 @@ class LocalInvokerImpl final : public LocalInvoker {
       StemCellOptions cells;
       cells.per_template = options_.stem_cells_per_runtime;
       cells.runtime_dir = options_.environment.runtime_dir;
+      if (options_.environment.api_handler) cells.api_port = options_.environment.api_port;
       stem_cells_ = std::make_unique<StemCells>(
           StemCells::Deps{deps_.reactor, deps_.blocking, deps_.sandboxes}, cells,
           DefaultStemCellTemplates(options_.environment, deps_.sandboxes.capabilities().zygotes));

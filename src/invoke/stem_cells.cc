@@ -196,6 +196,7 @@ sandbox::SandboxSpec StemCells::CellSpec(const Template& t) const {
   spec.stem_cell = true;
   spec.unthrottled_init = true;
   spec.zygote = t.def.zygote;
+  spec.api_port = options_.api_port;
   // Loads on spare CPU: a cold start in progress (often the one that took the
   // cell this replaces) comes first.
   spec.background = true;

@@ -60,6 +60,8 @@ struct StemCellOptions {
   int max_per_template = 8;
   std::chrono::seconds burst_memory{60};
   std::filesystem::path runtime_dir;
+  // SandboxSpec::api_port of every cell (EnvironmentOptions::api_port).
+  uint16_t api_port = 0;
   // A waiting cell's limits (Specialize sets the function's): one vCPU's weight.
   uint64_t memory_mb = 1769;
   // How long to wait before relaunching after a cell failed to start or died

@@ -408,6 +408,7 @@ class LinuxSandbox final : public Sandbox {
   LinuxSandbox& operator=(const LinuxSandbox&) = delete;
 
   UniqueFd TakeRuntimeApiListener() override { return std::move(listener_); }
+  UniqueFd TakeApiListener() override { return std::move(api_listener_); }
   UniqueFd TakeOutput() override { return std::move(output_); }
   int exit_fd() const override { return control_.get(); }
 
@@ -556,6 +557,8 @@ class LinuxSandbox final : public Sandbox {
   UniqueFd pidfd_;     // init forked by a zygote (not our child): kill and wait through it
   UniqueFd control_;   // daemon's end of the SOCK_SEQPACKET control socket
   UniqueFd listener_;  // until TakeRuntimeApiListener()
+  UniqueFd api_listener_;  // until TakeApiListener(); SandboxSpec::api_port
+  bool wants_api_listener_ = false;  // SandboxSpec::api_port != 0
   UniqueFd output_;    // until TakeOutput()
   UniqueFd specialize_write_;  // stem cells, until Specialize()
   UniqueFd ready_read_;        // stem cells: EOF once the runtime has loaded
@@ -705,6 +708,7 @@ class LinuxSandboxFactory final : public SandboxFactory {
       return st.WithContext(fmt::format("sandbox {}: {}", spec.id, name));
     };
     auto sandbox = std::make_unique<LinuxSandbox>(spec.id);
+    sandbox->wants_api_listener_ = spec.api_port != 0;
     LaunchPlan plan;
     Channels ch;
     // 1. Everything the child needs, computed here: after clone() it may not allocate.
@@ -824,6 +828,7 @@ class LinuxSandboxFactory final : public SandboxFactory {
       return st.WithContext(fmt::format("sandbox {}: zygote: {}", spec.id, name));
     };
     auto sandbox = std::make_unique<LinuxSandbox>(spec.id);
+    sandbox->wants_api_listener_ = spec.api_port != 0;
     LaunchPlan plan;
     Channels ch;
     NIMBUS_RETURN_IF_ERROR(step("plan", BuildPlan(spec, plan, /*for_zygote=*/true)));
@@ -917,6 +922,8 @@ class LinuxSandboxFactory final : public SandboxFactory {
     plan.Mkdir("/var");
     plan.Mkdir("/var/task");
     plan.Mkdir("/var/runtime");
+    // The SDK the nodejs runtime provides, on every module's resolution path.
+    plan.Symlink("/var/runtime/nodejs/node_modules", "/node_modules");
     // No layers: an empty directory of the read-only root.
     plan.Mkdir("/opt");
     plan.Mkdir("/tmp");
@@ -995,6 +1002,7 @@ class LinuxSandboxFactory final : public SandboxFactory {
     plan.init.hostname = kHostname;
     plan.init.hostname_len = std::strlen(kHostname);
     plan.init.user_namespace = !root_;
+    plan.init.api_port = spec.api_port;
     plan.init.uid = options_.sandbox_uid;
     plan.init.gid = options_.sandbox_gid;
     plan.init.last_cap = last_cap_;
@@ -1101,7 +1109,10 @@ class LinuxSandboxFactory final : public SandboxFactory {
       n = ::recvmsg(sandbox.control_.get(), msg.msg(), MSG_CMSG_CLOEXEC);
     } while (n < 0 && errno == EINTR);
     if (n < 0) return ErrnoStatus("recvmsg control socket");
-    UniqueFd listener(msg.ReceivedFd());
+    int fds[2] = {-1, -1};
+    const int count = msg.ReceivedFds(fds, 2);
+    UniqueFd listener(fds[0]);
+    UniqueFd api_listener(fds[1]);
     if (n == 0) return Internal("init exited during setup without a report");
     if (n != static_cast<ssize_t>(sizeof m)) return Internal("short message from init");
     if (m.kind == InitMessage::kSetupError) {
@@ -1111,7 +1122,11 @@ class LinuxSandboxFactory final : public SandboxFactory {
     if (m.kind != InitMessage::kListener || !listener) {
       return Internal(fmt::format("unexpected message {} from init", m.kind));
     }
+    if ((count == 2) != sandbox.wants_api_listener_) {
+      return Internal(fmt::format("init sent {} listeners", count));
+    }
     sandbox.listener_ = std::move(listener);
+    sandbox.api_listener_ = std::move(api_listener);
     return Status::Ok();
   }
 

@@ -444,6 +444,44 @@ TEST_F(LinuxSandboxTest, AsRootEverySandboxCopiesOneReadOnlyTemplateRootInsteadO
   EXPECT_NE(a.output.find(" True"), std::string::npos) << a.output;
 }
 
+// Accepts one connection on `listener` (waiting up to 5 s), reads what the
+// runtime sent and answers "pong".
+std::string AcceptAndAnswer(int listener) {
+  struct pollfd pfd = {listener, POLLIN, 0};
+  if (::poll(&pfd, 1, 5000) != 1) return "no connection";
+  int c = ::accept4(listener, nullptr, nullptr, SOCK_CLOEXEC);
+  if (c < 0) return "accept failed";
+  char buf[64];
+  ssize_t n = ::read(c, buf, sizeof buf);
+  std::string got = n > 0 ? std::string(buf, n) : "";
+  (void)!::write(c, "pong", 4);
+  ::close(c);
+  return got;
+}
+
+constexpr const char* kApiClient =
+    "import socket\n"
+    "s = socket.create_connection(('127.0.0.1', 4566))\n"
+    "s.sendall(b'ping'); print(s.recv(16).decode(), flush=True)\n";
+
+TEST_F(LinuxSandboxTest, TheApiEndpointInsideTheSandboxIsAListenerTheDaemonServes) {
+  SandboxSpec spec = Python(kApiClient);
+  spec.api_port = 4566;
+  auto sandbox = factory_->Launch(spec);
+  ASSERT_TRUE(sandbox) << sandbox.error().ToString();
+  UniqueFd api = (*sandbox)->TakeApiListener();
+  ASSERT_TRUE(api);
+  EXPECT_EQ(AcceptAndAnswer(api.get()), "ping");
+  Finished f = WaitForExit(**sandbox, (*sandbox)->TakeOutput());
+  EXPECT_EQ(f.output, "pong\n");
+  EXPECT_TRUE((*sandbox)->Destroy().ok());
+  // Without api_port there is none.
+  auto plain = factory_->Launch(Python("pass"));
+  ASSERT_TRUE(plain) << plain.error().ToString();
+  EXPECT_FALSE((*plain)->TakeApiListener());
+  EXPECT_TRUE((*plain)->Destroy().ok());
+}
+
 // A stem cell: the runtime starts with empty /var/task and /opt and waits on fd 3.
 class StemCellTest : public LinuxSandboxTest {
  protected:
@@ -822,6 +860,23 @@ TEST_F(ZygoteTest, ACellThatWaitsInThePoolMakesTheZygotesPagesItsOwnFirst) {
   long forked_for_a_cold_start = shared_dirty_kb(false);
   EXPECT_LT(pooled, 256) << "kB still shared with the zygote";
   EXPECT_GT(forked_for_a_cold_start, 1024) << "kB shared with the zygote (faulted in lazily)";
+}
+
+TEST_F(ZygoteTest, AForkedSandboxHasTheApiEndpointToo) {
+  SandboxSpec spec = ZygoteCell(std::string("import os\nos.read(3, 1)\n") + kApiClient);
+  spec.api_port = 4566;
+  auto sandbox = factory_->Launch(spec);
+  ASSERT_TRUE(sandbox) << sandbox.error().ToString();
+  UniqueFd api = (*sandbox)->TakeApiListener();
+  ASSERT_TRUE(api);
+  Specialization s;
+  s.code_dir = code_dir_;
+  s.payload = "x";
+  ASSERT_TRUE((*sandbox)->Specialize(s).ok());
+  EXPECT_EQ(AcceptAndAnswer(api.get()), "ping");
+  Finished f = WaitForExit(**sandbox, (*sandbox)->TakeOutput());
+  EXPECT_EQ(f.output, "pong\n");
+  EXPECT_TRUE((*sandbox)->Destroy().ok());
 }
 
 TEST_F(ZygoteTest, OnlyStemCellsAreForked) {

@@ -59,6 +59,10 @@ struct SandboxSpec {
   // LinuxSandbox does not implement outbound access yet: Launch() refuses
   // `network = true` with kInvalidArgument.
   bool network = false;
+  // When not 0, init also listens on 127.0.0.1:api_port inside the network
+  // namespace (TakeApiListener()): the daemon serves its AWS APIs there, the one
+  // endpoint a function reaches (AWS_ENDPOINT_URL).
+  uint16_t api_port = 0;
   // When true the CPU quota (memory_mb / 1769 vCPU) is applied only when
   // Sandbox::ApplyCpuLimit() is called, so the init phase can burst (only the
   // proportional weight applies until then), as Lambda lets init burst.
@@ -129,6 +133,9 @@ class Sandbox {
   // namespace. Ownership passes to the caller (the Runtime API server). Called once.
   // LinuxSandbox: blocking and O_CLOEXEC; set O_NONBLOCK if the reactor needs it.
   virtual UniqueFd TakeRuntimeApiListener() = 0;
+  // The listener at 127.0.0.1:SandboxSpec::api_port inside the sandbox, or an
+  // empty fd when api_port was 0. Ownership passes to the caller. Called once.
+  virtual UniqueFd TakeApiListener() { return UniqueFd(); }
   // Read end (non-blocking) of the pipe that carries the runtime's stdout and
   // stderr, merged in write order. Called once.
   virtual UniqueFd TakeOutput() = 0;

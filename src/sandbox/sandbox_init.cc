@@ -245,31 +245,37 @@ void BringUpLoopback(const InitPlan& plan) {
   ::close(s);
 }
 
-// Creates the Runtime API listener at 127.0.0.1:9001 and hands it to the daemon.
-void SendRuntimeApiListener(const InitPlan& plan) {
+// A listening TCP socket at 127.0.0.1:port; `what` names it in a failure.
+int ListenOnLoopback(const InitPlan& plan, uint16_t port, const char* what) {
   int l = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (l < 0) Fail(plan, "socket for", "runtime api", errno);
+  if (l < 0) Fail(plan, "socket for", what, errno);
   struct sockaddr_in addr = {};
   addr.sin_family = AF_INET;
-  addr.sin_port = htons(kRuntimeApiPort);
+  addr.sin_port = htons(port);
   addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  if (::bind(l, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
-    Fail(plan, "bind", "127.0.0.1:9001", errno);
-  }
-  if (::listen(l, kListenBacklog) != 0) Fail(plan, "listen", "127.0.0.1:9001", errno);
+  if (::bind(l, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) Fail(plan, "bind", what, errno);
+  if (::listen(l, kListenBacklog) != 0) Fail(plan, "listen", what, errno);
+  return l;
+}
 
+// Creates the Runtime API listener at 127.0.0.1:9001 (and the API listener at
+// 127.0.0.1:api_port) and hands them to the daemon.
+void SendRuntimeApiListener(const InitPlan& plan) {
+  int fds[2] = {ListenOnLoopback(plan, kRuntimeApiPort, "127.0.0.1:9001 (runtime api)"), -1};
+  if (plan.api_port != 0) fds[1] = ListenOnLoopback(plan, plan.api_port, "127.0.0.1 (api endpoint)");
   InitMessage m{};
   m.kind = InitMessage::kListener;
   // Inline on this stack, no allocation: safe after clone().
   FdPassingMessage msg(&m, sizeof m);
-  msg.AttachFd(l);
+  msg.AttachFds(fds, plan.api_port != 0 ? 2 : 1);
   ssize_t n;
   do {
     n = ::sendmsg(plan.control_fd, msg.msg(), MSG_NOSIGNAL);
   } while (n < 0 && errno == EINTR);
   if (n < 0) Fail(plan, "send", "runtime api listener", errno);
-  // The daemon has its own reference now; the runtime must not inherit one.
-  ::close(l);
+  // The daemon has its own references now; the runtime must not inherit them.
+  ::close(fds[0]);
+  if (fds[1] >= 0) ::close(fds[1]);
 }
 
 // The runtime process, up to exec: its descriptors, limits and signal mask,

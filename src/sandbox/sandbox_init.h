@@ -51,7 +51,7 @@ inline constexpr const char* kOldRoot = "/.oldroot";
 // Messages from init to the daemon over the control socket (SOCK_SEQPACKET).
 struct InitMessage {
   enum Kind : int32_t {
-    kListener = 1,      // carries the Runtime API listener (SCM_RIGHTS)
+    kListener = 1,      // carries the Runtime API listener, then the API listener if any (SCM_RIGHTS)
     kSetupError = 2,    // `text` names the failed step and errno; init then exits
     kRuntimeExited = 3, // `value` is the runtime's raw wait status; init then exits
     kSpecialized = 4,   // the SpecializeMessage's mounts are in place
@@ -105,6 +105,9 @@ struct InitPlan {
   size_t hostname_len;
 
   bool user_namespace;  // running in a new user namespace (daemon not root)
+  // Also listen on 127.0.0.1:api_port and send it with the Runtime API listener
+  // (0: only the Runtime API).
+  uint16_t api_port;
   uid_t uid;
   gid_t gid;
   int last_cap;  // highest capability number the kernel knows

@@ -147,6 +147,8 @@ const char* DecodeZygoteRequest(const char* data, size_t len, const int* fds, in
   plan.mounts = out.mounts;
   plan.mount_count = h.mount_count;
   plan.user_namespace = false;
+  if (h.api_port > 0xffff) return "bad api port";
+  plan.api_port = static_cast<uint16_t>(h.api_port);
   plan.uid = h.uid;
   plan.gid = h.gid;
   plan.last_cap = h.last_cap;

@@ -40,6 +40,7 @@ Result<std::string> EncodeZygoteRequest(const InitPlan& plan, uint32_t flags) {
   h.max_open_files = plan.max_open_files;
   h.seccomp_len = plan.seccomp.len;
   h.flags = flags;
+  h.api_port = plan.api_port;
   std::string out;
   AppendRaw(out, &h, sizeof h);
   for (size_t i = 0; i < plan.mount_count; ++i) {

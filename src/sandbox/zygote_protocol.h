@@ -26,7 +26,7 @@ namespace nimbus::sandbox {
 inline constexpr int kZygoteRequestFds = 5;
 
 inline constexpr uint32_t kZygoteRequestMagic = 0x4e5a5947;  // "NZYG"
-inline constexpr uint32_t kZygoteRequestVersion = 1;
+inline constexpr uint32_t kZygoteRequestVersion = 2;
 inline constexpr uint32_t kNullString = 0xffffffff;
 // Bounds the decoder enforces (a request is a few kB).
 inline constexpr uint32_t kMaxZygoteMounts = 32;
@@ -42,6 +42,8 @@ struct ZygoteRequestHeader {
   uint64_t max_open_files;
   uint32_t seccomp_len;
   uint32_t flags;  // ZygoteRequestFlags
+  uint32_t api_port;  // InitPlan::api_port
+  uint32_t reserved;
 };
 
 enum ZygoteRequestFlags : uint32_t {

@@ -296,6 +296,11 @@ Result<std::unique_ptr<Server>> Server::Start(const Clock& clock,
   invoke::InvokerOptions invoker_options;
   invoker_options.environment.runtime_dir = s.options.runtime_dir;
   invoker_options.environment.region = s.options.region;
+  invoker_options.environment.api_port = s.options.sandbox_api_port;
+  // Requests from functions take the same route as the port's (on the reactor).
+  invoker_options.environment.api_handler = [&s](http::Request&& r, http::Responder resp) {
+    s.Route(std::move(r), std::move(resp));
+  };
   invoker_options.keep_alive = s.options.keep_alive;
   invoker_options.max_concurrency = s.options.max_concurrency;
   invoker_options.stem_cells_per_runtime = s.options.stem_cells_per_runtime;

@@ -46,6 +46,10 @@ struct ServerOptions {
   int async_max_in_flight = 32;
   // Stem cells kept ready per runtime (invoke::InvokerOptions).
   int stem_cells_per_runtime = 2;
+  // Inside every execution environment the same APIs are served at
+  // http://127.0.0.1:<this> (AWS_ENDPOINT_URL), so that function code calls
+  // Nimbus' S3, Lambda, ... with its SDK unchanged. 0: no endpoint inside.
+  uint16_t sandbox_api_port = 4566;
   control::Region region;
 };
 
