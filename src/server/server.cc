@@ -21,6 +21,8 @@
 #include "obs/logs_api.h"
 #include "s3/object_store.h"
 #include "s3/s3_api.h"
+#include "sqs/queue_store.h"
+#include "sqs/sqs_api.h"
 
 namespace nimbus::server {
 
@@ -147,14 +149,14 @@ class S3FunctionTargets final : public s3::EventTargets {
 
 // The services this server answers, by the service of a request's SigV4 scope.
 bool Served(std::string_view service) {
-  return service == "lambda" || service == "logs" || service == "s3";
+  return service == "lambda" || service == "logs" || service == "s3" || service == "sqs";
 }
 
 // A request signed for another AWS service (an S3 or SQS client pointed here).
 http::Response UnsupportedServiceResponse(std::string_view service) {
   std::string message = fmt::format(
       "This Nimbus server does not serve the {} API (the request is signed for service '{}'); "
-      "it serves lambda, logs and s3",
+      "it serves lambda, logs, s3 and sqs",
       service, service);
   if (service == "s3") {
     // S3 clients read XML errors; NotImplemented is S3's own code for this (and
@@ -195,6 +197,8 @@ struct Server::Impl {
   std::unique_ptr<s3::ObjectStore> objects;
   std::unique_ptr<S3FunctionTargets> s3_targets;  // attached to `async` on the reactor
   std::unique_ptr<s3::S3Api> s3_api;
+  std::unique_ptr<sqs::QueueStore> queues;
+  std::unique_ptr<sqs::SqsApi> sqs_api;  // parked long polls confined to the reactor
   std::unique_ptr<Reactor> reactor;
   std::unique_ptr<invoke::LocalInvoker> invoker;  // confined to the reactor
   std::unique_ptr<async::AsyncService> async;     // confined to the reactor (opened before)
@@ -214,6 +218,10 @@ struct Server::Impl {
     }
     if (obs::LogsApi::Matches(request)) {
       logs_api->Handle(std::move(request), std::move(responder));
+      return;
+    }
+    if (sqs::SqsApi::Matches(request)) {
+      sqs_api->Handle(std::move(request), std::move(responder));
       return;
     }
     // Signed for s3, or addressed to a bucket's virtual host.
@@ -329,6 +337,14 @@ Result<std::unique_ptr<Server>> Server::Start(const Clock& clock,
   s.s3_api = std::make_unique<s3::S3Api>(
       *s.objects, *s.blocking, s3::S3ApiOptions{s.options.region.name, s.s3_targets.get()});
 
+  NIMBUS_ASSIGN_OR_RETURN(
+      s.queues, sqs::QueueStore::Open(s.options.data_dir / "sqs.db",
+                                      fmt::format("arn:aws:sqs:{}:{}:", s.options.region.name,
+                                                  s.options.region.account_id)));
+  s.sqs_api = std::make_unique<sqs::SqsApi>(
+      *s.queues, *s.blocking, *s.reactor,
+      sqs::SqsApiOptions{s.options.region.name, s.options.region.account_id});
+
   // Listen before the reactor runs: a bind failure is reported to the caller.
   http::ListenerOptions listener_options;
   listener_options.max_body_bytes = api::kMaxCodeRequestBytes + 1024;
@@ -404,6 +420,7 @@ void Server::Shutdown() {
     s.listener.reset();
     s.lambda_api.reset();
     if (s.s3_targets) s.s3_targets->Detach();
+    if (s.sqs_api) s.sqs_api->Shutdown();
     s.async.reset();
     s.invoker.reset();
   });

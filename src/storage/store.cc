@@ -168,6 +168,10 @@ Result<std::string> Store::JournalMode() {
   return st.ColumnText(0);
 }
 
+int64_t Store::LastInsertRowId() const { return sqlite3_last_insert_rowid(db_); }
+
+int64_t Store::Changes() const { return sqlite3_changes64(db_); }
+
 Result<int64_t> Store::Synchronous() { return QueryInt("PRAGMA synchronous"); }
 
 Status Store::Migrate(const std::vector<Migration>& migrations) {

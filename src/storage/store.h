@@ -103,6 +103,11 @@ class Store {
   Status Commit();
   void Rollback();
 
+  // The rowid of the last row inserted on this connection, and the number of
+  // rows the last INSERT/UPDATE/DELETE changed.
+  int64_t LastInsertRowId() const;
+  int64_t Changes() const;
+
   // The schema version recorded in the schema_version table.
   Result<int> SchemaVersion();
   // PRAGMA journal_mode, e.g. "wal".

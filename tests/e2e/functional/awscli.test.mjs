@@ -164,7 +164,7 @@ describe('AWS CLI', { skip: SKIP_NO_BINARY }, () => {
     assert.match(gone.stderr, /An error occurred \(ResourceNotFoundException\) when calling the GetFunction operation(?: \(reached max retries: \d+\))?: Function not found: arn:aws:lambda:us-east-1:000000000000:function:/);
   }));
 
-  it('s3api and s3 commands work against the object store (create-bucket, cp, ls, get), and a service Nimbus does not serve (sqs) says so plainly', t(async (tc) => {
+  it('s3api and s3 commands work against the object store (create-bucket, cp, ls, get), and a service Nimbus does not serve (dynamodb) says so plainly', t(async (tc) => {
     if (!VERSION) return tc.skip('aws CLI not found (aws --version failed)');
     const bucket = `cli-bucket-${Date.now()}`;
     await aws(['s3api', 'create-bucket', '--bucket', bucket]);
@@ -181,9 +181,9 @@ describe('AWS CLI', { skip: SKIP_NO_BINARY }, () => {
     const missing = await aws(['s3api', 'get-object', '--bucket', bucket, '--key', 'nope', path.join(tmp, 'nope')], { expectOk: false });
     assert.notEqual(missing.code, 0);
     assert.match(missing.stderr, /\(NoSuchKey\) when calling the GetObject operation/);
-    const sqs = await aws(['sqs', 'list-queues'], { expectOk: false });
-    assert.notEqual(sqs.code, 0);
-    assert.match(sqs.stderr, /\(UnknownServiceException\) when calling the ListQueues operation(?: \(reached max retries: \d+\))?: This Nimbus server does not serve the sqs API/);
+    const ddb = await aws(['dynamodb', 'list-tables'], { expectOk: false });
+    assert.notEqual(ddb.code, 0);
+    assert.match(ddb.stderr, /\(UnknownServiceException\) when calling the ListTables operation(?: \(reached max retries: \d+\))?: This Nimbus server does not serve the dynamodb API/);
   }));
 
   it('errors name the exception: duplicate create (ResourceConflictException), MemorySize 10241 (InvalidParameterValueException)', t(async (tc) => {
