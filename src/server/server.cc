@@ -23,6 +23,7 @@
 #include "s3/s3_api.h"
 #include "sqs/queue_store.h"
 #include "sqs/sqs_api.h"
+#include "esm/event_source_mappings.h"
 
 namespace nimbus::server {
 
@@ -199,6 +200,7 @@ struct Server::Impl {
   std::unique_ptr<s3::S3Api> s3_api;
   std::unique_ptr<sqs::QueueStore> queues;
   std::unique_ptr<sqs::SqsApi> sqs_api;  // parked long polls confined to the reactor
+  std::unique_ptr<esm::EventSourceMappings> esm;  // pollers confined to the reactor
   std::unique_ptr<Reactor> reactor;
   std::unique_ptr<invoke::LocalInvoker> invoker;  // confined to the reactor
   std::unique_ptr<async::AsyncService> async;     // confined to the reactor (opened before)
@@ -218,6 +220,11 @@ struct Server::Impl {
     }
     if (obs::LogsApi::Matches(request)) {
       logs_api->Handle(std::move(request), std::move(responder));
+      return;
+    }
+    // Before LambdaApi, whose /2015-03-31/ prefix would otherwise answer them.
+    if (esm::EventSourceMappings::Matches(request)) {
+      esm->Handle(std::move(request), std::move(responder));
       return;
     }
     if (sqs::SqsApi::Matches(request)) {
@@ -341,9 +348,14 @@ Result<std::unique_ptr<Server>> Server::Start(const Clock& clock,
       s.queues, sqs::QueueStore::Open(s.options.data_dir / "sqs.db",
                                       fmt::format("arn:aws:sqs:{}:{}:", s.options.region.name,
                                                   s.options.region.account_id)));
+  NIMBUS_ASSIGN_OR_RETURN(
+      s.esm, esm::EventSourceMappings::Open(
+                 s.options.data_dir / "esm.db",
+                 {*s.reactor, *s.blocking, *s.registry, *s.invoker, *s.queues, s.options.region}));
   s.sqs_api = std::make_unique<sqs::SqsApi>(
       *s.queues, *s.blocking, *s.reactor,
-      sqs::SqsApiOptions{s.options.region.name, s.options.region.account_id});
+      sqs::SqsApiOptions{s.options.region.name, s.options.region.account_id,
+                         [&s](const std::string& queue) { s.esm->OnMessageSent(queue); }});
 
   // Listen before the reactor runs: a bind failure is reported to the caller.
   http::ListenerOptions listener_options;
@@ -369,7 +381,10 @@ Result<std::unique_ptr<Server>> Server::Start(const Clock& clock,
   s.reactor->Start();
   // Events still on disk from the last run (queued, waiting or in flight when it
   // stopped or crashed) are delivered again.
-  s.reactor->Post([&s] { s.async->Start(); });
+  s.reactor->Post([&s] {
+    s.async->Start();
+    s.esm->Start();
+  });
   return std::unique_ptr<Server>(new Server(std::move(impl)));
 }
 
@@ -421,6 +436,7 @@ void Server::Shutdown() {
     s.lambda_api.reset();
     if (s.s3_targets) s.s3_targets->Detach();
     if (s.sqs_api) s.sqs_api->Shutdown();
+    if (s.esm) s.esm->Stop();
     s.async.reset();
     s.invoker.reset();
   });

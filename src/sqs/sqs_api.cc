@@ -1070,6 +1070,7 @@ void SqsApi::Park(std::shared_ptr<Waiter> waiter) {
 }
 
 void SqsApi::Wake(const std::string& queue) {
+  if (options_.on_message_sent) options_.on_message_sent(queue);
   auto range = waiters_.equal_range(queue);
   std::vector<std::shared_ptr<Waiter>> woken;
   for (auto it = range.first; it != range.second; ++it) woken.push_back(it->second);

@@ -16,6 +16,7 @@
 // retries every second) or its wait ends.
 #pragma once
 
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -32,6 +33,9 @@ namespace nimbus::sqs {
 struct SqsApiOptions {
   std::string region = "us-east-1";
   std::string account_id = "000000000000";
+  // Called on the reactor after a message was sent to the queue named (event
+  // source mappings poll it at once).
+  std::function<void(const std::string& queue)> on_message_sent;
 };
 
 class SqsApi {
