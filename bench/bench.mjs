@@ -7,6 +7,8 @@
 //   5 density: N idle warm Python environments, daemon RSS and environment memory
 //   6 daemon CPU per warm invoke in instructions (callgrind; --callgrind)
 //   7 async acceptance (bench/async.mjs)
+//   8 services: S3 PUT/GET 4 KB and 1 MB, SQS send and receive+delete, queue -> function
+//     latency (bench/services.mjs; issue #5)
 //
 // Peers: a bare Node `http` server answering "ok" (the floor of one HTTP round
 // trip), workerd (Cloudflare's isolate runtime) running the same no-op logic as
@@ -16,7 +18,7 @@
 // Usage: node bench/bench.mjs [--nimbus build/nimbus] [--json bench/results.json]
 //   [--warm 3000] [--cold 40] [--peer-cold 20] [--duration 8] [--connections 64]
 //   [--burst 200] [--density 100] [--callgrind 0|1] [--callgrind-invokes 500]
-//   [--async-events 20000] [--only warm,throughput,cold,scaleout,density,callgrind,async]
+//   [--async-events 20000] [--only warm,throughput,cold,scaleout,density,callgrind,async,services]
 //   [--no-peers 1]
 import { spawn, execFileSync } from 'node:child_process';
 import { mkdtempSync, writeFileSync, readFileSync, rmSync, mkdirSync, symlinkSync, readdirSync, existsSync } from 'node:fs';
@@ -557,6 +559,15 @@ async function nimbusRows() {
       R.rows.async = { nimbus: JSON.parse(readFileSync(out, 'utf8')) };
     } catch (e) { notMeasured.async = `bench/async.mjs failed: ${String(e.message ?? e).split('\n')[0].slice(0, 160)}`; }
   }
+
+  if (want('services')) {
+    log('nimbus: services (S3, SQS, queue -> function)');
+    const out = path.join(TMP, 'services.json');
+    try {
+      execFileSync(process.execPath, [path.join(HERE, 'services.mjs'), '--nimbus', NIMBUS, '--json', out], { stdio: ['ignore', 'ignore', 'inherit'] });
+      for (const [k, v] of Object.entries(JSON.parse(readFileSync(out, 'utf8')).rows)) R.rows[k] = { nimbus: v };
+    } catch (e) { notMeasured.services = `bench/services.mjs failed: ${String(e.message ?? e).split('\n')[0].slice(0, 160)}`; }
+  }
 }
 
 async function peerRows() {
@@ -681,6 +692,14 @@ function table() {
   emit('daemon CPU per warm invoke (instructions)', null, r.callgrind, (s) => s.ir_per_invoke, 0, true);
   emit('async accepted durably (events/s)', T('>= 5000', (x) => x >= 5000), r.async, (s) => s.events_per_second, 0, false);
   emit('async acceptance p99 (ms)', null, r.async, (s) => s.p99_ms, 2, true);
+  for (const [label, key] of [['4 KB', '4kb'], ['1 MB', '1mb']]) {
+    emit(`S3 PutObject ${label} (objects/s)`, null, r[`s3_put_${key}`], (s) => s.ops_per_second, 0, false);
+    emit(`S3 GetObject ${label} (objects/s)`, null, r[`s3_get_${key}`], (s) => s.ops_per_second, 0, false);
+  }
+  emit('SQS SendMessage (messages/s)', null, r.sqs_send, (s) => s.ops_per_second, 0, false);
+  emit('SQS receive 10 + delete batch (messages/s)', null, r.sqs_receive_delete, (s) => s.messages_per_second, 0, false);
+  emit('SQS -> function via mapping p50 (ms)', null, r.sqs_to_function, (s) => s.p50_ms, 0, true);
+  emit('SQS -> function via mapping p99 (ms)', null, r.sqs_to_function, (s) => s.p99_ms, 0, true);
   return lines.join('\n');
 }
 

@@ -540,10 +540,8 @@ void EventSourceMappings::Invoke(const std::shared_ptr<Poller>& p, std::vector<s
       sqs::QueueStore& queues = deps_.queues;
       std::string queue = p->queue;
       deps_.blocking.Submit([done = std::move(done), queue, &queues] {
-        for (const auto& receipt : done) {
-          auto r = queues.Delete(queue, receipt);
-          if (!r.has_value()) log::Warn("event source mapping: delete from {}: {}", queue, r.error().ToString());
-        }
+        auto r = queues.DeleteBatch(queue, done);
+        if (!r.has_value()) log::Warn("event source mapping: delete from {}: {}", queue, r.error().ToString());
       });
     }
     Poll(p);

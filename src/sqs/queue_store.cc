@@ -28,11 +28,15 @@ const std::vector<storage::Migration> kMigrations = {
      " receipt TEXT NOT NULL DEFAULT '', group_id TEXT NOT NULL DEFAULT '',"
      " dedup_id TEXT NOT NULL DEFAULT '', dead_letter_source TEXT NOT NULL DEFAULT '');"
      "CREATE INDEX messages_by_queue ON messages (queue, seq);"
+     // Queries by receipt say "receipt != ''" so that this partial index serves them,
+     // and "+queue" so that SQLite does not scan the queue's index instead.
      "CREATE INDEX messages_by_receipt ON messages (receipt) WHERE receipt != '';"
      // FIFO deduplication: a deduplication id seen within 5 minutes.
      "CREATE TABLE dedup (queue TEXT NOT NULL, dedup_id TEXT NOT NULL, message_id TEXT NOT NULL,"
      " sequence_number TEXT NOT NULL, expires_ms INTEGER NOT NULL, PRIMARY KEY (queue, dedup_id))"
      " WITHOUT ROWID;"},
+    // Retention: the expired messages of a queue without scanning all of them.
+    {2, "CREATE INDEX messages_by_age ON messages (queue, sent_ms);"},
 };
 
 constexpr int64_t kDedupWindowMs = 5 * 60 * 1000;
@@ -492,16 +496,26 @@ Result<std::vector<Message>> QueueStore::Receive(const std::string& name, int ma
 }
 
 Result<bool> QueueStore::Delete(const std::string& name, const std::string& receipt) {
+  NIMBUS_ASSIGN_OR_RETURN(std::vector<bool> removed, DeleteBatch(name, {receipt}));
+  return static_cast<bool>(removed[0]);
+}
+
+Result<std::vector<bool>> QueueStore::DeleteBatch(const std::string& name,
+                                                  const std::vector<std::string>& receipts) {
   MutexLock l(store_mu_);
-  bool removed = false;
+  std::vector<bool> removed;
   NIMBUS_RETURN_IF_ERROR(storage::InTransaction(*store_, [&]() -> Status {
+    removed.clear();
     NIMBUS_ASSIGN_OR_RETURN(auto q, LoadQueue(name));
     if (!q) return NotFound(fmt::format("queue {}", name));
-    NIMBUS_ASSIGN_OR_RETURN(auto st, store_->Prepare("DELETE FROM messages WHERE queue = ? AND receipt = ?"));
-    NIMBUS_RETURN_IF_ERROR(st.BindText(1, name));
-    NIMBUS_RETURN_IF_ERROR(st.BindText(2, receipt));
-    NIMBUS_RETURN_IF_ERROR(st.Run());
-    removed = store_->Changes() > 0;
+    NIMBUS_ASSIGN_OR_RETURN(auto st, store_->Prepare("DELETE FROM messages WHERE +queue = ? AND receipt = ? AND receipt != ''"));
+    for (const auto& receipt : receipts) {
+      st.Reset();
+      NIMBUS_RETURN_IF_ERROR(st.BindText(1, name));
+      NIMBUS_RETURN_IF_ERROR(st.BindText(2, receipt));
+      NIMBUS_RETURN_IF_ERROR(st.Run());
+      removed.push_back(store_->Changes() > 0);
+    }
     return Status::Ok();
   }));
   return removed;
@@ -514,7 +528,7 @@ Status QueueStore::ChangeVisibility(const std::string& name, const std::string& 
     NIMBUS_ASSIGN_OR_RETURN(auto q, LoadQueue(name));
     if (!q) return NotFound(fmt::format("queue {}", name));
     NIMBUS_ASSIGN_OR_RETURN(
-        auto find, store_->Prepare("SELECT seq, visible_at_ms FROM messages WHERE queue = ? AND receipt = ?"));
+        auto find, store_->Prepare("SELECT seq, visible_at_ms FROM messages WHERE +queue = ? AND receipt = ? AND receipt != ''"));
     NIMBUS_RETURN_IF_ERROR(find.BindText(1, name));
     NIMBUS_RETURN_IF_ERROR(find.BindText(2, receipt));
     NIMBUS_ASSIGN_OR_RETURN(bool row, find.Step());

@@ -120,6 +120,8 @@ class QueueStore {
   // Deletes the message `receipt` names; true if it was there (a receipt of a
   // message already deleted is not an error, as in SQS).
   Result<bool> Delete(const std::string& name, const std::string& receipt);
+  // Delete() of each receipt, in one transaction (one fsync for the batch).
+  Result<std::vector<bool>> DeleteBatch(const std::string& name, const std::vector<std::string>& receipts);
   // kFailedPrecondition when the message is not in flight (MessageNotInflight),
   // kNotFound when no message has this receipt.
   Status ChangeVisibility(const std::string& name, const std::string& receipt, int timeout_s,

@@ -918,8 +918,33 @@ class Executor {
     return Reply(c_, {});
   }
 
+  // The valid entries are deleted in one transaction.
   http::Response DeleteMessageBatch(const QueueInfo& q) {
-    return Batch("DeleteMessageBatchRequestEntry", [&](const Params& e) { return DeleteOne(q, e); });
+    auto entries = p_.Entries("Entries", "DeleteMessageBatchRequestEntry");
+    if (auto e = CheckBatch(entries)) return ErrorReply(c_, *e);
+    json::array ok, failed;
+    std::vector<std::string> receipts, ids;
+    for (const auto& entry : entries) {
+      std::string id = *entry->String("Id");
+      auto receipt = entry->String("ReceiptHandle");
+      if (!receipt) {
+        failed.push_back(Failure(id, MissingParameter("ReceiptHandle")));
+      } else if (!WellFormedReceipt(*receipt)) {
+        failed.push_back(Failure(id, InvalidReceipt(*receipt)));
+      } else {
+        receipts.push_back(std::move(*receipt));
+        ids.push_back(std::move(id));
+      }
+    }
+    if (!receipts.empty()) {
+      auto r = store_.DeleteBatch(q.name, receipts);
+      if (!r.has_value()) return Done(r.error());
+    }
+    for (const auto& id : ids) ok.push_back(json::object{{"Id", id}});
+    json::object out;
+    out["Successful"] = std::move(ok);
+    out["Failed"] = std::move(failed);
+    return Reply(c_, std::move(out));
   }
 
   std::variant<json::object, ApiError> ChangeOne(const QueueInfo& q, const Params& p) {

@@ -1,0 +1,190 @@
+// Nimbus benchmark: the event-source services (issue #5). Starts `nimbus serve` on a
+// free port with a temporary data directory and measures, over keep-alive connections
+// on 127.0.0.1 with raw HTTP (no SDK overhead; requests carry an S3/SQS credential
+// scope so that they are routed as the SDKs' are):
+//   - S3 PutObject and GetObject throughput for 4 KB and 1 MB objects (each PUT is
+//     fsync'd before it is answered);
+//   - SQS SendMessage throughput (each message fsync'd) and receive+delete throughput
+//     (ReceiveMessage of 10 + DeleteMessageBatch);
+//   - queue-to-function latency: SendMessage answered -> the function (mapped with an
+//     event source mapping) has started, from the SentTimestamp and the handler's clock.
+// Prints a table; --json writes the figures.
+//
+// Usage: node bench/services.mjs [--nimbus build/nimbus] [--connections 16]
+//          [--seconds 5] [--json out.json]
+import { spawn, execFileSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import crypto from 'node:crypto';
+import http from 'node:http';
+import path from 'node:path';
+
+const args = Object.fromEntries(
+  process.argv.slice(2).reduce((acc, a, i, all) => (a.startsWith('--') ? [...acc, [a.slice(2), all[i + 1]]] : acc), []));
+const NIMBUS = args.nimbus ?? path.resolve(import.meta.dirname, '../build/nimbus');
+const CONNECTIONS = Number(args.connections ?? 16);
+const SECONDS = Number(args.seconds ?? 5);
+const JSON_OUT = args.json;
+
+const agent = new http.Agent({ keepAlive: true, maxSockets: CONNECTIONS });
+const scope = (service) => `AWS4-HMAC-SHA256 Credential=bench/20260101/us-east-1/${service}/aws4_request, SignedHeaders=host, Signature=0`;
+
+function request(port, method, urlPath, body, headers = {}) {
+  return new Promise((resolve, reject) => {
+    const req = http.request({ host: '127.0.0.1', port, method, path: urlPath, agent, headers }, (res) => {
+      const chunks = [];
+      res.on('data', (c) => chunks.push(c));
+      res.on('end', () => resolve({ status: res.statusCode, body: Buffer.concat(chunks) }));
+    });
+    req.on('error', reject);
+    if (body !== undefined) req.write(body);
+    req.end();
+  });
+}
+
+// Runs `op(i)` from CONNECTIONS workers for SECONDS; operations/s and p50/p99 ms.
+async function load(op) {
+  const latencies = [];
+  const end = Date.now() + SECONDS * 1000;
+  let i = 0;
+  let failures = 0;
+  await Promise.all(Array.from({ length: CONNECTIONS }, async () => {
+    while (Date.now() < end) {
+      const t0 = performance.now();
+      const ok = await op(i++);
+      latencies.push(performance.now() - t0);
+      if (!ok) failures++;
+    }
+  }));
+  latencies.sort((a, b) => a - b);
+  const pct = (p) => latencies[Math.min(latencies.length - 1, Math.floor((p / 100) * latencies.length))];
+  return { ops_per_second: Math.round(latencies.length / SECONDS), p50_ms: Number(pct(50).toFixed(2)), p99_ms: Number(pct(99).toFixed(2)), failures };
+}
+
+async function s3Rows(port) {
+  const s3 = { Authorization: scope('s3') };
+  if ((await request(port, 'PUT', '/bench-bucket', undefined, s3)).status !== 200) throw new Error('create bucket');
+  const rows = {};
+  for (const [label, size] of [['4kb', 4096], ['1mb', 1 << 20]]) {
+    const body = crypto.randomBytes(size);
+    const keys = 64;
+    rows[`s3_put_${label}`] = await load(async (i) => (await request(port, 'PUT', `/bench-bucket/${label}/${i % keys}`, body, s3)).status === 200);
+    rows[`s3_get_${label}`] = await load(async (i) => {
+      const r = await request(port, 'GET', `/bench-bucket/${label}/${i % keys}`, undefined, s3);
+      return r.status === 200 && r.body.length === size;
+    });
+    for (const row of [rows[`s3_put_${label}`], rows[`s3_get_${label}`]]) row.mb_per_second = Number(((row.ops_per_second * size) / (1 << 20)).toFixed(1));
+  }
+  return rows;
+}
+
+async function sqs(port, action, payload) {
+  const r = await request(port, 'POST', '/', JSON.stringify(payload), {
+    Authorization: scope('sqs'), 'X-Amz-Target': `AmazonSQS.${action}`, 'Content-Type': 'application/x-amz-json-1.0',
+  });
+  if (r.status !== 200) throw new Error(`${action}: ${r.status} ${r.body}`);
+  return JSON.parse(r.body.toString() || '{}');
+}
+
+async function sqsRows(port) {
+  const { QueueUrl } = await sqs(port, 'CreateQueue', { QueueName: 'bench' });
+  const rows = {};
+  const body = 'x'.repeat(256);
+  rows.sqs_send = await load(async () => Boolean((await sqs(port, 'SendMessage', { QueueUrl, MessageBody: body })).MessageId));
+  // Drains what was sent (bounded by 4 x SECONDS): messages received and deleted per second.
+  let received = 0;
+  let emptyWorkers = 0;
+  const t0 = performance.now();
+  const deadline = Date.now() + 4 * SECONDS * 1000;
+  await Promise.all(Array.from({ length: CONNECTIONS }, async () => {
+    while (Date.now() < deadline) {
+      const { Messages = [] } = await sqs(port, 'ReceiveMessage', { QueueUrl, MaxNumberOfMessages: 10 });
+      if (!Messages.length) break;
+      await sqs(port, 'DeleteMessageBatch', { QueueUrl, Entries: Messages.map((m, i) => ({ Id: String(i), ReceiptHandle: m.ReceiptHandle })) });
+      received += Messages.length;
+    }
+    emptyWorkers++;
+  }));
+  const elapsed = (performance.now() - t0) / 1000;
+  rows.sqs_receive_delete = { messages: received, seconds: Number(elapsed.toFixed(2)), messages_per_second: Math.round(received / elapsed) };
+  return rows;
+}
+
+function zipOf(files) {
+  const dir = mkdtempSync(path.join(tmpdir(), 'nimbus-bench-src-'));
+  for (const [name, text] of Object.entries(files)) writeFileSync(path.join(dir, name), text);
+  const zip = path.join(dir, 'f.zip');
+  execFileSync('zip', ['-q', '-j', zip, ...Object.keys(files).map((f) => path.join(dir, f))]);
+  const bytes = readFileSync(zip);
+  rmSync(dir, { recursive: true, force: true });
+  return bytes;
+}
+
+// Queue -> function: each message carries its send time; the function logs when it
+// ran, and the figure is (handler start - SendMessage answered).
+async function latencyRow(port) {
+  const { QueueUrl } = await sqs(port, 'CreateQueue', { QueueName: 'bench-latency' });
+  const zip = zipOf({ 'index.mjs': 'export const handler = async (e) => { for (const r of e.Records) console.log("LAT " + (Date.now() - Number(r.body))); };\n' });
+  const created = await request(port, 'POST', '/2015-03-31/functions', JSON.stringify({
+    FunctionName: 'bench-consumer', Runtime: 'nodejs20.x', Handler: 'index.handler', Role: 'arn:aws:iam::000000000000:role/bench',
+    Code: { ZipFile: zip.toString('base64') },
+  }), { 'Content-Type': 'application/json' });
+  if (created.status !== 201) throw new Error(`create function: ${created.status} ${created.body}`);
+  const mapped = await request(port, 'POST', '/2015-03-31/event-source-mappings/', JSON.stringify({
+    FunctionName: 'bench-consumer', EventSourceArn: 'arn:aws:sqs:us-east-1:000000000000:bench-latency', BatchSize: 1,
+  }), { 'Content-Type': 'application/json' });
+  if (mapped.status !== 202) throw new Error(`create mapping: ${mapped.status} ${mapped.body}`);
+  // Warm the environment, then one message at a time.
+  const samples = [];
+  for (let i = 0; i < 41; i++) {
+    await sqs(port, 'SendMessage', { QueueUrl, MessageBody: String(Date.now()) });
+    await new Promise((r) => setTimeout(r, 150));
+  }
+  const logs = await request(port, 'POST', '/', JSON.stringify({ logGroupName: '/aws/lambda/bench-consumer' }), {
+    'X-Amz-Target': 'Logs_20140328.FilterLogEvents', 'Content-Type': 'application/x-amz-json-1.1',
+  });
+  for (const e of JSON.parse(logs.body.toString()).events ?? []) {
+    const m = e.message.match(/LAT (\d+)/);
+    if (m) samples.push(Number(m[1]));
+  }
+  samples.shift();  // the cold start
+  samples.sort((a, b) => a - b);
+  const pct = (p) => samples[Math.min(samples.length - 1, Math.floor((p / 100) * samples.length))];
+  return { sqs_to_function: { n: samples.length, p50_ms: pct(50), p99_ms: pct(99) } };
+}
+
+async function main() {
+  const dataDir = mkdtempSync(path.join(tmpdir(), 'nimbus-bench-services-'));
+  const proc = spawn(NIMBUS, ['serve', '--listen', '127.0.0.1:0', '--data-dir', dataDir], { stdio: ['ignore', 'pipe', 'pipe'] });
+  proc.stderr.resume();
+  const port = await new Promise((resolve, reject) => {
+    let out = '';
+    proc.stdout.on('data', (d) => {
+      out += d;
+      const m = out.match(/listening on http:\/\/127\.0\.0\.1:(\d+)/);
+      if (m) resolve(Number(m[1]));
+    });
+    proc.on('exit', (c) => reject(new Error(`nimbus exited ${c}`)));
+  });
+  try {
+    const rows = { ...(await s3Rows(port)), ...(await sqsRows(port)), ...(await latencyRow(port)) };
+    const line = (name, v) => console.log(`${name.padEnd(44)} ${v}`);
+    console.log(`services, ${CONNECTIONS} connections, ${SECONDS} s per row (no peer measured yet)`);
+    for (const label of ['4kb', '1mb']) {
+      for (const op of ['put', 'get']) {
+        const r = rows[`s3_${op}_${label}`];
+        line(`S3 ${op.toUpperCase()} ${label.toUpperCase()} (ops/s, MB/s, p50/p99 ms)`, `${r.ops_per_second}  ${r.mb_per_second}  ${r.p50_ms}/${r.p99_ms}${r.failures ? `  FAILURES ${r.failures}` : ''}`);
+      }
+    }
+    line('SQS SendMessage (msgs/s, p50/p99 ms)', `${rows.sqs_send.ops_per_second}  ${rows.sqs_send.p50_ms}/${rows.sqs_send.p99_ms}`);
+    line('SQS receive 10 + delete batch (msgs/s)', `${rows.sqs_receive_delete.messages_per_second}`);
+    line('SQS -> function via mapping (p50/p99 ms)', `${rows.sqs_to_function.p50_ms}/${rows.sqs_to_function.p99_ms} (n=${rows.sqs_to_function.n})`);
+    if (JSON_OUT) writeFileSync(JSON_OUT, JSON.stringify({ date: new Date().toISOString(), connections: CONNECTIONS, seconds: SECONDS, rows }, null, 2));
+  } finally {
+    proc.kill('SIGTERM');
+    await new Promise((r) => proc.on('exit', r));
+    rmSync(dataDir, { recursive: true, force: true });
+  }
+}
+
+main().catch((e) => { console.error(e); process.exit(1); });
