@@ -13,6 +13,7 @@
 #include "base/log.h"
 #include "base/reactor.h"
 #include "control/function_name.h"
+#include "control/policy.h"
 #include "control/registry.h"
 #include "http/server.h"
 #include "invoke/local_invoker.h"
@@ -24,6 +25,7 @@
 #include "sqs/queue_store.h"
 #include "sqs/sqs_api.h"
 #include "esm/event_source_mappings.h"
+#include "gateway/function_urls.h"
 
 namespace nimbus::server {
 
@@ -51,45 +53,6 @@ http::Response NotFoundResponse(const http::Request& request) {
   return r;
 }
 
-// Whether a resource-based policy document lets S3 invoke the function: a
-// statement that allows lambda:InvokeFunction (or lambda:*, or *) to the
-// service principal s3.amazonaws.com (or to "*").
-bool PolicyAllowsS3(std::string_view document) {
-  boost::system::error_code ec;
-  boost::json::value v = boost::json::parse(document, ec);
-  if (ec || !v.is_object()) return false;
-  const boost::json::value* statements = v.as_object().if_contains("Statement");
-  if (statements == nullptr) return false;
-  auto any_of = [](const boost::json::value* x, auto pred) {
-    if (x == nullptr) return false;
-    if (x->is_string()) return pred(std::string_view(x->as_string()));
-    if (!x->is_array()) return false;
-    for (const auto& e : x->as_array()) {
-      if (e.is_string() && pred(std::string_view(e.as_string()))) return true;
-    }
-    return false;
-  };
-  auto list = statements->is_array() ? statements->as_array() : boost::json::array{*statements};
-  for (const auto& s : list) {
-    if (!s.is_object()) continue;
-    const auto& o = s.as_object();
-    const boost::json::value* effect = o.if_contains("Effect");
-    if (effect == nullptr || !effect->is_string() || effect->as_string() != "Allow") continue;
-    bool action = any_of(o.if_contains("Action"), [](std::string_view a) {
-      return a == "lambda:InvokeFunction" || a == "lambda:*" || a == "*";
-    });
-    const boost::json::value* principal = o.if_contains("Principal");
-    bool s3 = principal != nullptr && principal->is_string() && principal->as_string() == "*";
-    if (principal != nullptr && principal->is_object()) {
-      s3 = any_of(principal->as_object().if_contains("Service"),
-                  [](std::string_view p) { return p == "s3.amazonaws.com"; }) ||
-           any_of(principal->as_object().if_contains("AWS"), [](std::string_view p) { return p == "*"; });
-    }
-    if (action && s3) return true;
-  }
-  return false;
-}
-
 // Bucket notifications to functions: validated against the registry, queued on
 // the async dispatcher. The dispatcher is the reactor's: events are posted to it,
 // and Detach() (on the reactor, before the dispatcher goes) makes later ones
@@ -107,7 +70,7 @@ class S3FunctionTargets final : public s3::EventTargets {
     auto f = registry_.Resolve(function_arn);
     if (!f.has_value()) return NotFound(fmt::format("Function not found: {}", function_arn));
     auto policy = registry_.GetPolicy(function_arn, "");
-    if (!policy.has_value() || !PolicyAllowsS3(policy->document)) {
+    if (!policy.has_value() || !control::PolicyAllows(policy->document, "s3.amazonaws.com", "lambda:InvokeFunction")) {
       return Status(Code::kPermissionDenied,
                     fmt::format("Not authorized to invoke function [{}]", function_arn));
     }
@@ -201,6 +164,7 @@ struct Server::Impl {
   std::unique_ptr<sqs::QueueStore> queues;
   std::unique_ptr<sqs::SqsApi> sqs_api;  // parked long polls confined to the reactor
   std::unique_ptr<esm::EventSourceMappings> esm;  // pollers confined to the reactor
+  std::unique_ptr<gateway::FunctionUrls> urls;
   std::unique_ptr<Reactor> reactor;
   std::unique_ptr<invoke::LocalInvoker> invoker;  // confined to the reactor
   std::unique_ptr<async::AsyncService> async;     // confined to the reactor (opened before)
@@ -213,6 +177,11 @@ struct Server::Impl {
       : options(std::move(o)), clock(c), sandboxes(s) {}
 
   void Route(http::Request&& request, http::Responder responder) {
+    // A function URL (its host, or the /lambda-url/ path): the function answers.
+    if (!gateway::FunctionUrls::UrlIdOf(request).empty()) {
+      urls->HandleInvoke(std::move(request), std::move(responder));
+      return;
+    }
     // The SDKs sign every request: its scope names the API it is for.
     if (auto scope = http::ParseCredentialScope(request); scope && !Served(scope->service)) {
       responder.Respond(UnsupportedServiceResponse(scope->service));
@@ -220,6 +189,10 @@ struct Server::Impl {
     }
     if (obs::LogsApi::Matches(request)) {
       logs_api->Handle(std::move(request), std::move(responder));
+      return;
+    }
+    if (gateway::FunctionUrls::MatchesApi(request)) {
+      urls->HandleApi(std::move(request), std::move(responder));
       return;
     }
     // Before LambdaApi, whose /2015-03-31/ prefix would otherwise answer them.
@@ -352,6 +325,9 @@ Result<std::unique_ptr<Server>> Server::Start(const Clock& clock,
       s.esm, esm::EventSourceMappings::Open(
                  s.options.data_dir / "esm.db",
                  {*s.reactor, *s.blocking, *s.registry, *s.invoker, *s.queues, s.options.region}));
+  NIMBUS_ASSIGN_OR_RETURN(s.urls, gateway::FunctionUrls::Open(
+                                      s.options.data_dir / "urls.db",
+                                      {*s.reactor, *s.blocking, *s.registry, *s.invoker, s.options.region}));
   s.sqs_api = std::make_unique<sqs::SqsApi>(
       *s.queues, *s.blocking, *s.reactor,
       sqs::SqsApiOptions{s.options.region.name, s.options.region.account_id,
@@ -368,6 +344,7 @@ Result<std::unique_ptr<Server>> Server::Start(const Clock& clock,
                    },
                    listener_options));
   s.port = s.listener->port();
+  s.urls->set_port(s.port);
   // The invoker starts with the persisted concurrency settings (reserved limits
   // and provisioned environments), before any request is served. The reactor
   // thread is not running yet, so calling the invoker from here is safe.

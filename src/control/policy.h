@@ -1,0 +1,16 @@
+// Reading resource-based policies (AddPermission's documents) for the decisions
+// the platform makes on a function's behalf: may S3 invoke it, may anyone call its
+// public function URL.
+#pragma once
+
+#include <string_view>
+
+namespace nimbus::control {
+
+// Whether `document` has an "Allow" statement for `action` (or "lambda:*" or "*")
+// whose principal is `principal`: a service principal such as "s3.amazonaws.com"
+// (Principal.Service), or "*" for anyone (Principal "*" or {"AWS": "*"}), which
+// also covers any service. Conditions are not evaluated.
+bool PolicyAllows(std::string_view document, std::string_view principal, std::string_view action);
+
+}  // namespace nimbus::control

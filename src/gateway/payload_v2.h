@@ -1,0 +1,33 @@
+// gateway: HTTP requests as Lambda events and function results as HTTP responses,
+// in payload format 2.0 (API Gateway HTTP APIs and function URLs; LAMBDA_COMPAT
+// §4.4-4.5). Pure functions of their inputs.
+#pragma once
+
+#include <chrono>
+#include <string>
+
+#include "http/message.h"
+
+namespace nimbus::gateway {
+
+struct EventV2Context {
+  std::string route_key = "$default";
+  std::string stage = "$default";
+  std::string api_id;       // function URLs: the url id
+  std::string domain_name;  // the Host without its port
+  std::string account_id;   // "anonymous" for a public function URL
+  std::string request_id;
+  std::string raw_path;     // the path as the function sees it (percent-encoded)
+  std::chrono::system_clock::time_point time;
+};
+
+// The event for `request` (headers lower-cased and comma-joined, cookies apart,
+// query parameters joined, the body base64 unless it is text).
+std::string EventV2(const http::Request& request, const EventV2Context& context);
+
+// The HTTP response for a function's result: an object with statusCode (and
+// headers, multiValueHeaders, cookies, body, isBase64Encoded) is taken as is;
+// any other JSON value is a 200 application/json body of that value.
+http::Response ResponseFromV2(const std::string& payload);
+
+}  // namespace nimbus::gateway
