@@ -91,6 +91,11 @@ std::string EventV2(const http::Request& request, const EventV2Context& context)
   if (!cookies.empty()) event["cookies"] = std::move(cookies);
   event["headers"] = std::move(headers);
   if (!query.empty()) event["queryStringParameters"] = std::move(query);
+  if (!context.path_parameters.empty()) {
+    json::object params;
+    for (const auto& [k, v] : context.path_parameters) params[k] = v;
+    event["pathParameters"] = std::move(params);
+  }
   event["requestContext"] = json::object{{"accountId", context.account_id},
                                          {"apiId", context.api_id},
                                          {"domainName", context.domain_name},
@@ -108,6 +113,66 @@ std::string EventV2(const http::Request& request, const EventV2Context& context)
   } else {
     event["isBase64Encoded"] = false;
   }
+  return json::serialize(event);
+}
+
+std::string EventV1(const http::Request& request, const EventV2Context& context) {
+  json::object headers, multi_headers, query, multi_query;
+  std::string user_agent;
+  for (const auto& [k, v] : request.headers.entries()) {
+    headers[k] = v;  // the last value, as API Gateway's single-value map keeps it
+    json::value& list = multi_headers[k];
+    if (!list.is_array()) list = json::array{};
+    list.as_array().push_back(json::string(v));
+    if (Lower(k) == "user-agent") user_agent = v;
+  }
+  for (const auto& [k, v] : http::ParseQuery(request.query())) {
+    query[k] = v;
+    json::value& list = multi_query[k];
+    if (!list.is_array()) list = json::array{};
+    list.as_array().push_back(json::string(v));
+  }
+  const int64_t epoch_ms = std::chrono::duration_cast<std::chrono::milliseconds>(context.time.time_since_epoch()).count();
+  const std::string path = http::PercentDecode(context.raw_path).value_or(context.raw_path);
+  std::string resource = context.route_key.substr(context.route_key.find(' ') + 1);
+  json::object event{
+      {"version", "1.0"},
+      {"resource", resource},
+      {"path", path},
+      {"httpMethod", request.method},
+      {"headers", std::move(headers)},
+      {"multiValueHeaders", std::move(multi_headers)},
+      {"queryStringParameters", query.empty() ? json::value(nullptr) : json::value(std::move(query))},
+      {"multiValueQueryStringParameters", multi_query.empty() ? json::value(nullptr) : json::value(std::move(multi_query))},
+      {"requestContext",
+       json::object{{"accountId", context.account_id},
+                    {"apiId", context.api_id},
+                    {"domainName", context.domain_name},
+                    {"domainPrefix", context.domain_name.substr(0, context.domain_name.find('.'))},
+                    {"extendedRequestId", context.request_id},
+                    {"httpMethod", request.method},
+                    {"identity", json::object{{"sourceIp", request.remote_address.empty() ? "127.0.0.1" : request.remote_address},
+                                              {"userAgent", user_agent}}},
+                    {"path", path},
+                    {"protocol", "HTTP/1.1"},
+                    {"requestId", context.request_id},
+                    {"requestTime", ClfTime(context.time)},
+                    {"requestTimeEpoch", epoch_ms},
+                    {"resourceId", context.route_key},
+                    {"resourcePath", resource},
+                    {"stage", context.stage}}},
+      {"stageVariables", nullptr},
+  };
+  if (context.path_parameters.empty()) {
+    event["pathParameters"] = nullptr;
+  } else {
+    json::object params;
+    for (const auto& [k, v] : context.path_parameters) params[k] = v;
+    event["pathParameters"] = std::move(params);
+  }
+  const bool text = IsText(request.headers.Get("Content-Type").value_or(""));
+  event["body"] = request.body.empty() ? json::value(nullptr) : json::value(text ? request.body : Base64Encode(request.body));
+  event["isBase64Encoded"] = !request.body.empty() && !text;
   return json::serialize(event);
 }
 

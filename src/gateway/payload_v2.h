@@ -4,6 +4,7 @@
 #pragma once
 
 #include <chrono>
+#include <map>
 #include <string>
 
 #include "http/message.h"
@@ -19,11 +20,16 @@ struct EventV2Context {
   std::string request_id;
   std::string raw_path;     // the path as the function sees it (percent-encoded)
   std::chrono::system_clock::time_point time;
+  std::map<std::string, std::string> path_parameters;  // HTTP API routes' {name}s
 };
 
 // The event for `request` (headers lower-cased and comma-joined, cookies apart,
 // query parameters joined, the body base64 unless it is text).
 std::string EventV2(const http::Request& request, const EventV2Context& context);
+
+// The same request in payload format 1.0 (the REST API shape: httpMethod, path,
+// multiValueHeaders, multiValueQueryStringParameters, requestContext.identity).
+std::string EventV1(const http::Request& request, const EventV2Context& context);
 
 // The HTTP response for a function's result: an object with statusCode (and
 // headers, multiValueHeaders, cookies, body, isBase64Encoded) is taken as is;

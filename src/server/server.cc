@@ -26,6 +26,7 @@
 #include "sqs/sqs_api.h"
 #include "esm/event_source_mappings.h"
 #include "gateway/function_urls.h"
+#include "gateway/http_apis.h"
 
 namespace nimbus::server {
 
@@ -113,14 +114,15 @@ class S3FunctionTargets final : public s3::EventTargets {
 
 // The services this server answers, by the service of a request's SigV4 scope.
 bool Served(std::string_view service) {
-  return service == "lambda" || service == "logs" || service == "s3" || service == "sqs";
+  return service == "lambda" || service == "logs" || service == "s3" || service == "sqs" ||
+         service == "apigateway";
 }
 
 // A request signed for another AWS service (an S3 or SQS client pointed here).
 http::Response UnsupportedServiceResponse(std::string_view service) {
   std::string message = fmt::format(
       "This Nimbus server does not serve the {} API (the request is signed for service '{}'); "
-      "it serves lambda, logs, s3 and sqs",
+      "it serves lambda, logs, s3, sqs and apigateway (HTTP APIs)",
       service, service);
   if (service == "s3") {
     // S3 clients read XML errors; NotImplemented is S3's own code for this (and
@@ -165,6 +167,7 @@ struct Server::Impl {
   std::unique_ptr<sqs::SqsApi> sqs_api;  // parked long polls confined to the reactor
   std::unique_ptr<esm::EventSourceMappings> esm;  // pollers confined to the reactor
   std::unique_ptr<gateway::FunctionUrls> urls;
+  std::unique_ptr<gateway::HttpApis> http_apis;
   std::unique_ptr<Reactor> reactor;
   std::unique_ptr<invoke::LocalInvoker> invoker;  // confined to the reactor
   std::unique_ptr<async::AsyncService> async;     // confined to the reactor (opened before)
@@ -182,6 +185,11 @@ struct Server::Impl {
       urls->HandleInvoke(std::move(request), std::move(responder));
       return;
     }
+    // An HTTP API (Host <id>.execute-api.localhost or /execute-api/<id>/).
+    if (!gateway::HttpApis::ApiIdOf(request).empty()) {
+      http_apis->HandleInvoke(std::move(request), std::move(responder));
+      return;
+    }
     // The SDKs sign every request: its scope names the API it is for.
     if (auto scope = http::ParseCredentialScope(request); scope && !Served(scope->service)) {
       responder.Respond(UnsupportedServiceResponse(scope->service));
@@ -189,6 +197,10 @@ struct Server::Impl {
     }
     if (obs::LogsApi::Matches(request)) {
       logs_api->Handle(std::move(request), std::move(responder));
+      return;
+    }
+    if (gateway::HttpApis::MatchesApi(request)) {
+      http_apis->HandleApi(std::move(request), std::move(responder));
       return;
     }
     if (gateway::FunctionUrls::MatchesApi(request)) {
@@ -328,6 +340,9 @@ Result<std::unique_ptr<Server>> Server::Start(const Clock& clock,
   NIMBUS_ASSIGN_OR_RETURN(s.urls, gateway::FunctionUrls::Open(
                                       s.options.data_dir / "urls.db",
                                       {*s.reactor, *s.blocking, *s.registry, *s.invoker, s.options.region}));
+  NIMBUS_ASSIGN_OR_RETURN(s.http_apis, gateway::HttpApis::Open(
+                                           s.options.data_dir / "apis.db",
+                                           {*s.reactor, *s.blocking, *s.registry, *s.invoker, s.options.region}));
   s.sqs_api = std::make_unique<sqs::SqsApi>(
       *s.queues, *s.blocking, *s.reactor,
       sqs::SqsApiOptions{s.options.region.name, s.options.region.account_id,
@@ -345,6 +360,7 @@ Result<std::unique_ptr<Server>> Server::Start(const Clock& clock,
                    listener_options));
   s.port = s.listener->port();
   s.urls->set_port(s.port);
+  s.http_apis->set_port(s.port);
   // The invoker starts with the persisted concurrency settings (reserved limits
   // and provisioned environments), before any request is served. The reactor
   // thread is not running yet, so calling the invoker from here is safe.
