@@ -27,6 +27,7 @@
 #include "esm/event_source_mappings.h"
 #include "gateway/function_urls.h"
 #include "gateway/http_apis.h"
+#include "events/event_bridge.h"
 
 namespace nimbus::server {
 
@@ -54,8 +55,9 @@ http::Response NotFoundResponse(const http::Request& request) {
   return r;
 }
 
-// Bucket notifications to functions: validated against the registry, queued on
-// the async dispatcher. The dispatcher is the reactor's: events are posted to it,
+// Asynchronous invocations on behalf of a service (S3 notifications, EventBridge
+// targets): S3 destinations are validated against the registry; events are queued
+// on the async dispatcher. The dispatcher is the reactor's: events are posted to it,
 // and Detach() (on the reactor, before the dispatcher goes) makes later ones
 // dropped with a log line.
 class S3FunctionTargets final : public s3::EventTargets {
@@ -81,13 +83,13 @@ class S3FunctionTargets final : public s3::EventTargets {
   void InvokeAsync(const std::string& function_arn, std::string event) override {
     reactor_.Post([this, function_arn, event = std::move(event)]() mutable {
       if (async_ == nullptr) {
-        log::Warn("s3 notification to {} dropped: the server is stopping", function_arn);
+        log::Warn("event to {} dropped: the server is stopping", function_arn);
         return;
       }
       auto ref = control::ParseFunctionRef(function_arn);
       auto f = registry_.ResolveForInvoke(function_arn);
       if (!ref.has_value() || !f.has_value()) {
-        log::Warn("s3 notification to {} dropped: {}", function_arn,
+        log::Warn("event to {} dropped: {}", function_arn,
                   (!ref.has_value() ? ref.error() : f.error()).ToString());
         return;
       }
@@ -101,7 +103,7 @@ class S3FunctionTargets final : public s3::EventTargets {
           .trace_id = "",
       };
       async_->Enqueue(std::move(request), [function_arn](Status st) {
-        if (!st.ok()) log::Warn("s3 notification to {}: {}", function_arn, st.ToString());
+        if (!st.ok()) log::Warn("event to {}: {}", function_arn, st.ToString());
       });
     });
   }
@@ -115,14 +117,14 @@ class S3FunctionTargets final : public s3::EventTargets {
 // The services this server answers, by the service of a request's SigV4 scope.
 bool Served(std::string_view service) {
   return service == "lambda" || service == "logs" || service == "s3" || service == "sqs" ||
-         service == "apigateway";
+         service == "apigateway" || service == "events";
 }
 
 // A request signed for another AWS service (an S3 or SQS client pointed here).
 http::Response UnsupportedServiceResponse(std::string_view service) {
   std::string message = fmt::format(
       "This Nimbus server does not serve the {} API (the request is signed for service '{}'); "
-      "it serves lambda, logs, s3, sqs and apigateway (HTTP APIs)",
+      "it serves lambda, logs, s3, sqs, events and apigateway (HTTP APIs)",
       service, service);
   if (service == "s3") {
     // S3 clients read XML errors; NotImplemented is S3's own code for this (and
@@ -168,6 +170,7 @@ struct Server::Impl {
   std::unique_ptr<esm::EventSourceMappings> esm;  // pollers confined to the reactor
   std::unique_ptr<gateway::FunctionUrls> urls;
   std::unique_ptr<gateway::HttpApis> http_apis;
+  std::unique_ptr<events::EventBridge> events;  // minute ticks on the reactor
   std::unique_ptr<Reactor> reactor;
   std::unique_ptr<invoke::LocalInvoker> invoker;  // confined to the reactor
   std::unique_ptr<async::AsyncService> async;     // confined to the reactor (opened before)
@@ -197,6 +200,10 @@ struct Server::Impl {
     }
     if (obs::LogsApi::Matches(request)) {
       logs_api->Handle(std::move(request), std::move(responder));
+      return;
+    }
+    if (events::EventBridge::Matches(request)) {
+      events->Handle(std::move(request), std::move(responder));
       return;
     }
     if (gateway::HttpApis::MatchesApi(request)) {
@@ -340,6 +347,14 @@ Result<std::unique_ptr<Server>> Server::Start(const Clock& clock,
   NIMBUS_ASSIGN_OR_RETURN(s.urls, gateway::FunctionUrls::Open(
                                       s.options.data_dir / "urls.db",
                                       {*s.reactor, *s.blocking, *s.registry, *s.invoker, s.options.region}));
+  S3FunctionTargets* targets = s.s3_targets.get();
+  NIMBUS_ASSIGN_OR_RETURN(
+      s.events, events::EventBridge::Open(
+                    s.options.data_dir / "events.db",
+                    {*s.reactor, *s.blocking, *s.registry, *s.queues, s.options.region,
+                     [targets](const std::string& arn, std::string event) {
+                       targets->InvokeAsync(arn, std::move(event));
+                     }}));
   NIMBUS_ASSIGN_OR_RETURN(s.http_apis, gateway::HttpApis::Open(
                                            s.options.data_dir / "apis.db",
                                            {*s.reactor, *s.blocking, *s.registry, *s.invoker, s.options.region}));
@@ -377,6 +392,7 @@ Result<std::unique_ptr<Server>> Server::Start(const Clock& clock,
   s.reactor->Post([&s] {
     s.async->Start();
     s.esm->Start();
+    s.events->Start();
   });
   return std::unique_ptr<Server>(new Server(std::move(impl)));
 }
@@ -430,6 +446,7 @@ void Server::Shutdown() {
     if (s.s3_targets) s.s3_targets->Detach();
     if (s.sqs_api) s.sqs_api->Shutdown();
     if (s.esm) s.esm->Stop();
+    if (s.events) s.events->Stop();
     s.async.reset();
     s.invoker.reset();
   });
