@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <cctype>
+#include <fstream>
 #include <set>
 
 #include <boost/json.hpp>
@@ -32,6 +33,12 @@ const std::vector<storage::Migration> kMigrations = {
      " modified_ms INTEGER NOT NULL, file TEXT NOT NULL, PRIMARY KEY (bucket, key)) WITHOUT ROWID;"},
     // The bucket's notification configuration (notifications.h's JSON; "" = none).
     {2, "ALTER TABLE buckets ADD COLUMN notification TEXT NOT NULL DEFAULT '';"},
+    // Multipart uploads in progress and their parts (each part's bytes in a file).
+    {3, "CREATE TABLE uploads (id TEXT PRIMARY KEY, bucket TEXT NOT NULL, key TEXT NOT NULL,"
+        " options TEXT NOT NULL, created_ms INTEGER NOT NULL);"
+        "CREATE TABLE parts (upload TEXT NOT NULL, number INTEGER NOT NULL, size INTEGER NOT NULL,"
+        " etag TEXT NOT NULL, file TEXT NOT NULL, modified_ms INTEGER NOT NULL,"
+        " PRIMARY KEY (upload, number)) WITHOUT ROWID;"},
 };
 
 constexpr const char* kObjectColumns =
@@ -148,7 +155,7 @@ Status ObjectStore::SweepOrphans() {
   std::set<std::string> referenced;
   {
     MutexLock l(store_mu_);
-    NIMBUS_ASSIGN_OR_RETURN(auto st, store_->Prepare("SELECT file FROM objects"));
+    NIMBUS_ASSIGN_OR_RETURN(auto st, store_->Prepare("SELECT file FROM objects UNION ALL SELECT file FROM parts"));
     while (true) {
       NIMBUS_ASSIGN_OR_RETURN(bool row, st.Step());
       if (!row) break;
@@ -466,6 +473,216 @@ Result<ListResult> ObjectStore::List(const std::string& bucket, const ListOption
     }
   }
   return out;
+}
+
+namespace {
+
+// The bytes of a lowercase hex string (a part's MD5).
+std::string HexBytes(std::string_view hex) {
+  auto nibble = [](char c) { return c <= '9' ? c - '0' : c - 'a' + 10; };
+  std::string out;
+  for (size_t i = 0; i + 1 < hex.size(); i += 2) out += static_cast<char>(nibble(hex[i]) * 16 + nibble(hex[i + 1]));
+  return out;
+}
+
+std::string EncodeOptions(const PutOptions& o) {
+  json::object j{{"content_type", o.content_type}, {"metadata", EncodePairs(o.metadata)}, {"headers", EncodePairs(o.headers)}};
+  return json::serialize(j);
+}
+
+PutOptions DecodeOptions(const std::string& text) {
+  PutOptions o;
+  boost::system::error_code ec;
+  json::value v = json::parse(text, ec);
+  if (ec || !v.is_object()) return o;
+  const auto& j = v.as_object();
+  auto str = [&j](const char* k) {
+    const json::value* x = j.if_contains(k);
+    return x && x->is_string() ? std::string(x->as_string()) : std::string();
+  };
+  o.content_type = str("content_type");
+  o.metadata = DecodePairs(str("metadata"));
+  o.headers = DecodePairs(str("headers"));
+  return o;
+}
+
+}  // namespace
+
+Result<std::string> ObjectStore::CreateUpload(const std::string& bucket, const std::string& key,
+                                              const PutOptions& options) {
+  MutexLock l(store_mu_);
+  const std::string id = RandomHex32() + RandomHex32();
+  NIMBUS_RETURN_IF_ERROR(storage::InTransaction(*store_, [&]() -> Status {
+    NIMBUS_ASSIGN_OR_RETURN(bool exists, BucketExists(bucket));
+    if (!exists) return NotFound(fmt::format("bucket {}", bucket));
+    NIMBUS_ASSIGN_OR_RETURN(auto st, store_->Prepare("INSERT INTO uploads (id, bucket, key, options, created_ms) VALUES (?, ?, ?, ?, ?)"));
+    NIMBUS_RETURN_IF_ERROR(st.BindText(1, id));
+    NIMBUS_RETURN_IF_ERROR(st.BindText(2, bucket));
+    NIMBUS_RETURN_IF_ERROR(st.BindText(3, key));
+    NIMBUS_RETURN_IF_ERROR(st.BindText(4, EncodeOptions(options)));
+    NIMBUS_RETURN_IF_ERROR(st.BindInt64(5, NowMillis()));
+    return st.Run();
+  }));
+  return id;
+}
+
+// The upload's key and options, if it belongs to `bucket`.
+static Result<std::pair<std::string, std::string>> LoadUpload(storage::Store& store, const std::string& bucket,
+                                                              const std::string& upload_id) {
+  NIMBUS_ASSIGN_OR_RETURN(auto st, store.Prepare("SELECT key, options FROM uploads WHERE id = ? AND bucket = ?"));
+  NIMBUS_RETURN_IF_ERROR(st.BindText(1, upload_id));
+  NIMBUS_RETURN_IF_ERROR(st.BindText(2, bucket));
+  NIMBUS_ASSIGN_OR_RETURN(bool row, st.Step());
+  if (!row) return NotFound(fmt::format("upload {}", upload_id));
+  return std::make_pair(st.ColumnText(0), st.ColumnText(1));
+}
+
+Result<std::string> ObjectStore::PutPart(const std::string& bucket, const std::string& upload_id, int number,
+                                         std::string_view body) {
+  {
+    MutexLock l(store_mu_);
+    NIMBUS_RETURN_IF_ERROR(LoadUpload(*store_, bucket, upload_id).status());
+  }
+  const std::string etag = Md5Hex(body);
+  NIMBUS_ASSIGN_OR_RETURN(std::string file, WriteFile(body));
+  std::string replaced;
+  Status st;
+  {
+    MutexLock l(store_mu_);
+    st = storage::InTransaction(*store_, [&]() -> Status {
+      NIMBUS_RETURN_IF_ERROR(LoadUpload(*store_, bucket, upload_id).status());
+      NIMBUS_ASSIGN_OR_RETURN(auto old, store_->Prepare("SELECT file FROM parts WHERE upload = ? AND number = ?"));
+      NIMBUS_RETURN_IF_ERROR(old.BindText(1, upload_id));
+      NIMBUS_RETURN_IF_ERROR(old.BindInt64(2, number));
+      NIMBUS_ASSIGN_OR_RETURN(bool had, old.Step());
+      if (had) replaced = old.ColumnText(0);
+      NIMBUS_ASSIGN_OR_RETURN(auto ins, store_->Prepare("INSERT OR REPLACE INTO parts (upload, number, size, etag, file, modified_ms) VALUES (?, ?, ?, ?, ?, ?)"));
+      NIMBUS_RETURN_IF_ERROR(ins.BindText(1, upload_id));
+      NIMBUS_RETURN_IF_ERROR(ins.BindInt64(2, number));
+      NIMBUS_RETURN_IF_ERROR(ins.BindInt64(3, static_cast<int64_t>(body.size())));
+      NIMBUS_RETURN_IF_ERROR(ins.BindText(4, etag));
+      NIMBUS_RETURN_IF_ERROR(ins.BindText(5, file));
+      NIMBUS_RETURN_IF_ERROR(ins.BindInt64(6, NowMillis()));
+      return ins.Run();
+    });
+  }
+  if (!st.ok()) {
+    RemoveFile(file);
+    return st;
+  }
+  if (!replaced.empty()) RemoveFile(replaced);
+  return etag;
+}
+
+Result<std::vector<UploadPart>> ObjectStore::ListParts(const std::string& bucket, const std::string& upload_id) {
+  MutexLock l(store_mu_);
+  NIMBUS_RETURN_IF_ERROR(LoadUpload(*store_, bucket, upload_id).status());
+  NIMBUS_ASSIGN_OR_RETURN(auto st, store_->Prepare("SELECT number, size, etag, file, modified_ms FROM parts WHERE upload = ? ORDER BY number"));
+  NIMBUS_RETURN_IF_ERROR(st.BindText(1, upload_id));
+  std::vector<UploadPart> out;
+  while (true) {
+    NIMBUS_ASSIGN_OR_RETURN(bool row, st.Step());
+    if (!row) break;
+    out.push_back({static_cast<int>(st.ColumnInt64(0)), static_cast<uint64_t>(st.ColumnInt64(1)), st.ColumnText(2),
+                   FromMillis(st.ColumnInt64(4)), st.ColumnText(3)});
+  }
+  return out;
+}
+
+Result<std::vector<Upload>> ObjectStore::ListUploads(const std::string& bucket) {
+  MutexLock l(store_mu_);
+  NIMBUS_ASSIGN_OR_RETURN(bool exists, BucketExists(bucket));
+  if (!exists) return NotFound(fmt::format("bucket {}", bucket));
+  NIMBUS_ASSIGN_OR_RETURN(auto st, store_->Prepare("SELECT id, key, created_ms FROM uploads WHERE bucket = ? ORDER BY key, created_ms"));
+  NIMBUS_RETURN_IF_ERROR(st.BindText(1, bucket));
+  std::vector<Upload> out;
+  while (true) {
+    NIMBUS_ASSIGN_OR_RETURN(bool row, st.Step());
+    if (!row) break;
+    out.push_back({st.ColumnText(0), st.ColumnText(1), FromMillis(st.ColumnInt64(2))});
+  }
+  return out;
+}
+
+Result<ObjectInfo> ObjectStore::CompleteUpload(const std::string& bucket, const std::string& upload_id,
+                                               const std::vector<std::pair<int, std::string>>& wanted) {
+  NIMBUS_ASSIGN_OR_RETURN(std::vector<UploadPart> stored, ListParts(bucket, upload_id));
+  std::pair<std::string, std::string> upload;
+  {
+    MutexLock l(store_mu_);
+    NIMBUS_ASSIGN_OR_RETURN(upload, LoadUpload(*store_, bucket, upload_id));
+  }
+  if (wanted.empty()) return InvalidArgument("MalformedXML: You must specify at least one part");
+  for (size_t i = 1; i < wanted.size(); ++i) {
+    if (wanted[i].first <= wanted[i - 1].first) {
+      return InvalidArgument("InvalidPartOrder: The list of parts was not in ascending order. Parts must be ordered by part number.");
+    }
+  }
+  std::vector<const UploadPart*> chosen;
+  for (size_t i = 0; i < wanted.size(); ++i) {
+    const auto& [number, etag] = wanted[i];
+    auto it = std::find_if(stored.begin(), stored.end(), [&](const UploadPart& p) { return p.number == number; });
+    if (it == stored.end() || it->etag != etag) {
+      return InvalidArgument("InvalidPart: One or more of the specified parts could not be found. The part may not have been uploaded, or the specified entity tag may not match the part's entity tag.");
+    }
+    if (i + 1 < wanted.size() && it->size < kMinPartBytes) {
+      return InvalidArgument("EntityTooSmall: Your proposed upload is smaller than the minimum allowed size");
+    }
+    chosen.push_back(&*it);
+  }
+  // The object: the parts' bytes in order, written like any object.
+  std::string body;
+  std::string digests;
+  for (const UploadPart* p : chosen) {
+    std::ifstream in(PathOf(p->file), std::ios::binary);
+    if (!in) return Internal(fmt::format("s3: part {} of upload {} is missing its file", p->number, upload_id));
+    body.append(std::istreambuf_iterator<char>(in), {});
+    digests += HexBytes(p->etag);
+  }
+  PutOptions options = DecodeOptions(upload.second);
+  NIMBUS_ASSIGN_OR_RETURN(ObjectInfo o, Put(bucket, upload.first, body, options));
+  // S3's multipart ETag: the MD5 of the parts' MD5s, and the part count.
+  const std::string etag = fmt::format("{}-{}", Md5Hex(digests), chosen.size());
+  {
+    MutexLock l(store_mu_);
+    NIMBUS_RETURN_IF_ERROR(storage::InTransaction(*store_, [&]() -> Status {
+      NIMBUS_ASSIGN_OR_RETURN(auto st, store_->Prepare("UPDATE objects SET etag = ? WHERE bucket = ? AND key = ? AND file = ?"));
+      NIMBUS_RETURN_IF_ERROR(st.BindText(1, etag));
+      NIMBUS_RETURN_IF_ERROR(st.BindText(2, bucket));
+      NIMBUS_RETURN_IF_ERROR(st.BindText(3, upload.first));
+      NIMBUS_RETURN_IF_ERROR(st.BindText(4, o.file));
+      NIMBUS_RETURN_IF_ERROR(st.Run());
+      return Status::Ok();
+    }));
+  }
+  o.etag = etag;
+  NIMBUS_RETURN_IF_ERROR(AbortUpload(bucket, upload_id));
+  return o;
+}
+
+Status ObjectStore::AbortUpload(const std::string& bucket, const std::string& upload_id) {
+  std::vector<std::string> files;
+  {
+    MutexLock l(store_mu_);
+    NIMBUS_RETURN_IF_ERROR(storage::InTransaction(*store_, [&]() -> Status {
+      NIMBUS_RETURN_IF_ERROR(LoadUpload(*store_, bucket, upload_id).status());
+      NIMBUS_ASSIGN_OR_RETURN(auto sel, store_->Prepare("SELECT file FROM parts WHERE upload = ?"));
+      NIMBUS_RETURN_IF_ERROR(sel.BindText(1, upload_id));
+      while (true) {
+        NIMBUS_ASSIGN_OR_RETURN(bool row, sel.Step());
+        if (!row) break;
+        files.push_back(sel.ColumnText(0));
+      }
+      for (const char* sql : {"DELETE FROM parts WHERE upload = ?", "DELETE FROM uploads WHERE id = ?"}) {
+        NIMBUS_ASSIGN_OR_RETURN(auto del, store_->Prepare(sql));
+        NIMBUS_RETURN_IF_ERROR(del.BindText(1, upload_id));
+        NIMBUS_RETURN_IF_ERROR(del.Run());
+      }
+      return Status::Ok();
+    }));
+  }
+  for (const auto& f : files) RemoveFile(f);
+  return Status::Ok();
 }
 
 }  // namespace nimbus::s3

@@ -75,6 +75,23 @@ struct ListResult {
   std::string last;
 };
 
+struct UploadPart {
+  int number = 0;
+  uint64_t size = 0;
+  std::string etag;  // hex MD5, unquoted
+  std::chrono::system_clock::time_point last_modified;
+  std::string file;
+};
+
+struct Upload {
+  std::string id;
+  std::string key;
+  std::chrono::system_clock::time_point initiated;
+};
+
+// S3's minimum size of every part of a multipart upload but the last.
+inline constexpr uint64_t kMinPartBytes = 5ull << 20;
+
 class ObjectStore {
  public:
   // Opens (creating) the store under `root` and removes object files that no
@@ -108,6 +125,20 @@ class ObjectStore {
   Result<bool> Delete(const std::string& bucket, const std::string& key);
   // Keys in UTF-8 byte order.
   Result<ListResult> List(const std::string& bucket, const ListOptions& options);
+
+  // Multipart uploads. kNotFound: "bucket ..." or "upload ..." (NoSuchUpload).
+  Result<std::string> CreateUpload(const std::string& bucket, const std::string& key, const PutOptions& options);
+  // Stores (or replaces) part `number` (1-10000); its ETag.
+  Result<std::string> PutPart(const std::string& bucket, const std::string& upload_id, int number,
+                              std::string_view body);
+  Result<std::vector<UploadPart>> ListParts(const std::string& bucket, const std::string& upload_id);
+  Result<std::vector<Upload>> ListUploads(const std::string& bucket);
+  // Assembles the object from `parts` ((number, etag) in ascending order). Errors:
+  // kInvalidArgument "InvalidPart"/"InvalidPartOrder"/"EntityTooSmall: ..." (the
+  // S3 code first), kNotFound for a missing upload.
+  Result<ObjectInfo> CompleteUpload(const std::string& bucket, const std::string& upload_id,
+                                    const std::vector<std::pair<int, std::string>>& parts);
+  Status AbortUpload(const std::string& bucket, const std::string& upload_id);
 
  private:
   ObjectStore(std::filesystem::path root, std::unique_ptr<storage::Store> store);

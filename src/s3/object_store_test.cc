@@ -141,5 +141,43 @@ TEST_F(ObjectStoreTest, ListingPagesByKeyOrderAndRollsUpCommonPrefixes) {
   EXPECT_EQ(r->contents[0].key, "c/y");
 }
 
+TEST_F(ObjectStoreTest, AMultipartUploadAssemblesItsPartsWithS3sEtag) {
+  ASSERT_TRUE(store_->CreateBucket("bucket").ok());
+  PutOptions o;
+  o.content_type = "text/plain";
+  auto id = store_->CreateUpload("bucket", "big", o);
+  ASSERT_TRUE(id.has_value()) << id.error().ToString();
+  const std::string first(kMinPartBytes, 'a');
+  auto e1 = store_->PutPart("bucket", *id, 1, first);
+  auto e2 = store_->PutPart("bucket", *id, 2, "tail");
+  ASSERT_TRUE(e1.has_value() && e2.has_value());
+  EXPECT_EQ(store_->ListParts("bucket", *id)->size(), 2u);
+  auto bad = store_->CompleteUpload("bucket", *id, {{2, *e2}, {1, *e1}});
+  ASSERT_FALSE(bad.has_value());
+  EXPECT_TRUE(bad.error().message().starts_with("InvalidPartOrder")) << bad.error().message();
+  auto wrong = store_->CompleteUpload("bucket", *id, {{1, *e1}, {2, "0000"}});
+  ASSERT_FALSE(wrong.has_value());
+  EXPECT_TRUE(wrong.error().message().starts_with("InvalidPart:")) << wrong.error().message();
+  auto done = store_->CompleteUpload("bucket", *id, {{1, *e1}, {2, *e2}});
+  ASSERT_TRUE(done.has_value()) << done.error().ToString();
+  EXPECT_TRUE(done->etag.ends_with("-2")) << done->etag;
+  auto got = store_->Get("bucket", "big");
+  ASSERT_TRUE(got.has_value());
+  EXPECT_EQ(got->second, first + "tail");
+  EXPECT_EQ(got->first.content_type, "text/plain");
+  EXPECT_EQ(got->first.etag, done->etag);
+  EXPECT_EQ(ObjectFiles(), 1u) << "the parts' files are gone";
+  EXPECT_EQ(store_->ListParts("bucket", *id).error().code(), Code::kNotFound);
+  // Every part but the last must be 5 MiB or more.
+  auto small = store_->CreateUpload("bucket", "small", {});
+  auto s1 = store_->PutPart("bucket", *small, 1, "x");
+  auto s2 = store_->PutPart("bucket", *small, 2, "y");
+  auto too_small = store_->CompleteUpload("bucket", *small, {{1, *s1}, {2, *s2}});
+  ASSERT_FALSE(too_small.has_value());
+  EXPECT_TRUE(too_small.error().message().starts_with("EntityTooSmall")) << too_small.error().message();
+  EXPECT_TRUE(store_->AbortUpload("bucket", *small).ok());
+  EXPECT_EQ(ObjectFiles(), 1u);
+}
+
 }  // namespace
 }  // namespace nimbus::s3

@@ -650,14 +650,121 @@ http::Response GetNotification(const Call& c, ObjectStore& store) {
   return c.Xml(200, NotificationXml(DecodeNotificationConfig(*text)));
 }
 
+// --- multipart uploads ---
+
+http::Response NoSuchUpload(const Call& c) {
+  return c.Error(404, "NoSuchUpload",
+                 "The specified upload does not exist. The upload ID may be invalid, or the upload may have been "
+                 "aborted or completed.",
+                 fmt::format("<UploadId>{}</UploadId>", XmlEscape(c.Query("uploadId").value_or(""))));
+}
+
+http::Response UploadError(const Call& c, const Status& st) {
+  if (st.code() == Code::kNotFound && st.message().starts_with("upload ")) return NoSuchUpload(c);
+  if (st.code() == Code::kInvalidArgument) {
+    // "Code: message", as ObjectStore reports it.
+    std::string m = st.message();
+    size_t colon = m.find(": ");
+    return c.Error(400, m.substr(0, colon), colon == std::string::npos ? m : m.substr(colon + 2));
+  }
+  return c.FromStatus(st);
+}
+
+http::Response CreateMultipartUpload(const Call& c, ObjectStore& store) {
+  auto id = store.CreateUpload(c.bucket, c.key, OptionsFromHeaders(c.request.headers));
+  if (!id.has_value()) return c.FromStatus(id.error());
+  return c.Xml(200, fmt::format("<InitiateMultipartUploadResult{}><Bucket>{}</Bucket><Key>{}</Key><UploadId>{}</UploadId>"
+                                "</InitiateMultipartUploadResult>",
+                                kXmlns, XmlEscape(c.bucket), XmlEscape(c.key), *id));
+}
+
+http::Response UploadPart(const Call& c, ObjectStore& store) {
+  auto number = c.Query("partNumber").value_or("");
+  char* end = nullptr;
+  long n = std::strtol(number.c_str(), &end, 10);
+  if (number.empty() || *end != '\0' || n < 1 || n > 10000) {
+    return c.Error(400, "InvalidArgument", "Part number must be an integer between 1 and 10000, inclusive");
+  }
+  if (c.request.headers.Has("x-amz-copy-source")) return c.NotImplemented("UploadPartCopy");
+  if (c.request.body_too_large) {
+    return c.Error(400, "EntityTooLarge", "Your proposed upload exceeds the maximum allowed size");
+  }
+  PutOptions checks;
+  std::string body;
+  if (auto error = ReadBody(c, body, checks)) return std::move(*error);
+  auto etag = store.PutPart(c.bucket, *c.Query("uploadId"), static_cast<int>(n), body);
+  if (!etag.has_value()) return UploadError(c, etag.error());
+  http::Response r = c.Empty(200);
+  r.headers.Set("ETag", "\"" + *etag + "\"");
+  if (!checks.checksum_algorithm.empty()) r.headers.Set("x-amz-checksum-" + Lower(checks.checksum_algorithm), checks.checksum);
+  return r;
+}
+
+http::Response CompleteMultipartUpload(const Call& c, ObjectStore& store) {
+  pugi::xml_document doc;
+  if (!doc.load_buffer(c.request.body.data(), c.request.body.size()) ||
+      std::string_view(doc.document_element().name()) != "CompleteMultipartUpload") {
+    return c.Error(400, "MalformedXML", "The XML you provided was not well-formed or did not validate against our published schema");
+  }
+  std::vector<std::pair<int, std::string>> parts;
+  for (pugi::xml_node p : doc.document_element().children("Part")) {
+    std::string etag = p.child_value("ETag");
+    if (etag.size() >= 2 && etag.front() == '"' && etag.back() == '"') etag = etag.substr(1, etag.size() - 2);
+    parts.emplace_back(std::atoi(p.child_value("PartNumber")), etag);
+  }
+  auto o = store.CompleteUpload(c.bucket, *c.Query("uploadId"), parts);
+  if (!o.has_value()) return UploadError(c, o.error());
+  Notify(c, store, "ObjectCreated:CompleteMultipartUpload", c.key, &*o);
+  return c.Xml(200, fmt::format("<CompleteMultipartUploadResult{}><Location>http://{}/{}/{}</Location><Bucket>{}</Bucket>"
+                                "<Key>{}</Key><ETag>&quot;{}&quot;</ETag></CompleteMultipartUploadResult>",
+                                kXmlns, XmlEscape(std::string(c.request.headers.Get("Host").value_or("localhost"))),
+                                XmlEscape(c.bucket), XmlEscape(c.key), XmlEscape(c.bucket), XmlEscape(c.key), o->etag));
+}
+
+http::Response AbortMultipartUpload(const Call& c, ObjectStore& store) {
+  Status st = store.AbortUpload(c.bucket, *c.Query("uploadId"));
+  if (!st.ok()) return UploadError(c, st);
+  return c.Empty(204);
+}
+
+http::Response ListParts(const Call& c, ObjectStore& store) {
+  auto parts = store.ListParts(c.bucket, *c.Query("uploadId"));
+  if (!parts.has_value()) return UploadError(c, parts.error());
+  std::string xml = fmt::format("<ListPartsResult{}><Bucket>{}</Bucket><Key>{}</Key><UploadId>{}</UploadId>"
+                                "<StorageClass>STANDARD</StorageClass><MaxParts>1000</MaxParts><IsTruncated>false</IsTruncated>",
+                                kXmlns, XmlEscape(c.bucket), XmlEscape(c.key), XmlEscape(*c.Query("uploadId")));
+  for (const auto& p : *parts) {
+    xml += fmt::format("<Part><PartNumber>{}</PartNumber><LastModified>{}</LastModified><ETag>&quot;{}&quot;</ETag>"
+                       "<Size>{}</Size></Part>",
+                       p.number, IsoUtcMillis(p.last_modified), p.etag, p.size);
+  }
+  xml += "</ListPartsResult>";
+  return c.Xml(200, std::move(xml));
+}
+
+http::Response ListMultipartUploads(const Call& c, ObjectStore& store) {
+  auto uploads = store.ListUploads(c.bucket);
+  if (!uploads.has_value()) return c.FromStatus(uploads.error());
+  std::string xml = fmt::format("<ListMultipartUploadsResult{}><Bucket>{}</Bucket><MaxUploads>1000</MaxUploads>"
+                                "<IsTruncated>false</IsTruncated>",
+                                kXmlns, XmlEscape(c.bucket));
+  for (const auto& u : *uploads) {
+    xml += fmt::format("<Upload><Key>{}</Key><UploadId>{}</UploadId><StorageClass>STANDARD</StorageClass>"
+                       "<Initiated>{}</Initiated></Upload>",
+                       XmlEscape(u.key), u.id, IsoUtcMillis(u.initiated));
+  }
+  xml += "</ListMultipartUploadsResult>";
+  return c.Xml(200, std::move(xml));
+}
+
 // Sub-resources of buckets and objects that name an operation not served yet.
 constexpr std::string_view kUnservedBucketQueries[] = {
     "acl", "policy", "cors", "lifecycle", "tagging", "versioning", "website",
-    "logging", "encryption", "replication", "uploads", "versions", "object-lock",
+    "logging", "encryption", "replication", "versions", "object-lock",
     "ownershipControls", "publicAccessBlock", "accelerate", "requestPayment", "analytics",
     "inventory", "metrics", "intelligent-tiering"};
 constexpr std::string_view kUnservedObjectQueries[] = {
-    "acl", "tagging", "uploads", "uploadId", "retention", "legal-hold", "attributes", "torrent",
+    "acl", "tagging", "retention", "legal-hold", "attributes", "torrent",
     "restore", "select"};
 
 http::Response Dispatch(Call& c, ObjectStore& store) {
@@ -673,6 +780,7 @@ http::Response Dispatch(Call& c, ObjectStore& store) {
       if (m == "GET") return GetNotification(c, store);
       return c.Error(405, "MethodNotAllowed", "The specified method is not allowed against this resource.");
     }
+    if (c.HasQuery("uploads") && m == "GET") return ListMultipartUploads(c, store);
     if (c.HasQuery("delete")) {
       if (m == "POST") return DeleteObjects(c, store);
       return c.Error(405, "MethodNotAllowed", "The specified method is not allowed against this resource.");
@@ -695,6 +803,13 @@ http::Response Dispatch(Call& c, ObjectStore& store) {
   }
   for (std::string_view q : kUnservedObjectQueries) {
     if (c.HasQuery(q)) return c.NotImplemented(fmt::format("the object sub-resource ?{}", q));
+  }
+  if (c.HasQuery("uploads") && m == "POST") return CreateMultipartUpload(c, store);
+  if (c.HasQuery("uploadId")) {
+    if (m == "PUT") return UploadPart(c, store);
+    if (m == "POST") return CompleteMultipartUpload(c, store);
+    if (m == "DELETE") return AbortMultipartUpload(c, store);
+    if (m == "GET") return ListParts(c, store);
   }
   if (m == "PUT") {
     if (auto source = c.request.headers.Get("x-amz-copy-source")) {

@@ -178,6 +178,13 @@ describe('AWS CLI', { skip: SKIP_NO_BINARY }, () => {
     const back = path.join(tmp, 'cli-object-back.txt');
     await aws(['s3', 'cp', `s3://${bucket}/dir/hello.txt`, back]);
     assert.equal(fs.readFileSync(back, 'utf8'), 'hello from the aws cli\n');
+    // A file above the CLI's 8 MiB threshold goes up as a multipart upload.
+    const big = path.join(tmp, 'cli-big.bin');
+    fs.writeFileSync(big, Buffer.alloc(20 * 1024 * 1024, 7));
+    await aws(['s3', 'cp', big, `s3://${bucket}/big.bin`]);
+    const head = JSON.parse((await aws(['s3api', 'head-object', '--bucket', bucket, '--key', 'big.bin'])).stdout);
+    assert.equal(head.ContentLength, 20 * 1024 * 1024);
+    assert.match(head.ETag, /-\d+"$/, 'a multipart ETag');
     const missing = await aws(['s3api', 'get-object', '--bucket', bucket, '--key', 'nope', path.join(tmp, 'nope')], { expectOk: false });
     assert.notEqual(missing.code, 0);
     assert.match(missing.stderr, /\(NoSuchKey\) when calling the GetObject operation/);
