@@ -247,6 +247,13 @@ http::Response CreateBucket(const Call& c, ObjectStore& store) {
     return c.Error(400, "InvalidBucketName", "The specified bucket is not valid.",
                    fmt::format("<BucketName>{}</BucketName>", XmlEscape(c.bucket)));
   }
+  // S3 in us-east-1 answers a repeated CreateBucket of one's own bucket with 200
+  // (its legacy behaviour); every other region with BucketAlreadyOwnedByYou.
+  if (st.code() == Code::kConflict && c.options.region == "us-east-1") {
+    http::Response r = c.Empty(200);
+    r.headers.Set("Location", "/" + c.bucket);
+    return r;
+  }
   if (st.code() == Code::kConflict) {
     return c.Error(409, "BucketAlreadyOwnedByYou",
                    "Your previous request to create the named bucket succeeded and you already own it.",

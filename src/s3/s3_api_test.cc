@@ -68,6 +68,19 @@ TEST_F(S3ApiTest, ErrorsAreS3sXmlDocumentsWithItsCodes) {
   EXPECT_NE(r.body.find("?tagging"), std::string::npos) << r.body;
 }
 
+TEST_F(S3ApiTest, RecreatingAnOwnedBucketIsOkInUsEast1AndAConflictElsewhere) {
+  ASSERT_EQ(Call("PUT", "/bucket").status, 200);
+  EXPECT_EQ(Call("PUT", "/bucket").status, 200) << "us-east-1";
+  S3Api eu(*store_, pool_, S3ApiOptions{"eu-west-1", nullptr});
+  http::Request r;
+  r.method = "PUT";
+  r.target = "/bucket";
+  r.headers.Set("Host", "127.0.0.1:9000");
+  http::Response again = eu.HandleSync(r);
+  EXPECT_EQ(again.status, 409);
+  EXPECT_NE(again.body.find("<Code>BucketAlreadyOwnedByYou</Code>"), std::string::npos) << again.body;
+}
+
 TEST_F(S3ApiTest, PutVerifiesChecksumsAndDecodesAwsChunkedBodies) {
   ASSERT_EQ(Call("PUT", "/bucket").status, 200);
   auto r = Call("PUT", "/bucket/k", "5\r\nhello\r\n6\r\n world\r\n0\r\nx-amz-checksum-crc32:DUoRhQ==\r\n\r\n",
