@@ -17,6 +17,10 @@ TEST(PolicyAllowsTest, NeedsAnAllowForTheActionAndThePrincipal) {
                     R"("Condition":{"StringEquals":{"lambda:FunctionUrlAuthType":"NONE"}}}]})";
   EXPECT_TRUE(PolicyAllows(url, "*", "lambda:InvokeFunctionUrl"));
   EXPECT_TRUE(PolicyAllows(url, "s3.amazonaws.com", "lambda:InvokeFunctionUrl")) << "anyone covers services";
+  const char* queue = R"({"Statement":[{"Effect":"Allow","Principal":{"Service":"s3.amazonaws.com"},"Action":"SQS:SendMessage"}]})";
+  EXPECT_TRUE(PolicyAllows(queue, "s3.amazonaws.com", "sqs:SendMessage")) << "actions ignore case";
+  EXPECT_TRUE(PolicyAllows(R"({"Statement":[{"Effect":"Allow","Principal":"*","Action":"sqs:*"}]})", "s3.amazonaws.com",
+                           "sqs:SendMessage"));
   const char* deny = R"({"Statement":[{"Effect":"Deny","Principal":"*","Action":"*"}]})";
   EXPECT_FALSE(PolicyAllows(deny, "*", "lambda:InvokeFunctionUrl"));
   EXPECT_FALSE(PolicyAllows("not json", "*", "lambda:InvokeFunctionUrl"));

@@ -205,7 +205,8 @@ void Notify(const Call& c, ObjectStore& store, std::string_view event, const std
   if (!text.has_value() || text->empty()) return;
   NotificationConfig config = DecodeNotificationConfig(*text);
   const std::string full = "s3:" + std::string(event);
-  for (const auto& target : config.functions) {
+  for (const auto* list : {&config.functions, &config.queues}) {
+  for (const auto& target : *list) {
     if (!Wants(target, full, key)) continue;
     ObjectEvent e;
     e.event_name = std::string(event);
@@ -223,7 +224,12 @@ void Notify(const Call& c, ObjectStore& store, std::string_view event, const std
       e.etag = object->etag;
     }
     e.sequencer = NextSequencer();
-    c.options.targets->InvokeAsync(target.arn, S3EventDocument(e));
+    if (list == &config.queues) {
+      c.options.targets->SendToQueue(target.arn, S3EventDocument(e));
+    } else {
+      c.options.targets->InvokeAsync(target.arn, S3EventDocument(e));
+    }
+  }
   }
 }
 
@@ -627,20 +633,22 @@ http::Response PutNotification(const Call& c, ObjectStore& store) {
     }
     return c.Error(400, error.code, error.message, std::move(extra));
   }
-  if (!config->queues.empty() || !config->topics.empty() || config->eventbridge) {
-    return c.NotImplemented("notifications to queues, topics or EventBridge (functions are served)");
+  if (!config->topics.empty() || config->eventbridge) {
+    return c.NotImplemented("notifications to topics or EventBridge (functions and queues are served)");
   }
-  // Every function must exist and let S3 invoke it, as S3 checks.
+  // Every destination must exist and let S3 use it, as S3 checks.
   std::string extra;
   int failed = 0;
-  for (const auto& t : config->functions) {
-    Status st = c.options.targets != nullptr
-                    ? c.options.targets->ValidateFunction(t.arn)
-                    : Status(Code::kUnavailable, "this server delivers no notifications");
-    if (st.ok()) continue;
-    ++failed;
-    extra += fmt::format("<ArgumentName{0}>{1}</ArgumentName{0}><ArgumentValue{0}>{2}</ArgumentValue{0}>",
-                         failed, XmlEscape(t.arn), XmlEscape(st.message()));
+  for (const auto* list : {&config->functions, &config->queues}) {
+    for (const auto& t : *list) {
+      Status st = c.options.targets == nullptr ? Status(Code::kUnavailable, "this server delivers no notifications")
+                  : list == &config->queues    ? c.options.targets->ValidateQueue(t.arn)
+                                               : c.options.targets->ValidateFunction(t.arn);
+      if (st.ok()) continue;
+      ++failed;
+      extra += fmt::format("<ArgumentName{0}>{1}</ArgumentName{0}><ArgumentValue{0}>{2}</ArgumentValue{0}>",
+                           failed, XmlEscape(t.arn), XmlEscape(st.message()));
+    }
   }
   if (failed > 0) {
     return c.Error(400, "InvalidArgument", "Unable to validate the following destination configurations",
@@ -648,6 +656,12 @@ http::Response PutNotification(const Call& c, ObjectStore& store) {
   }
   Status st = store.SetNotification(c.bucket, EncodeNotificationConfig(*config));
   if (!st.ok()) return c.FromStatus(st);
+  // S3 tells each queue it was configured with a test event.
+  for (const auto& q : config->queues) {
+    c.options.targets->SendToQueue(
+        q.arn, fmt::format(R"({{"Service":"Amazon S3","Event":"s3:TestEvent","Time":"{}","Bucket":"{}","RequestId":"{}","HostId":"{}"}})",
+                           IsoUtcMillis(std::chrono::system_clock::now()), c.bucket, c.request_id, c.request_id));
+  }
   return c.Empty(200);
 }
 

@@ -38,6 +38,11 @@ class EventTargets {
   // Queues an asynchronous invocation of the function with `event`, durably
   // (or logs why it could not). Thread-safe; returns at once.
   virtual void InvokeAsync(const std::string& function_arn, std::string event) = 0;
+  // OK when `queue_arn` names a standard queue whose policy lets s3.amazonaws.com
+  // send to it; else why not. Blocking (SQLite).
+  virtual Status ValidateQueue(const std::string& queue_arn) = 0;
+  // Sends `message` to the queue, durably. Blocking.
+  virtual void SendToQueue(const std::string& queue_arn, std::string message) = 0;
 };
 
 struct S3ApiOptions {

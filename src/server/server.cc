@@ -69,6 +69,35 @@ class S3FunctionTargets final : public s3::EventTargets {
   void Attach(async::AsyncInvoker* async) { async_ = async; }
   void Detach() { async_ = nullptr; }
 
+  // Set once the queues are open, before serving.
+  void set_queues(sqs::QueueStore* queues) { queues_ = queues; }
+
+  Status ValidateQueue(const std::string& queue_arn) override {
+    const std::string name = queue_arn.substr(queue_arn.rfind(':') + 1);
+    auto q = queues_ != nullptr ? queues_->GetQueue(name) : Result<sqs::QueueInfo>(NotFound("queue"));
+    if (!q.has_value()) return NotFound(fmt::format("The destination queue does not exist: {}", queue_arn));
+    if (q->fifo()) return InvalidArgument("FIFO queues are not supported as S3 event destinations");
+    auto policy = q->attributes.find("Policy");
+    if (policy == q->attributes.end() ||
+        !control::PolicyAllows(policy->second, "s3.amazonaws.com", "sqs:SendMessage")) {
+      return Status(Code::kPermissionDenied, fmt::format("Permissions on the destination queue do not allow S3 to "
+                                                         "publish notifications from this bucket ({})",
+                                                         queue_arn));
+    }
+    return Status::Ok();
+  }
+
+  void SendToQueue(const std::string& queue_arn, std::string message) override {
+    if (queues_ == nullptr) return;
+    sqs::SendRequest send;
+    send.body = std::move(message);
+    auto r = queues_->Send(queue_arn.substr(queue_arn.rfind(':') + 1), send,
+                           std::chrono::duration_cast<std::chrono::milliseconds>(
+                               std::chrono::system_clock::now().time_since_epoch())
+                               .count());
+    if (!r.has_value()) log::Warn("event to {}: {}", queue_arn, r.error().ToString());
+  }
+
   Status ValidateFunction(const std::string& function_arn) override {
     auto f = registry_.Resolve(function_arn);
     if (!f.has_value()) return NotFound(fmt::format("Function not found: {}", function_arn));
@@ -112,6 +141,7 @@ class S3FunctionTargets final : public s3::EventTargets {
   control::Registry& registry_;
   Reactor& reactor_;
   async::AsyncInvoker* async_ = nullptr;  // confined to the reactor
+  sqs::QueueStore* queues_ = nullptr;     // thread-safe; set before serving
 };
 
 // The services this server answers, by the service of a request's SigV4 scope.
@@ -340,6 +370,7 @@ Result<std::unique_ptr<Server>> Server::Start(const Clock& clock,
       s.queues, sqs::QueueStore::Open(s.options.data_dir / "sqs.db",
                                       fmt::format("arn:aws:sqs:{}:{}:", s.options.region.name,
                                                   s.options.region.account_id)));
+  s.s3_targets->set_queues(s.queues.get());
   NIMBUS_ASSIGN_OR_RETURN(
       s.esm, esm::EventSourceMappings::Open(
                  s.options.data_dir / "esm.db",

@@ -18,7 +18,8 @@ import {
   GetBucketNotificationConfigurationCommand,
 } from '@aws-sdk/client-s3';
 import { AddPermissionCommand } from '@aws-sdk/client-lambda';
-import { useNimbus, withLogs, waitFor, SKIP_NO_BINARY, REGION, CREDENTIALS, RUN_ID } from '../lib/nimbus.mjs';
+import { SQSClient, CreateQueueCommand, ReceiveMessageCommand } from '@aws-sdk/client-sqs';
+import { useNimbus, withLogs, waitFor, SKIP_NO_BINARY, REGION, ACCOUNT, CREDENTIALS, RUN_ID } from '../lib/nimbus.mjs';
 import { createFunction, functionArn, expectServiceError } from '../lib/lambda.mjs';
 import { logMessages } from '../lib/logs.mjs';
 import { zipFiles } from '../lib/zip.mjs';
@@ -164,5 +165,36 @@ describe('S3 bucket notifications to functions', { skip: SKIP_NO_BINARY }, () =>
     // Nothing was stored by the refused requests.
     const got = await s3.send(new GetBucketNotificationConfigurationCommand({ Bucket }));
     assert.equal(got.LambdaFunctionConfigurations, undefined);
+  }));
+
+  it('a queue destination (whose policy lets S3 send) gets S3\'s test event, then a record per matching change; a queue S3 may not send to is refused', t(async () => {
+    const sqs = new SQSClient({ endpoint: box.nimbus.endpoint, region: REGION, credentials: CREDENTIALS, maxAttempts: 1 });
+    const Bucket = name('notify-queue');
+    await s3.send(new CreateBucketCommand({ Bucket }));
+    const QueueName = name('uploads-q');
+    const arn = `arn:aws:sqs:${REGION}:${ACCOUNT}:${QueueName}`;
+    const Policy = JSON.stringify({ Version: '2012-10-17', Statement: [{ Effect: 'Allow', Principal: { Service: 's3.amazonaws.com' }, Action: 'SQS:SendMessage', Resource: arn }] });
+    const { QueueUrl } = await sqs.send(new CreateQueueCommand({ QueueName, Attributes: { Policy } }));
+    const closed = name('closed-q');
+    await sqs.send(new CreateQueueCommand({ QueueName: closed }));
+    await expectServiceError(() => s3.send(new PutBucketNotificationConfigurationCommand({
+      Bucket, NotificationConfiguration: { QueueConfigurations: [{ QueueArn: `arn:aws:sqs:${REGION}:${ACCOUNT}:${closed}`, Events: ['s3:ObjectCreated:*'] }] },
+    })), { name: 'InvalidArgument', status: 400, messageMatch: /Unable to validate the following destination configurations/ });
+    await s3.send(new PutBucketNotificationConfigurationCommand({
+      Bucket, NotificationConfiguration: { QueueConfigurations: [{ Id: 'to-queue', QueueArn: arn, Events: ['s3:ObjectCreated:Put'] }] },
+    }));
+    await s3.send(new PutObjectCommand({ Bucket, Key: 'queued.txt', Body: 'q' }));
+    const bodies = [];
+    const end = Date.now() + 15000;
+    while (bodies.length < 2 && Date.now() < end) {
+      const { Messages = [] } = await sqs.send(new ReceiveMessageCommand({ QueueUrl, MaxNumberOfMessages: 10, WaitTimeSeconds: 2 }));
+      bodies.push(...Messages.map((m) => JSON.parse(m.Body)));
+    }
+    assert.equal(bodies[0].Event, 's3:TestEvent');
+    assert.equal(bodies[0].Bucket, Bucket);
+    const record = bodies[1].Records[0];
+    assert.equal(record.eventName, 'ObjectCreated:Put');
+    assert.equal(record.s3.configurationId, 'to-queue');
+    assert.equal(record.s3.object.key, 'queued.txt');
   }));
 });
