@@ -319,6 +319,13 @@ Result<ObjectInfo> ObjectStore::Put(const std::string& bucket, const std::string
       NIMBUS_ASSIGN_OR_RETURN(bool exists, BucketExists(bucket));
       if (!exists) return NotFound(fmt::format("bucket {}", bucket));
       NIMBUS_ASSIGN_OR_RETURN(auto old, LoadObject(bucket, key));
+      if (old && options.if_none_match_any) return Status(Code::kFailedPrecondition, "If-None-Match");
+      if (!options.if_match.empty()) {
+        if (!old) return NotFound(fmt::format("key {}", key));
+        if (options.if_match != "*" && options.if_match != old->etag) {
+          return Status(Code::kFailedPrecondition, "If-Match");
+        }
+      }
       if (old) replaced = old->file;
       NIMBUS_ASSIGN_OR_RETURN(
           auto ins, store_->Prepare(fmt::format("INSERT OR REPLACE INTO objects (bucket, {}) VALUES "

@@ -57,6 +57,12 @@ struct PutOptions {
   std::vector<std::pair<std::string, std::string>> headers;
   std::string checksum_algorithm;
   std::string checksum;
+  // Conditional writes, checked in the transaction that stores the object:
+  // If-None-Match: * (only if there is no object of that key) and If-Match: <etag>
+  // (only over that version). A failed one is kFailedPrecondition naming the
+  // header; If-Match of a missing key is kNotFound ("key ...").
+  bool if_none_match_any = false;
+  std::string if_match;
 };
 
 struct ListOptions {

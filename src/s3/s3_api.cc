@@ -419,14 +419,59 @@ std::optional<http::Response> ReadBody(const Call& c, std::string& body, PutOpti
   return std::nullopt;
 }
 
+// An ETag as a request header gives it: quotes (and a weak prefix) removed.
+std::string BareEtag(std::string_view v) {
+  while (!v.empty() && v.front() == ' ') v.remove_prefix(1);
+  if (v.starts_with("W/")) v.remove_prefix(2);
+  if (v.size() >= 2 && v.front() == '"' && v.back() == '"') v = v.substr(1, v.size() - 2);
+  return std::string(v);
+}
+
+// Whether `etag` is one of a comma-separated If-Match / If-None-Match list ("*": any).
+bool EtagListed(std::string_view list, const std::string& etag) {
+  size_t start = 0;
+  while (start <= list.size()) {
+    size_t comma = list.find(',', start);
+    std::string one = BareEtag(list.substr(start, comma == std::string_view::npos ? list.npos : comma - start));
+    while (!one.empty() && one.back() == ' ') one.pop_back();
+    if (one == "*" || one == etag) return true;
+    if (comma == std::string_view::npos) break;
+    start = comma + 1;
+  }
+  return false;
+}
+
+// An HTTP date (If-Modified-Since, If-Unmodified-Since); nullopt when malformed,
+// and a malformed one is ignored, as S3 does.
+std::optional<std::chrono::system_clock::time_point> ParseHttpDate(std::string_view v) {
+  std::tm tm = {};
+  std::string s(v);
+  if (strptime(s.c_str(), "%a, %d %b %Y %H:%M:%S GMT", &tm) == nullptr) return std::nullopt;
+  return std::chrono::system_clock::from_time_t(timegm(&tm));
+}
+
+http::Response PreconditionFailed(const Call& c, std::string_view condition) {
+  return c.Error(412, "PreconditionFailed", "At least one of the pre-conditions you specified did not hold",
+                 fmt::format("<Condition>{}</Condition>", condition));
+}
+
 http::Response PutObject(const Call& c, ObjectStore& store) {
   if (c.request.body_too_large) {
     return c.Error(400, "EntityTooLarge", "Your proposed upload exceeds the maximum allowed size");
   }
   PutOptions options = OptionsFromHeaders(c.request.headers);
+  if (auto inm = c.request.headers.Get("If-None-Match")) {
+    if (BareEtag(*inm) != "*") {
+      return c.Error(501, "NotImplemented", "A header you provided implies functionality that is not implemented",
+                     "<Header>If-None-Match</Header>");
+    }
+    options.if_none_match_any = true;
+  }
+  if (auto im = c.request.headers.Get("If-Match")) options.if_match = BareEtag(*im);
   std::string body;
   if (auto error = ReadBody(c, body, options)) return std::move(*error);
   auto o = store.Put(c.bucket, c.key, body, options);
+  if (!o.has_value() && o.error().code() == Code::kFailedPrecondition) return PreconditionFailed(c, o.error().message());
   if (!o.has_value()) return c.FromStatus(o.error());
   Notify(c, store, "ObjectCreated:Put", c.key, &*o);
   http::Response r = c.Empty(200);
@@ -522,6 +567,27 @@ http::Response GetObject(const Call& c, ObjectStore& store) {
       Lower(c.request.headers.Get("x-amz-checksum-mode").value_or("")) == "enabled";
   auto head = store.Head(c.bucket, c.key);
   if (!head.has_value()) return c.FromStatus(head.error());
+  // Conditional reads (RFC 7232, as S3 applies them): If-Match before
+  // If-Unmodified-Since (412), If-None-Match before If-Modified-Since (304).
+  const auto& h = c.request.headers;
+  const auto modified = std::chrono::time_point_cast<std::chrono::seconds>(head->last_modified);
+  if (auto im = h.Get("If-Match")) {
+    if (!EtagListed(*im, head->etag)) return PreconditionFailed(c, "If-Match");
+  } else if (auto ius = h.Get("If-Unmodified-Since")) {
+    if (auto t = ParseHttpDate(*ius); t && modified > *t) return PreconditionFailed(c, "If-Unmodified-Since");
+  }
+  bool not_modified = false;
+  if (auto inm = h.Get("If-None-Match")) {
+    not_modified = EtagListed(*inm, head->etag);
+  } else if (auto ims = h.Get("If-Modified-Since")) {
+    if (auto t = ParseHttpDate(*ims); t && modified <= *t) not_modified = true;
+  }
+  if (not_modified) {
+    http::Response r = c.Empty(304);
+    r.headers.Set("ETag", "\"" + head->etag + "\"");
+    r.headers.Set("Last-Modified", HttpDate(head->last_modified));
+    return r;
+  }
   const uint64_t size = head->size;
   std::optional<ByteRange> range;
   if (auto h = c.request.headers.Get("Range")) range = ParseRange(*h);

@@ -119,5 +119,26 @@ TEST_F(S3ApiTest, RangesAndHeadReportTheObjectsSize) {
   EXPECT_EQ(r.head_content_length, 10u);
 }
 
+TEST_F(S3ApiTest, ConditionalWritesAndReadsFollowS3) {
+  ASSERT_EQ(Call("PUT", "/bucket").status, 200);
+  EXPECT_EQ(Call("PUT", "/bucket/k", "one", {{"If-None-Match", "*"}}).status, 200);
+  auto again = Call("PUT", "/bucket/k", "two", {{"If-None-Match", "*"}});
+  EXPECT_EQ(again.status, 412);
+  EXPECT_NE(again.body.find("<Condition>If-None-Match</Condition>"), std::string::npos) << again.body;
+  EXPECT_EQ(Call("GET", "/bucket/k").body, "one") << "the refused write changed nothing";
+  const std::string etag = "\"f97c5d29941bfb1b2fdab0874906ab82\"";  // MD5 of "one"
+  EXPECT_EQ(Call("PUT", "/bucket/k", "two", {{"If-Match", "\"0000\""}}).status, 412);
+  EXPECT_EQ(Call("PUT", "/bucket/k", "two", {{"If-Match", etag}}).status, 200);
+  EXPECT_EQ(Call("PUT", "/bucket/nope", "x", {{"If-Match", etag}}).status, 404);
+  const std::string etag2 = "\"b8a9f715dbb64fd5c56e7783c6820a61\"";  // MD5 of "two"
+  EXPECT_EQ(Call("GET", "/bucket/k", "", {{"If-None-Match", etag2}}).status, 304);
+  EXPECT_EQ(Call("GET", "/bucket/k", "", {{"If-None-Match", etag}}).status, 200);
+  EXPECT_EQ(Call("GET", "/bucket/k", "", {{"If-Match", etag}}).status, 412);
+  EXPECT_EQ(Call("HEAD", "/bucket/k", "", {{"If-Match", etag2}}).status, 200);
+  EXPECT_EQ(Call("GET", "/bucket/k", "", {{"If-Modified-Since", "Fri, 01 Jan 2100 00:00:00 GMT"}}).status, 304);
+  EXPECT_EQ(Call("GET", "/bucket/k", "", {{"If-Unmodified-Since", "Thu, 01 Jan 2015 00:00:00 GMT"}}).status, 412);
+  EXPECT_EQ(Call("GET", "/bucket/k", "", {{"If-Modified-Since", "not a date"}}).status, 200) << "ignored";
+}
+
 }  // namespace
 }  // namespace nimbus::s3
