@@ -15,6 +15,13 @@ std::optional<std::string> Base64Decode(std::string_view text);
 
 std::string HexEncode(std::string_view data);
 
+// ASCII letters lowercased; other bytes as they are (header names, enum values).
+std::string AsciiLower(std::string_view s);
+
+// Text for an XML element or attribute value: & < > " ' escaped, and CR as a
+// character reference (an XML parser would turn a literal one into LF).
+std::string XmlEscape(std::string_view s);
+
 // Raw 32-byte SHA-256 digest.
 std::string Sha256(std::string_view data);
 

@@ -57,5 +57,10 @@ TEST(Uuid, IsUniqueAcrossManyCallsAndThreads) {
   EXPECT_FALSE(seen.contains(other));
 }
 
+TEST(TextTest, AsciiLowerAndXmlEscape) {
+  EXPECT_EQ(AsciiLower("X-Amz-Meta-Colour \xc3\x89"), "x-amz-meta-colour \xc3\x89");
+  EXPECT_EQ(XmlEscape("a&b<c>\"d'\r"), "a&amp;b&lt;c&gt;&quot;d&apos;&#13;");
+}
+
 }  // namespace
 }  // namespace nimbus

@@ -5,16 +5,12 @@
 
 #include <boost/json.hpp>
 
+#include "base/encoding.h"
+
 namespace nimbus::control {
 namespace {
 
 namespace json = boost::json;
-
-std::string Lower(std::string_view s) {
-  std::string out(s);
-  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return out;
-}
 
 // Whether `x` (a string or an array of strings) holds a value `pred` accepts.
 template <typename Pred>
@@ -43,10 +39,10 @@ bool PolicyAllows(std::string_view document, std::string_view principal, std::st
     const json::value* effect = o.if_contains("Effect");
     if (effect == nullptr || !effect->is_string() || effect->as_string() != "Allow") continue;
     // Actions compare case-insensitively ("SQS:SendMessage"); "<service>:*" and "*" cover all.
-    const std::string want = Lower(action);
+    const std::string want = AsciiLower(action);
     const std::string service = want.substr(0, want.find(':') + 1) + "*";
     bool allowed = AnyOf(o.if_contains("Action"), [&](std::string_view a) {
-      std::string got = Lower(a);
+      std::string got = AsciiLower(a);
       return got == want || got == service || got == "*";
     });
     const json::value* p = o.if_contains("Principal");

@@ -7,16 +7,12 @@
 
 #include <fmt/format.h>
 
+#include "base/encoding.h"
+
 namespace nimbus::events {
 namespace {
 
 namespace json = boost::json;
-
-std::string Lower(std::string_view s) {
-  std::string out(s);
-  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return out;
-}
 
 bool WildcardMatch(std::string_view pattern, std::string_view text) {
   // '*' matches any run of characters (iterative, with backtracking to the last star).
@@ -58,7 +54,7 @@ bool FilterAccepts(const json::value& filter, const json::value* v) {
     if (p->is_string()) return v->is_string() && std::string_view(v->as_string()).starts_with(std::string_view(p->as_string()));
     if (p->is_object()) {
       const auto* ic = p->as_object().if_contains("equals-ignore-case");
-      return ic && ic->is_string() && v->is_string() && Lower(v->as_string()).starts_with(Lower(ic->as_string()));
+      return ic && ic->is_string() && v->is_string() && AsciiLower(v->as_string()).starts_with(AsciiLower(ic->as_string()));
     }
     return false;
   }
@@ -66,7 +62,7 @@ bool FilterAccepts(const json::value& filter, const json::value* v) {
     return s->is_string() && v->is_string() && std::string_view(v->as_string()).ends_with(std::string_view(s->as_string()));
   }
   if (const auto* e = f.if_contains("equals-ignore-case")) {
-    return e->is_string() && v->is_string() && Lower(e->as_string()) == Lower(v->as_string());
+    return e->is_string() && v->is_string() && AsciiLower(e->as_string()) == AsciiLower(v->as_string());
   }
   if (const auto* w = f.if_contains("wildcard")) {
     return w->is_string() && v->is_string() && WildcardMatch(std::string_view(w->as_string()), std::string_view(v->as_string()));
@@ -148,7 +144,7 @@ std::optional<uint64_t> CronField(std::string_view field, int lo, int hi, const 
   uint64_t bits = 0;
   auto value = [&](std::string_view s) -> std::optional<int> {
     for (size_t i = 0; i < names.size(); ++i) {
-      if (Lower(s) == Lower(names[i])) return lo + static_cast<int>(i);
+      if (AsciiLower(s) == AsciiLower(names[i])) return lo + static_cast<int>(i);
     }
     if (s.empty() || !std::all_of(s.begin(), s.end(), [](char c) { return std::isdigit(static_cast<unsigned char>(c)); })) return std::nullopt;
     int n = std::atoi(std::string(s).c_str());

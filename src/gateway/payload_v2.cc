@@ -14,15 +14,9 @@ namespace {
 
 namespace json = boost::json;
 
-std::string Lower(std::string_view s) {
-  std::string out(s);
-  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return out;
-}
-
 // Text content types travel as they are; everything else base64.
 bool IsText(std::string_view content_type) {
-  std::string t = Lower(content_type);
+  std::string t = AsciiLower(content_type);
   return t.empty() || t.starts_with("text/") || t.find("json") != std::string::npos ||
          t.find("xml") != std::string::npos || t.find("javascript") != std::string::npos ||
          t.starts_with("application/x-www-form-urlencoded");
@@ -45,7 +39,7 @@ std::string EventV2(const http::Request& request, const EventV2Context& context)
   json::array cookies;
   std::string user_agent;
   for (const auto& [k, v] : request.headers.entries()) {
-    std::string name = Lower(k);
+    std::string name = AsciiLower(k);
     if (name == "cookie") {
       std::string_view rest = v;
       while (!rest.empty()) {
@@ -124,7 +118,7 @@ std::string EventV1(const http::Request& request, const EventV2Context& context)
     json::value& list = multi_headers[k];
     if (!list.is_array()) list = json::array{};
     list.as_array().push_back(json::string(v));
-    if (Lower(k) == "user-agent") user_agent = v;
+    if (AsciiLower(k) == "user-agent") user_agent = v;
   }
   for (const auto& [k, v] : http::ParseQuery(request.query())) {
     query[k] = v;

@@ -59,26 +59,6 @@ bool FiltersOverlap(const NotificationTarget& a, const NotificationTarget& b) {
   return prefixes && suffixes;
 }
 
-std::string Lower(std::string_view s) {
-  std::string out(s);
-  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return out;
-}
-
-std::string XmlEscape(std::string_view s) {
-  std::string out;
-  for (char c : s) {
-    switch (c) {
-      case '&': out += "&amp;"; break;
-      case '<': out += "&lt;"; break;
-      case '>': out += "&gt;"; break;
-      case '"': out += "&quot;"; break;
-      default: out += c;
-    }
-  }
-  return out;
-}
-
 // The element names of the three destination kinds and of their ARN.
 struct Kind {
   const char* element;
@@ -202,7 +182,7 @@ Result<NotificationConfig> ParseNotificationXml(std::string_view xml, Notificati
     }
     if (t.events.empty()) return malformed();
     for (pugi::xml_node rule : node.child("Filter").child("S3Key").children("FilterRule")) {
-      std::string rule_name = Lower(rule.child_value("Name"));
+      std::string rule_name = AsciiLower(rule.child_value("Name"));
       if (rule_name != "prefix" && rule_name != "suffix") {
         return fail("InvalidArgument", "filter rule name must be either prefix or suffix",
                     "FilterRule", rule.child_value("Name"));

@@ -14,12 +14,6 @@
 namespace nimbus::s3 {
 namespace {
 
-std::string Lower(std::string_view s) {
-  std::string out(s);
-  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return out;
-}
-
 std::string_view Trim(std::string_view s) {
   while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
   while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
@@ -82,7 +76,7 @@ Result<ChunkedPayload> DecodeAwsChunked(std::string_view raw) {
     if (colon == std::string_view::npos) {
       return InvalidArgument(fmt::format("aws-chunked body: bad trailer \"{}\"", *l));
     }
-    std::string name = Lower(Trim(l->substr(0, colon)));
+    std::string name = AsciiLower(Trim(l->substr(0, colon)));
     if (name == "x-amz-trailer-signature") continue;
     out.trailers.emplace_back(std::move(name), std::string(Trim(l->substr(colon + 1))));
   }
@@ -90,7 +84,7 @@ Result<ChunkedPayload> DecodeAwsChunked(std::string_view raw) {
 }
 
 std::optional<std::string> FlexibleChecksum(std::string_view algorithm, std::string_view data) {
-  std::string a = Lower(algorithm);
+  std::string a = AsciiLower(algorithm);
   if (a == "crc32") {
     boost::crc_32_type crc;
     crc.process_bytes(data.data(), data.size());
@@ -112,7 +106,7 @@ std::optional<std::string> FlexibleChecksum(std::string_view algorithm, std::str
 }
 
 std::optional<std::string> ChecksumAlgorithmOfHeader(std::string_view header) {
-  std::string h = Lower(header);
+  std::string h = AsciiLower(header);
   constexpr std::string_view kPrefix = "x-amz-checksum-";
   if (!h.starts_with(kPrefix)) return std::nullopt;
   std::string alg = h.substr(kPrefix.size());

@@ -26,23 +26,6 @@ constexpr std::string_view kXmlns = R"( xmlns="http://s3.amazonaws.com/doc/2006-
 constexpr std::string_view kStoredHeaders[] = {"Cache-Control", "Content-Disposition",
                                                "Content-Language", "Expires"};
 
-std::string XmlEscape(std::string_view s) {
-  std::string out;
-  out.reserve(s.size());
-  for (char c : s) {
-    switch (c) {
-      case '&': out += "&amp;"; break;
-      case '<': out += "&lt;"; break;
-      case '>': out += "&gt;"; break;
-      case '"': out += "&quot;"; break;
-      case '\'': out += "&apos;"; break;
-      case '\r': out += "&#13;"; break;
-      default: out += c;
-    }
-  }
-  return out;
-}
-
 // encoding-type=url: everything but unreserved characters and '/' percent-encoded.
 std::string UrlEncodeKey(std::string_view s) {
   std::string out;
@@ -69,12 +52,6 @@ std::string RequestId() {
   std::string id = RandomHex32().substr(0, 16);
   for (char& c : id) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
   return id;
-}
-
-std::string Lower(std::string_view s) {
-  std::string out(s);
-  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return out;
 }
 
 // One request: where it is addressed and how to answer it.
@@ -148,7 +125,7 @@ void AddObjectHeaders(http::Response& r, const ObjectInfo& o, bool checksum_mode
   for (const auto& [k, v] : o.headers) r.headers.Set(k, v);
   for (const auto& [k, v] : o.metadata) r.headers.Set("x-amz-meta-" + k, v);
   if (checksum_mode && !o.checksum_algorithm.empty()) {
-    r.headers.Set("x-amz-checksum-" + Lower(o.checksum_algorithm), o.checksum);
+    r.headers.Set("x-amz-checksum-" + AsciiLower(o.checksum_algorithm), o.checksum);
     r.headers.Set("x-amz-checksum-type", "FULL_OBJECT");
   }
 }
@@ -158,7 +135,7 @@ PutOptions OptionsFromHeaders(const http::Headers& headers) {
   PutOptions o;
   o.content_type = std::string(headers.Get("Content-Type").value_or("binary/octet-stream"));
   for (const auto& [k, v] : headers.entries()) {
-    std::string name = Lower(k);
+    std::string name = AsciiLower(k);
     if (name.starts_with("x-amz-meta-")) o.metadata.emplace_back(name.substr(11), v);
   }
   for (std::string_view h : kStoredHeaders) {
@@ -174,7 +151,7 @@ PutOptions OptionsFromHeaders(const http::Headers& headers) {
       std::string_view part = all.substr(start, comma == std::string_view::npos ? all.npos : comma - start);
       while (!part.empty() && part.front() == ' ') part.remove_prefix(1);
       while (!part.empty() && part.back() == ' ') part.remove_suffix(1);
-      if (!part.empty() && Lower(part) != "aws-chunked") {
+      if (!part.empty() && AsciiLower(part) != "aws-chunked") {
         if (!kept.empty()) kept += ",";
         kept += part;
       }
@@ -362,12 +339,12 @@ http::Response ListObjects(const Call& c, ObjectStore& store, bool v2) {
 std::optional<http::Response> ReadBody(const Call& c, std::string& body, PutOptions& options) {
   const http::Request& r = c.request;
   const std::string sha = std::string(r.headers.Get("x-amz-content-sha256").value_or(""));
-  const bool chunked = Lower(r.headers.Get("Content-Encoding").value_or("")).find("aws-chunked") !=
+  const bool chunked = AsciiLower(r.headers.Get("Content-Encoding").value_or("")).find("aws-chunked") !=
                            std::string::npos ||
                        sha.starts_with("STREAMING-");
   std::vector<std::pair<std::string, std::string>> checksum_fields;
   for (const auto& [k, v] : r.headers.entries()) {
-    if (ChecksumAlgorithmOfHeader(k)) checksum_fields.emplace_back(Lower(k), v);
+    if (ChecksumAlgorithmOfHeader(k)) checksum_fields.emplace_back(AsciiLower(k), v);
   }
   if (chunked) {
     auto decoded = DecodeAwsChunked(r.body);
@@ -477,7 +454,7 @@ http::Response PutObject(const Call& c, ObjectStore& store) {
   http::Response r = c.Empty(200);
   r.headers.Set("ETag", "\"" + o->etag + "\"");
   if (!o->checksum_algorithm.empty()) {
-    r.headers.Set("x-amz-checksum-" + Lower(o->checksum_algorithm), o->checksum);
+    r.headers.Set("x-amz-checksum-" + AsciiLower(o->checksum_algorithm), o->checksum);
     r.headers.Set("x-amz-checksum-type", "FULL_OBJECT");
   }
   return r;
@@ -564,7 +541,7 @@ std::optional<ByteRange> ParseRange(std::string_view h) {
 
 http::Response GetObject(const Call& c, ObjectStore& store) {
   const bool checksum_mode =
-      Lower(c.request.headers.Get("x-amz-checksum-mode").value_or("")) == "enabled";
+      AsciiLower(c.request.headers.Get("x-amz-checksum-mode").value_or("")) == "enabled";
   auto head = store.Head(c.bucket, c.key);
   if (!head.has_value()) return c.FromStatus(head.error());
   // Conditional reads (RFC 7232, as S3 applies them): If-Match before
@@ -783,7 +760,7 @@ http::Response UploadPart(const Call& c, ObjectStore& store) {
   if (!etag.has_value()) return UploadError(c, etag.error());
   http::Response r = c.Empty(200);
   r.headers.Set("ETag", "\"" + *etag + "\"");
-  if (!checks.checksum_algorithm.empty()) r.headers.Set("x-amz-checksum-" + Lower(checks.checksum_algorithm), checks.checksum);
+  if (!checks.checksum_algorithm.empty()) r.headers.Set("x-amz-checksum-" + AsciiLower(checks.checksum_algorithm), checks.checksum);
   return r;
 }
 
@@ -915,7 +892,7 @@ std::string VirtualHostBucket(std::string_view host) {
   if (size_t colon = host.rfind(':'); colon != std::string_view::npos && host.find(']') == host.npos) {
     host = host.substr(0, colon);
   }
-  std::string h = Lower(host);
+  std::string h = AsciiLower(host);
   constexpr std::string_view kSuffix = ".localhost";
   if (!h.ends_with(kSuffix)) return "";
   h.resize(h.size() - kSuffix.size());

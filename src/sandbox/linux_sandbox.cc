@@ -865,15 +865,7 @@ class LinuxSandboxFactory final : public SandboxFactory {
       return ErrnoStatus("send request");
     }
     // The zygote holds its own copies of the child's ends now.
-    ch.sync_read.Reset();
-    ch.control_init.Reset();
-    ch.output_write.Reset();
-    ch.specialize_read.Reset();
-    ch.ready_write.Reset();
-    sandbox.specialize_write_ = std::move(ch.specialize_write);
-    sandbox.ready_read_ = std::move(ch.ready_read);
-    sandbox.control_ = std::move(ch.control_daemon);
-    sandbox.output_ = std::move(ch.output_read);
+    HandOver(ch, sandbox);
     Status waited = WaitForInit(sandbox.control_.get(), "pid from the zygote");
     if (!waited.ok()) {
       zygote.failed = true;
@@ -1063,6 +1055,13 @@ class LinuxSandboxFactory final : public SandboxFactory {
     if (!root_) flags |= CLONE_NEWUSER;
     NIMBUS_ASSIGN_OR_RETURN(sandbox.init_pid_, CloneOnOwnStack(SandboxInitMain, flags, &plan.init));
     // The child's ends: init holds its own copies now.
+    HandOver(ch, sandbox);
+    return Status::Ok();
+  }
+
+  // Once the child (cloned init, or the zygote's fork) holds its own copies of
+  // its channel ends: closes ours and gives the daemon's ends to `sandbox`.
+  static void HandOver(Channels& ch, LinuxSandbox& sandbox) {
     ch.sync_read.Reset();
     ch.control_init.Reset();
     ch.output_write.Reset();
@@ -1072,7 +1071,6 @@ class LinuxSandboxFactory final : public SandboxFactory {
     sandbox.ready_read_ = std::move(ch.ready_read);
     sandbox.control_ = std::move(ch.control_daemon);
     sandbox.output_ = std::move(ch.output_read);
-    return Status::Ok();
   }
 
   Status WriteIdMaps(pid_t pid) const {

@@ -28,23 +28,6 @@ int64_t NowMillis() {
       .count();
 }
 
-std::string XmlEscape(std::string_view s) {
-  std::string out;
-  out.reserve(s.size());
-  for (char c : s) {
-    switch (c) {
-      case '&': out += "&amp;"; break;
-      case '<': out += "&lt;"; break;
-      case '>': out += "&gt;"; break;
-      case '"': out += "&quot;"; break;
-      case '\'': out += "&apos;"; break;
-      case '\r': out += "&#xD;"; break;
-      default: out += c;
-    }
-  }
-  return out;
-}
-
 // An SQS error: the JSON protocol's type (com.amazonaws.sqs#<type>), the query
 // protocol's code, and whether the sender is at fault.
 struct ApiError {
