@@ -149,17 +149,7 @@ bool FunctionUrls::MatchesApi(const http::Request& request) {
 }
 
 std::string FunctionUrls::UrlIdOf(const http::Request& request) {
-  std::string_view host = request.headers.Get("Host").value_or("");
-  if (size_t colon = host.rfind(':'); colon != std::string_view::npos) host = host.substr(0, colon);
-  if (host.size() > kHostSuffix.size() && host.ends_with(kHostSuffix)) {
-    return std::string(host.substr(0, host.size() - kHostSuffix.size()));
-  }
-  std::string_view path = request.path();
-  if (path.starts_with(kPathPrefix)) {
-    std::string_view rest = path.substr(kPathPrefix.size());
-    return std::string(rest.substr(0, rest.find('/')));
-  }
-  return "";
+  return AddressOf(request, kHostSuffix, kPathPrefix).id;
 }
 
 std::string FunctionUrls::UrlOf(const UrlConfig& c) const {
@@ -298,7 +288,8 @@ http::Response FunctionUrls::HandleApiSync(const http::Request& request) {
 }
 
 void FunctionUrls::HandleInvoke(http::Request&& request, http::Responder responder) {
-  const std::string id = UrlIdOf(request);
+  const Addressed address = AddressOf(request, kHostSuffix, kPathPrefix);
+  const std::string& id = address.id;
   std::optional<UrlConfig> config;
   {
     MutexLock l(mu_);
@@ -363,17 +354,11 @@ void FunctionUrls::HandleInvoke(http::Request&& request, http::Responder respond
   }
   EventV2Context context;
   context.api_id = config->url_id;
-  std::string_view host = request.headers.Get("Host").value_or("");
-  context.domain_name = std::string(host.substr(0, host.rfind(':')));
+  context.domain_name = address.domain;
   context.account_id = account;
   context.request_id = NewUuid();
   context.time = std::chrono::system_clock::now();
-  std::string_view path = request.path();
-  if (path.starts_with(kPathPrefix)) {
-    path.remove_prefix(kPathPrefix.size() + id.size());
-    if (path.empty()) path = "/";
-  }
-  context.raw_path = std::string(path);
+  context.raw_path = address.path;
   invoke::InvokeRequest invocation;
   invocation.function = *f;
   invocation.request_id = context.request_id;

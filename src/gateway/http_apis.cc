@@ -150,17 +150,7 @@ bool HttpApis::MatchesApi(const http::Request& request) {
 }
 
 std::string HttpApis::ApiIdOf(const http::Request& request) {
-  std::string_view host = request.headers.Get("Host").value_or("");
-  if (size_t colon = host.rfind(':'); colon != std::string_view::npos) host = host.substr(0, colon);
-  if (host.size() > kHostSuffix.size() && host.ends_with(kHostSuffix)) {
-    return std::string(host.substr(0, host.size() - kHostSuffix.size()));
-  }
-  std::string_view path = request.path();
-  if (path.starts_with(kPathPrefix)) {
-    std::string_view rest = path.substr(kPathPrefix.size());
-    return std::string(rest.substr(0, rest.find('/')));
-  }
-  return "";
+  return AddressOf(request, kHostSuffix, kPathPrefix).id;
 }
 
 std::string HttpApis::EndpointOf(const HttpApi& api) const {
@@ -427,7 +417,8 @@ const HttpApi::Route* HttpApis::Match(const HttpApi& api, std::string_view metho
 }
 
 void HttpApis::HandleInvoke(http::Request&& request, http::Responder responder) {
-  const std::string id = ApiIdOf(request);
+  const Addressed address = AddressOf(request, kHostSuffix, kPathPrefix);
+  const std::string& id = address.id;
   std::optional<HttpApi> api;
   {
     MutexLock l(mu_);
@@ -442,11 +433,7 @@ void HttpApis::HandleInvoke(http::Request&& request, http::Responder responder) 
     responder.Respond(message(404, "Not Found"));
     return;
   }
-  std::string_view path = request.path();
-  if (path.starts_with(kPathPrefix)) {
-    path.remove_prefix(kPathPrefix.size() + id.size());
-    if (path.empty()) path = "/";
-  }
+  std::string_view path = address.path;
   // The stage: $default serves the whole path; else the first segment names it.
   std::string stage;
   if (std::any_of(api->stages.begin(), api->stages.end(), [](const auto& s) { return s.name == "$default"; })) {
@@ -488,8 +475,7 @@ void HttpApis::HandleInvoke(http::Request&& request, http::Responder responder) 
   context.route_key = route->key;
   context.stage = stage;
   context.api_id = api->id;
-  std::string_view host = request.headers.Get("Host").value_or("");
-  context.domain_name = std::string(host.substr(0, host.rfind(':')));
+  context.domain_name = address.domain;
   context.account_id = deps_.region.account_id;
   context.request_id = NewId(16);
   context.raw_path = std::string(path);

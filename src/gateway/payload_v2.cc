@@ -34,6 +34,24 @@ std::string ClfTime(std::chrono::system_clock::time_point t) {
 
 }  // namespace
 
+Addressed AddressOf(const http::Request& request, std::string_view host_suffix,
+                    std::string_view path_prefix) {
+  Addressed a;
+  std::string_view host = request.headers.Get("Host").value_or("");
+  if (size_t colon = host.rfind(':'); colon != std::string_view::npos) host = host.substr(0, colon);
+  a.domain = std::string(host);
+  std::string_view path = request.path();
+  if (host.size() > host_suffix.size() && host.ends_with(host_suffix)) {
+    a.id = std::string(host.substr(0, host.size() - host_suffix.size()));
+  } else if (path.starts_with(path_prefix)) {
+    std::string_view rest = path.substr(path_prefix.size());
+    a.id = std::string(rest.substr(0, rest.find('/')));
+    path = rest.substr(a.id.size());
+  }
+  a.path = path.empty() ? "/" : std::string(path);
+  return a;
+}
+
 std::string EventV2(const http::Request& request, const EventV2Context& context) {
   json::object headers;
   json::array cookies;

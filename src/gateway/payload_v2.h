@@ -23,6 +23,16 @@ struct EventV2Context {
   std::map<std::string, std::string> path_parameters;  // HTTP API routes' {name}s
 };
 
+// A request to a gateway endpoint (a function URL, an HTTP API), addressed by
+// Host "<id><host_suffix>[:port]" or by the path fallback "<path_prefix><id>/...".
+struct Addressed {
+  std::string id;      // "" when the request is addressed neither way
+  std::string path;    // what the endpoint sees: the fallback's prefix removed ("/" at least)
+  std::string domain;  // the Host without its port
+};
+Addressed AddressOf(const http::Request& request, std::string_view host_suffix,
+                    std::string_view path_prefix);
+
 // The event for `request` (headers lower-cased and comma-joined, cookies apart,
 // query parameters joined, the body base64 unless it is text).
 std::string EventV2(const http::Request& request, const EventV2Context& context);

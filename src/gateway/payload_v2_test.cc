@@ -65,5 +65,24 @@ TEST(ResponseFromV2Test, TakesAnHttpShapeAsItIsAndAnythingElseAsAJsonBody) {
   EXPECT_EQ(r.body, "plain");
 }
 
+TEST(AddressOfTest, TakesTheIdFromTheHostOrFromThePathFallback) {
+  http::Request r;
+  r.target = "/items/1?x=2";
+  r.headers.Set("Host", "abc.lambda-url.localhost:9000");
+  Addressed a = AddressOf(r, ".lambda-url.localhost", "/lambda-url/");
+  EXPECT_EQ(a.id, "abc");
+  EXPECT_EQ(a.path, "/items/1");
+  EXPECT_EQ(a.domain, "abc.lambda-url.localhost");
+  r.headers.Set("Host", "127.0.0.1:9000");
+  r.target = "/lambda-url/xyz/items";
+  a = AddressOf(r, ".lambda-url.localhost", "/lambda-url/");
+  EXPECT_EQ(a.id, "xyz");
+  EXPECT_EQ(a.path, "/items");
+  r.target = "/lambda-url/xyz";
+  EXPECT_EQ(AddressOf(r, ".lambda-url.localhost", "/lambda-url/").path, "/");
+  r.target = "/2015-03-31/functions";
+  EXPECT_EQ(AddressOf(r, ".lambda-url.localhost", "/lambda-url/").id, "");
+}
+
 }  // namespace
 }  // namespace nimbus::gateway
