@@ -6,7 +6,6 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
-import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
 import { S3Client, CreateBucketCommand, PutBucketNotificationConfigurationCommand, GetBucketNotificationConfigurationCommand } from '@aws-sdk/client-s3';
@@ -25,22 +24,13 @@ import { withDaemon, waitFor, SKIP_NO_BINARY, REGION, ACCOUNT, CREDENTIALS, RUN_
 import { createFunction, functionArn } from '../lib/lambda.mjs';
 import { logMessages } from '../lib/logs.mjs';
 import { zipFiles } from '../lib/zip.mjs';
+import { httpRequest } from '../lib/http.mjs';
 
 const HANDLER = `export const handler = async (event) => {
   for (const r of event.Records ?? []) console.log('GOT ' + r.body);
   return { statusCode: 200, body: 'alive' };
 };
 `;
-
-function get(port, host, urlPath) {
-  return new Promise((resolve, reject) => {
-    http.get({ host: '127.0.0.1', port, path: urlPath, headers: { Host: host } }, (res) => {
-      const chunks = [];
-      res.on('data', (c) => chunks.push(c));
-      res.on('end', () => resolve({ status: res.statusCode, text: Buffer.concat(chunks).toString() }));
-    }).on('error', reject);
-  });
-}
 
 describe('event sources across a restart', { skip: SKIP_NO_BINARY }, () => {
   it('notifications, queues and their messages, mappings, rules, function URLs and HTTP APIs survive a restart and work after it', { timeout: 240000 }, async () => {
@@ -99,10 +89,10 @@ describe('event sources across a restart', { skip: SKIP_NO_BINARY }, () => {
         const mapping = await c.lambda.send(new GetEventSourceMappingCommand({ UUID: mappingId }));
         assert.equal(mapping.State, 'Disabled');
         // Each still works on the new daemon (whose port differs).
-        const url = await get(n.port, `${urlHost}:${n.port}`, '/');
+        const url = await httpRequest(n.port, { host: `${urlHost}:${n.port}` });
         assert.equal(url.status, 200, url.text);
         assert.equal(url.text, 'alive');
-        const api = await get(n.port, `${apiId}.execute-api.localhost:${n.port}`, '/');
+        const api = await httpRequest(n.port, { host: `${apiId}.execute-api.localhost:${n.port}` });
         assert.equal(api.status, 200, api.text);
         await c.lambda.send(new UpdateEventSourceMappingCommand({ UUID: mappingId, Enabled: true }));
         const got = await waitFor(async () => (await logMessages(n.logs(), fn)).filter((m) => m.includes('GOT ')), (m) => m.length >= 1, 30000);

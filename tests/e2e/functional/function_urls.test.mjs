@@ -5,7 +5,6 @@
 // the lambda:InvokeFunctionUrl permission, as on AWS; CORS preflights are answered.
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import http from 'node:http';
 import {
   CreateFunctionUrlConfigCommand,
   GetFunctionUrlConfigCommand,
@@ -17,6 +16,7 @@ import {
 import { useNimbus, withLogs, SKIP_NO_BINARY, RUN_ID } from '../lib/nimbus.mjs';
 import { createFunction, functionArn, expectServiceError } from '../lib/lambda.mjs';
 import { zipFiles } from '../lib/zip.mjs';
+import { httpRequest as call } from '../lib/http.mjs';
 
 const ECHO = `export const handler = async (event) => {
   if (event.rawPath === '/plain') return { hello: 'world' };
@@ -34,19 +34,6 @@ const ECHO = `export const handler = async (event) => {
   };
 };
 `;
-
-function call(port, { host, method = 'GET', path = '/', headers = {}, body } = {}) {
-  return new Promise((resolve, reject) => {
-    const req = http.request({ host: '127.0.0.1', port, method, path, headers: { ...(host ? { Host: host } : {}), ...headers } }, (res) => {
-      const chunks = [];
-      res.on('data', (c) => chunks.push(c));
-      res.on('end', () => resolve({ status: res.statusCode, headers: res.headers, text: Buffer.concat(chunks).toString() }));
-    });
-    req.on('error', reject);
-    if (body !== undefined) req.write(body);
-    req.end();
-  });
-}
 
 describe('function URLs', { skip: SKIP_NO_BINARY }, () => {
   const box = useNimbus();

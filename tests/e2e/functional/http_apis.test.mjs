@@ -7,7 +7,6 @@
 // must let apigateway.amazonaws.com invoke it, as on AWS.
 import { describe, it, before } from 'node:test';
 import assert from 'node:assert/strict';
-import http from 'node:http';
 import {
   ApiGatewayV2Client,
   CreateApiCommand,
@@ -23,6 +22,7 @@ import { AddPermissionCommand } from '@aws-sdk/client-lambda';
 import { useNimbus, withLogs, SKIP_NO_BINARY, REGION, CREDENTIALS, RUN_ID } from '../lib/nimbus.mjs';
 import { createFunction, functionArn, expectServiceError } from '../lib/lambda.mjs';
 import { zipFiles } from '../lib/zip.mjs';
+import { httpRequest as call } from '../lib/http.mjs';
 
 // Answers with what it was given.
 const ECHO = `export const handler = async (event) => ({
@@ -35,19 +35,6 @@ const ECHO = `export const handler = async (event) => ({
   }),
 });
 `;
-
-function call(port, { host, method = 'GET', path = '/', body, headers = {} } = {}) {
-  return new Promise((resolve, reject) => {
-    const req = http.request({ host: '127.0.0.1', port, method, path, headers: { ...(host ? { Host: host } : {}), ...headers } }, (res) => {
-      const chunks = [];
-      res.on('data', (c) => chunks.push(c));
-      res.on('end', () => resolve({ status: res.statusCode, headers: res.headers, text: Buffer.concat(chunks).toString() }));
-    });
-    req.on('error', reject);
-    if (body !== undefined) req.write(body);
-    req.end();
-  });
-}
 
 describe('HTTP APIs (API Gateway v2)', { skip: SKIP_NO_BINARY }, () => {
   const box = useNimbus();
