@@ -394,31 +394,37 @@ void EventBridge::ScheduleTick() {
 void EventBridge::Tick(int64_t minute) {
   std::weak_ptr<EventBridge*> token = token_;
   deps_.blocking.Submit([this, token, minute] {
-    if (!token.lock()) return;
-    auto rules = Load();
-    if (!rules.has_value()) {
-      log::Warn("events: load rules: {}", rules.error().ToString());
-      return;
-    }
-    for (auto& [name, r] : *rules) {
-      if (!r.enabled || r.schedule.empty() || r.last_tick >= minute) continue;
-      auto s = ParseSchedule(r.schedule);
-      if (!s.has_value() || !FiresAt(*s, minute, r.created_minute)) continue;
-      // The tick is recorded before it is delivered: never twice.
-      r.last_tick = minute;
-      Status st = SaveRule(r, false);
-      if (!st.ok()) {
-        log::Warn("events: rule {}: {}", name, st.ToString());
-        continue;
-      }
-      json::object event{{"version", "0"}, {"id", NewUuid()}, {"detail-type", "Scheduled Event"},
-                         {"source", "aws.events"}, {"account", deps_.region.account_id},
-                         {"time", IsoSeconds(std::chrono::system_clock::time_point(std::chrono::minutes(minute)))},
-                         {"region", deps_.region.name}, {"resources", json::array{json::string(RuleArn(name))}},
-                         {"detail", json::object{}}};
-      Deliver(r, json::serialize(event));
-    }
+    if (token.lock()) FireSchedules(minute);
   });
+}
+
+int EventBridge::FireSchedules(int64_t minute) {
+  auto rules = Load();
+  if (!rules.has_value()) {
+    log::Warn("events: load rules: {}", rules.error().ToString());
+    return 0;
+  }
+  int fired = 0;
+  for (auto& [name, r] : *rules) {
+    if (!r.enabled || r.schedule.empty() || r.last_tick >= minute) continue;
+    auto s = ParseSchedule(r.schedule);
+    if (!s.has_value() || !FiresAt(*s, minute, r.created_minute)) continue;
+    // The tick is recorded before it is delivered: never twice.
+    r.last_tick = minute;
+    Status st = SaveRule(r, false);
+    if (!st.ok()) {
+      log::Warn("events: rule {}: {}", name, st.ToString());
+      continue;
+    }
+    json::object event{{"version", "0"}, {"id", NewUuid()}, {"detail-type", "Scheduled Event"},
+                       {"source", "aws.events"}, {"account", deps_.region.account_id},
+                       {"time", IsoSeconds(std::chrono::system_clock::time_point(std::chrono::minutes(minute)))},
+                       {"region", deps_.region.name}, {"resources", json::array{json::string(RuleArn(name))}},
+                       {"detail", json::object{}}};
+    Deliver(r, json::serialize(event));
+    ++fired;
+  }
+  return fired;
 }
 
 }  // namespace nimbus::events

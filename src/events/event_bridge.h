@@ -70,6 +70,10 @@ class EventBridge {
   // Delivers `event` (an envelope) to `rule`'s targets. Blocking.
   void Deliver(const Rule& rule, const std::string& event);
   http::Response HandleSync(const http::Request& request);
+  // Fires every enabled schedule due at `minute` (minutes since the epoch) that has
+  // not fired for it yet; returns how many fired. Blocking; the minute ticks run it
+  // on the BlockingPool.
+  int FireSchedules(int64_t minute);
 
  private:
   EventBridge(EventBridgeDeps deps, std::unique_ptr<storage::Store> store);
