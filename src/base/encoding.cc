@@ -66,26 +66,34 @@ std::string HexEncode(std::string_view data) {
   return out;
 }
 
-Sha256Hasher::Sha256Hasher() : ctx_(EVP_MD_CTX_new()) {
+Hasher::Hasher(DigestAlgorithm algorithm) : ctx_(EVP_MD_CTX_new()) {
   NIMBUS_CHECK(ctx_ != nullptr);
-  NIMBUS_CHECK(EVP_DigestInit_ex(static_cast<EVP_MD_CTX*>(ctx_), EVP_sha256(), nullptr) == 1);
+  const EVP_MD* md = algorithm == DigestAlgorithm::kMd5 ? EVP_md5() : EVP_sha256();
+  NIMBUS_CHECK(EVP_DigestInit_ex(static_cast<EVP_MD_CTX*>(ctx_), md, nullptr) == 1);
 }
-Sha256Hasher::~Sha256Hasher() { EVP_MD_CTX_free(static_cast<EVP_MD_CTX*>(ctx_)); }
-void Sha256Hasher::Update(std::string_view data) {
+Hasher::~Hasher() { EVP_MD_CTX_free(static_cast<EVP_MD_CTX*>(ctx_)); }
+void Hasher::Update(std::string_view data) {
   NIMBUS_CHECK(EVP_DigestUpdate(static_cast<EVP_MD_CTX*>(ctx_), data.data(), data.size()) == 1);
 }
-std::string Sha256Hasher::Finish() {
-  std::string out(32, '\0');
+std::string Hasher::Finish() {
+  std::string out(EVP_MAX_MD_SIZE, '\0');
   unsigned int len = 0;
   NIMBUS_CHECK(EVP_DigestFinal_ex(static_cast<EVP_MD_CTX*>(ctx_),
                                   reinterpret_cast<unsigned char*>(out.data()), &len) == 1);
+  out.resize(len);
   return out;
 }
 
 std::string Sha256(std::string_view data) {
-  Sha256Hasher h;
+  Hasher h(DigestAlgorithm::kSha256);
   h.Update(data);
   return h.Finish();
+}
+
+std::string Md5Hex(std::string_view data) {
+  Hasher h(DigestAlgorithm::kMd5);
+  h.Update(data);
+  return HexEncode(h.Finish());
 }
 
 namespace {

@@ -22,22 +22,26 @@ std::string AsciiLower(std::string_view s);
 // character reference (an XML parser would turn a literal one into LF).
 std::string XmlEscape(std::string_view s);
 
-// Raw 32-byte SHA-256 digest.
-std::string Sha256(std::string_view data);
+enum class DigestAlgorithm { kMd5, kSha256 };
 
-// Incremental SHA-256 for large inputs.
-class Sha256Hasher {
+// Incremental digest for large inputs (objects streamed from files).
+class Hasher {
  public:
-  Sha256Hasher();
-  ~Sha256Hasher();
-  Sha256Hasher(const Sha256Hasher&) = delete;
-  Sha256Hasher& operator=(const Sha256Hasher&) = delete;
+  explicit Hasher(DigestAlgorithm algorithm);
+  ~Hasher();
+  Hasher(const Hasher&) = delete;
+  Hasher& operator=(const Hasher&) = delete;
   void Update(std::string_view data);
-  std::string Finish();  // raw 32 bytes
+  std::string Finish();  // the raw digest: 16 bytes for MD5, 32 for SHA-256
 
  private:
   void* ctx_;
 };
+
+// Raw 32-byte SHA-256 digest.
+std::string Sha256(std::string_view data);
+// Lowercase hex MD5 (S3 ETags, SQS MD5OfMessageBody).
+std::string Md5Hex(std::string_view data);
 
 // Random (version 4) UUID, lowercase: "8476a536-e9f4-41e8-9739-2dfe598c3fcd".
 // Unique, not secret: from a fast per-thread generator seeded by the CSPRNG.

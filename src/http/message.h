@@ -4,11 +4,14 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
 #include <vector>
+
+#include "base/unique_fd.h"
 
 namespace nimbus::http {
 
@@ -47,10 +50,21 @@ struct Request {
   std::string_view query() const;
 };
 
+// A response body sent from a file with sendfile(2), never read into memory:
+// `length` bytes of `fd` from `offset`. A file shorter than that ends the
+// connection after what it holds (the client sees a short body, not a wrong one).
+struct FileBody {
+  UniqueFd fd;
+  uint64_t offset = 0;
+  uint64_t length = 0;
+};
+
 struct Response {
   int status = 200;
   Headers headers;
   std::string body;
+  // When set, the body (and `body` stays empty).
+  std::shared_ptr<FileBody> file;
   // A reply to HEAD: the Content-Length its GET would have had (the body stays
   // empty). Unset: Content-Length is the body's size.
   std::optional<uint64_t> head_content_length;

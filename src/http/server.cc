@@ -3,6 +3,7 @@
 #include "http/server.h"
 
 #include <netinet/in.h>
+#include <sys/sendfile.h>
 #include <sys/socket.h>
 
 #include <boost/asio/ip/tcp.hpp>
@@ -13,7 +14,9 @@
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/http.hpp>
 #include <array>
+#include <cerrno>
 #include <charconv>
+#include <cstring>
 #include <optional>
 #include <unordered_set>
 
@@ -165,6 +168,11 @@ class Session : public std::enable_shared_from_this<Session> {
   void Dispatch(bool body_too_large, uint64_t declared);
   // Serializes the status line and headers of `response` into head_.
   void SerializeHead(const Response& response);
+  // The head and body_ are written: sends file_, if any, then OnWritten().
+  void OnHeadWritten(const boost::system::error_code& ec);
+  // Sends file_ with sendfile(2) as the socket takes it, yielding to the reactor
+  // every few MiB so one large download does not hold up other connections.
+  void SendFile();
   // The response is written (or writing failed): read the next request or close.
   void OnWritten(const boost::system::error_code& ec);
 
@@ -178,6 +186,7 @@ class Session : public std::enable_shared_from_this<Session> {
   // The response being written: head (reused, so steady state allocates nothing) and body.
   std::string head_;
   std::string body_;
+  std::shared_ptr<FileBody> file_;
   bool keep_alive_ = true;
   bool awaiting_response_ = false;
   bool writing_ = false;
@@ -365,7 +374,8 @@ void Session::SerializeHead(const Response& response) {
   head_ += "Content-Length: "sv;
   head_.append(digits,
                std::to_chars(digits, digits + sizeof digits,
-                             response.head_content_length.value_or(response.body.size()))
+                             response.head_content_length.value_or(
+                                 response.file ? response.file->length : response.body.size()))
                    .ptr);
   head_ += "\r\n"sv;
   if (version_ == 10 && keep_alive_) head_ += "Connection: keep-alive\r\n"sv;
@@ -378,6 +388,7 @@ void Session::Deliver(uint64_t seq, Response&& response) {
   awaiting_response_ = false;
   SerializeHead(response);
   body_ = std::move(response.body);
+  file_ = std::move(response.file);
   // One sendmsg now: a response almost always fits the socket buffer, and then
   // no write operation, handler or reactor round trip is needed.
   std::array<asio::const_buffer, 2> buffers{asio::buffer(head_), asio::buffer(body_)};
@@ -388,7 +399,7 @@ void Session::Deliver(uint64_t seq, Response&& response) {
     ec = {};
   }
   if (ec || written == head_.size() + body_.size()) {
-    OnWritten(ec);
+    OnHeadWritten(ec);
     return;
   }
   // The rest when the socket has room.
@@ -398,12 +409,65 @@ void Session::Deliver(uint64_t seq, Response&& response) {
   asio::async_write(socket_, rest,
                     [self = shared_from_this()](const boost::system::error_code& ec, size_t) {
                       self->writing_ = false;
-                      self->OnWritten(ec);
+                      self->OnHeadWritten(ec);
                     });
+}
+
+void Session::OnHeadWritten(const boost::system::error_code& ec) {
+  if (!ec && file_ && !core_->closed) {
+    SendFile();
+    return;
+  }
+  OnWritten(ec);
+}
+
+void Session::SendFile() {
+  constexpr size_t kChunk = 1 << 20;
+  for (int chunks = 0; file_->length > 0; ++chunks) {
+    if (chunks == 8) {
+      // Let other connections run; continue from the reactor's queue.
+      writing_ = true;
+      asio::post(socket_.get_executor(), [self = shared_from_this()] {
+        self->writing_ = false;
+        if (self->core_->closed) return;
+        self->SendFile();
+      });
+      return;
+    }
+    auto offset = static_cast<off_t>(file_->offset);
+    ssize_t n = ::sendfile(socket_.native_handle(), file_->fd.get(), &offset,
+                           static_cast<size_t>(std::min<uint64_t>(file_->length, kChunk)));
+    if (n > 0) {
+      file_->offset += static_cast<uint64_t>(n);
+      file_->length -= static_cast<uint64_t>(n);
+      continue;
+    }
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+      writing_ = true;
+      socket_.async_wait(tcp::socket::wait_write, [self = shared_from_this()](const boost::system::error_code& ec) {
+        self->writing_ = false;
+        if (ec || self->core_->closed) {
+          self->OnWritten(ec ? ec : asio::error::operation_aborted);
+          return;
+        }
+        self->SendFile();
+      });
+      return;
+    }
+    // The file ended early or could not be read: the promised Content-Length
+    // cannot be kept, so the connection ends here.
+    log::Warn("http: response body file: {}", n == 0 ? "shorter than its length" : std::strerror(errno));
+    Close();
+    OnWritten(asio::error::connection_aborted);
+    return;
+  }
+  OnWritten({});
 }
 
 void Session::OnWritten(const boost::system::error_code& ec) {
   std::string().swap(body_);  // a large body's buffer is not kept for the connection's life
+  file_.reset();
   if (ec || core_->closed) return;
   if (!keep_alive_) {
     Linger();

@@ -11,6 +11,8 @@
 #include <atomic>
 #include <future>
 
+#include <fmt/format.h>
+
 namespace nimbus::http {
 namespace {
 
@@ -127,6 +129,61 @@ TEST_F(ServerTest, ABodyLargerThanTheSocketBufferIsWrittenWhole) {
   EXPECT_EQ(got.substr(got.size() - big.size()), big);
   c.Send("GET / HTTP/1.1\r\nHost: h\r\n\r\n");
   EXPECT_EQ(c.ReadResponse().size(), got.size());
+}
+
+// A file of `size` bytes whose byte i is 'a' + i % 26, unlinked at once.
+UniqueFd PatternFile(size_t size) {
+  char name[] = "/tmp/nimbus-http-test-XXXXXX";
+  UniqueFd fd(::mkstemp(name));
+  ::unlink(name);
+  std::string data(size, '\0');
+  for (size_t i = 0; i < size; ++i) data[i] = static_cast<char>('a' + i % 26);
+  EXPECT_EQ(::write(fd.get(), data.data(), data.size()), static_cast<ssize_t>(size));
+  return fd;
+}
+
+TEST_F(ServerTest, AFileBodyIsSentFromItsOffsetForItsLengthAndTheConnectionIsReused) {
+  // 20 MiB: more than the socket buffer and more than one turn of the reactor.
+  const size_t size = 20 << 20;
+  uint16_t port = StartListener([&](Request&& r, Responder resp) {
+    Response response;
+    response.file = std::make_shared<FileBody>();
+    response.file->fd = PatternFile(size);
+    response.file->offset = r.target == "/tail" ? size - 30 : 3;
+    response.file->length = r.target == "/tail" ? 30 : size - 3;
+    resp.Respond(std::move(response));
+  });
+  RawClient c(port);
+  c.Send("GET /all HTTP/1.1\r\nHost: h\r\n\r\n");
+  std::string got = c.ReadResponse();
+  EXPECT_NE(got.find(fmt::format("Content-Length: {}\r\n", size - 3)), std::string::npos);
+  const std::string body = got.substr(got.find("\r\n\r\n") + 4);
+  ASSERT_EQ(body.size(), size - 3);
+  EXPECT_EQ(body.substr(0, 4), "defg");
+  for (size_t i = 0; i < body.size(); i += 4099) {
+    ASSERT_EQ(body[i], static_cast<char>('a' + (i + 3) % 26)) << "byte " << i;
+  }
+  c.Send("GET /tail HTTP/1.1\r\nHost: h\r\n\r\n");
+  std::string tail = c.ReadResponse();
+  std::string expected;
+  for (size_t i = size - 30; i < size; ++i) expected.push_back(static_cast<char>('a' + i % 26));
+  EXPECT_TRUE(tail.ends_with("Content-Length: 30\r\n\r\n" + expected)) << tail;
+}
+
+TEST_F(ServerTest, AFileShorterThanItsLengthEndsTheConnection) {
+  uint16_t port = StartListener([&](Request&&, Responder resp) {
+    Response response;
+    response.file = std::make_shared<FileBody>();
+    response.file->fd = PatternFile(100);
+    response.file->length = 1000;
+    resp.Respond(std::move(response));
+  });
+  RawClient c(port);
+  c.Send("GET / HTTP/1.1\r\nHost: h\r\n\r\n");
+  std::string got = c.ReadResponse();  // returns what came before the end
+  EXPECT_NE(got.find("Content-Length: 1000\r\n"), std::string::npos);
+  EXPECT_EQ(got.size() - (got.find("\r\n\r\n") + 4), 100u) << "the bytes it has, then the end";
+  EXPECT_TRUE(c.PeerClosed());
 }
 
 TEST_F(ServerTest, TheHandlerGetsMethodTargetHeadersInOrderWithDuplicatesAndBody) {

@@ -90,13 +90,6 @@ ObjectInfo ReadObjectRow(const storage::Statement& st) {
   return o;
 }
 
-std::string Md5Hex(std::string_view data) {
-  unsigned char digest[EVP_MAX_MD_SIZE];
-  unsigned int len = 0;
-  EVP_Digest(data.data(), data.size(), digest, &len, EVP_md5(), nullptr);
-  return HexEncode(std::string_view(reinterpret_cast<const char*>(digest), len));
-}
-
 bool IsIpv4(std::string_view s) {
   int dots = 0;
   for (char c : s) {
@@ -177,23 +170,64 @@ Status ObjectStore::SweepOrphans() {
 
 fs::path ObjectStore::PathOf(const std::string& file) const { return root_ / "objects" / file; }
 
+namespace {
+
+Status WriteAll(int fd, std::string_view body, const fs::path& path) {
+  while (!body.empty()) {
+    ssize_t n = ::write(fd, body.data(), body.size());
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return ErrnoStatus(fmt::format("s3: write {}", path.string()));
+    body.remove_prefix(static_cast<size_t>(n));
+  }
+  return Status::Ok();
+}
+
+// Appends the whole file `from` to `fd` in the kernel (copy_file_range), so a
+// multipart object is assembled without passing through memory.
+Status AppendFile(int fd, const fs::path& from, const fs::path& to) {
+  int in = ::open(from.c_str(), O_RDONLY | O_CLOEXEC);
+  if (in < 0) return ErrnoStatus(fmt::format("s3: open {}", from.string()));
+  Status st;
+  while (true) {
+    ssize_t n = ::copy_file_range(in, nullptr, fd, nullptr, 1 << 30, 0);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0 && (errno == EXDEV || errno == EINVAL || errno == ENOSYS || errno == EOPNOTSUPP)) {
+      // A file system without copy_file_range: through a buffer instead.
+      std::string buffer(1 << 20, '\0');
+      n = ::read(in, buffer.data(), buffer.size());
+      if (n > 0) {
+        st = WriteAll(fd, std::string_view(buffer.data(), static_cast<size_t>(n)), to);
+        if (!st.ok()) break;
+        continue;
+      }
+      if (n < 0 && errno == EINTR) continue;
+    }
+    if (n < 0) {
+      st = ErrnoStatus(fmt::format("s3: copy {} to {}", from.string(), to.string()));
+      break;
+    }
+    if (n == 0) break;
+  }
+  ::close(in);
+  return st;
+}
+
+}  // namespace
+
 Result<std::string> ObjectStore::WriteFile(std::string_view body) const {
+  return WriteFileWith([&](int fd, const fs::path& path) { return WriteAll(fd, body, path); });
+}
+
+Result<std::string> ObjectStore::WriteFileWith(const std::function<Status(int, const fs::path&)>& fill) const {
   const std::string id = RandomHex32();
   const std::string file = id.substr(0, 2) + "/" + id;
   const fs::path tmp = root_ / "tmp" / id;
   int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
   if (fd < 0) return ErrnoStatus(fmt::format("s3: create {}", tmp.string()));
-  std::string_view rest = body;
-  while (!rest.empty()) {
-    ssize_t n = ::write(fd, rest.data(), rest.size());
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) {
-      Status st = ErrnoStatus(fmt::format("s3: write {}", tmp.string()));
-      ::close(fd);
-      ::unlink(tmp.c_str());
-      return st;
-    }
-    rest.remove_prefix(static_cast<size_t>(n));
+  if (Status st = fill(fd, tmp); !st.ok()) {
+    ::close(fd);
+    ::unlink(tmp.c_str());
+    return st;
   }
   if (::fsync(fd) != 0) {
     Status st = ErrnoStatus(fmt::format("s3: fsync {}", tmp.string()));
@@ -302,13 +336,18 @@ Result<ObjectInfo> ObjectStore::Put(const std::string& bucket, const std::string
   o.key = key;
   o.size = body.size();
   o.etag = Md5Hex(body);
+  // The bytes are durable before any row points at them.
+  NIMBUS_ASSIGN_OR_RETURN(o.file, WriteFile(body));
+  return Commit(bucket, std::move(o), options);
+}
+
+Result<ObjectInfo> ObjectStore::Commit(const std::string& bucket, ObjectInfo o, const PutOptions& options) {
+  const std::string& key = o.key;
   o.content_type = options.content_type;
   o.metadata = options.metadata;
   o.headers = options.headers;
   o.checksum_algorithm = options.checksum_algorithm;
   o.checksum = options.checksum;
-  // The bytes are durable before any row points at them.
-  NIMBUS_ASSIGN_OR_RETURN(o.file, WriteFile(body));
   const int64_t now = NowMillis();
   o.last_modified = FromMillis(now);
   std::string replaced;
@@ -362,36 +401,71 @@ Result<ObjectInfo> ObjectStore::Head(const std::string& bucket, const std::strin
   return NotFound(fmt::format("key {}", key));
 }
 
-Result<std::pair<ObjectInfo, std::string>> ObjectStore::Get(const std::string& bucket,
-                                                            const std::string& key, uint64_t offset,
-                                                            std::optional<uint64_t> length) {
+Result<std::pair<ObjectInfo, UniqueFd>> ObjectStore::OpenObject(const std::string& bucket,
+                                                               const std::string& key) {
   // A concurrent overwrite or delete may remove the file between reading the
-  // row and opening it: read the row again.
+  // row and opening it: read the row again. An open file stays readable.
   for (int attempt = 0; attempt < 5; ++attempt) {
     NIMBUS_ASSIGN_OR_RETURN(ObjectInfo o, Head(bucket, key));
     const fs::path path = PathOf(o.file);
-    int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-    if (fd < 0 && errno == ENOENT) continue;
-    if (fd < 0) return ErrnoStatus(fmt::format("s3: open {}", path.string()));
-    uint64_t start = std::min(offset, o.size);
-    uint64_t n = std::min(length.value_or(o.size), o.size - start);
-    std::string data(n, '\0');
-    size_t got = 0;
-    while (got < n) {
-      ssize_t r = ::pread(fd, data.data() + got, n - got, static_cast<off_t>(start + got));
-      if (r < 0 && errno == EINTR) continue;
-      if (r <= 0) {
-        Status st = r < 0 ? ErrnoStatus(fmt::format("s3: read {}", path.string()))
-                          : Internal(fmt::format("s3: {} is shorter than its {} bytes", path.string(), o.size));
-        ::close(fd);
-        return st;
-      }
-      got += static_cast<size_t>(r);
-    }
-    ::close(fd);
-    return std::make_pair(std::move(o), std::move(data));
+    UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+    if (!fd && errno == ENOENT) continue;
+    if (!fd) return ErrnoStatus(fmt::format("s3: open {}", path.string()));
+    return std::make_pair(std::move(o), std::move(fd));
   }
   return Status(Code::kUnavailable, fmt::format("s3: {} changed while being read", key));
+}
+
+Result<std::pair<ObjectInfo, std::string>> ObjectStore::Get(const std::string& bucket,
+                                                            const std::string& key, uint64_t offset,
+                                                            std::optional<uint64_t> length) {
+  NIMBUS_ASSIGN_OR_RETURN(auto opened, OpenObject(bucket, key));
+  auto& [o, fd] = opened;
+  const uint64_t start = std::min(offset, o.size);
+  const uint64_t n = std::min(length.value_or(o.size), o.size - start);
+  std::string data(n, '\0');
+  size_t got = 0;
+  while (got < n) {
+    ssize_t r = ::pread(fd.get(), data.data() + got, n - got, static_cast<off_t>(start + got));
+    if (r < 0 && errno == EINTR) continue;
+    if (r < 0) return ErrnoStatus(fmt::format("s3: read {}", PathOf(o.file).string()));
+    if (r == 0) return Internal(fmt::format("s3: {} is shorter than its {} bytes", PathOf(o.file).string(), o.size));
+    got += static_cast<size_t>(r);
+  }
+  return std::make_pair(std::move(o), std::move(data));
+}
+
+Result<ObjectInfo> ObjectStore::Copy(const std::string& bucket, const std::string& key, const ObjectInfo& source,
+                                     int source_fd, const PutOptions& options) {
+  {
+    MutexLock l(store_mu_);
+    NIMBUS_ASSIGN_OR_RETURN(bool exists, BucketExists(bucket));
+    if (!exists) return NotFound(fmt::format("bucket {}", bucket));
+  }
+  // Through a buffer rather than copy_file_range: the copy's ETag is the MD5 of
+  // its bytes (a copied multipart object gets a plain one, as in S3).
+  Hasher md5(DigestAlgorithm::kMd5);
+  ObjectInfo o;
+  o.key = key;
+  o.size = source.size;
+  NIMBUS_ASSIGN_OR_RETURN(o.file, WriteFileWith([&](int fd, const fs::path& path) -> Status {
+    std::string buffer(std::min<uint64_t>(source.size, 1 << 20), '\0');
+    uint64_t done = 0;
+    while (done < source.size) {
+      ssize_t r = ::pread(source_fd, buffer.data(), std::min<uint64_t>(buffer.size(), source.size - done),
+                          static_cast<off_t>(done));
+      if (r < 0 && errno == EINTR) continue;
+      if (r < 0) return ErrnoStatus(fmt::format("s3: read {}", PathOf(source.file).string()));
+      if (r == 0) return Internal(fmt::format("s3: {} is shorter than its {} bytes", PathOf(source.file).string(), source.size));
+      std::string_view chunk(buffer.data(), static_cast<size_t>(r));
+      md5.Update(chunk);
+      NIMBUS_RETURN_IF_ERROR(WriteAll(fd, chunk, path));
+      done += static_cast<uint64_t>(r);
+    }
+    return Status::Ok();
+  }));
+  o.etag = HexEncode(md5.Finish());
+  return Commit(bucket, std::move(o), options);
 }
 
 Status ObjectStore::SetNotification(const std::string& bucket, const std::string& config) {
@@ -637,32 +711,27 @@ Result<ObjectInfo> ObjectStore::CompleteUpload(const std::string& bucket, const 
     }
     chosen.push_back(&*it);
   }
-  // The object: the parts' bytes in order, written like any object.
-  std::string body;
+  // The object: the parts' files copied in order into a new file, committed like
+  // any object. S3's multipart ETag: the MD5 of the parts' MD5s, and the part count.
   std::string digests;
+  ObjectInfo o;
+  o.key = upload.first;
   for (const UploadPart* p : chosen) {
-    std::ifstream in(PathOf(p->file), std::ios::binary);
-    if (!in) return Internal(fmt::format("s3: part {} of upload {} is missing its file", p->number, upload_id));
-    body.append(std::istreambuf_iterator<char>(in), {});
     digests += HexBytes(p->etag);
+    o.size += p->size;
   }
-  PutOptions options = DecodeOptions(upload.second);
-  NIMBUS_ASSIGN_OR_RETURN(ObjectInfo o, Put(bucket, upload.first, body, options));
-  // S3's multipart ETag: the MD5 of the parts' MD5s, and the part count.
-  const std::string etag = fmt::format("{}-{}", Md5Hex(digests), chosen.size());
-  {
-    MutexLock l(store_mu_);
-    NIMBUS_RETURN_IF_ERROR(storage::InTransaction(*store_, [&]() -> Status {
-      NIMBUS_ASSIGN_OR_RETURN(auto st, store_->Prepare("UPDATE objects SET etag = ? WHERE bucket = ? AND key = ? AND file = ?"));
-      NIMBUS_RETURN_IF_ERROR(st.BindText(1, etag));
-      NIMBUS_RETURN_IF_ERROR(st.BindText(2, bucket));
-      NIMBUS_RETURN_IF_ERROR(st.BindText(3, upload.first));
-      NIMBUS_RETURN_IF_ERROR(st.BindText(4, o.file));
-      NIMBUS_RETURN_IF_ERROR(st.Run());
-      return Status::Ok();
-    }));
-  }
-  o.etag = etag;
+  o.etag = fmt::format("{}-{}", Md5Hex(digests), chosen.size());
+  NIMBUS_ASSIGN_OR_RETURN(o.file, WriteFileWith([&](int fd, const fs::path& path) -> Status {
+    for (const UploadPart* p : chosen) {
+      Status st = AppendFile(fd, PathOf(p->file), path);
+      if (st.code() == Code::kNotFound) {
+        return Internal(fmt::format("s3: part {} of upload {} is missing its file", p->number, upload_id));
+      }
+      NIMBUS_RETURN_IF_ERROR(st);
+    }
+    return Status::Ok();
+  }));
+  NIMBUS_ASSIGN_OR_RETURN(o, Commit(bucket, std::move(o), DecodeOptions(upload.second)));
   NIMBUS_RETURN_IF_ERROR(AbortUpload(bucket, upload_id));
   return o;
 }

@@ -13,6 +13,7 @@
 #include <chrono>
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -21,6 +22,7 @@
 
 #include "base/status.h"
 #include "base/thread_annotations.h"
+#include "base/unique_fd.h"
 #include "storage/store.h"
 
 namespace nimbus::s3 {
@@ -126,6 +128,13 @@ class ObjectStore {
   Result<std::pair<ObjectInfo, std::string>> Get(const std::string& bucket, const std::string& key,
                                                  uint64_t offset = 0,
                                                  std::optional<uint64_t> length = std::nullopt);
+  // The object and its file, open for reading: it stays readable if the object
+  // is replaced or deleted meanwhile.
+  Result<std::pair<ObjectInfo, UniqueFd>> OpenObject(const std::string& bucket, const std::string& key);
+  // Stores a copy of `source` (open as `source_fd`, from OpenObject) as `key`,
+  // with `options`' metadata; streamed, never whole in memory.
+  Result<ObjectInfo> Copy(const std::string& bucket, const std::string& key, const ObjectInfo& source,
+                          int source_fd, const PutOptions& options);
   // Deleting a missing key succeeds (as S3 does): true when an object was
   // removed. A missing bucket is kNotFound.
   Result<bool> Delete(const std::string& bucket, const std::string& key);
@@ -152,7 +161,13 @@ class ObjectStore {
   Result<bool> BucketExists(const std::string& name) NIMBUS_REQUIRES(store_mu_);
   Result<std::optional<ObjectInfo>> LoadObject(const std::string& bucket, const std::string& key)
       NIMBUS_REQUIRES(store_mu_);
+  // Writes a new object file durably (fsync'd, renamed into place) and returns
+  // its name; `fill` writes the bytes to the open temporary file.
   Result<std::string> WriteFile(std::string_view body) const;
+  Result<std::string> WriteFileWith(const std::function<Status(int fd, const std::filesystem::path&)>& fill) const;
+  // Points `o.key` at `o.file` (written by WriteFile*), with `options`' metadata
+  // and conditions; the file is removed if that fails.
+  Result<ObjectInfo> Commit(const std::string& bucket, ObjectInfo o, const PutOptions& options);
   void RemoveFile(const std::string& file) const;
   std::filesystem::path PathOf(const std::string& file) const;
   Status SweepOrphans();

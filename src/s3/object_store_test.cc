@@ -161,6 +161,7 @@ TEST_F(ObjectStoreTest, AMultipartUploadAssemblesItsPartsWithS3sEtag) {
   auto done = store_->CompleteUpload("bucket", *id, {{1, *e1}, {2, *e2}});
   ASSERT_TRUE(done.has_value()) << done.error().ToString();
   EXPECT_TRUE(done->etag.ends_with("-2")) << done->etag;
+  EXPECT_EQ(done->size, first.size() + 4);
   auto got = store_->Get("bucket", "big");
   ASSERT_TRUE(got.has_value());
   EXPECT_EQ(got->second, first + "tail");

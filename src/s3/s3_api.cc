@@ -1,8 +1,11 @@
 #include "s3/s3_api.h"
 
+#include <fcntl.h>
 #include <openssl/evp.h>
+#include <unistd.h>
 
 #include <cctype>
+#include <cerrno>
 #include <ctime>
 #include <memory>
 
@@ -480,7 +483,7 @@ http::Response CopyObject(const Call& c, ObjectStore& store, std::string_view so
                    "without changing the object's metadata, storage class, website redirect "
                    "location or encryption attributes.");
   }
-  auto got = store.Get(source_call.bucket, source_call.key);
+  auto got = store.OpenObject(source_call.bucket, source_call.key);
   if (!got.has_value()) return source_call.FromStatus(got.error());
   const ObjectInfo& from = got->first;
   PutOptions options;
@@ -493,7 +496,7 @@ http::Response CopyObject(const Call& c, ObjectStore& store, std::string_view so
   }
   options.checksum_algorithm = from.checksum_algorithm;
   options.checksum = from.checksum;
-  auto o = store.Put(c.bucket, c.key, got->second, options);
+  auto o = store.Copy(c.bucket, c.key, from, got->second.get(), options);
   if (!o.has_value()) return c.FromStatus(o.error());
   Notify(c, store, "ObjectCreated:Copy", c.key, &*o);
   return c.Xml(200, fmt::format("<CopyObjectResult{}><LastModified>{}</LastModified>"
@@ -538,6 +541,10 @@ std::optional<ByteRange> ParseRange(std::string_view h) {
   }
   return r;
 }
+
+// Bodies from this size up are sent from the object's file (sendfile); smaller
+// ones are read and sent with the head in one write.
+constexpr uint64_t kSendFileFrom = 64 * 1024;
 
 http::Response GetObject(const Call& c, ObjectStore& store) {
   const bool checksum_mode =
@@ -594,12 +601,27 @@ http::Response GetObject(const Call& c, ObjectStore& store) {
   http::Response r;
   ObjectInfo info = *head;
   if (!c.head) {
-    auto got = store.Get(c.bucket, c.key, first, count);
-    if (!got.has_value()) return c.FromStatus(got.error());
-    info = std::move(got->first);
+    auto opened = store.OpenObject(c.bucket, c.key);
+    if (!opened.has_value()) return c.FromStatus(opened.error());
+    info = std::move(opened->first);
     // The object may have been replaced since the Head: answer for what was read.
     if (info.size != size) return GetObject(c, store);
-    r.body = std::move(got->second);
+    UniqueFd fd = std::move(opened->second);
+    if (count >= kSendFileFrom) {
+      // Sent from the file by the HTTP server, never whole in memory; read ahead
+      // here, on the blocking pool, so the reactor's sendfile finds it cached.
+      ::posix_fadvise(fd.get(), static_cast<off_t>(first), static_cast<off_t>(count), POSIX_FADV_WILLNEED);
+      r.file = std::make_shared<http::FileBody>(http::FileBody{std::move(fd), first, count});
+    } else {
+      r.body.resize(count);
+      size_t got = 0;
+      while (got < count) {
+        ssize_t n = ::pread(fd.get(), r.body.data() + got, count - got, static_cast<off_t>(first + got));
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) return c.FromStatus(Internal(fmt::format("s3: reading {}/{} failed", c.bucket, c.key)));
+        got += static_cast<size_t>(n);
+      }
+    }
   } else {
     r.head_content_length = count;
   }

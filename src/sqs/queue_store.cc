@@ -150,13 +150,6 @@ Message ReadMessage(const storage::Statement& st) {
 
 }  // namespace
 
-std::string Md5Hex(std::string_view data) {
-  unsigned char digest[EVP_MAX_MD_SIZE];
-  unsigned int len = 0;
-  EVP_Digest(data.data(), data.size(), digest, &len, EVP_md5(), nullptr);
-  return HexEncode(std::string_view(reinterpret_cast<const char*>(digest), len));
-}
-
 std::string Md5OfMessageAttributes(const MessageAttributes& attributes) {
   if (attributes.empty()) return "";
   std::string buf;

@@ -39,7 +39,6 @@ using MessageAttributes = std::map<std::string, MessageAttributeValue>;
 // data type, a transport byte (1 string, 2 binary) and the value, each string
 // preceded by its 4-byte big-endian length. Hex; "" for no attributes.
 std::string Md5OfMessageAttributes(const MessageAttributes& attributes);
-std::string Md5Hex(std::string_view data);
 
 struct QueueInfo {
   std::string name;

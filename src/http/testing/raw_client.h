@@ -34,22 +34,22 @@ class RawClient {
   std::string ReadResponse() {
     std::string got = std::move(pending_);
     pending_.clear();
-    char buf[4096];
+    std::string buf(64 * 1024, '\0');
+    size_t hdr_end = std::string::npos, cl = 0;
     for (;;) {
-      size_t hdr_end = got.find("\r\n\r\n");
-      if (hdr_end != std::string::npos) {
-        size_t cl = 0;
+      if (hdr_end == std::string::npos) {
+        hdr_end = got.find("\r\n\r\n");
         auto p = got.find("Content-Length: ");
-        if (p != std::string::npos && p < hdr_end) cl = std::stoul(got.substr(p + 16));
-        if (got.size() >= hdr_end + 4 + cl) {
-          std::string r = got.substr(0, hdr_end + 4 + cl);
-          pending_ = got.substr(hdr_end + 4 + cl);
-          return r;
-        }
+        if (hdr_end != std::string::npos && p != std::string::npos && p < hdr_end) cl = std::stoul(got.substr(p + 16));
       }
-      ssize_t n = read(fd_, buf, sizeof buf);
+      if (hdr_end != std::string::npos && got.size() >= hdr_end + 4 + cl) {
+        std::string r = got.substr(0, hdr_end + 4 + cl);
+        pending_ = got.substr(hdr_end + 4 + cl);
+        return r;
+      }
+      ssize_t n = read(fd_, buf.data(), buf.size());
       if (n <= 0) return got;
-      got.append(buf, n);
+      got.append(buf.data(), static_cast<size_t>(n));
     }
   }
   // True if the server closed the connection.

@@ -2,7 +2,8 @@
 // CreateMultipartUpload, UploadPart, ListParts, ListMultipartUploads,
 // CompleteMultipartUpload (S3's "<md5 of md5s>-<parts>" ETag) and AbortMultipartUpload,
 // with S3's errors for parts out of order, unknown parts, parts under 5 MiB and unknown
-// uploads.
+// uploads. Objects larger than a request can be assembled, read back and copied
+// without the daemon holding them in memory.
 import { describe, it, before } from 'node:test';
 import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
@@ -17,7 +18,9 @@ import {
   AbortMultipartUploadCommand,
   GetObjectCommand,
   HeadObjectCommand,
+  CopyObjectCommand,
 } from '@aws-sdk/client-s3';
+import fs from 'node:fs';
 import { useNimbus, withLogs, SKIP_NO_BINARY, REGION, CREDENTIALS, RUN_ID } from '../lib/nimbus.mjs';
 import { expectServiceError } from '../lib/lambda.mjs';
 
@@ -76,5 +79,62 @@ describe('S3 multipart uploads', { skip: SKIP_NO_BINARY }, () => {
     await s3.send(new AbortMultipartUploadCommand({ Bucket, Key, UploadId }));
     await expectServiceError(() => s3.send(new UploadPartCommand({ Bucket, Key, UploadId, PartNumber: 3, Body: 'x' })), { name: 'NoSuchUpload', status: 404 });
     await expectServiceError(() => s3.send(new HeadObjectCommand({ Bucket, Key })), { status: 404 });
+  }));
+
+  // The daemon's peak resident memory from here on: writing 5 to clear_refs resets
+  // VmHWM (root only, as CI runs; skipped otherwise with the reason).
+  const resetPeak = () => fs.writeFileSync(`/proc/${box.nimbus.pid}/clear_refs`, '5');
+  const peakMiB = () => Number(/VmHWM:\s+(\d+) kB/.exec(fs.readFileSync(`/proc/${box.nimbus.pid}/status`, 'utf8'))[1]) / 1024;
+  const canResetPeak = process.getuid?.() === 0 ? false : 'resetting a process\'s peak RSS (clear_refs) needs root';
+
+  it('a 160 MiB object is assembled, read whole and by range, and copied, in little daemon memory', { skip: canResetPeak, timeout: 120000 }, t(async () => {
+    const Key = 'huge/object.bin';
+    const partSize = 8 * MiB; // the AWS CLI's part size
+    const count = 20;
+    const { UploadId } = await s3.send(new CreateMultipartUploadCommand({ Bucket, Key }));
+    const whole = crypto.createHash('md5');
+    const partMd5s = [];
+    const Parts = [];
+    for (let i = 0; i < count; i++) {
+      const body = Buffer.alloc(partSize, i + 1);
+      body.writeUInt32BE(i, 0);
+      whole.update(body);
+      partMd5s.push(md5(body));
+      const r = await s3.send(new UploadPartCommand({ Bucket, Key, UploadId, PartNumber: i + 1, Body: body }));
+      Parts.push({ ETag: r.ETag, PartNumber: i + 1 });
+    }
+    const size = partSize * count;
+    resetPeak();
+    const before = peakMiB();
+    const done = await s3.send(new CompleteMultipartUploadCommand({ Bucket, Key, UploadId, MultipartUpload: { Parts } }));
+    assert.equal(done.ETag, `"${md5(Buffer.concat(partMd5s)).toString('hex')}-${count}"`);
+
+    const got = await s3.send(new GetObjectCommand({ Bucket, Key }));
+    assert.equal(got.ContentLength, size);
+    const read = crypto.createHash('md5');
+    let bytes = 0;
+    for await (const chunk of got.Body) {
+      read.update(chunk);
+      bytes += chunk.length;
+    }
+    assert.equal(bytes, size);
+    const wholeMd5 = whole.digest('hex');
+    assert.equal(read.digest('hex'), wholeMd5);
+
+    // A range across the boundary of parts 10 and 11.
+    const start = 10 * partSize - 3;
+    const ranged = await s3.send(new GetObjectCommand({ Bucket, Key, Range: `bytes=${start}-${start + 9}` }));
+    assert.equal(ranged.ContentRange, `bytes ${start}-${start + 9}/${size}`);
+    const slice = Buffer.from(await ranged.Body.transformToByteArray());
+    assert.deepEqual([...slice], [10, 10, 10, 0, 0, 0, 10, 11, 11, 11]);
+
+    // A copy of a multipart object gets the MD5 of its bytes as its ETag, as in S3.
+    const copied = await s3.send(new CopyObjectCommand({ Bucket, Key: 'huge/copy.bin', CopySource: `${Bucket}/${Key}` }));
+    assert.equal(copied.CopyObjectResult.ETag, `"${wholeMd5}"`);
+    const head = await s3.send(new HeadObjectCommand({ Bucket, Key: 'huge/copy.bin' }));
+    assert.equal(head.ContentLength, size);
+
+    const grew = peakMiB() - before;
+    assert.ok(grew < 48, `the daemon's peak RSS grew by ${grew.toFixed(1)} MiB while completing, reading and copying a ${size / MiB} MiB object`);
   }));
 });
