@@ -11,6 +11,7 @@
 #include "base/encoding.h"
 #include "base/log.h"
 #include "control/function_name.h"
+#include "dynamodb/dynamodb_api.h"
 
 namespace nimbus::esm {
 namespace {
@@ -22,6 +23,9 @@ constexpr std::string_view kPrefix = "/2015-03-31/event-source-mappings";
 // Persisted format: released migrations are never edited. `config`: EncodeMapping().
 const std::vector<storage::Migration> kMigrations = {
     {1, "CREATE TABLE mappings (uuid TEXT PRIMARY KEY, config TEXT NOT NULL);"},
+    // A stream mapping's lanes: the last sequence number each has handled.
+    {2, "CREATE TABLE checkpoints (uuid TEXT NOT NULL, lane INTEGER NOT NULL, seq INTEGER NOT NULL, "
+        "PRIMARY KEY (uuid, lane));"},
 };
 
 // How often an idle mapping polls its queue (a send to it wakes it at once).
@@ -40,6 +44,15 @@ json::object EncodeMapping(const Mapping& m) {
                  {"report_item_failures", m.report_item_failures},
                  {"last_modified", m.last_modified}};
   if (m.max_concurrency) o["max_concurrency"] = *m.max_concurrency;
+  if (m.is_stream()) {
+    o["starting_position"] = m.starting_position;
+    o["starting_timestamp"] = m.starting_timestamp;
+    o["max_retry_attempts"] = m.max_retry_attempts;
+    o["max_record_age_s"] = m.max_record_age_s;
+    o["bisect"] = m.bisect;
+    o["parallelization"] = m.parallelization;
+    o["on_failure"] = m.on_failure;
+  }
   return o;
 }
 
@@ -68,6 +81,13 @@ std::optional<Mapping> DecodeMapping(const std::string& text) {
   }
   if (o.if_contains("max_concurrency")) m.max_concurrency = static_cast<int>(num("max_concurrency", 0));
   if (const auto* t = o.if_contains("last_modified"); t && t->is_double()) m.last_modified = t->as_double();
+  m.starting_position = str("starting_position");
+  if (const auto* t = o.if_contains("starting_timestamp"); t && t->is_number()) m.starting_timestamp = t->to_number<double>();
+  m.max_retry_attempts = static_cast<int>(num("max_retry_attempts", -1));
+  m.max_record_age_s = static_cast<int>(num("max_record_age_s", -1));
+  if (const auto* b = o.if_contains("bisect"); b && b->is_bool()) m.bisect = b->as_bool();
+  m.parallelization = static_cast<int>(num("parallelization", 1));
+  m.on_failure = str("on_failure");
   if (m.uuid.empty()) return std::nullopt;
   return m;
 }
@@ -89,6 +109,16 @@ json::object ToApi(const Mapping& m, std::string_view state, const control::Regi
        fmt::format("arn:aws:lambda:{}:{}:event-source-mapping:{}", region.name, region.account_id, m.uuid)},
   };
   if (m.max_concurrency) o["ScalingConfig"] = json::object{{"MaximumConcurrency", *m.max_concurrency}};
+  if (m.is_stream()) {
+    o["StartingPosition"] = m.starting_position;
+    if (m.starting_position == "AT_TIMESTAMP") o["StartingPositionTimestamp"] = m.starting_timestamp;
+    o["MaximumRetryAttempts"] = m.max_retry_attempts;
+    o["MaximumRecordAgeInSeconds"] = m.max_record_age_s;
+    o["BisectBatchOnFunctionError"] = m.bisect;
+    o["ParallelizationFactor"] = m.parallelization;
+    o["DestinationConfig"] = json::object{
+        {"OnFailure", m.on_failure.empty() ? json::object{} : json::object{{"Destination", m.on_failure}}}};
+  }
   return o;
 }
 
@@ -271,11 +301,43 @@ http::Response EventSourceMappings::HandleSync(const http::Request& request, std
       if (*w < 0 || *w > 300) return Error(InvalidParameter("MaximumBatchingWindowInSeconds must be 0 to 300"));
       m.window_s = static_cast<int>(*w);
     }
-    if (m.batch_size > 10 && m.window_s == 0) {
+    if (!m.is_stream() && m.batch_size > 10 && m.window_s == 0) {
       return Error(InvalidParameter("Maximum batch window in seconds must be greater than 0 if maximum batch "
                                     "size is greater than 10"));
     }
     if (const auto* e = body.if_contains("Enabled"); e && e->is_bool()) m.enabled = e->as_bool();
+    if (m.is_stream()) {
+      if (auto r = get_int("MaximumRetryAttempts")) {
+        if (*r < -1 || *r > 10000) return Error(InvalidParameter("MaximumRetryAttempts must be -1 to 10000"));
+        m.max_retry_attempts = static_cast<int>(*r);
+      }
+      if (auto a = get_int("MaximumRecordAgeInSeconds")) {
+        if (*a != -1 && (*a < 60 || *a > 604800)) {
+          return Error(InvalidParameter("MaximumRecordAgeInSeconds must be -1 or 60 to 604800"));
+        }
+        m.max_record_age_s = static_cast<int>(*a);
+      }
+      if (const auto* b = body.if_contains("BisectBatchOnFunctionError"); b && b->is_bool()) m.bisect = b->as_bool();
+      if (auto f = get_int("ParallelizationFactor")) {
+        if (*f < 1 || *f > 10) {
+          return Error(InvalidParameter(fmt::format("1 validation error detected: Value '{}' at 'parallelizationFactor' "
+                                                    "failed to satisfy constraint: Member must have value less than or "
+                                                    "equal to 10", *f)));
+        }
+        m.parallelization = static_cast<int>(*f);
+      }
+      if (const auto* d = body.if_contains("DestinationConfig"); d && d->is_object()) {
+        const json::value* f = d->as_object().if_contains("OnFailure");
+        const json::value* dest = f && f->is_object() ? f->as_object().if_contains("Destination") : nullptr;
+        if (dest && dest->is_string()) {
+          std::string arn(dest->as_string());
+          if (!arn.empty() && QueueOfArn(arn, deps_.region).empty()) {
+            return Error(InvalidParameter("Nimbus sends a stream mapping's failures to SQS queues of this region and account"));
+          }
+          m.on_failure = arn;
+        }
+      }
+    }
     if (const auto* t = body.if_contains("FunctionResponseTypes"); t && t->is_array()) {
       m.report_item_failures = false;
       for (const auto& x : t->as_array()) {
@@ -304,6 +366,45 @@ http::Response EventSourceMappings::HandleSync(const http::Request& request, std
     if (!source) return Error(InvalidParameter("Unrecognized event source, must be kafka or specify EventSourceArn"));
     auto f = deps_.registry.Resolve(*function);
     if (!f.has_value()) return Error(api::ToApiError(f.error()));
+    auto ref = control::ParseFunctionRef(*function);
+    std::string arn = control::FunctionArn(deps_.region, (*f)->config.name);
+    if (source->starts_with("arn:aws:dynamodb:")) {
+      auto stream = dynamodb::ParseStreamArn(*source);
+      auto def = stream && deps_.tables ? deps_.tables->GetTable(stream->first) : Result<dynamodb::TableDef>(NotFound("table"));
+      if (!stream || !def.has_value() || def->stream_label != stream->second || !def->stream_enabled) {
+        return Error(InvalidParameter(fmt::format("Stream not found: {}", *source)));
+      }
+      auto position = get_str("StartingPosition");
+      if (!position) return Error(InvalidParameter("StartingPosition is required for a DynamoDB stream event source"));
+      if (*position != "TRIM_HORIZON" && *position != "LATEST" && *position != "AT_TIMESTAMP") {
+        return Error(InvalidParameter(fmt::format("1 validation error detected: Value '{}' at 'startingPosition' failed "
+                                                  "to satisfy constraint: Member must satisfy enum value set: "
+                                                  "[LATEST, AT_TIMESTAMP, TRIM_HORIZON]", *position)));
+      }
+      for (const auto& m : *all) {
+        if (m.source_arn == *source && m.function_arn == arn) {
+          return Error(api::ApiError{409, "ResourceConflictException",
+                                     fmt::format("The event source arn (\" {} \") and function (\" {} \") provided "
+                                                 "mapping already exists. Please update or delete the existing mapping "
+                                                 "with UUID {}", *source, (*f)->config.name, m.uuid)});
+        }
+      }
+      Mapping m;
+      m.uuid = NewUuid();
+      m.function_arn = arn;
+      m.source_arn = *source;
+      m.batch_size = 100;
+      m.starting_position = *position;
+      if (const auto* t = body.if_contains("StartingPositionTimestamp"); t && t->is_number()) {
+        m.starting_timestamp = t->to_number<double>();
+      }
+      if (auto error = apply_settings(m)) return std::move(*error);
+      Status st = InitCheckpoints(m);
+      if (st.ok()) st = Save(m);
+      if (!st.ok()) return Error(api::ToApiError(st));
+      *changed = m;
+      return JsonReply(202, ToApi(m, "Creating", deps_.region));
+    }
     const std::string queue = QueueOfArn(*source, deps_.region);
     if (queue.empty()) {
       return Error(InvalidParameter(fmt::format("Unrecognized event source {}: Nimbus maps SQS queues of this "
@@ -316,8 +417,6 @@ http::Response EventSourceMappings::HandleSync(const http::Request& request, std
                                                 "specified queue does not exist ({})",
                                                 *source)));
     }
-    auto ref = control::ParseFunctionRef(*function);
-    std::string arn = control::FunctionArn(deps_.region, (*f)->config.name);
     if (ref.has_value() && ref->qualifier && *ref->qualifier != "$LATEST") arn += ":" + *ref->qualifier;
     for (const auto& m : *all) {
       if (m.source_arn == *source && m.function_arn == arn) {
@@ -370,9 +469,12 @@ http::Response EventSourceMappings::HandleSync(const http::Request& request, std
     {
       MutexLock l(store_mu_);
       Status st = storage::InTransaction(*store_, [&]() -> Status {
-        NIMBUS_ASSIGN_OR_RETURN(auto del, store_->Prepare("DELETE FROM mappings WHERE uuid = ?"));
-        NIMBUS_RETURN_IF_ERROR(del.BindText(1, m->uuid));
-        return del.Run();
+        for (const char* sql : {"DELETE FROM mappings WHERE uuid = ?", "DELETE FROM checkpoints WHERE uuid = ?"}) {
+          NIMBUS_ASSIGN_OR_RETURN(auto del, store_->Prepare(sql));
+          NIMBUS_RETURN_IF_ERROR(del.BindText(1, m->uuid));
+          NIMBUS_RETURN_IF_ERROR(del.Run());
+        }
+        return Status::Ok();
       });
       if (!st.ok()) return Error(api::ToApiError(st));
     }
@@ -394,6 +496,7 @@ void EventSourceMappings::Stop() {
     p->timer.reset();
   }
   pollers_.clear();
+  while (!lanes_.empty()) StopLanes(lanes_.begin()->first);
 }
 
 void EventSourceMappings::Apply(std::optional<Mapping> changed, const std::string& deleted) {
@@ -405,10 +508,18 @@ void EventSourceMappings::Apply(std::optional<Mapping> changed, const std::strin
     it->second->timer.reset();
     pollers_.erase(it);
   };
-  if (!deleted.empty()) stop(deleted);
+  if (!deleted.empty()) {
+    stop(deleted);
+    StopLanes(deleted);
+  }
   if (!changed) return;
   stop(changed->uuid);
+  StopLanes(changed->uuid);
   if (!changed->enabled) return;
+  if (changed->is_stream()) {
+    StartLanes(*changed);
+    return;
+  }
   auto p = std::make_shared<Poller>();
   p->queue = QueueOfArn(changed->source_arn, deps_.region);
   p->mapping = std::move(*changed);

@@ -10,6 +10,21 @@
 // batches come back full, one fewer after an empty receive, up to
 // ScalingConfig.MaximumConcurrency (default kDefaultMaxConcurrency).
 //
+//
+// A mapping from a DynamoDB stream (issue #6, scope 4) reads the stream in order
+// from its StartingPosition (TRIM_HORIZON, LATEST, AT_TIMESTAMP) in batches
+// (BatchSize, MaximumBatchingWindowInSeconds) and invokes the function with
+// DynamoDB's event. ParallelizationFactor N splits the shard into N lanes by the
+// records' keys: each lane processes one batch at a time, in order, so records of
+// one key are always in order. A batch is retried until it succeeds, until
+// MaximumRetryAttempts or MaximumRecordAgeInSeconds is exceeded (then its
+// description goes to the OnFailure destination, an SQS queue, and the lane moves
+// past it), halved first with BisectBatchOnFunctionError, and with
+// ReportBatchItemFailures resumed from the lowest failed sequence number. Each
+// lane's checkpoint (the last sequence number handled) is on disk before the next
+// batch is read, so a restart resumes where it stopped (records are delivered at
+// least once).
+//
 // Threads: everything on the reactor that owns the invoker; SQLite and queue
 // reads run on the BlockingPool.
 #pragma once
@@ -25,6 +40,7 @@
 #include "base/reactor.h"
 #include "base/thread_annotations.h"
 #include "control/registry.h"
+#include "dynamodb/table_store.h"
 #include "http/message.h"
 #include "http/server.h"
 #include "invoke/invoker.h"
@@ -46,6 +62,16 @@ struct Mapping {
   std::optional<int> max_concurrency;  // ScalingConfig.MaximumConcurrency
   double last_modified = 0;            // epoch seconds
   std::string last_result = "No records processed";
+  // Streams only.
+  std::string starting_position;       // TRIM_HORIZON, LATEST, AT_TIMESTAMP
+  double starting_timestamp = 0;       // epoch seconds, for AT_TIMESTAMP
+  int max_retry_attempts = -1;         // -1: until the records expire
+  int max_record_age_s = -1;           // -1: never too old
+  bool bisect = false;                 // BisectBatchOnFunctionError
+  int parallelization = 1;             // ParallelizationFactor, 1-10
+  std::string on_failure;              // DestinationConfig.OnFailure.Destination (an SQS ARN)
+
+  bool is_stream() const { return source_arn.starts_with("arn:aws:dynamodb:"); }
 };
 
 struct EventSourceMappingsDeps {
@@ -55,6 +81,7 @@ struct EventSourceMappingsDeps {
   invoke::Invoker& invoker;  // confined to `reactor`
   sqs::QueueStore& queues;
   control::Region region;
+  dynamodb::TableStore* tables = nullptr;  // thread-safe; null: no stream mappings
 };
 
 class EventSourceMappings {
@@ -75,9 +102,12 @@ class EventSourceMappings {
   void Stop();
   // A message was sent to the queue `name`: its mappings poll now. On the reactor.
   void OnMessageSent(const std::string& queue_name);
+  // Records were added to `table`'s stream: its mappings read now. On the reactor.
+  void OnStreamRecords(const std::string& table);
 
  private:
   struct Poller;
+  struct Lane;
   EventSourceMappings(EventSourceMappingsDeps deps, std::unique_ptr<storage::Store> store);
 
   // The blocking half of a control-plane request; `changed` gets the mapping to
@@ -93,11 +123,30 @@ class EventSourceMappings {
   void Invoke(const std::shared_ptr<Poller>& p, std::vector<sqs::Message> batch);
   void SchedulePoll(const std::shared_ptr<Poller>& p, std::chrono::milliseconds delay);
 
+  // Streams (stream_mappings.cc).
+  // The lanes' starting checkpoints of a new stream mapping; blocking.
+  Status InitCheckpoints(const Mapping& m);
+  Result<int64_t> LoadCheckpoint(const std::string& uuid, int lane);
+  Status SaveCheckpoint(const std::string& uuid, int lane, int64_t sequence);
+  void StartLanes(const Mapping& m);
+  void ReadLane(const std::shared_ptr<Lane>& l);
+  void ScheduleRead(const std::shared_ptr<Lane>& l, std::chrono::milliseconds delay);
+  void OnLaneRecords(const std::shared_ptr<Lane>& l, std::vector<dynamodb::StreamRecord> records);
+  void InvokeLane(const std::shared_ptr<Lane>& l, std::vector<dynamodb::StreamRecord> batch);
+  // The lane is done with records up to `sequence`: saves it, then reads on.
+  void Advance(const std::shared_ptr<Lane>& l, int64_t sequence, std::chrono::milliseconds delay);
+  // Sends the OnFailure record describing `batch` (condition: RetryAttemptsExhausted,
+  // RecordAgeExceeded) to the mapping's destination, if any. Blocking-pool work.
+  void SendToOnFailure(const std::shared_ptr<Lane>& l, const std::vector<dynamodb::StreamRecord>& batch,
+                       const std::string& condition, int attempts, const std::optional<std::string>& function_error);
+  void StopLanes(const std::string& uuid);
+
   EventSourceMappingsDeps deps_;
   Mutex store_mu_;
   std::unique_ptr<storage::Store> store_ NIMBUS_PT_GUARDED_BY(store_mu_);
   // Confined to the reactor.
   std::map<std::string, std::shared_ptr<Poller>> pollers_;  // by mapping UUID
+  std::multimap<std::string, std::shared_ptr<Lane>> lanes_;  // by mapping UUID
   std::vector<Mapping> loaded_;  // from Open() until Start()
   bool stopped_ = false;
   std::shared_ptr<EventSourceMappings*> token_;
@@ -106,5 +155,8 @@ class EventSourceMappings {
 // SQS's event for a batch (LAMBDA_COMPAT §4.3).
 std::string SqsEvent(const std::vector<sqs::Message>& batch, const std::string& source_arn,
                      const std::string& region);
+// DynamoDB's event for a batch of stream records (LAMBDA_COMPAT §4.2).
+std::string DynamoDbEvent(const std::vector<dynamodb::StreamRecord>& batch, const dynamodb::TableDef& table,
+                          const std::string& stream_arn, const std::string& region);
 
 }  // namespace nimbus::esm

@@ -15,6 +15,7 @@
 #include "control/function_name.h"
 #include "control/policy.h"
 #include "control/registry.h"
+#include "dynamodb/dynamodb_api.h"
 #include "http/server.h"
 #include "invoke/local_invoker.h"
 #include "obs/log_store.h"
@@ -147,14 +148,14 @@ class S3FunctionTargets final : public s3::EventTargets {
 // The services this server answers, by the service of a request's SigV4 scope.
 bool Served(std::string_view service) {
   return service == "lambda" || service == "logs" || service == "s3" || service == "sqs" ||
-         service == "apigateway" || service == "events";
+         service == "apigateway" || service == "events" || service == "dynamodb";
 }
 
 // A request signed for another AWS service (an S3 or SQS client pointed here).
 http::Response UnsupportedServiceResponse(std::string_view service) {
   std::string message = fmt::format(
       "This Nimbus server does not serve the {} API (the request is signed for service '{}'); "
-      "it serves lambda, logs, s3, sqs, events and apigateway (HTTP APIs)",
+      "it serves lambda, logs, s3, sqs, events, dynamodb and apigateway (HTTP APIs)",
       service, service);
   if (service == "s3") {
     // S3 clients read XML errors; NotImplemented is S3's own code for this (and
@@ -196,11 +197,15 @@ struct Server::Impl {
   std::unique_ptr<S3FunctionTargets> s3_targets;  // attached to `async` on the reactor
   std::unique_ptr<s3::S3Api> s3_api;
   std::unique_ptr<sqs::QueueStore> queues;
+  std::unique_ptr<dynamodb::TableStore> tables;  // thread-safe
   std::unique_ptr<sqs::SqsApi> sqs_api;  // parked long polls confined to the reactor
   std::unique_ptr<esm::EventSourceMappings> esm;  // pollers confined to the reactor
   std::unique_ptr<gateway::FunctionUrls> urls;
   std::unique_ptr<gateway::HttpApis> http_apis;
   std::unique_ptr<events::EventBridge> events;  // minute ticks on the reactor
+  std::unique_ptr<dynamodb::DynamoDbApi> dynamodb_api;
+  std::unique_ptr<Reactor::Timer> dynamodb_sweep;  // confined to the reactor
+  bool dynamodb_sweeping = true;                    // confined to the reactor
   std::unique_ptr<Reactor> reactor;
   std::unique_ptr<invoke::LocalInvoker> invoker;  // confined to the reactor
   std::unique_ptr<async::AsyncService> async;     // confined to the reactor (opened before)
@@ -234,6 +239,10 @@ struct Server::Impl {
     }
     if (events::EventBridge::Matches(request)) {
       events->Handle(std::move(request), std::move(responder));
+      return;
+    }
+    if (dynamodb::DynamoDbApi::Matches(request)) {
+      dynamodb_api->Handle(std::move(request), std::move(responder));
       return;
     }
     if (gateway::HttpApis::MatchesApi(request)) {
@@ -278,6 +287,21 @@ struct Server::Impl {
       return;
     }
     responder.Respond(NotFoundResponse(request));
+  }
+
+  // Every 2 s: expired items (TTL) deleted and day-old stream records trimmed, on
+  // the blocking pool. REQUIRES: on the reactor.
+  void ScheduleDynamoDbSweep() {
+    dynamodb_sweep = reactor->RunAfter(std::chrono::seconds(2), [this] {
+      blocking->Submit([this] {
+        dynamodb_api->Sweep(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                std::chrono::system_clock::now().time_since_epoch())
+                                .count());
+        reactor->Post([this] {
+          if (dynamodb_sweeping) ScheduleDynamoDbSweep();
+        });
+      });
+    });
   }
 
   // Runs `fn` on the reactor and waits for it.
@@ -371,10 +395,20 @@ Result<std::unique_ptr<Server>> Server::Start(const Clock& clock,
                                       fmt::format("arn:aws:sqs:{}:{}:", s.options.region.name,
                                                   s.options.region.account_id)));
   s.s3_targets->set_queues(s.queues.get());
+  NIMBUS_ASSIGN_OR_RETURN(s.tables, dynamodb::OpenSqliteTableStore(s.options.data_dir / "dynamodb.db"));
   NIMBUS_ASSIGN_OR_RETURN(
       s.esm, esm::EventSourceMappings::Open(
                  s.options.data_dir / "esm.db",
-                 {*s.reactor, *s.blocking, *s.registry, *s.invoker, *s.queues, s.options.region}));
+                 {*s.reactor, *s.blocking, *s.registry, *s.invoker, *s.queues, s.options.region, s.tables.get()}));
+  s.dynamodb_api = std::make_unique<dynamodb::DynamoDbApi>(
+      *s.tables, *s.blocking,
+      dynamodb::DynamoDbApiOptions{s.options.region.name, s.options.region.account_id,
+                                   // Stream mappings read the new records at once.
+                                   [&s](const std::string& table) {
+                                     s.reactor->Post([&s, table] {
+                                       if (s.esm) s.esm->OnStreamRecords(table);
+                                     });
+                                   }});
   NIMBUS_ASSIGN_OR_RETURN(s.urls, gateway::FunctionUrls::Open(
                                       s.options.data_dir / "urls.db",
                                       {*s.reactor, *s.blocking, *s.registry, *s.invoker, s.options.region}));
@@ -424,6 +458,7 @@ Result<std::unique_ptr<Server>> Server::Start(const Clock& clock,
     s.async->Start();
     s.esm->Start();
     s.events->Start();
+    s.ScheduleDynamoDbSweep();
   });
   return std::unique_ptr<Server>(new Server(std::move(impl)));
 }
@@ -478,6 +513,8 @@ void Server::Shutdown() {
     if (s.sqs_api) s.sqs_api->Shutdown();
     if (s.esm) s.esm->Stop();
     if (s.events) s.events->Stop();
+    s.dynamodb_sweeping = false;
+    s.dynamodb_sweep.reset();
     s.async.reset();
     s.invoker.reset();
   });

@@ -140,13 +140,19 @@ TEST_F(ServerTest, ARequestSignedForAnotherServiceIsToldWhichServicesAreServed) 
                        "aws4_request, SignedHeaders=host, Signature=abc\r\n");
   EXPECT_NE(r.find("HTTP/1.1 404"), std::string::npos) << r;
   EXPECT_NE(Body(r).find("<Code>NoSuchBucket</Code>"), std::string::npos) << r;
-  // JSON protocols (DynamoDB, ...) read x-amzn-ErrorType / __type.
+  // JSON protocols (Kinesis, ...) read x-amzn-ErrorType / __type.
   r = Call("POST", "/", "{}",
-           "Authorization: AWS4-HMAC-SHA256 Credential=AKID/20240101/us-east-1/dynamodb/"
+           "Authorization: AWS4-HMAC-SHA256 Credential=AKID/20240101/us-east-1/kinesis/"
            "aws4_request, SignedHeaders=host, Signature=abc\r\n");
   EXPECT_NE(r.find("HTTP/1.1 400"), std::string::npos) << r;
   EXPECT_EQ(Header(r, "x-amzn-ErrorType"), "UnknownServiceException");
-  EXPECT_NE(Body(r).find("does not serve the dynamodb API"), std::string::npos) << r;
+  EXPECT_NE(Body(r).find("does not serve the kinesis API"), std::string::npos) << r;
+  // Signed for dynamodb: the table service answers.
+  r = Call("POST", "/", "{}",
+           "Authorization: AWS4-HMAC-SHA256 Credential=AKID/20240101/us-east-1/dynamodb/"
+           "aws4_request, SignedHeaders=host, Signature=abc\r\nX-Amz-Target: DynamoDB_20120810.ListTables\r\n");
+  EXPECT_NE(r.find("HTTP/1.1 200"), std::string::npos) << r;
+  EXPECT_NE(Body(r).find("\"TableNames\":[]"), std::string::npos) << r;
   // Signed for lambda: served as before.
   r = Call("GET", "/2015-03-31/functions", "",
            "Authorization: AWS4-HMAC-SHA256 Credential=AKID/20240101/us-east-1/lambda/"
