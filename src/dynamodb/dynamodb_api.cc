@@ -113,6 +113,21 @@ Result<Substitutions> SubstitutionsOf(const json::object& in) {
   return Substitutions(std::move(names), std::move(values));
 }
 
+// DynamoDB refuses unused placeholders, and placeholders in a request that has
+// no expression at all with a message of their own.
+Status CheckPlaceholders(const json::object& in, const Substitutions& subs) {
+  const bool expressions = in.contains("ConditionExpression") || in.contains("UpdateExpression") ||
+                           in.contains("ProjectionExpression") || in.contains("FilterExpression") ||
+                           in.contains("KeyConditionExpression");
+  if (!expressions && in.contains("ExpressionAttributeNames")) {
+    return InvalidArgument("ExpressionAttributeNames can only be specified when using expressions");
+  }
+  if (!expressions && in.contains("ExpressionAttributeValues")) {
+    return InvalidArgument("ExpressionAttributeValues can only be specified when using expressions");
+  }
+  return subs.CheckAllUsed();
+}
+
 Status RefuseLegacy(const json::object& in, std::initializer_list<std::string_view> names) {
   for (auto n : names) {
     if (in.contains(n)) {
@@ -127,7 +142,7 @@ Status RefuseLegacy(const json::object& in, std::initializer_list<std::string_vi
 // The projection of a request: ProjectionExpression, or the legacy AttributesToGet.
 Result<std::optional<Projection>> ProjectionOf(const json::object& in, Substitutions& subs) {
   std::string text = Str(in, "ProjectionExpression");
-  if (!text.empty()) {
+  if (in.contains("ProjectionExpression")) {
     NIMBUS_ASSIGN_OR_RETURN(Projection p, Projection::Parse(text, subs));
     return std::optional<Projection>(std::move(p));
   }
@@ -142,8 +157,8 @@ Result<std::optional<Projection>> ProjectionOf(const json::object& in, Substitut
 }
 
 Result<std::optional<Condition>> ConditionOf(const json::object& in, std::string_view param, Substitutions& subs) {
+  if (!in.contains(param)) return std::optional<Condition>();
   std::string text = Str(in, param);
-  if (text.empty()) return std::optional<Condition>();
   NIMBUS_ASSIGN_OR_RETURN(Condition c, Condition::Parse(text, param, subs));
   return std::optional<Condition>(std::move(c));
 }
@@ -300,7 +315,7 @@ class Session {
     WriteOp op;
     std::string return_values;
     bool old_on_failure = false;
-    std::set<std::string> updated;  // UpdateItem: top-level names touched
+    std::vector<Path> updated;  // UpdateItem: the paths it writes or removes
   };
   Result<PreparedWrite> PreparePut(const json::object& in, const TableDef& def);
   Result<PreparedWrite> PrepareDelete(const json::object& in, const TableDef& def);
@@ -462,6 +477,7 @@ Status StreamSpecInto(const json::object& in, TableDef& def) {
     def.stream_label = StreamLabelNow();
   } else {
     if (!view.empty()) return InvalidArgument("One or more parameter values were invalid: StreamViewType cannot be specified when StreamEnabled is false");
+    if (!def.stream_enabled) return InvalidArgument(fmt::format("Table {} does not have a stream enabled to disable", def.name));
     def.stream_enabled = false;
   }
   return Status::Ok();
@@ -626,7 +642,7 @@ Result<Session::PreparedWrite> Session::PreparePut(const json::object& in, const
   NIMBUS_RETURN_IF_ERROR(ValidateItem(item, def));
   NIMBUS_ASSIGN_OR_RETURN(Substitutions subs, SubstitutionsOf(in));
   NIMBUS_ASSIGN_OR_RETURN(auto condition, ConditionOf(in, "ConditionExpression", subs));
-  NIMBUS_RETURN_IF_ERROR(subs.CheckAllUsed());
+  NIMBUS_RETURN_IF_ERROR(CheckPlaceholders(in, subs));
   PreparedWrite w;
   w.return_values = Str(in, "ReturnValues");
   if (!w.return_values.empty() && w.return_values != "NONE" && w.return_values != "ALL_OLD") {
@@ -651,7 +667,7 @@ Result<Session::PreparedWrite> Session::PrepareDelete(const json::object& in, co
   NIMBUS_ASSIGN_OR_RETURN(Item key, KeyFromJson(in, def));
   NIMBUS_ASSIGN_OR_RETURN(Substitutions subs, SubstitutionsOf(in));
   NIMBUS_ASSIGN_OR_RETURN(auto condition, ConditionOf(in, "ConditionExpression", subs));
-  NIMBUS_RETURN_IF_ERROR(subs.CheckAllUsed());
+  NIMBUS_RETURN_IF_ERROR(CheckPlaceholders(in, subs));
   PreparedWrite w;
   w.return_values = Str(in, "ReturnValues");
   if (!w.return_values.empty() && w.return_values != "NONE" && w.return_values != "ALL_OLD") {
@@ -676,17 +692,18 @@ Result<Session::PreparedWrite> Session::PrepareUpdate(const json::object& in, co
   NIMBUS_ASSIGN_OR_RETURN(Item key, KeyFromJson(in, def));
   NIMBUS_ASSIGN_OR_RETURN(Substitutions subs, SubstitutionsOf(in));
   std::optional<Update> update;
-  if (std::string text = Str(in, "UpdateExpression"); !text.empty()) {
-    NIMBUS_ASSIGN_OR_RETURN(Update u, Update::Parse(text, subs));
+  if (in.contains("UpdateExpression")) {
+    NIMBUS_ASSIGN_OR_RETURN(Update u, Update::Parse(Str(in, "UpdateExpression"), subs));
     update = std::move(u);
   }
   NIMBUS_ASSIGN_OR_RETURN(auto condition, ConditionOf(in, "ConditionExpression", subs));
-  NIMBUS_RETURN_IF_ERROR(subs.CheckAllUsed());
+  NIMBUS_RETURN_IF_ERROR(CheckPlaceholders(in, subs));
   PreparedWrite w;
   if (update) {
-    w.updated = update->TopLevelNames();
+    w.updated = update->Paths();
+    const std::set<std::string> names = update->TopLevelNames();
     for (const auto& k : {def.key.hash, def.key.range}) {
-      if (!k.empty() && w.updated.contains(k)) {
+      if (!k.empty() && names.contains(k)) {
         return InvalidArgument(fmt::format("One or more parameter values were invalid: Cannot update attribute {}. This attribute is part of the key", k));
       }
     }
@@ -716,7 +733,7 @@ Result<Session::PreparedWrite> Session::PrepareCheck(const json::object& in, con
   NIMBUS_ASSIGN_OR_RETURN(Substitutions subs, SubstitutionsOf(in));
   NIMBUS_ASSIGN_OR_RETURN(auto condition, ConditionOf(in, "ConditionExpression", subs));
   if (!condition) return InvalidArgument("1 validation error detected: Value null at 'conditionExpression' failed to satisfy constraint: Member must not be null");
-  NIMBUS_RETURN_IF_ERROR(subs.CheckAllUsed());
+  NIMBUS_RETURN_IF_ERROR(CheckPlaceholders(in, subs));
   PreparedWrite w;
   w.old_on_failure = Str(in, "ReturnValuesOnConditionCheckFailure") == "ALL_OLD";
   w.op.table = def.name;
@@ -741,13 +758,11 @@ Result<std::vector<WriteOutcome>> Session::Write(std::vector<WriteOp> ops, std::
   return r;
 }
 
-// The attributes of `item` named in `names`.
-json::object Only(const Item& item, const std::set<std::string>& names) {
-  json::object o;
-  for (const auto& n : names) {
-    if (auto it = item.find(n); it != item.end()) o[n] = ValueToJson(it->second);
-  }
-  return o;
+// What `item` holds at `paths`, in its hierarchy (UPDATED_OLD / UPDATED_NEW).
+json::object Only(const Item& item, const std::vector<Path>& paths) {
+  Projection p;
+  p.paths = paths;
+  return ItemToJson(p.Apply(item));
 }
 
 Outcome Session::RunSingle(const json::object& in, const TableDef& def, Result<PreparedWrite> prepared) {
@@ -813,7 +828,7 @@ Outcome Session::GetItem(const json::object& in) {
   if (!subs.has_value()) return FromStatus(subs.error());
   auto projection = ProjectionOf(in, *subs);
   if (!projection.has_value()) return FromStatus(projection.error());
-  if (Status st = subs->CheckAllUsed(); !st.ok()) return FromStatus(st);
+  if (Status st = CheckPlaceholders(in, *subs); !st.ok()) return FromStatus(st);
   auto item = store_.Get(def->name, *key);
   if (!item.has_value()) return FromStatus(item.error());
   json::object body;
@@ -845,7 +860,9 @@ Outcome Session::QueryOrScan(const json::object& in, bool query) {
   if (!subs.has_value()) return FromStatus(subs.error());
   if (query) {
     std::string text = Str(in, "KeyConditionExpression");
-    if (text.empty()) return Validation("Either the KeyConditions or KeyConditionExpression parameter must be specified in the request.");
+    if (!in.contains("KeyConditionExpression")) {
+      return Validation("Either the KeyConditions or KeyConditionExpression parameter must be specified in the request.");
+    }
     auto kc = KeyCondition::Parse(text, key.hash, key.range, *subs);
     if (!kc.has_value()) return FromStatus(kc.error());
     if (kc->hash_value.type != key.hash_type) {
@@ -900,7 +917,7 @@ Outcome Session::QueryOrScan(const json::object& in, bool query) {
   }
   auto projection = ProjectionOf(in, *subs);
   if (!projection.has_value()) return FromStatus(projection.error());
-  if (Status st = subs->CheckAllUsed(); !st.ok()) return FromStatus(st);
+  if (Status st = CheckPlaceholders(in, *subs); !st.ok()) return FromStatus(st);
   std::string select = Str(in, "Select");
   if (select.empty()) select = *projection ? "SPECIFIC_ATTRIBUTES" : idx ? "ALL_PROJECTED_ATTRIBUTES" : "ALL_ATTRIBUTES";
   if (select == "SPECIFIC_ATTRIBUTES" && !*projection) {
@@ -1012,7 +1029,7 @@ Outcome Session::BatchGetItem(const json::object& in) {
     if (!subs.has_value()) return FromStatus(subs.error());
     auto projection = ProjectionOf(s, *subs);
     if (!projection.has_value()) return FromStatus(projection.error());
-    if (Status st = subs->CheckAllUsed(); !st.ok()) return FromStatus(st);
+    if (Status st = CheckPlaceholders(s, *subs); !st.ok()) return FromStatus(st);
     const json::array* keys = Arr(s, "Keys");
     if (keys == nullptr || keys->empty()) {
       return Validation("1 validation error detected: Value '[]' at 'requestItems.keys' failed to satisfy constraint: Member must have length greater than or equal to 1");
@@ -1100,7 +1117,7 @@ Outcome Session::TransactGetItems(const json::object& in) {
     if (!subs.has_value()) return FromStatus(subs.error());
     auto projection = ProjectionOf(*get, *subs);
     if (!projection.has_value()) return FromStatus(projection.error());
-    if (Status st = subs->CheckAllUsed(); !st.ok()) return FromStatus(st);
+    if (Status st = CheckPlaceholders(*get, *subs); !st.ok()) return FromStatus(st);
     auto item = store_.Get(def->name, *key);
     if (!item.has_value()) return FromStatus(item.error());
     json::object r;
@@ -1191,6 +1208,10 @@ Outcome Session::ListStreams(const json::object& in) {
   }
   const std::string after = Str(in, "ExclusiveStartStreamArn");
   const int64_t limit = Int(in, "Limit").value_or(100);
+  if (limit < 1 || limit > 100) {
+    return Validation(fmt::format("1 validation error detected: Value '{}' at 'limit' failed to satisfy constraint: "
+                                  "Member must have value greater than or equal to 1", limit));
+  }
   json::array out;
   std::string last;
   bool more = false;
@@ -1212,7 +1233,7 @@ Outcome Session::ListStreams(const json::object& in) {
 
 Outcome Session::DescribeStream(const json::object& in) {
   auto parsed = ParseStreamArn(Str(in, "StreamArn"));
-  if (!parsed) return Failure{"ResourceNotFoundException", fmt::format("Requested resource not found: Stream: {} not found", Str(in, "StreamArn")), {}};
+  if (!parsed) return Validation(fmt::format("Invalid StreamArn: {}", Str(in, "StreamArn")));
   const auto& [table, label] = *parsed;
   auto def = store_.GetTable(table);
   auto bounds = store_.StreamBounds(table, label);
@@ -1228,7 +1249,11 @@ Outcome Session::DescribeStream(const json::object& in) {
                  {"StreamLabel", label},
                  {"StreamStatus", enabled ? "ENABLED" : "DISABLED"},
                  {"TableName", table},
-                 {"Shards", json::array{json::object{{"ShardId", ShardId(label)}, {"SequenceNumberRange", std::move(range)}}}}};
+                 {"Shards", json::array{}}};
+  // One shard: listed unless the caller pages past it.
+  if (Str(in, "ExclusiveStartShardId") != ShardId(label)) {
+    d["Shards"].as_array().push_back(json::object{{"ShardId", ShardId(label)}, {"SequenceNumberRange", std::move(range)}});
+  }
   if (def.has_value()) {
     d["StreamViewType"] = def->stream_view_type;
     json::array ks{json::object{{"AttributeName", def->key.hash}, {"KeyType", "HASH"}}};
@@ -1245,7 +1270,7 @@ std::string MakeIterator(const std::string& table, const std::string& label, int
 
 Outcome Session::GetShardIterator(const json::object& in) {
   auto parsed = ParseStreamArn(Str(in, "StreamArn"));
-  if (!parsed) return Failure{"ResourceNotFoundException", fmt::format("Requested resource not found: Stream: {} not found", Str(in, "StreamArn")), {}};
+  if (!parsed) return Validation(fmt::format("Invalid StreamArn: {}", Str(in, "StreamArn")));
   const auto& [table, label] = *parsed;
   if (Str(in, "ShardId") != ShardId(label)) {
     return Failure{"ResourceNotFoundException", fmt::format("Requested resource not found: Shard: {} in Stream: {} not found", Str(in, "ShardId"), Str(in, "StreamArn")), {}};
@@ -1253,6 +1278,10 @@ Outcome Session::GetShardIterator(const json::object& in) {
   auto bounds = store_.StreamBounds(table, label);
   if (!bounds.has_value()) return FromStatus(bounds.error());
   const std::string type = Str(in, "ShardIteratorType");
+  if ((type == "TRIM_HORIZON" || type == "LATEST") && in.contains("SequenceNumber")) {
+    return Validation(fmt::format("SequenceNumber may only be given with ShardIteratorType AT_SEQUENCE_NUMBER or "
+                                  "AFTER_SEQUENCE_NUMBER, not {}", type));
+  }
   int64_t after = 0;
   if (type == "TRIM_HORIZON") {
     after = bounds->first > 0 ? bounds->first - 1 : 0;
@@ -1297,7 +1326,7 @@ Outcome Session::GetRecords(const json::object& in) {
   json::array out;
   int64_t next = after;
   for (const auto& r : *records) {
-    out.push_back(StreamRecordJson(r, shape, options_.region));
+    out.push_back(StreamRecordJson(r, shape, options_.region, /*lambda_event=*/false));
     next = r.sequence;
   }
   json::object body{{"Records", std::move(out)}};
@@ -1440,7 +1469,7 @@ std::string ShardId(const std::string& label) {
   return fmt::format("shardId-{:0>20}-00000001", digits);
 }
 
-json::object StreamRecordJson(const StreamRecord& r, const TableDef& table, const std::string& region) {
+json::object StreamRecordJson(const StreamRecord& r, const TableDef& table, const std::string& region, bool lambda_event) {
   json::object d{{"ApproximateCreationDateTime", r.created_ms / 1000},
                  {"Keys", ItemToJson(r.keys)},
                  {"SequenceNumber", SequenceNumber(r.sequence)},
@@ -1454,7 +1483,12 @@ json::object StreamRecordJson(const StreamRecord& r, const TableDef& table, cons
                  {"eventSource", "aws:dynamodb"},
                  {"awsRegion", region},
                  {"dynamodb", std::move(d)}};
-  if (r.by_ttl) o["userIdentity"] = json::object{{"type", "Service"}, {"principalId", "dynamodb.amazonaws.com"}};
+  // The Streams API names the members of userIdentity in upper camel case; a
+  // Lambda event in lower.
+  if (r.by_ttl) {
+    o["userIdentity"] = lambda_event ? json::object{{"type", "Service"}, {"principalId", "dynamodb.amazonaws.com"}}
+                                     : json::object{{"Type", "Service"}, {"PrincipalId", "dynamodb.amazonaws.com"}};
+  }
   return o;
 }
 

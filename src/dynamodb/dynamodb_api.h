@@ -38,9 +38,11 @@ struct DynamoDbApiOptions {
 std::string StreamArn(const DynamoDbApiOptions& options, const std::string& table, const std::string& label);
 // The (table, label) a stream ARN names, or nullopt.
 std::optional<std::pair<std::string, std::string>> ParseStreamArn(std::string_view arn);
-// A stream record as GetRecords and Lambda's DynamoDB events carry it (eventID,
-// eventName, eventVersion, eventSource, awsRegion, dynamodb{...}, userIdentity).
-boost::json::object StreamRecordJson(const StreamRecord& record, const TableDef& table, const std::string& region);
+// A stream record as GetRecords (lambda_event false) and Lambda's DynamoDB events
+// carry it (eventID, eventName, eventVersion, eventSource, awsRegion, dynamodb{...},
+// userIdentity for a TTL deletion).
+boost::json::object StreamRecordJson(const StreamRecord& record, const TableDef& table, const std::string& region,
+                                     bool lambda_event);
 // The sequence number text of a record: 21 digits, zero-padded.
 std::string SequenceNumber(int64_t sequence);
 // The id of a stream's one shard: "shardId-<the label's digits>-00000001".

@@ -235,7 +235,7 @@ TEST_F(DynamoDbApiTest, TheSweepDeletesExpiredItemsAsTheServiceWithAStreamRecord
   auto records = store_->ReadStream("orders", def->stream_label, 0, 10);
   ASSERT_EQ(records->size(), 3u);
   EXPECT_TRUE(records->back().by_ttl);
-  json::object o = StreamRecordJson(records->back(), *def, "us-east-1");
+  json::object o = StreamRecordJson(records->back(), *def, "us-east-1", /*lambda_event=*/true);
   EXPECT_EQ(json::serialize(o["userIdentity"]), R"({"type":"Service","principalId":"dynamodb.amazonaws.com"})");
 }
 

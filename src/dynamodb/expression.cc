@@ -1918,6 +1918,12 @@ std::set<std::string> Update::TopLevelNames() const {
   return names;
 }
 
+std::vector<Path> Update::Paths() const {
+  std::vector<Path> paths;
+  for (const Action& a : actions_) paths.push_back(a.path);
+  return paths;
+}
+
 // ----- Projection -----
 
 Result<Projection> Projection::Parse(std::string_view text, Substitutions& subs) {

@@ -136,6 +136,9 @@ class Update {
   // The top-level attribute names the update writes or removes (to refuse key updates:
   // "Cannot update attribute id. This attribute is part of the key").
   std::set<std::string> TopLevelNames() const;
+  // The document paths the update writes or removes, in the expression's order
+  // (ReturnValues UPDATED_OLD / UPDATED_NEW return what is at them).
+  std::vector<Path> Paths() const;
 
  private:
   std::vector<Action> actions_;

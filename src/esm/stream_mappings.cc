@@ -50,7 +50,7 @@ std::string DynamoDbEvent(const std::vector<dynamodb::StreamRecord>& batch, cons
                           const std::string& stream_arn, const std::string& region) {
   json::array records;
   for (const auto& r : batch) {
-    json::object o = dynamodb::StreamRecordJson(r, table, region);
+    json::object o = dynamodb::StreamRecordJson(r, table, region, /*lambda_event=*/true);
     o["eventSourceARN"] = stream_arn;
     records.push_back(std::move(o));
   }
