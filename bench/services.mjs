@@ -7,7 +7,13 @@
 //   - SQS SendMessage throughput (each message fsync'd) and receive+delete throughput
 //     (ReceiveMessage of 10 + DeleteMessageBatch);
 //   - queue-to-function latency: SendMessage answered -> the function (mapped with an
-//     event source mapping) has started, from the SentTimestamp and the handler's clock.
+//     event source mapping) has started, from the SentTimestamp and the handler's clock;
+//   - DynamoDB PutItem, GetItem and Query (10 items per page) throughput in items/s,
+//     each PutItem fsync'd with its stream record, and the same rows against dynalite
+//     (the npm DynamoDB emulator, LevelDB on disk without fsync) started in the same
+//     run as the peer;
+//   - stream-to-function latency: PutItem answered -> the function (mapped to the
+//     table's stream) has started.
 // Prints a table; --json writes the figures.
 //
 // Usage: node bench/services.mjs [--nimbus build/nimbus] [--connections 16]
@@ -110,6 +116,111 @@ async function sqsRows(port) {
   return rows;
 }
 
+// DynamoDB (JSON 1.0) against `port`: Nimbus or the peer.
+async function ddb(port, action, payload) {
+  const r = await request(port, 'POST', '/', JSON.stringify(payload), {
+    Authorization: scope('dynamodb'), 'X-Amz-Date': '20260101T000000Z', 'X-Amz-Target': `DynamoDB_20120810.${action}`,
+    'Content-Type': 'application/x-amz-json-1.0',
+  });
+  if (r.status !== 200) throw new Error(`${action}: ${r.status} ${r.body}`);
+  return JSON.parse(r.body.toString() || '{}');
+}
+
+// PutItem, GetItem and Query throughput in items/s on one table (1 KB items).
+async function dynamoRows(port, label) {
+  await ddb(port, 'CreateTable', {
+    TableName: 'bench', BillingMode: 'PAY_PER_REQUEST',
+    AttributeDefinitions: [{ AttributeName: 'pk', AttributeType: 'S' }, { AttributeName: 'sk', AttributeType: 'N' }],
+    KeySchema: [{ AttributeName: 'pk', KeyType: 'HASH' }, { AttributeName: 'sk', KeyType: 'RANGE' }],
+    StreamSpecification: { StreamEnabled: true, StreamViewType: 'NEW_AND_OLD_IMAGES' },
+  });
+  for (let i = 0; i < 60; i++) {
+    const d = await ddb(port, 'DescribeTable', { TableName: 'bench' });
+    if (d.Table.TableStatus === 'ACTIVE') break;
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  const payload = 'x'.repeat(1000);
+  const partitions = 64;
+  const rows = {};
+  const ok = (p) => p.then(() => true, () => false);
+  rows[`${label}_put`] = await load((i) => ok(ddb(port, 'PutItem', {
+    TableName: 'bench', Item: { pk: { S: `p${i % partitions}` }, sk: { N: String(i) }, data: { S: payload } },
+  })));
+  rows[`${label}_get`] = await load((i) => ok(ddb(port, 'GetItem', {
+    TableName: 'bench', Key: { pk: { S: `p${i % partitions}` }, sk: { N: String(i % 1000) } },
+  })));
+  const query = await load((i) => ddb(port, 'Query', {
+    TableName: 'bench', KeyConditionExpression: 'pk = :p', Limit: 10,
+    ExpressionAttributeValues: { ':p': { S: `p${i % partitions}` } },
+  }).then((r) => r.Count === 10, () => false));
+  query.items_per_second = query.ops_per_second * 10;
+  rows[`${label}_query`] = query;
+  return rows;
+}
+
+// Starts dynalite (the peer) on a free port with a data directory; its port and a stop().
+async function startDynalite() {
+  const bin = path.resolve(import.meta.dirname, 'node_modules/.bin/dynalite');
+  const dir = mkdtempSync(path.join(tmpdir(), 'nimbus-bench-dynalite-'));
+  const port = 20000 + Math.floor(Math.random() * 20000);
+  const proc = spawn(bin, ['--port', String(port), '--path', dir, '--createTableMs', '0', '--deleteTableMs', '0'], { stdio: 'ignore' });
+  for (let i = 0; i < 100; i++) {
+    try {
+      await ddb(port, 'ListTables', {});
+      break;
+    } catch {
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+  return {
+    port,
+    stop: async () => {
+      proc.kill('SIGTERM');
+      await new Promise((r) => proc.on('exit', r));
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+// Table stream -> function: each item carries its write time; the function logs when
+// it ran, and the figure is (handler start - PutItem sent).
+async function streamLatencyRow(port) {
+  const table = await ddb(port, 'CreateTable', {
+    TableName: 'bench-stream', BillingMode: 'PAY_PER_REQUEST',
+    AttributeDefinitions: [{ AttributeName: 'pk', AttributeType: 'S' }],
+    KeySchema: [{ AttributeName: 'pk', KeyType: 'HASH' }],
+    StreamSpecification: { StreamEnabled: true, StreamViewType: 'NEW_IMAGE' },
+  });
+  const zip = zipOf({ 'index.mjs': 'export const handler = async (e) => { for (const r of e.Records) console.log("LAT " + (Date.now() - Number(r.dynamodb.NewImage.t.N))); };\n' });
+  const created = await request(port, 'POST', '/2015-03-31/functions', JSON.stringify({
+    FunctionName: 'bench-stream-consumer', Runtime: 'nodejs20.x', Handler: 'index.handler', Role: 'arn:aws:iam::000000000000:role/bench',
+    Code: { ZipFile: zip.toString('base64') },
+  }), { 'Content-Type': 'application/json' });
+  if (created.status !== 201) throw new Error(`create function: ${created.status} ${created.body}`);
+  const mapped = await request(port, 'POST', '/2015-03-31/event-source-mappings/', JSON.stringify({
+    FunctionName: 'bench-stream-consumer', EventSourceArn: table.TableDescription.LatestStreamArn, BatchSize: 1, StartingPosition: 'LATEST',
+  }), { 'Content-Type': 'application/json' });
+  if (mapped.status !== 202) throw new Error(`create mapping: ${mapped.status} ${mapped.body}`);
+  await new Promise((r) => setTimeout(r, 500));
+  for (let i = 0; i < 41; i++) {
+    await ddb(port, 'PutItem', { TableName: 'bench-stream', Item: { pk: { S: `k${i}` }, t: { N: String(Date.now()) } } });
+    await new Promise((r) => setTimeout(r, 150));
+  }
+  await new Promise((r) => setTimeout(r, 1000));
+  const logs = await request(port, 'POST', '/', JSON.stringify({ logGroupName: '/aws/lambda/bench-stream-consumer' }), {
+    'X-Amz-Target': 'Logs_20140328.FilterLogEvents', 'Content-Type': 'application/x-amz-json-1.1',
+  });
+  const samples = [];
+  for (const e of JSON.parse(logs.body.toString()).events ?? []) {
+    const m = e.message.match(/LAT (\d+)/);
+    if (m) samples.push(Number(m[1]));
+  }
+  samples.shift();  // the cold start
+  samples.sort((a, b) => a - b);
+  const pct = (p) => samples[Math.min(samples.length - 1, Math.floor((p / 100) * samples.length))];
+  return { stream_to_function: { n: samples.length, p50_ms: pct(50), p99_ms: pct(99) } };
+}
+
 function zipOf(files) {
   const dir = mkdtempSync(path.join(tmpdir(), 'nimbus-bench-src-'));
   for (const [name, text] of Object.entries(files)) writeFileSync(path.join(dir, name), text);
@@ -167,9 +278,16 @@ async function main() {
     proc.on('exit', (c) => reject(new Error(`nimbus exited ${c}`)));
   });
   try {
-    const rows = { ...(await s3Rows(port)), ...(await sqsRows(port)), ...(await latencyRow(port)) };
+    const rows = { ...(await s3Rows(port)), ...(await sqsRows(port)), ...(await latencyRow(port)),
+                   ...(await dynamoRows(port, 'ddb')), ...(await streamLatencyRow(port)) };
+    const peer = await startDynalite();
+    try {
+      Object.assign(rows, await dynamoRows(peer.port, 'dynalite'));
+    } finally {
+      await peer.stop();
+    }
     const line = (name, v) => console.log(`${name.padEnd(44)} ${v}`);
-    console.log(`services, ${CONNECTIONS} connections, ${SECONDS} s per row (no peer measured yet)`);
+    console.log(`services, ${CONNECTIONS} connections, ${SECONDS} s per row (DynamoDB peer: dynalite, same run)`);
     for (const label of ['4kb', '1mb']) {
       for (const op of ['put', 'get']) {
         const r = rows[`s3_${op}_${label}`];
@@ -179,6 +297,13 @@ async function main() {
     line('SQS SendMessage (msgs/s, p50/p99 ms)', `${rows.sqs_send.ops_per_second}  ${rows.sqs_send.p50_ms}/${rows.sqs_send.p99_ms}`);
     line('SQS receive 10 + delete batch (msgs/s)', `${rows.sqs_receive_delete.messages_per_second}`);
     line('SQS -> function via mapping (p50/p99 ms)', `${rows.sqs_to_function.p50_ms}/${rows.sqs_to_function.p99_ms} (n=${rows.sqs_to_function.n})`);
+    for (const op of ['put', 'get', 'query']) {
+      const ours = rows[`ddb_${op}`], theirs = rows[`dynalite_${op}`];
+      const items = (r) => r.items_per_second ?? r.ops_per_second;
+      line(`DynamoDB ${op === 'query' ? 'Query 10/page' : op === 'put' ? 'PutItem 1 KB' : 'GetItem'} (items/s, p50/p99 ms)`,
+        `${items(ours)}  ${ours.p50_ms}/${ours.p99_ms}${ours.failures ? `  FAILURES ${ours.failures}` : ''}   dynalite ${items(theirs)}  ${theirs.p50_ms}/${theirs.p99_ms}   ratio ${(items(ours) / items(theirs)).toFixed(2)}`);
+    }
+    line('DynamoDB stream -> function (p50/p99 ms)', `${rows.stream_to_function.p50_ms}/${rows.stream_to_function.p99_ms} (n=${rows.stream_to_function.n})`);
     if (JSON_OUT) writeFileSync(JSON_OUT, JSON.stringify({ date: new Date().toISOString(), connections: CONNECTIONS, seconds: SECONDS, rows }, null, 2));
   } finally {
     proc.kill('SIGTERM');
