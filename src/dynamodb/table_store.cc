@@ -114,6 +114,15 @@ class SqliteTableStore final : public TableStore {
  public:
   explicit SqliteTableStore(std::unique_ptr<storage::Store> store) : store_(std::move(store)) {}
 
+  Status LoadSequence() {
+    MutexLock l(mu_);
+    NIMBUS_ASSIGN_OR_RETURN(auto st, store_->Prepare("SELECT value FROM counters WHERE name = 'stream_seq'"));
+    NIMBUS_ASSIGN_OR_RETURN(bool row, st.Step());
+    if (!row) return Internal("dynamodb: the stream sequence counter is missing");
+    sequence_ = st.ColumnInt64(0);
+    return Status::Ok();
+  }
+
   Status CreateTable(const TableDef& def) override {
     MutexLock l(mu_);
     return storage::InTransaction(*store_, [&]() -> Status {
@@ -175,6 +184,7 @@ class SqliteTableStore final : public TableStore {
       NIMBUS_ASSIGN_OR_RETURN(auto existing, LoadTable(name));
       if (!existing) return NotFound(fmt::format("table {}", name));
       def = *existing;
+      tables_.erase(name);
       for (const char* sql : {"DELETE FROM tables WHERE name = ?", "DELETE FROM items WHERE tbl = ?",
                               "DELETE FROM index_entries WHERE tbl = ?"}) {
         NIMBUS_ASSIGN_OR_RETURN(auto st, store_->Prepare(sql));
@@ -224,11 +234,13 @@ class SqliteTableStore final : public TableStore {
   Result<std::vector<WriteOutcome>> Write(std::vector<WriteOp> ops, std::vector<Status>* failures) override {
     MutexLock l(mu_);
     std::vector<WriteOutcome> outcomes(ops.size());
+    const int64_t sequence = sequence_;
     NIMBUS_RETURN_IF_ERROR(store_->Begin());
     Status st = WriteLocked(ops, outcomes, failures);
     if (st.ok()) st = store_->Commit();
     if (!st.ok()) {
       store_->Rollback();
+      sequence_ = sequence;
       return st;
     }
     return outcomes;
@@ -368,6 +380,13 @@ class SqliteTableStore final : public TableStore {
 
  private:
   Result<std::optional<TableDef>> LoadTable(const std::string& name) NIMBUS_REQUIRES(mu_) {
+    if (auto it = tables_.find(name); it != tables_.end()) return it->second;
+    NIMBUS_ASSIGN_OR_RETURN(auto def, ReadTable(name));
+    tables_[name] = def;
+    return def;
+  }
+
+  Result<std::optional<TableDef>> ReadTable(const std::string& name) NIMBUS_REQUIRES(mu_) {
     NIMBUS_ASSIGN_OR_RETURN(auto st, store_->Prepare("SELECT def FROM tables WHERE name = ?"));
     NIMBUS_RETURN_IF_ERROR(st.BindText(1, name));
     NIMBUS_ASSIGN_OR_RETURN(bool row, st.Step());
@@ -380,6 +399,7 @@ class SqliteTableStore final : public TableStore {
   }
 
   Status SaveTable(const TableDef& def) NIMBUS_REQUIRES(mu_) {
+    tables_.erase(def.name);  // read again after the transaction (it may roll back)
     NIMBUS_ASSIGN_OR_RETURN(auto st, store_->Prepare("INSERT OR REPLACE INTO tables (name, def) VALUES (?, ?)"));
     NIMBUS_RETURN_IF_ERROR(st.BindText(1, def.name));
     NIMBUS_RETURN_IF_ERROR(st.BindText(2, json::serialize(TableDefToJson(def))));
@@ -388,13 +408,14 @@ class SqliteTableStore final : public TableStore {
 
   Result<std::optional<Item>> LoadItem(const std::string& table, const std::string& pk, const std::string& sk)
       NIMBUS_REQUIRES(mu_) {
-    NIMBUS_ASSIGN_OR_RETURN(auto st, store_->Prepare("SELECT item FROM items WHERE tbl = ? AND pk = ? AND sk = ?"));
-    NIMBUS_RETURN_IF_ERROR(st.BindText(1, table));
-    NIMBUS_RETURN_IF_ERROR(st.BindBlob(2, pk));
-    NIMBUS_RETURN_IF_ERROR(st.BindBlob(3, sk));
-    NIMBUS_ASSIGN_OR_RETURN(bool row, st.Step());
+    NIMBUS_ASSIGN_OR_RETURN(storage::Statement * st, Cached("SELECT item FROM items WHERE tbl = ? AND pk = ? AND sk = ?"));
+    NIMBUS_RETURN_IF_ERROR(st->BindText(1, table));
+    NIMBUS_RETURN_IF_ERROR(st->BindBlob(2, pk));
+    NIMBUS_RETURN_IF_ERROR(st->BindBlob(3, sk));
+    NIMBUS_ASSIGN_OR_RETURN(bool row, st->Step());
     if (!row) return std::optional<Item>();
-    NIMBUS_ASSIGN_OR_RETURN(Item item, ParseItem(st.ColumnText(0)));
+    NIMBUS_ASSIGN_OR_RETURN(Item item, ParseItem(st->ColumnText(0)));
+    st->Reset();
     return std::optional<Item>(std::move(item));
   }
 
@@ -412,12 +433,13 @@ class SqliteTableStore final : public TableStore {
     return st.Run();
   }
 
+  // The next stream sequence number, stored in the write's transaction (the
+  // in-memory counter is put back if the transaction rolls back).
   Result<int64_t> NextSequence() NIMBUS_REQUIRES(mu_) {
-    NIMBUS_RETURN_IF_ERROR(store_->Exec("UPDATE counters SET value = value + 1 WHERE name = 'stream_seq'"));
-    NIMBUS_ASSIGN_OR_RETURN(auto st, store_->Prepare("SELECT value FROM counters WHERE name = 'stream_seq'"));
-    NIMBUS_ASSIGN_OR_RETURN(bool row, st.Step());
-    if (!row) return Internal("dynamodb: the stream sequence counter is missing");
-    return st.ColumnInt64(0);
+    NIMBUS_ASSIGN_OR_RETURN(storage::Statement * st, Cached("UPDATE counters SET value = ? WHERE name = 'stream_seq'"));
+    NIMBUS_RETURN_IF_ERROR(st->BindInt64(1, sequence_ + 1));
+    NIMBUS_RETURN_IF_ERROR(st->Run());
+    return ++sequence_;
   }
 
   Status WriteLocked(std::vector<WriteOp>& ops, std::vector<WriteOutcome>& outcomes, std::vector<Status>* failures)
@@ -454,31 +476,31 @@ class SqliteTableStore final : public TableStore {
       const auto& old_item = outcomes[i].old_item;
       const auto& new_item = outcomes[i].new_item;
       if (!old_item && !new_item) continue;  // deleting nothing
-      if (old_item) {
-        NIMBUS_ASSIGN_OR_RETURN(auto del, store_->Prepare("DELETE FROM index_entries WHERE tbl = ? AND pk = ? AND sk = ?"));
-        NIMBUS_RETURN_IF_ERROR(del.BindText(1, def.name));
-        NIMBUS_RETURN_IF_ERROR(del.BindBlob(2, pk));
-        NIMBUS_RETURN_IF_ERROR(del.BindBlob(3, sk));
-        NIMBUS_RETURN_IF_ERROR(del.Run());
+      if (old_item && !def.indexes.empty()) {
+        NIMBUS_ASSIGN_OR_RETURN(storage::Statement * del, Cached("DELETE FROM index_entries WHERE tbl = ? AND pk = ? AND sk = ?"));
+        NIMBUS_RETURN_IF_ERROR(del->BindText(1, def.name));
+        NIMBUS_RETURN_IF_ERROR(del->BindBlob(2, pk));
+        NIMBUS_RETURN_IF_ERROR(del->BindBlob(3, sk));
+        NIMBUS_RETURN_IF_ERROR(del->Run());
       }
       if (new_item) {
-        NIMBUS_ASSIGN_OR_RETURN(auto put, store_->Prepare("INSERT OR REPLACE INTO items (tbl, pk, sk, item, size, ttl) "
-                                                          "VALUES (?, ?, ?, ?, ?, ?)"));
-        NIMBUS_RETURN_IF_ERROR(put.BindText(1, def.name));
-        NIMBUS_RETURN_IF_ERROR(put.BindBlob(2, pk));
-        NIMBUS_RETURN_IF_ERROR(put.BindBlob(3, sk));
-        NIMBUS_RETURN_IF_ERROR(put.BindText(4, json::serialize(ItemToJson(*new_item))));
-        NIMBUS_RETURN_IF_ERROR(put.BindInt64(5, static_cast<int64_t>(ItemSize(*new_item))));
+        NIMBUS_ASSIGN_OR_RETURN(storage::Statement * put, Cached("INSERT OR REPLACE INTO items (tbl, pk, sk, item, size, ttl) "
+                                                                 "VALUES (?, ?, ?, ?, ?, ?)"));
+        NIMBUS_RETURN_IF_ERROR(put->BindText(1, def.name));
+        NIMBUS_RETURN_IF_ERROR(put->BindBlob(2, pk));
+        NIMBUS_RETURN_IF_ERROR(put->BindBlob(3, sk));
+        NIMBUS_RETURN_IF_ERROR(put->BindText(4, json::serialize(ItemToJson(*new_item))));
+        NIMBUS_RETURN_IF_ERROR(put->BindInt64(5, static_cast<int64_t>(ItemSize(*new_item))));
         auto ttl = TtlOf(def, *new_item);
-        NIMBUS_RETURN_IF_ERROR(ttl ? put.BindInt64(6, *ttl) : put.BindNull(6));
-        NIMBUS_RETURN_IF_ERROR(put.Run());
+        NIMBUS_RETURN_IF_ERROR(ttl ? put->BindInt64(6, *ttl) : put->BindNull(6));
+        NIMBUS_RETURN_IF_ERROR(put->Run());
         for (const auto& idx : def.indexes) NIMBUS_RETURN_IF_ERROR(InsertIndexEntry(def.name, idx, *new_item, pk, sk));
       } else {
-        NIMBUS_ASSIGN_OR_RETURN(auto del, store_->Prepare("DELETE FROM items WHERE tbl = ? AND pk = ? AND sk = ?"));
-        NIMBUS_RETURN_IF_ERROR(del.BindText(1, def.name));
-        NIMBUS_RETURN_IF_ERROR(del.BindBlob(2, pk));
-        NIMBUS_RETURN_IF_ERROR(del.BindBlob(3, sk));
-        NIMBUS_RETURN_IF_ERROR(del.Run());
+        NIMBUS_ASSIGN_OR_RETURN(storage::Statement * del, Cached("DELETE FROM items WHERE tbl = ? AND pk = ? AND sk = ?"));
+        NIMBUS_RETURN_IF_ERROR(del->BindText(1, def.name));
+        NIMBUS_RETURN_IF_ERROR(del->BindBlob(2, pk));
+        NIMBUS_RETURN_IF_ERROR(del->BindBlob(3, sk));
+        NIMBUS_RETURN_IF_ERROR(del->Run());
       }
       if (!def.stream_enabled || (old_item && new_item && *old_item == *new_item)) continue;
       StreamRecord r;
@@ -491,20 +513,36 @@ class SqliteTableStore final : public TableStore {
       r.size_bytes = ItemSize(r.keys) + (r.old_image ? ItemSize(*r.old_image) : 0) +
                      (r.new_image ? ItemSize(*r.new_image) : 0);
       NIMBUS_ASSIGN_OR_RETURN(int64_t seq, NextSequence());
-      NIMBUS_ASSIGN_OR_RETURN(auto ins, store_->Prepare("INSERT INTO stream_records (tbl, label, seq, created_ms, record) "
-                                                        "VALUES (?, ?, ?, ?, ?)"));
-      NIMBUS_RETURN_IF_ERROR(ins.BindText(1, def.name));
-      NIMBUS_RETURN_IF_ERROR(ins.BindText(2, def.stream_label));
-      NIMBUS_RETURN_IF_ERROR(ins.BindInt64(3, seq));
-      NIMBUS_RETURN_IF_ERROR(ins.BindInt64(4, now));
-      NIMBUS_RETURN_IF_ERROR(ins.BindText(5, json::serialize(RecordToJson(r))));
-      NIMBUS_RETURN_IF_ERROR(ins.Run());
+      NIMBUS_ASSIGN_OR_RETURN(storage::Statement * ins, Cached("INSERT INTO stream_records (tbl, label, seq, created_ms, record) "
+                                                               "VALUES (?, ?, ?, ?, ?)"));
+      NIMBUS_RETURN_IF_ERROR(ins->BindText(1, def.name));
+      NIMBUS_RETURN_IF_ERROR(ins->BindText(2, def.stream_label));
+      NIMBUS_RETURN_IF_ERROR(ins->BindInt64(3, seq));
+      NIMBUS_RETURN_IF_ERROR(ins->BindInt64(4, now));
+      NIMBUS_RETURN_IF_ERROR(ins->BindText(5, json::serialize(RecordToJson(r))));
+      NIMBUS_RETURN_IF_ERROR(ins->Run());
     }
     return Status::Ok();
   }
 
+  // A prepared statement of the hot paths, prepared once and reset for each use.
+  Result<storage::Statement*> Cached(const char* sql) NIMBUS_REQUIRES(mu_) {
+    auto it = statements_.find(sql);
+    if (it == statements_.end()) {
+      NIMBUS_ASSIGN_OR_RETURN(auto st, store_->Prepare(sql));
+      it = statements_.emplace(sql, std::move(st)).first;
+    }
+    it->second.Reset();
+    return &it->second;
+  }
+
   Mutex mu_;
   std::unique_ptr<storage::Store> store_ NIMBUS_PT_GUARDED_BY(mu_);
+  // Statements by their SQL text (string literals); destroyed before store_.
+  std::map<std::string_view, storage::Statement> statements_ NIMBUS_GUARDED_BY(mu_);
+  // Table definitions as stored, read through (nullopt: known absent).
+  std::map<std::string, std::optional<TableDef>> tables_ NIMBUS_GUARDED_BY(mu_);
+  int64_t sequence_ NIMBUS_GUARDED_BY(mu_) = 0;  // the last stream sequence given
 };
 
 }  // namespace
@@ -598,7 +636,9 @@ std::optional<Item> KeyOf(const Item& item, const KeySchema& key) {
 
 Result<std::unique_ptr<TableStore>> OpenSqliteTableStore(const std::filesystem::path& db) {
   NIMBUS_ASSIGN_OR_RETURN(auto store, storage::Store::Open(db, kMigrations));
-  return std::unique_ptr<TableStore>(new SqliteTableStore(std::move(store)));
+  auto tables = std::make_unique<SqliteTableStore>(std::move(store));
+  NIMBUS_RETURN_IF_ERROR(tables->LoadSequence());
+  return std::unique_ptr<TableStore>(std::move(tables));
 }
 
 }  // namespace nimbus::dynamodb
