@@ -4,7 +4,7 @@
 // list-functions pagination, update-function-code, delete-function, errors;
 // and the invocation semantics of issue #3: publish-version, aliases, invoke
 // with a qualifier, concurrency, async (Event) invocation with an event invoke
-// config, and layers.
+// config, and layers; s3, dynamodb and dynamodbstreams commands.
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
@@ -164,7 +164,7 @@ describe('AWS CLI', { skip: SKIP_NO_BINARY }, () => {
     assert.match(gone.stderr, /An error occurred \(ResourceNotFoundException\) when calling the GetFunction operation(?: \(reached max retries: \d+\))?: Function not found: arn:aws:lambda:us-east-1:000000000000:function:/);
   }));
 
-  it('s3api and s3 commands work against the object store (create-bucket, cp, ls, get), and a service Nimbus does not serve (dynamodb) says so plainly', t(async (tc) => {
+  it('s3api and s3 commands work against the object store (create-bucket, cp, ls, get), and a service Nimbus does not serve (kinesis) says so plainly', t(async (tc) => {
     if (!VERSION) return tc.skip('aws CLI not found (aws --version failed)');
     const bucket = `cli-bucket-${Date.now()}`;
     await aws(['s3api', 'create-bucket', '--bucket', bucket]);
@@ -188,9 +188,45 @@ describe('AWS CLI', { skip: SKIP_NO_BINARY }, () => {
     const missing = await aws(['s3api', 'get-object', '--bucket', bucket, '--key', 'nope', path.join(tmp, 'nope')], { expectOk: false });
     assert.notEqual(missing.code, 0);
     assert.match(missing.stderr, /\(NoSuchKey\) when calling the GetObject operation/);
-    const ddb = await aws(['dynamodb', 'list-tables'], { expectOk: false });
-    assert.notEqual(ddb.code, 0);
-    assert.match(ddb.stderr, /\(UnknownServiceException\) when calling the ListTables operation(?: \(reached max retries: \d+\))?: This Nimbus server does not serve the dynamodb API/);
+    const kinesis = await aws(['kinesis', 'list-streams'], { expectOk: false });
+    assert.notEqual(kinesis.code, 0);
+    assert.match(kinesis.stderr, /\(UnknownServiceException\) when calling the ListStreams operation(?: \(reached max retries: \d+\))?: This Nimbus server does not serve the kinesis API/);
+  }));
+
+  it('dynamodb and dynamodbstreams commands work against the table service (create-table, wait, put-item, update-item, query, scan, list-streams, get-records, delete-table)', t(async (tc) => {
+    if (!VERSION) return tc.skip('aws CLI not found (aws --version failed)');
+    const table = `cli-table-${Date.now()}`;
+    const created = json(await aws(['dynamodb', 'create-table', '--table-name', table,
+      '--attribute-definitions', 'AttributeName=Artist,AttributeType=S', 'AttributeName=Song,AttributeType=S',
+      '--key-schema', 'AttributeName=Artist,KeyType=HASH', 'AttributeName=Song,KeyType=RANGE',
+      '--billing-mode', 'PAY_PER_REQUEST', '--stream-specification', 'StreamEnabled=true,StreamViewType=NEW_AND_OLD_IMAGES']));
+    assert.equal(created.TableDescription.TableName, table);
+    await aws(['dynamodb', 'wait', 'table-exists', '--table-name', table]);
+    await aws(['dynamodb', 'put-item', '--table-name', table, '--item', '{"Artist":{"S":"No One"},"Song":{"S":"Call Me"},"Year":{"N":"2015"}}']);
+    await aws(['dynamodb', 'put-item', '--table-name', table, '--item', '{"Artist":{"S":"No One"},"Song":{"S":"Hold On"},"Year":{"N":"2016"}}']);
+    const updated = json(await aws(['dynamodb', 'update-item', '--table-name', table, '--key', '{"Artist":{"S":"No One"},"Song":{"S":"Call Me"}}',
+      '--update-expression', 'ADD Plays :one', '--expression-attribute-values', '{":one":{"N":"1"}}', '--return-values', 'UPDATED_NEW']));
+    assert.deepEqual(updated.Attributes, { Plays: { N: '1' } });
+    const query = json(await aws(['dynamodb', 'query', '--table-name', table, '--key-condition-expression', 'Artist = :a AND begins_with(Song, :s)',
+      '--expression-attribute-values', '{":a":{"S":"No One"},":s":{"S":"Ca"}}']));
+    assert.equal(query.Count, 1);
+    assert.equal(query.Items[0].Plays.N, '1');
+    // The CLI pages a scan itself (--page-size): every item once.
+    const scan = json(await aws(['dynamodb', 'scan', '--table-name', table, '--page-size', '1']));
+    assert.equal(scan.Count, 2);
+    const failed = await aws(['dynamodb', 'put-item', '--table-name', table, '--item', '{"Artist":{"S":"No One"},"Song":{"S":"Call Me"}}',
+      '--condition-expression', 'attribute_not_exists(Artist)'], { expectOk: false });
+    assert.match(failed.stderr, /\(ConditionalCheckFailedException\) when calling the PutItem operation.*: The conditional request failed/);
+    const streams = json(await aws(['dynamodbstreams', 'list-streams', '--table-name', table]));
+    assert.equal(streams.Streams.length, 1);
+    const arn = streams.Streams[0].StreamArn;
+    const shard = json(await aws(['dynamodbstreams', 'describe-stream', '--stream-arn', arn])).StreamDescription.Shards[0].ShardId;
+    const iterator = json(await aws(['dynamodbstreams', 'get-shard-iterator', '--stream-arn', arn, '--shard-id', shard, '--shard-iterator-type', 'TRIM_HORIZON'])).ShardIterator;
+    const records = json(await aws(['dynamodbstreams', 'get-records', '--shard-iterator', iterator])).Records;
+    assert.deepEqual(records.map((r) => r.eventName), ['INSERT', 'INSERT', 'MODIFY']);
+    await aws(['dynamodb', 'delete-table', '--table-name', table]);
+    const gone = await aws(['dynamodb', 'describe-table', '--table-name', table], { expectOk: false });
+    assert.match(gone.stderr, /\(ResourceNotFoundException\) when calling the DescribeTable operation/);
   }));
 
   it('errors name the exception: duplicate create (ResourceConflictException), MemorySize 10241 (InvalidParameterValueException)', t(async (tc) => {
