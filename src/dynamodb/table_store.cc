@@ -1,6 +1,8 @@
 #include "dynamodb/table_store.h"
 
 #include <chrono>
+#include <condition_variable>
+#include <mutex>
 
 #include <boost/json.hpp>
 #include <fmt/format.h>
@@ -231,19 +233,35 @@ class SqliteTableStore final : public TableStore {
     return LoadItem(table, KeyBytes(key.at(def->key.hash)), RangeBytes(key, def->key));
   }
 
+  // Group commit: writers queue their requests; one of them (the leader) runs
+  // every queued request in one SQLite transaction, each inside its own savepoint
+  // (a failed request is rolled back alone), and commits once: concurrent writers
+  // share one fsync. Each answers only after that commit.
   Result<std::vector<WriteOutcome>> Write(std::vector<WriteOp> ops, std::vector<Status>* failures) override {
-    MutexLock l(mu_);
-    std::vector<WriteOutcome> outcomes(ops.size());
-    const int64_t sequence = sequence_;
-    NIMBUS_RETURN_IF_ERROR(store_->Begin());
-    Status st = WriteLocked(ops, outcomes, failures);
-    if (st.ok()) st = store_->Commit();
-    if (!st.ok()) {
-      store_->Rollback();
-      sequence_ = sequence;
-      return st;
+    PendingWrite me;
+    me.ops = &ops;
+    me.failures = failures;
+    std::vector<PendingWrite*> batch;
+    {
+      std::unique_lock<std::mutex> q(queue_mu_.native());
+      queue_.push_back(&me);
+      queue_cv_.wait(q, [&] { return me.done || !leading_; });
+      if (me.done) {
+        if (!me.status.ok()) return me.status;
+        return std::move(me.outcomes);
+      }
+      leading_ = true;
+      batch.swap(queue_);
     }
-    return outcomes;
+    RunBatch(batch);
+    {
+      std::lock_guard<std::mutex> q(queue_mu_.native());
+      leading_ = false;
+      for (PendingWrite* p : batch) p->done = true;
+    }
+    queue_cv_.notify_all();
+    if (!me.status.ok()) return me.status;
+    return std::move(me.outcomes);
   }
 
   Status Read(const std::string& table, const ReadRange& range,
@@ -525,6 +543,55 @@ class SqliteTableStore final : public TableStore {
     return Status::Ok();
   }
 
+  struct PendingWrite {
+    std::vector<WriteOp>* ops = nullptr;
+    std::vector<Status>* failures = nullptr;
+    std::vector<WriteOutcome> outcomes;
+    Status status;
+    bool done = false;  // guarded by queue_mu_
+  };
+
+  void RunBatch(const std::vector<PendingWrite*>& batch) {
+    MutexLock l(mu_);
+    const int64_t first_sequence = sequence_;
+    Status begun = store_->Begin();
+    for (PendingWrite* p : batch) {
+      if (!begun.ok()) {
+        p->status = begun;
+        continue;
+      }
+      p->outcomes.resize(p->ops->size());
+      const int64_t sequence = sequence_;
+      Status st = store_->Exec("SAVEPOINT request");
+      if (st.ok()) st = WriteLocked(*p->ops, p->outcomes, p->failures);
+      if (st.ok()) {
+        st = store_->Exec("RELEASE request");
+      } else {
+        sequence_ = sequence;
+        Status undone = store_->Exec("ROLLBACK TO request");
+        if (undone.ok()) undone = store_->Exec("RELEASE request");
+        if (!undone.ok()) begun = undone;  // the transaction is unusable: fail the rest
+      }
+      p->status = st;
+    }
+    if (!begun.ok()) {
+      store_->Rollback();
+      sequence_ = first_sequence;
+      for (PendingWrite* p : batch) {
+        if (p->status.ok()) p->status = begun;
+      }
+      return;
+    }
+    Status committed = store_->Commit();
+    if (!committed.ok()) {
+      store_->Rollback();
+      sequence_ = first_sequence;
+      for (PendingWrite* p : batch) {
+        if (p->status.ok()) p->status = committed;
+      }
+    }
+  }
+
   // A prepared statement of the hot paths, prepared once and reset for each use.
   Result<storage::Statement*> Cached(const char* sql) NIMBUS_REQUIRES(mu_) {
     auto it = statements_.find(sql);
@@ -543,6 +610,14 @@ class SqliteTableStore final : public TableStore {
   // Table definitions as stored, read through (nullopt: known absent).
   std::map<std::string, std::optional<TableDef>> tables_ NIMBUS_GUARDED_BY(mu_);
   int64_t sequence_ NIMBUS_GUARDED_BY(mu_) = 0;  // the last stream sequence given
+
+  // Writers waiting for a group commit, and whether one of them is leading one.
+  // Guarded by queue_mu_ (through its native mutex, for the condition variable;
+  // hence not annotated).
+  Mutex queue_mu_;
+  std::condition_variable queue_cv_;
+  std::vector<PendingWrite*> queue_;
+  bool leading_ = false;
 };
 
 }  // namespace

@@ -8,7 +8,9 @@
 // without the other.
 //
 // Concurrency: thread-safe; one connection serialized by a mutex (the API runs on
-// the BlockingPool). Callbacks run under it and must only compute.
+// the BlockingPool). Callbacks run under it and must only compute. Concurrent
+// Write()s are group-committed: one transaction (a savepoint per request) and one
+// fsync for every request waiting when the previous commit ended.
 #pragma once
 
 #include <cstdint>

@@ -2,6 +2,10 @@
 
 #include <gtest/gtest.h>
 
+#include <atomic>
+#include <set>
+#include <thread>
+
 #include "storage/testing/temp_dir.h"
 
 namespace nimbus::dynamodb {
@@ -195,6 +199,49 @@ TEST_F(TableStoreTest, DeletingATableRemovesItsItemsButNotItsStream) {
   again.key = {"customer", "order", Type::kS, Type::kN};
   EXPECT_EQ(store_->CreateTable(again).code(), Code::kOk);
   EXPECT_EQ(store_->TableCounts("orders")->first, 0);
+}
+
+TEST_F(TableStoreTest, ConcurrentWritesAreGroupCommittedAndAFailedOneIsUndoneAlone) {
+  // 8 threads × 50 writes; every third one fails its "condition" after writing
+  // nothing, and must not take the others of its group down with it.
+  constexpr int kThreads = 8, kWrites = 50;
+  std::atomic<int> failed{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < kWrites; ++i) {
+        const int n = t * kWrites + i;
+        std::vector<WriteOp> ops(1);
+        ops[0].table = "orders";
+        ops[0].key = {{"customer", S("c")}, {"order", N(n)}};
+        ops[0].apply = [n](const std::optional<Item>&) -> Result<std::optional<Item>> {
+          if (n % 3 == 0) return Status(Code::kFailedPrecondition, "The conditional request failed");
+          return std::optional<Item>(Item{{"customer", S("c")}, {"order", N(n)}});
+        };
+        auto r = store_->Write(std::move(ops), nullptr);
+        if (!r.has_value()) {
+          EXPECT_EQ(r.error().code(), Code::kFailedPrecondition);
+          ++failed;
+        }
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  const int total = kThreads * kWrites;
+  EXPECT_EQ(failed.load(), (total + 2) / 3);
+  ReadRange r;
+  r.hash = S("c");
+  std::vector<int64_t> orders = Orders(r);
+  ASSERT_EQ(static_cast<int>(orders.size()), total - failed.load());
+  for (int64_t n : orders) EXPECT_NE(n % 3, 0);
+  // One stream record per stored item, with distinct increasing sequence numbers.
+  auto records = store_->ReadStream("orders", "2026-01-01T00:00:00.000", 0, 1000);
+  ASSERT_EQ(records->size(), orders.size());
+  std::set<int64_t> sequences;
+  for (const auto& rec : *records) sequences.insert(rec.sequence);
+  EXPECT_EQ(sequences.size(), records->size());
+  Reopen();
+  EXPECT_EQ(Orders(r).size(), orders.size());
 }
 
 }  // namespace
