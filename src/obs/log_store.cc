@@ -6,13 +6,17 @@
 #include <unistd.h>
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include <algorithm>
 #include <array>
 #include <charconv>
 #include <cstring>
+#include <deque>
 #include <fstream>
+#include <limits>
 #include <mutex>
+#include <set>
 #include <tuple>
 #include <unordered_map>
 
@@ -191,6 +195,52 @@ Status NoGroup(const std::string& group) {
   return NotFound(fmt::format("log group {}: does not exist", group));
 }
 
+
+constexpr std::string_view kRetentionFile = "_retention";
+constexpr std::string_view kRetentionHeader = "#nimbus-log-retention v1";
+constexpr int64_t kDayMs = 86'400'000;
+// PutLogEvents limits, as AWS's: events over 14 days old or over 2 hours ahead
+// are refused, and one request may span at most 24 hours.
+constexpr int64_t kMaxEventAgeMs = 14 * kDayMs;
+constexpr int64_t kMaxEventAheadMs = 2 * 3'600'000;
+constexpr int64_t kMaxBatchSpanMs = kDayMs;
+// The retentions AWS accepts (PutRetentionPolicy's enum).
+constexpr std::array<int, 22> kRetentionDays = {1,   3,   5,   7,    14,   30,   60,   90,
+                                                120, 150, 180, 365,  400,  545,  731,  1096,
+                                                1827, 2192, 2557, 2922, 3288, 3653};
+
+// "<enc>.log" is segment 0 and "<enc>.<n>.log" the segment starting at index n;
+// enc() never writes '.', so the split is unambiguous.
+std::optional<uint64_t> SegmentFirstIndex(std::string_view file_name) {
+  if (file_name.size() <= kStreamSuffix.size() ||
+      file_name.substr(file_name.size() - kStreamSuffix.size()) != kStreamSuffix) {
+    return std::nullopt;
+  }
+  file_name.remove_suffix(kStreamSuffix.size());
+  size_t dot = file_name.find('.');
+  if (dot == std::string_view::npos) return 0;
+  auto n = ParseInt(file_name.substr(dot + 1));
+  if (!n || *n <= 0) return std::nullopt;
+  return static_cast<uint64_t>(*n);
+}
+
+fs::path SegmentPath(const fs::path& group_dir, std::string_view stream, uint64_t first) {
+  if (first == 0) return group_dir / (EncodeFileName(stream) + std::string(kStreamSuffix));
+  return group_dir / fmt::format("{}.{}{}", EncodeFileName(stream), first, kStreamSuffix);
+}
+
+// Writes `content` to `path` through a temporary file and a rename, so a crash
+// leaves the old file or the new one.
+Status ReplaceFile(const fs::path& path, std::string_view content) {
+  fs::path tmp = path;
+  tmp += ".tmp";
+  UniqueFd fd(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640));
+  if (!fd) return ErrnoStatus("create " + tmp.string());
+  NIMBUS_RETURN_IF_ERROR(WriteAll(fd.get(), content, tmp));
+  fd.Reset();
+  if (::rename(tmp.c_str(), path.c_str()) != 0) return ErrnoStatus("rename " + tmp.string());
+  return Status::Ok();
+}
 }  // namespace
 
 std::string EncodeFileName(std::string_view name) {
@@ -240,63 +290,34 @@ std::optional<std::string> UnescapeLogLine(std::string_view text) {
   return out;
 }
 
-Result<FilterPattern> FilterPattern::Parse(std::string_view pattern) {
-  FilterPattern p;
-  size_t i = 0;
-  auto unsupported = [&](std::string_view what) {
-    return InvalidArgument(fmt::format(
-        "filter pattern {:?}: {} is not supported yet; use plain terms or \"quoted phrases\"",
-        std::string(pattern), what));
-  };
-  while (i < pattern.size()) {
-    char c = pattern[i];
-    if (c == ' ' || c == '\t') {
-      ++i;
-      continue;
-    }
-    if (c == '{') return unsupported("a JSON pattern");
-    if (c == '[') return unsupported("a space-delimited pattern");
-    if (c == '"') {
-      size_t end = pattern.find('"', i + 1);
-      if (end == std::string_view::npos) {
-        return InvalidArgument(
-            fmt::format("filter pattern {:?}: unterminated quote", std::string(pattern)));
-      }
-      std::string phrase(pattern.substr(i + 1, end - i - 1));
-      if (!phrase.empty()) p.terms_.push_back(std::move(phrase));
-      i = end + 1;
-      continue;
-    }
-    if (c == '?') return unsupported("?term (any of)");
-    if (c == '-') return unsupported("-term (exclusion)");
-    size_t end = i;
-    while (end < pattern.size() && pattern[end] != ' ' && pattern[end] != '\t') ++end;
-    p.terms_.emplace_back(pattern.substr(i, end - i));
-    i = end;
-  }
-  return p;
-}
 
-bool FilterPattern::Matches(std::string_view message) const {
-  for (const auto& term : terms_) {
-    if (message.find(term) == std::string_view::npos) return false;
-  }
-  return true;
-}
+struct LogStore::Segment {
+  // Shared with the queued appends to it, which need no copy of the name.
+  std::shared_ptr<const fs::path> file;
+  uint64_t first = 0;      // index of its first event
+  uint64_t count = 0;      // events assigned to it, written or still queued
+  size_t file_bytes = 0;   // its size once everything queued is written
+  int64_t stored_bytes = 0;  // message bytes
+  std::optional<int64_t> first_ts, max_ts;
+  uint64_t end() const { return first + count; }
+};
 
 struct LogStore::Stream {
   std::string name;
   int64_t creation_time_ms = 0;
-  fs::path file;
-  uint64_t count = 0;      // events appended, including those on disk
-  uint64_t persisted = 0;  // events in the file; the first `persisted` events
-  uint64_t mem_start = 0;  // index of memory.front(); always <= persisted
-  std::deque<LogEvent> memory;
+  // Oldest first; never empty. Appends go to the last; retention drops the first.
+  std::deque<Segment> segments;
+  uint64_t persisted = 0;  // every event with a smaller index is in its file
+  // Index of memory.front(); segments.front().first <= mem_start <= persisted.
+  uint64_t mem_start = 0;
+  std::deque<LogEvent> memory;  // events [mem_start, count())
   size_t memory_bytes = 0;
-  std::optional<int64_t> first_ts, last_ts, last_ingestion;
+  std::optional<int64_t> min_ts, max_ts, last_ingestion;
   int64_t stored_bytes = 0;
-  // Set when its group is deleted; queued appends then record nothing.
+  // Set when its group is deleted or retention removes it; queued appends then
+  // record nothing.
   bool removed = false;
+  uint64_t count() const { return segments.back().end(); }
 };
 
 struct LogStore::Group {
@@ -304,27 +325,45 @@ struct LogStore::Group {
   int64_t creation_time_ms = 0;
   fs::path dir;
   int64_t stored_bytes = 0;
+  std::optional<int> retention_days;
   // Shared with queued appends, which may outlive a deleted group.
   std::map<std::string, std::shared_ptr<Stream>> streams;
 };
 
 struct LogStore::Op {
-  enum class Kind { kCreateGroup, kCreateStream, kAppend, kDeleteGroup };
+  enum class Kind { kCreateGroup, kCreateFile, kAppend, kDeleteGroup, kRemoveFiles, kReplaceFile };
   Kind kind = Kind::kAppend;
   uint64_t seq = 0;
-  fs::path path;        // group dir (create/delete group) or stream file (create stream)
-  std::string content;  // header (create) or event line (append)
-  // kAppend: the stream written to (its file never changes) and where the write
-  // is recorded.
+  fs::path path;  // group dir (create/delete group) or file (create, replace)
+  std::shared_ptr<const fs::path> file;  // kAppend: the segment file
+  std::string content;  // header, event line, or the replacing content
+  std::vector<fs::path> paths;  // kRemoveFiles
+  // kAppend: the stream written to and the event's index, where the write is recorded.
   std::shared_ptr<Stream> target;
+  uint64_t index = 0;
   size_t message_bytes = 0;
 };
 
 struct LogStore::StreamSnapshot {
   std::string name;
-  fs::path file;
+  int64_t creation_time_ms = 0;
+  // Segment files and how many of their events to read: together the events
+  // [first kept, mem_start).
+  struct File {
+    fs::path path;
+    uint64_t first = 0;
+    uint64_t count = 0;
+  };
+  std::vector<File> files;
   uint64_t mem_start = 0;
+  uint64_t count = 0;
   std::vector<LogEvent> memory;  // events [mem_start, count)
+  int64_t cutoff_ms = std::numeric_limits<int64_t>::min();
+};
+
+struct LogStore::IndexedEvent {
+  uint64_t index = 0;
+  LogEvent event;
 };
 
 LogStore::LogStore(const Clock& clock, LogStoreOptions options)
@@ -338,6 +377,10 @@ Result<std::unique_ptr<LogStore>> LogStore::Open(const Clock& clock, LogStoreOpt
   }
   std::unique_ptr<LogStore> store(new LogStore(clock, std::move(options)));
   NIMBUS_RETURN_IF_ERROR(store->Load().WithContext("log store"));
+  {
+    MutexLock l(store->mu_);
+    store->next_sweep_ = clock.MonotonicNow() + store->options_.retention_sweep_interval;
+  }
   store->writer_ = std::thread([s = store.get()] {
     pthread_setname_np(pthread_self(), "log-writer");
     s->RunWriter();
@@ -374,10 +417,32 @@ Status LogStore::Load() NIMBUS_NO_THREAD_SAFETY_ANALYSIS {
     group->name = header->second;
     group->creation_time_ms = header->first;
     group->dir = dir;
+    if (auto retention = ReadFile(dir / kRetentionFile)) {
+      std::string_view line(*retention);
+      auto f = SplitTabs(line.substr(0, line.find('\n')), 2);
+      auto days = f.size() == 2 && f[0] == kRetentionHeader ? ParseInt(f[1]) : std::nullopt;
+      if (days && std::find(kRetentionDays.begin(), kRetentionDays.end(), *days) !=
+                      kRetentionDays.end()) {
+        group->retention_days = static_cast<int>(*days);
+      } else {
+        log::Warn("log store: {}: ignoring a bad retention file", dir.string());
+      }
+    }
+
+    // Segments of each stream (by the name in their headers), with the events of
+    // each stream's last segment kept for memory.
+    struct Loaded {
+      std::shared_ptr<Stream> stream;
+      std::map<uint64_t, Segment> segments;  // by the first index in the file name
+      std::vector<LogEvent> last_events;
+      uint64_t last_first = 0;
+    };
+    std::map<std::string, Loaded> loaded;
     std::error_code sec;
     for (fs::directory_iterator sit(dir, sec), send; !sec && sit != send; sit.increment(sec)) {
       const fs::path file = sit->path();
-      if (file.extension() != kStreamSuffix) continue;
+      auto first = SegmentFirstIndex(file.filename().string());
+      if (!first) continue;
       NIMBUS_ASSIGN_OR_RETURN(std::string text, ReadFile(file));
       // A crash can leave a partial last line; cut it so later appends start clean.
       size_t complete = text.rfind('\n');
@@ -398,33 +463,65 @@ Status LogStore::Load() NIMBUS_NO_THREAD_SAFETY_ANALYSIS {
         log::Warn("log store: skipping {}: bad stream header", file.string());
         continue;
       }
-      auto stream = std::make_shared<Stream>();
-      stream->name = sheader->second;
-      stream->creation_time_ms = sheader->first;
-      stream->file = file;
+      Loaded& l = loaded[sheader->second];
+      if (!l.stream) {
+        l.stream = std::make_shared<Stream>();
+        l.stream->name = sheader->second;
+        l.stream->creation_time_ms = sheader->first;
+      }
+      Stream& stream = *l.stream;
+      Segment seg;
+      seg.file = std::make_shared<const fs::path>(file);
+      seg.first = *first;
+      seg.file_bytes = text.size();
+      std::vector<LogEvent> events;
       std::string_view rest = std::string_view(text).substr(nl + 1);
       while (!rest.empty()) {
         size_t e = rest.find('\n');
         auto event = ParseEventLine(rest.substr(0, e));
         rest.remove_prefix(e + 1);
         if (!event) continue;  // skipped the same way by ReadAll
-        stream->count++;
-        stream->stored_bytes += static_cast<int64_t>(event->message.size());
-        if (!stream->first_ts) stream->first_ts = event->timestamp_ms;
-        stream->last_ts = std::max(stream->last_ts.value_or(event->timestamp_ms),
-                                   event->timestamp_ms);
-        stream->last_ingestion = std::max(
-            stream->last_ingestion.value_or(event->ingestion_time_ms), event->ingestion_time_ms);
-        stream->memory_bytes += event->message.size();
-        stream->memory.push_back(std::move(*event));
+        seg.count++;
+        seg.stored_bytes += static_cast<int64_t>(event->message.size());
+        if (!seg.first_ts) seg.first_ts = event->timestamp_ms;
+        seg.max_ts = std::max(seg.max_ts.value_or(event->timestamp_ms), event->timestamp_ms);
+        stream.min_ts = std::min(stream.min_ts.value_or(event->timestamp_ms), event->timestamp_ms);
+        stream.last_ingestion = std::max(
+            stream.last_ingestion.value_or(event->ingestion_time_ms), event->ingestion_time_ms);
+        events.push_back(std::move(*event));
       }
-      stream->persisted = stream->count;
-      EvictLocked(*stream);
-      group->stored_bytes += stream->stored_bytes;
-      std::string name = stream->name;
-      group->streams[name] = std::move(stream);
+      if (l.segments.empty() || *first >= l.last_first) {
+        l.last_first = *first;
+        l.last_events = std::move(events);
+      }
+      l.segments.emplace(*first, std::move(seg));
     }
     if (sec) return Internal(fmt::format("list {}: {}", dir.string(), sec.message()));
+
+    for (auto& [name, l] : loaded) {
+      Stream& stream = *l.stream;
+      for (auto& [first, seg] : l.segments) {
+        // Segments are contiguous; a file that says otherwise (a crash between
+        // segments, or files moved by hand) is renumbered after its predecessor.
+        if (!stream.segments.empty() && seg.first != stream.segments.back().end()) {
+          log::Warn("log store: {}: expected its first event to be #{}", seg.file->string(),
+                    stream.segments.back().end());
+          seg.first = stream.segments.back().end();
+        }
+        stream.stored_bytes += seg.stored_bytes;
+        if (seg.max_ts) stream.max_ts = std::max(stream.max_ts.value_or(*seg.max_ts), *seg.max_ts);
+        stream.segments.push_back(std::move(seg));
+      }
+      stream.persisted = stream.count();
+      stream.mem_start = stream.segments.back().first;
+      for (auto& e : l.last_events) {
+        stream.memory_bytes += e.message.size();
+        stream.memory.push_back(std::move(e));
+      }
+      EvictLocked(stream);
+      group->stored_bytes += stream.stored_bytes;
+      group->streams[name] = std::move(l.stream);
+    }
     std::string name = group->name;
     groups_[name] = std::move(group);
   }
@@ -461,12 +558,15 @@ const std::shared_ptr<LogStore::Stream>& LogStore::GetOrCreateStream(
     auto stream = std::make_shared<Stream>();
     stream->name = stream_name;
     stream->creation_time_ms = now;
-    stream->file = group.dir / (EncodeFileName(stream_name) + std::string(kStreamSuffix));
+    Segment seg;
+    seg.file = std::make_shared<const fs::path>(SegmentPath(group.dir, stream_name, 0));
     Op op;
-    op.kind = Op::Kind::kCreateStream;
-    op.path = stream->file;
+    op.kind = Op::Kind::kCreateFile;
+    op.path = *seg.file;
     op.content = HeaderLine(kStreamHeader, now, stream_name);
+    seg.file_bytes = op.content.size();
     Enqueue(std::move(op));
+    stream->segments.push_back(std::move(seg));
     sit = group.streams.emplace(stream_name, std::move(stream)).first;
   }
   return sit->second;
@@ -479,18 +579,40 @@ void LogStore::AppendLocked(Group& group, const std::shared_ptr<Stream>& target,
     return;
   }
   Stream& stream = *target;
+  Segment* seg = &stream.segments.back();
+  if (seg->count > 0 && seg->file_bytes >= options_.max_segment_bytes) {
+    Segment next;
+    next.first = seg->end();
+    next.file = std::make_shared<const fs::path>(SegmentPath(group.dir, stream.name, next.first));
+    Op op;
+    op.kind = Op::Kind::kCreateFile;
+    op.path = *next.file;
+    op.content = HeaderLine(kStreamHeader, stream.creation_time_ms, stream.name);
+    next.file_bytes = op.content.size();
+    Enqueue(std::move(op));
+    stream.segments.push_back(std::move(next));
+    seg = &stream.segments.back();
+  }
+  const int64_t ts = event.timestamp_ms;
+  const int64_t bytes = static_cast<int64_t>(event.message.size());
   Op op;
   op.kind = Op::Kind::kAppend;
-  op.content = std::move(line);
+  op.file = seg->file;
+  op.index = seg->end();
   op.target = target;
   op.message_bytes = event.message.size();
+  seg->file_bytes += line.size();
+  op.content = std::move(line);
   Enqueue(std::move(op));
 
-  stream.count++;
-  stream.stored_bytes += static_cast<int64_t>(event.message.size());
-  group.stored_bytes += static_cast<int64_t>(event.message.size());
-  if (!stream.first_ts) stream.first_ts = event.timestamp_ms;
-  stream.last_ts = std::max(stream.last_ts.value_or(event.timestamp_ms), event.timestamp_ms);
+  seg->count++;
+  seg->stored_bytes += bytes;
+  if (!seg->first_ts) seg->first_ts = ts;
+  seg->max_ts = std::max(seg->max_ts.value_or(ts), ts);
+  stream.stored_bytes += bytes;
+  group.stored_bytes += bytes;
+  stream.min_ts = std::min(stream.min_ts.value_or(ts), ts);
+  stream.max_ts = std::max(stream.max_ts.value_or(ts), ts);
   stream.last_ingestion = event.ingestion_time_ms;
   stream.memory_bytes += event.message.size();
   stream.memory.push_back(std::move(event));
@@ -503,6 +625,56 @@ void LogStore::EvictLocked(Stream& stream) {
     stream.memory_bytes -= stream.memory.front().message.size();
     stream.memory.pop_front();
     stream.mem_start++;
+  }
+}
+
+int64_t LogStore::CutoffLocked(const Group& group) const {
+  if (!group.retention_days) return std::numeric_limits<int64_t>::min();
+  return ToUnixMillis(clock_.Now()) - int64_t{*group.retention_days} * kDayMs;
+}
+
+void LogStore::SweepLocked(const Group* only) {
+  for (auto& [name, group] : groups_) {
+    if (only != nullptr && group.get() != only) continue;
+    if (group->retention_days) SweepGroupLocked(*group, CutoffLocked(*group));
+  }
+}
+
+void LogStore::SweepGroupLocked(Group& group, int64_t cutoff_ms) {
+  for (auto it = group.streams.begin(); it != group.streams.end();) {
+    Stream& s = *it->second;
+    // Every event expired and written: the stream goes, with its files.
+    if (s.max_ts && *s.max_ts < cutoff_ms && s.persisted == s.count()) {
+      Op op;
+      op.kind = Op::Kind::kRemoveFiles;
+      for (const auto& seg : s.segments) op.paths.push_back(*seg.file);
+      Enqueue(std::move(op));
+      s.removed = true;
+      group.stored_bytes -= s.stored_bytes;
+      it = group.streams.erase(it);
+      continue;
+    }
+    // Otherwise whole segments (never the one appended to) whose events have
+    // all expired and been written.
+    while (s.segments.size() > 1) {
+      const Segment& front = s.segments.front();
+      if (!front.max_ts || *front.max_ts >= cutoff_ms || front.end() > s.persisted) break;
+      Op op;
+      op.kind = Op::Kind::kRemoveFiles;
+      op.paths.push_back(*front.file);
+      Enqueue(std::move(op));
+      s.stored_bytes -= front.stored_bytes;
+      group.stored_bytes -= front.stored_bytes;
+      const uint64_t new_first = front.end();
+      s.segments.pop_front();
+      while (s.mem_start < new_first && !s.memory.empty()) {
+        s.memory_bytes -= s.memory.front().message.size();
+        s.memory.pop_front();
+        s.mem_start++;
+      }
+      s.mem_start = std::max(s.mem_start, new_first);
+    }
+    ++it;
   }
 }
 
@@ -562,14 +734,20 @@ Status LogStore::CreateLogStream(const std::string& group, const std::string& st
   return Status::Ok();
 }
 
-Status LogStore::PutLogEvents(const std::string& group, const std::string& stream,
-                              std::vector<LogEvent> events) {
+Result<PutLogEventsResult> LogStore::PutLogEvents(const std::string& group,
+                                                  const std::string& stream,
+                                                  std::vector<LogEvent> events) {
   for (size_t i = 1; i < events.size(); ++i) {
     if (events[i].timestamp_ms < events[i - 1].timestamp_ms) {
       return InvalidArgument("log events in a single PutLogEvents request must be in "
                              "chronological order");
     }
   }
+  if (!events.empty() && events.back().timestamp_ms - events.front().timestamp_ms > kMaxBatchSpanMs) {
+    return InvalidArgument("The batch of log events in a single PutLogEvents request cannot span "
+                           "more than 24 hours.");
+  }
+  PutLogEventsResult result;
   {
     MutexLock l(mu_);
     auto git = groups_.find(group);
@@ -579,14 +757,73 @@ Status LogStore::PutLogEvents(const std::string& group, const std::string& strea
       return NotFound(fmt::format("log stream {}: does not exist", stream));
     }
     const int64_t now = ToUnixMillis(clock_.Now());
-    for (auto& e : events) {
+    const int64_t cutoff = CutoffLocked(*git->second);
+    // Events are in order, so the refused ones are a prefix (old) and a suffix (new).
+    size_t too_old = 0, expired = 0, too_new = events.size();
+    while (too_old < events.size() && events[too_old].timestamp_ms < now - kMaxEventAgeMs) ++too_old;
+    while (expired < events.size() && events[expired].timestamp_ms < cutoff) ++expired;
+    while (too_new > 0 && events[too_new - 1].timestamp_ms > now + kMaxEventAheadMs) --too_new;
+    if (too_old > 0) result.too_old_end_index = static_cast<int>(too_old);
+    if (expired > 0) result.expired_end_index = static_cast<int>(expired);
+    if (too_new < events.size()) result.too_new_start_index = static_cast<int>(too_new);
+    for (size_t i = std::max(too_old, expired); i < too_new; ++i) {
+      LogEvent& e = events[i];
       e.ingestion_time_ms = now;
       std::string line = EventLine(e.timestamp_ms, now, e.message);
       AppendLocked(*git->second, sit->second, std::move(e), std::move(line));
     }
   }
   writer_cv_.notify_one();
+  return result;
+}
+
+Status LogStore::PutRetentionPolicy(const std::string& group, int retention_in_days) {
+  if (std::find(kRetentionDays.begin(), kRetentionDays.end(), retention_in_days) ==
+      kRetentionDays.end()) {
+    return InvalidArgument(fmt::format(
+        "1 validation error detected: Value '{}' at 'retentionInDays' failed to satisfy "
+        "constraint: Member must satisfy enum value set: [{}]",
+        retention_in_days, fmt::join(kRetentionDays, ", ")));
+  }
+  {
+    MutexLock l(mu_);
+    auto git = groups_.find(group);
+    if (git == groups_.end()) return NoGroup(group);
+    Group& g = *git->second;
+    g.retention_days = retention_in_days;
+    Op op;
+    op.kind = Op::Kind::kReplaceFile;
+    op.path = g.dir / kRetentionFile;
+    op.content = fmt::format("{}\t{}\n", kRetentionHeader, retention_in_days);
+    Enqueue(std::move(op));
+    SweepLocked(&g);
+  }
+  writer_cv_.notify_one();
   return Status::Ok();
+}
+
+Status LogStore::DeleteRetentionPolicy(const std::string& group) {
+  {
+    MutexLock l(mu_);
+    auto git = groups_.find(group);
+    if (git == groups_.end()) return NoGroup(group);
+    git->second->retention_days.reset();
+    Op op;
+    op.kind = Op::Kind::kRemoveFiles;
+    op.paths.push_back(git->second->dir / kRetentionFile);
+    Enqueue(std::move(op));
+  }
+  writer_cv_.notify_one();
+  return Status::Ok();
+}
+
+Status LogStore::EnforceRetention() {
+  {
+    MutexLock l(mu_);
+    SweepLocked(nullptr);
+  }
+  writer_cv_.notify_one();
+  return Flush();
 }
 
 Status LogStore::DeleteLogGroup(const std::string& group) {
@@ -626,25 +863,33 @@ Status LogStore::Flush() NIMBUS_NO_THREAD_SAFETY_ANALYSIS {
 
 void LogStore::RunWriter() NIMBUS_NO_THREAD_SAFETY_ANALYSIS {
   std::vector<Op> batch;  // ops taken from the queue, not yet committed
-  // Stream files stay open across batches (an open, fstat and close per wake-up
+  // Segment files stay open across batches (an open, fstat and close per wake-up
   // were most of the writer's syscalls on the invoke path), with the size they
-  // have so that a failed write can be undone. Ops apply in queue order, and a
-  // group delete closes them all first. Holding the stream keeps its address
-  // from being reused as a key.
+  // have so that a failed write can be undone. Ops apply in queue order; a group
+  // delete closes them all first and a file removal closes that file.
+  // Keyed by the segment's shared path, which the entry keeps alive.
   struct OpenFile {
     UniqueFd fd;
     off_t size = 0;
+    std::shared_ptr<const fs::path> path;
   };
-  std::unordered_map<std::shared_ptr<Stream>, OpenFile> open_files;
+  std::unordered_map<const fs::path*, OpenFile> open_files;
   std::unique_lock<std::mutex> lock(mu_.native());
   for (;;) {
     if (batch.empty()) {
-      writer_cv_.wait(lock, [&] { return stopping_ || !queue_.empty(); });
-      if (queue_.empty()) return;  // stopping and drained
+      // Sleeps until there is work, waking every sweep interval to enforce retention.
+      writer_cv_.wait_for(lock, options_.retention_sweep_interval,
+                          [&] { return stopping_ || !queue_.empty(); });
+      if (stopping_ && queue_.empty()) return;  // stopping and drained
     } else {
       // A write failed: wait before retrying, unless shutting down.
       writer_cv_.wait_for(lock, options_.retry_delay, [&] { return stopping_; });
     }
+    if (!stopping_ && clock_.MonotonicNow() >= next_sweep_) {
+      SweepLocked(nullptr);
+      next_sweep_ = clock_.MonotonicNow() + options_.retention_sweep_interval;
+    }
+    if (batch.empty() && queue_.empty()) continue;
     for (auto& op : queue_) batch.push_back(std::move(op));
     queue_.clear();
     const bool last_attempt = stopping_;
@@ -665,8 +910,20 @@ void LogStore::RunWriter() NIMBUS_NO_THREAD_SAFETY_ANALYSIS {
           }
           break;
         }
-        case Op::Kind::kCreateStream:
+        case Op::Kind::kCreateFile:
           status = CreateFileOnce(op.path, op.content);
+          break;
+        case Op::Kind::kReplaceFile:
+          status = ReplaceFile(op.path, op.content);
+          break;
+        case Op::Kind::kRemoveFiles:
+          for (const auto& path : op.paths) {
+            std::erase_if(open_files, [&](const auto& kv) { return *kv.first == path; });
+            if (::unlink(path.c_str()) != 0 && errno != ENOENT) {
+              status = ErrnoStatus("remove " + path.string());
+              break;
+            }
+          }
           break;
         case Op::Kind::kDeleteGroup: {
           open_files.clear();
@@ -678,11 +935,11 @@ void LogStore::RunWriter() NIMBUS_NO_THREAD_SAFETY_ANALYSIS {
           break;
         }
         case Op::Kind::kAppend: {
-          // Gather the run of appends to this stream into one write.
-          const fs::path& path = op.target->file;
+          // Gather the run of appends to this file into one write.
+          const fs::path& path = *op.file;
           size_t end = done + 1;
           while (end < batch.size() && batch[end].kind == Op::Kind::kAppend &&
-                 batch[end].target == op.target) {
+                 batch[end].file == op.file) {
             ++end;
           }
           std::string gathered;
@@ -690,7 +947,7 @@ void LogStore::RunWriter() NIMBUS_NO_THREAD_SAFETY_ANALYSIS {
             for (size_t i = done; i < end; ++i) gathered += batch[i].content;
           }
           std::string_view data = end - done > 1 ? std::string_view(gathered) : op.content;
-          auto it = open_files.find(op.target);
+          auto it = open_files.find(op.file.get());
           if (it == open_files.end()) {
             if (open_files.size() >= kMaxOpenStreamFiles) open_files.clear();
             UniqueFd fd(::open(path.c_str(), O_WRONLY | O_APPEND | O_CLOEXEC));
@@ -699,7 +956,8 @@ void LogStore::RunWriter() NIMBUS_NO_THREAD_SAFETY_ANALYSIS {
               status = ErrnoStatus((fd ? "stat " : "open ") + path.string());
               break;
             }
-            it = open_files.emplace(op.target, OpenFile{std::move(fd), st.st_size}).first;
+            it = open_files.emplace(op.file.get(), OpenFile{std::move(fd), st.st_size, op.file})
+                     .first;
           }
           OpenFile& file = it->second;
           status = WriteAll(file.fd.get(), data, path);
@@ -725,7 +983,7 @@ void LogStore::RunWriter() NIMBUS_NO_THREAD_SAFETY_ANALYSIS {
       pending_bytes_ -= op.message_bytes;
       written_seq_ = op.seq;
       if (op.kind != Op::Kind::kAppend || op.target->removed) continue;
-      op.target->persisted++;
+      op.target->persisted = op.index + 1;
       EvictLocked(*op.target);
     }
     batch.erase(batch.begin(), batch.begin() + static_cast<std::ptrdiff_t>(done));
@@ -743,46 +1001,67 @@ void LogStore::RunWriter() NIMBUS_NO_THREAD_SAFETY_ANALYSIS {
   }
 }
 
-LogStore::StreamSnapshot LogStore::SnapshotLocked(const std::string& group,
-                                                  const Stream& stream) const {
+LogStore::StreamSnapshot LogStore::SnapshotLocked(const Group& group, const Stream& stream) const {
   StreamSnapshot snap;
   snap.name = stream.name;
-  snap.file = stream.file;
+  snap.creation_time_ms = stream.creation_time_ms;
+  for (const auto& seg : stream.segments) {
+    if (seg.first >= stream.mem_start) break;
+    snap.files.push_back(
+        {*seg.file, seg.first, std::min(seg.end(), stream.mem_start) - seg.first});
+  }
   snap.mem_start = stream.mem_start;
+  snap.count = stream.count();
   snap.memory.assign(stream.memory.begin(), stream.memory.end());
+  snap.cutoff_ms = CutoffLocked(group);
   return snap;
 }
 
-Result<std::vector<LogEvent>> LogStore::ReadAll(const StreamSnapshot& snap) {
-  std::vector<LogEvent> events;
-  events.reserve(snap.mem_start + snap.memory.size());
-  if (snap.mem_start > 0) {
-    auto text = ReadFile(snap.file);
+Result<std::vector<LogStore::IndexedEvent>> LogStore::ReadAll(const StreamSnapshot& snap) {
+  std::vector<IndexedEvent> events;
+  for (const auto& file : snap.files) {
+    auto text = ReadFile(file.path);
     if (!text) {
+      // Reclaimed since the snapshot: everything in it had expired.
+      if (text.error().code() == Code::kNotFound) continue;
       return Unavailable(fmt::format("log stream {}: {}", snap.name, text.error().message()));
     }
     std::string_view rest(*text);
-    size_t nl = rest.find('\n');  // skip the header
+    size_t nl = rest.find('\n');
+    auto header = ParseHeader(rest.substr(0, nl), kStreamHeader);
+    // Reclaimed, and the name reused by a new stream: not the events wanted.
+    if (!header || header->first != snap.creation_time_ms) continue;
     rest.remove_prefix(nl == std::string_view::npos ? rest.size() : nl + 1);
-    while (events.size() < snap.mem_start && !rest.empty()) {
+    uint64_t n = 0;
+    while (n < file.count && !rest.empty()) {
       size_t e = rest.find('\n');
       if (e == std::string_view::npos) break;
       auto event = ParseEventLine(rest.substr(0, e));
       rest.remove_prefix(e + 1);
-      if (event) events.push_back(std::move(*event));
+      if (!event) continue;
+      if (event->timestamp_ms >= snap.cutoff_ms) {
+        events.push_back(IndexedEvent{file.first + n, std::move(*event)});
+      }
+      ++n;
     }
-    if (events.size() < snap.mem_start) {
+    if (n < file.count) {
       return Unavailable(
           fmt::format("log stream {}: changed while reading (deleted?)", snap.name));
     }
   }
-  events.insert(events.end(), snap.memory.begin(), snap.memory.end());
+  for (size_t i = 0; i < snap.memory.size(); ++i) {
+    if (snap.memory[i].timestamp_ms < snap.cutoff_ms) continue;
+    events.push_back(IndexedEvent{snap.mem_start + i, snap.memory[i]});
+  }
   return events;
 }
 
 Result<DescribeLogGroupsPage> LogStore::DescribeLogGroups(
     const DescribeLogGroupsRequest& request) const {
   NIMBUS_RETURN_IF_ERROR(CheckLimit(request.limit, 50));
+  if (!request.prefix.empty() && !request.pattern.empty()) {
+    return InvalidArgument("logGroupNamePrefix and logGroupNamePattern are mutually exclusive");
+  }
   DescribeLogGroupsPage page;
   MutexLock l(mu_);
   auto it = request.next_token.empty() ? groups_.lower_bound(request.prefix)
@@ -790,11 +1069,13 @@ Result<DescribeLogGroupsPage> LogStore::DescribeLogGroups(
   for (; it != groups_.end(); ++it) {
     const Group& g = *it->second;
     if (g.name.compare(0, request.prefix.size(), request.prefix) != 0) break;
+    if (g.name.find(request.pattern) == std::string::npos) continue;
     if (page.groups.size() == static_cast<size_t>(request.limit)) {
       page.next_token = page.groups.back().name;
       break;
     }
-    page.groups.push_back(LogGroupInfo{g.name, g.creation_time_ms, g.stored_bytes});
+    page.groups.push_back(
+        LogGroupInfo{g.name, g.creation_time_ms, g.stored_bytes, g.retention_days});
   }
   return page;
 }
@@ -804,7 +1085,7 @@ Result<DescribeLogStreamsPage> LogStore::DescribeLogStreams(
   NIMBUS_RETURN_IF_ERROR(CheckLimit(request.limit, 50));
   const bool by_time = request.order_by == LogStreamOrder::kLastEventTime;
   if (by_time && !request.prefix.empty()) {
-    return InvalidArgument("cannot order by LastEventTime with a logStreamNamePrefix");
+    return InvalidArgument("Cannot order by LastEventTime with a logStreamNamePrefix.");
   }
   // Sort key (last event time or 0, name); the token is the last key returned.
   using Key = std::pair<int64_t, std::string>;
@@ -814,7 +1095,7 @@ Result<DescribeLogStreamsPage> LogStore::DescribeLogStreams(
     auto ts = slash == std::string::npos
                   ? std::nullopt
                   : ParseInt(std::string_view(request.next_token).substr(0, slash));
-    if (!ts) return InvalidArgument("the specified nextToken is invalid");
+    if (!ts) return InvalidArgument("The specified nextToken is invalid.");
     after = Key{*ts, request.next_token.substr(slash + 1)};
   }
   std::vector<std::pair<Key, LogStreamInfo>> rows;
@@ -822,11 +1103,13 @@ Result<DescribeLogStreamsPage> LogStore::DescribeLogStreams(
     MutexLock l(mu_);
     auto git = groups_.find(request.group);
     if (git == groups_.end()) return NoGroup(request.group);
-    for (const auto& [name, s] : git->second->streams) {
-      if (name.compare(0, request.prefix.size(), request.prefix) != 0) continue;
-      LogStreamInfo info{s->name, s->creation_time_ms, s->first_ts, s->last_ts,
-                         s->last_ingestion, s->stored_bytes};
-      rows.emplace_back(Key{by_time ? s->last_ts.value_or(0) : 0, name}, std::move(info));
+    for (auto sit = git->second->streams.lower_bound(request.prefix);
+         sit != git->second->streams.end(); ++sit) {
+      const auto& [name, s] = *sit;
+      if (name.compare(0, request.prefix.size(), request.prefix) != 0) break;
+      LogStreamInfo info{s->name,   s->creation_time_ms, s->segments.front().first_ts,
+                         s->max_ts, s->last_ingestion,   s->stored_bytes};
+      rows.emplace_back(Key{by_time ? s->max_ts.value_or(0) : 0, name}, std::move(info));
     }
   }
   auto less = [&](const Key& a, const Key& b) { return request.descending ? b < a : a < b; };
@@ -857,47 +1140,51 @@ Result<GetLogEventsPage> LogStore::GetLogEvents(const GetLogEventsRequest& reque
     if (sit == git->second->streams.end()) {
       return NotFound(fmt::format("log stream {}: does not exist", request.stream));
     }
-    snap = SnapshotLocked(request.group, *sit->second);
+    snap = SnapshotLocked(*git->second, *sit->second);
   }
-  NIMBUS_ASSIGN_OR_RETURN(std::vector<LogEvent> all, ReadAll(snap));
-  const uint64_t count = all.size();
-
+  const uint64_t count = snap.count;
   bool forward = request.start_from_head;
   uint64_t pos = forward ? 0 : count;
   if (!request.next_token.empty()) {
     const std::string& t = request.next_token;
     auto n = t.size() > 2 && t[1] == '/' ? ParseInt(std::string_view(t).substr(2)) : std::nullopt;
     if (!n || *n < 0 || static_cast<uint64_t>(*n) > count || (t[0] != 'f' && t[0] != 'b')) {
-      return InvalidArgument("the specified nextToken is invalid");
+      return InvalidArgument("The specified nextToken is invalid.");
     }
     forward = t[0] == 'f';
     pos = static_cast<uint64_t>(*n);
   }
+  NIMBUS_ASSIGN_OR_RETURN(std::vector<IndexedEvent> all, ReadAll(snap));
   auto in_range = [&](const LogEvent& e) {
     return (!request.start_time_ms || e.timestamp_ms >= *request.start_time_ms) &&
            (!request.end_time_ms || e.timestamp_ms < *request.end_time_ms);
   };
-  std::vector<uint64_t> picked;
+  // Events are by index; `at` is the first at or after `pos`.
+  auto at = std::lower_bound(all.begin(), all.end(), pos,
+                             [](const IndexedEvent& e, uint64_t i) { return e.index < i; });
+  std::vector<size_t> picked;
   const size_t limit = static_cast<size_t>(request.limit);
   if (forward) {
-    for (uint64_t i = pos; i < count && picked.size() < limit; ++i) {
-      if (in_range(all[i])) picked.push_back(i);
+    for (auto it = at; it != all.end() && picked.size() < limit; ++it) {
+      if (in_range(it->event)) picked.push_back(static_cast<size_t>(it - all.begin()));
     }
   } else {
-    for (uint64_t i = pos; i > 0 && picked.size() < limit; --i) {
-      if (in_range(all[i - 1])) picked.push_back(i - 1);
+    for (auto it = at; it != all.begin() && picked.size() < limit;) {
+      --it;
+      if (in_range(it->event)) picked.push_back(static_cast<size_t>(it - all.begin()));
     }
     std::reverse(picked.begin(), picked.end());
   }
   GetLogEventsPage page;
   if (picked.empty()) {
+    // As AWS: at either end the token passed in comes back, so pollers keep it.
     page.next_forward_token = fmt::format("f/{}", pos);
     page.next_backward_token = fmt::format("b/{}", pos);
     return page;
   }
-  for (uint64_t i : picked) page.events.push_back(std::move(all[i]));
-  page.next_forward_token = fmt::format("f/{}", picked.back() + 1);
-  page.next_backward_token = fmt::format("b/{}", picked.front());
+  page.next_forward_token = fmt::format("f/{}", all[picked.back()].index + 1);
+  page.next_backward_token = fmt::format("b/{}", all[picked.front()].index);
+  for (size_t i : picked) page.events.push_back(std::move(all[i].event));
   return page;
 }
 
@@ -916,20 +1203,25 @@ Result<FilterLogEventsPage> LogStore::FilterLogEvents(const FilterLogEventsReque
     size_t b = a == std::string_view::npos ? a : t.find('/', a + 1);
     auto ts = b == std::string_view::npos ? std::nullopt : ParseInt(t.substr(0, a));
     auto idx = ts ? ParseInt(t.substr(a + 1, b - a - 1)) : std::nullopt;
-    if (!idx || *idx < 0) return InvalidArgument("the specified nextToken is invalid");
+    if (!idx || *idx < 0) return InvalidArgument("The specified nextToken is invalid.");
     after = Key{*ts, std::string(t.substr(b + 1)), static_cast<uint64_t>(*idx)};
   }
 
+  FilterLogEventsPage page;
   std::vector<StreamSnapshot> snaps;
   {
     MutexLock l(mu_);
     auto git = groups_.find(request.group);
     if (git == groups_.end()) return NoGroup(request.group);
-    const auto& streams = git->second->streams;
+    const Group& group = *git->second;
+    const int64_t cutoff = CutoffLocked(group);
+    std::vector<const Stream*> chosen;
+    const auto& streams = group.streams;
     if (!request.stream_names.empty()) {
-      for (const auto& name : request.stream_names) {
+      for (const auto& name : std::set<std::string>(request.stream_names.begin(),
+                                                    request.stream_names.end())) {
         auto sit = streams.find(name);
-        if (sit != streams.end()) snaps.push_back(SnapshotLocked(request.group, *sit->second));
+        if (sit != streams.end()) chosen.push_back(sit->second.get());
       }
     } else {
       for (auto sit = streams.lower_bound(request.stream_name_prefix); sit != streams.end();
@@ -938,8 +1230,18 @@ Result<FilterLogEventsPage> LogStore::FilterLogEvents(const FilterLogEventsReque
                                request.stream_name_prefix) != 0) {
           break;
         }
-        snaps.push_back(SnapshotLocked(request.group, *sit->second));
+        chosen.push_back(sit->second.get());
       }
+    }
+    for (const Stream* s : chosen) {
+      page.searched_streams.push_back(s->name);
+      // A stream whose time span cannot hold a wanted event is searched without
+      // reading it.
+      if (!s->max_ts || *s->max_ts < cutoff) continue;
+      if (request.start_time_ms && *s->max_ts < *request.start_time_ms) continue;
+      if (request.end_time_ms && s->min_ts && *s->min_ts > *request.end_time_ms) continue;
+      if (after && *s->max_ts < std::get<0>(*after)) continue;
+      snaps.push_back(SnapshotLocked(group, *s));
     }
   }
 
@@ -948,15 +1250,12 @@ Result<FilterLogEventsPage> LogStore::FilterLogEvents(const FilterLogEventsReque
     LogEvent event;
   };
   std::vector<Hit> hits;
-  FilterLogEventsPage page;
   for (const auto& snap : snaps) {
-    NIMBUS_ASSIGN_OR_RETURN(std::vector<LogEvent> all, ReadAll(snap));
-    page.searched_streams.push_back(snap.name);
-    for (uint64_t i = 0; i < all.size(); ++i) {
-      LogEvent& e = all[i];
+    NIMBUS_ASSIGN_OR_RETURN(std::vector<IndexedEvent> all, ReadAll(snap));
+    for (auto& [index, e] : all) {
       if (request.start_time_ms && e.timestamp_ms < *request.start_time_ms) continue;
       if (request.end_time_ms && e.timestamp_ms > *request.end_time_ms) continue;
-      Key key{e.timestamp_ms, snap.name, i};
+      Key key{e.timestamp_ms, snap.name, index};
       if (after && !(*after < key)) continue;
       if (!pattern.Matches(e.message)) continue;
       hits.push_back(Hit{std::move(key), std::move(e)});

@@ -5,23 +5,43 @@
 // Model: log groups ("/aws/lambda/NAME") hold log streams
 // ("YYYY/MM/DD/[$LATEST]<32hex>", one per execution environment), which hold
 // events {timestamp, message, ingestionTime} in the order they were appended.
+// Each event has an index in its stream (0, 1, 2, ... in append order) that never
+// changes, even when older events are reclaimed: GetLogEvents tokens and
+// FilterLogEvents event ids are built from it.
+//
+// Retention. A group may have a retention in days (PutRetentionPolicy). Events
+// whose timestamp is older than that are never returned (reads filter them), and
+// a sweep reclaims their storage: a stream whose every event has expired is
+// removed with its files; a longer-lived stream drops its oldest segment files
+// (see below) once every event in them has expired. The sweep runs on the writer
+// thread every retention_sweep_interval and at once for a group whose retention
+// is set; it only decides under the lock and queues the file removals, which the
+// writer performs in order with the appends.
 //
 // Threads and state. Thread-safe. One mutex guards the index of groups and
 // streams, each stream's recent events (bounded) and the write queue. Append()
 // formats the event's file line before taking that mutex and only queues under
 // it; the "log-writer" thread takes the queue as a batch and appends it to one
-// file per stream under `dir` (keeping recently written files open), outside the
-// lock, then re-locks to record how much is on disk. Reads copy what they need under the lock
-// and read older events from the files outside it, so an event is readable as soon
-// as Append() returns.
+// file per stream segment under `dir` (keeping recently written files open),
+// outside the lock, then re-locks to record how much is on disk. Reads copy what
+// they need under the lock and read older events from the files outside it, so an
+// event is readable as soon as Append() returns. A read that finds a segment file
+// gone (reclaimed meanwhile) skips it: everything in it had expired.
 //
 // On disk (frozen format; change it only with a migration test):
 //   <dir>/<enc(group)>/_group                "#nimbus-log-group v1\t<created ms>\t<esc(group)>\n"
-//   <dir>/<enc(group)>/<enc(stream)>.log     "#nimbus-log-stream v1\t<created ms>\t<esc(stream)>\n"
+//   <dir>/<enc(group)>/_retention            "#nimbus-log-retention v1\t<days>\n" (only when set;
+//                                            replaced atomically by rename)
+//   <dir>/<enc(group)>/<enc(stream)>.log     the stream's first segment:
+//                                            "#nimbus-log-stream v1\t<created ms>\t<esc(stream)>\n"
 //                                            then one "<timestamp ms>\t<ingestion ms>\t<esc(msg)>\n"
 //                                            per event.
+//   <dir>/<enc(group)>/<enc(stream)>.<n>.log a later segment, in the same format, whose first
+//                                            event has index n. A segment is closed when it
+//                                            holds max_segment_bytes; the first may be gone
+//                                            (reclaimed), and then indexes start at the oldest n.
 // enc() keeps [A-Za-z0-9_-] and writes every other byte as %XX (so no name can be
-// "." or ".." or contain "/"); long names are cut and suffixed with a hash, which is
+// "." or ".." or contain "/" or "."); long names are cut and suffixed with a hash, which is
 // why the real names live in the header lines. esc() writes '\\', '\n', '\r' and
 // '\t' as two-character escapes so each event is exactly one line.
 #pragma once
@@ -41,6 +61,7 @@
 #include "base/clock.h"
 #include "base/status.h"
 #include "base/thread_annotations.h"
+#include "obs/filter_pattern.h"
 
 namespace nimbus::obs {
 
@@ -59,6 +80,14 @@ struct LogStoreOptions {
   size_t max_pending_bytes = 64 << 20;
   // How long the writer waits after a failed write before retrying it.
   std::chrono::milliseconds retry_delay{1000};
+  // A stream segment file is closed, and the next event starts a new one, once it
+  // holds this many bytes. Retention reclaims whole segments, so this bounds how
+  // much expired data a long-lived stream keeps on disk; Lambda's streams (one
+  // per execution environment) rarely fill one.
+  size_t max_segment_bytes = 8 << 20;
+  // How often the writer looks for events past their group's retention (by the
+  // injected clock's monotonic time, checked at least this often).
+  std::chrono::milliseconds retention_sweep_interval{std::chrono::minutes(1)};
 };
 
 struct LogEvent {
@@ -72,6 +101,7 @@ struct LogGroupInfo {
   std::string name{};
   int64_t creation_time_ms = 0;
   int64_t stored_bytes = 0;  // sum of message bytes
+  std::optional<int> retention_in_days{};  // unset: events never expire
 };
 
 struct LogStreamInfo {
@@ -86,6 +116,7 @@ struct LogStreamInfo {
 
 struct DescribeLogGroupsRequest {
   std::string prefix{};      // empty: all groups
+  std::string pattern{};     // case-sensitive substring; not together with prefix
   int limit = 50;          // 1..50
   std::string next_token{};  // from a previous page; empty for the first
 };
@@ -134,7 +165,7 @@ struct FilterLogEventsRequest {
   std::string stream_name_prefix{};         // not together with stream_names
   std::optional<int64_t> start_time_ms{};   // inclusive
   std::optional<int64_t> end_time_ms{};     // inclusive (FilterLogEvents differs from GetLogEvents)
-  std::string filter_pattern{};             // see FilterPattern
+  std::string filter_pattern{};             // see obs/filter_pattern.h
   int limit = 10000;                      // 1..10000
   std::string next_token{};
 };
@@ -149,20 +180,12 @@ struct FilterLogEventsPage {
   std::string next_token{};  // empty on the last page
 };
 
-// A parsed filter pattern. Supported now: plain terms, all of which must appear
-// in the message (case-sensitive), and "quoted phrases" that must appear as
-// written; an empty pattern matches every event.
-// TODO(#7): the richer CloudWatch syntax — ?term (any of), -term (exclusion),
-// JSON patterns ({ $.level = "ERROR" }) and space-delimited patterns ([ip, user, ...]).
-// Those are rejected with kInvalidArgument rather than matched wrongly.
-class FilterPattern {
- public:
-  static Result<FilterPattern> Parse(std::string_view pattern);
-  bool Matches(std::string_view message) const;
-  const std::vector<std::string>& terms() const { return terms_; }
-
- private:
-  std::vector<std::string> terms_{};
+// PutLogEvents: events the store refused, as AWS reports them (indexes into the
+// request's events, which are in chronological order).
+struct PutLogEventsResult {
+  std::optional<int> too_new_start_index{};  // first event more than 2 hours ahead
+  std::optional<int> too_old_end_index{};    // events before this are over 14 days old
+  std::optional<int> expired_end_index{};    // events before this are past the retention
 };
 
 class LogStore {
@@ -189,9 +212,18 @@ class LogStore {
   Status CreateLogGroup(const std::string& group);
   Status CreateLogStream(const std::string& group, const std::string& stream);
   // PutLogEvents: the group and stream must exist; events must be in
-  // chronological order.
-  Status PutLogEvents(const std::string& group, const std::string& stream,
-                      std::vector<LogEvent> events);
+  // chronological order and span at most 24 hours. Events too far in the future,
+  // over 14 days old or past the group's retention are not stored but reported.
+  Result<PutLogEventsResult> PutLogEvents(const std::string& group, const std::string& stream,
+                                          std::vector<LogEvent> events);
+  // Sets the group's retention (one of AWS's values: 1, 3, 5, 7, 14, 30, ...,
+  // 3653 days; others are kInvalidArgument), persists it, and reclaims what it
+  // expires before returning. DeleteRetentionPolicy keeps events forever again.
+  Status PutRetentionPolicy(const std::string& group, int retention_in_days);
+  Status DeleteRetentionPolicy(const std::string& group);
+  // Runs the retention sweep now and waits until the files it reclaims are gone
+  // (the writer runs it on its own every retention_sweep_interval).
+  Status EnforceRetention();
   // Removes the group, its streams and (asynchronously, in order with later
   // appends) their files.
   Status DeleteLogGroup(const std::string& group);
@@ -209,10 +241,12 @@ class LogStore {
   uint64_t dropped_events() const;
 
  private:
+  struct Segment;
   struct Stream;
   struct Group;
   struct Op;
   struct StreamSnapshot;
+  struct IndexedEvent;
 
   LogStore(const Clock& clock, LogStoreOptions options);
   Status Load();
@@ -227,11 +261,17 @@ class LogStore {
                     std::string line) NIMBUS_REQUIRES(mu_);
   void Enqueue(Op op) NIMBUS_REQUIRES(mu_);
   void EvictLocked(Stream& stream) NIMBUS_REQUIRES(mu_);
+  // Removes expired streams and segments of every group with a retention (or of
+  // `only`), queueing their files' removal.
+  void SweepLocked(const Group* only) NIMBUS_REQUIRES(mu_);
+  void SweepGroupLocked(Group& group, int64_t cutoff_ms) NIMBUS_REQUIRES(mu_);
+  // Events with a timestamp below this are expired (INT64_MIN: none are).
+  int64_t CutoffLocked(const Group& group) const NIMBUS_REQUIRES(mu_);
   // Copies what a reader needs from `stream` under the lock.
-  StreamSnapshot SnapshotLocked(const std::string& group, const Stream& stream) const
+  StreamSnapshot SnapshotLocked(const Group& group, const Stream& stream) const
       NIMBUS_REQUIRES(mu_);
-  // Every event of the snapshot: file lines (read outside the lock) + memory.
-  static Result<std::vector<LogEvent>> ReadAll(const StreamSnapshot& snapshot);
+  // Every unexpired event of the snapshot: file lines (read outside the lock) + memory.
+  static Result<std::vector<IndexedEvent>> ReadAll(const StreamSnapshot& snapshot);
 
   const Clock& clock_;
   const LogStoreOptions options_;
@@ -248,6 +288,8 @@ class LogStore {
   Status last_error_ NIMBUS_GUARDED_BY(mu_);
   uint64_t dropped_ NIMBUS_GUARDED_BY(mu_) = 0;
   bool stopping_ NIMBUS_GUARDED_BY(mu_) = false;
+  // Monotonic time of the next periodic retention sweep.
+  std::chrono::steady_clock::time_point next_sweep_ NIMBUS_GUARDED_BY(mu_){};
 
   std::thread writer_;  // "log-writer"; started by Open(), joined by the destructor
 };

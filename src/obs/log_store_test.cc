@@ -4,6 +4,7 @@
 #include <stdlib.h>
 
 #include <filesystem>
+#include <atomic>
 #include <set>
 #include <fstream>
 #include <thread>
@@ -152,25 +153,6 @@ TEST(LogStore, MissingGroupsAndStreamsAreNotFound) {
   EXPECT_EQ(store->FilterLogEvents({.group = "/nope"}).error().code(), Code::kNotFound);
   EXPECT_EQ(store->DescribeLogStreams({.group = "/nope"}).error().code(), Code::kNotFound);
   EXPECT_EQ(store->DeleteLogGroup("/nope").code(), Code::kNotFound);
-}
-
-TEST(FilterPattern, RequiresEveryTermAndEveryQuotedPhrase) {
-  auto p = FilterPattern::Parse("ERROR \"request failed\"  db");
-  ASSERT_TRUE(p.has_value());
-  EXPECT_EQ(p->terms(), (std::vector<std::string>{"ERROR", "request failed", "db"}));
-  EXPECT_TRUE(p->Matches("db: ERROR request failed"));
-  EXPECT_FALSE(p->Matches("db: ERROR request  failed"));
-  EXPECT_FALSE(p->Matches("db: error request failed"));  // case-sensitive, as AWS
-  EXPECT_TRUE(FilterPattern::Parse("")->Matches("anything"));
-}
-
-TEST(FilterPattern, RejectsSyntaxThatIsNotImplementedYet) {
-  for (std::string pattern : {"{ $.level = \"ERROR\" }", "[ip, user]", "?ERROR ?WARN",
-                              "ERROR -debug", "\"unterminated"}) {
-    auto p = FilterPattern::Parse(pattern);
-    ASSERT_FALSE(p.has_value()) << pattern;
-    EXPECT_EQ(p.error().code(), Code::kInvalidArgument) << pattern;
-  }
 }
 
 TEST(LogStore, FilterLogEventsMergesStreamsByTimestampAppliesTermsAndPaginates) {
@@ -516,17 +498,49 @@ TEST(LogStore, PutLogEventsNeedsAnExistingStreamAndChronologicalEvents) {
   TempDir dir;
   FakeClock clock;
   auto store = OpenStore(clock, dir.path());
-  EXPECT_EQ(store->PutLogEvents("/g", "s", {{1, "a", 0}}).code(), Code::kNotFound);
+  const int64_t now = ToUnixMillis(clock.Now());
+  EXPECT_EQ(store->PutLogEvents("/g", "s", {{now, "a", 0}}).error().code(), Code::kNotFound);
   ASSERT_TRUE(store->CreateLogGroup("/g").ok());
   EXPECT_EQ(store->CreateLogStream("/nope", "s").code(), Code::kNotFound);
   ASSERT_TRUE(store->CreateLogStream("/g", "s").ok());
   EXPECT_EQ(store->CreateLogStream("/g", "s").code(), Code::kConflict);
-  EXPECT_EQ(store->PutLogEvents("/g", "s", {{2, "b", 0}, {1, "a", 0}}).code(),
+  EXPECT_EQ(store->PutLogEvents("/g", "s", {{now + 1, "b", 0}, {now, "a", 0}}).error().code(),
             Code::kInvalidArgument);
-  ASSERT_TRUE(store->PutLogEvents("/g", "s", {{1, "a", 0}, {2, "b", 0}}).ok());
+  auto put = store->PutLogEvents("/g", "s", {{now - 1, "a", 0}, {now, "b", 0}});
+  ASSERT_TRUE(put.has_value()) << put.status().ToString();
+  EXPECT_FALSE(put->too_new_start_index || put->too_old_end_index || put->expired_end_index);
   auto page = MustGet(*store, {.group = "/g", .stream = "s", .start_from_head = true});
   ASSERT_EQ(page.events.size(), 2u);
-  EXPECT_EQ(page.events[1], (LogEvent{2, "b", ToUnixMillis(clock.Now())}));
+  EXPECT_EQ(page.events[1], (LogEvent{now, "b", now}));
+}
+
+TEST(LogStore, PutLogEventsRefusesEventsTooOldTooNewOrPastRetentionAndSaysWhichLikeAws) {
+  TempDir dir;
+  FakeClock clock;
+  auto store = OpenStore(clock, dir.path());
+  const int64_t now = ToUnixMillis(clock.Now());
+  const int64_t day = 86'400'000;
+  ASSERT_TRUE(store->CreateLogGroup("/g").ok());
+  ASSERT_TRUE(store->CreateLogStream("/g", "s").ok());
+  // A batch may span 24 hours at most.
+  EXPECT_EQ(store->PutLogEvents("/g", "s", {{now - day - 1, "a", 0}, {now, "b", 0}}).error(),
+            InvalidArgument("The batch of log events in a single PutLogEvents request cannot "
+                            "span more than 24 hours."));
+  // Over 14 days old / over 2 hours ahead.
+  auto put = store->PutLogEvents("/g", "s", {{now - 15 * day, "old", 0}, {now - 15 * day + 1, "old", 0}});
+  ASSERT_TRUE(put.has_value());
+  EXPECT_EQ(put->too_old_end_index, 2);
+  put = store->PutLogEvents("/g", "s", {{now, "ok", 0}, {now + 3 * 3'600'000, "new", 0}});
+  EXPECT_EQ(put->too_new_start_index, 1);
+  EXPECT_FALSE(put->too_old_end_index.has_value());
+  // Past the group's retention.
+  ASSERT_TRUE(store->PutRetentionPolicy("/g", 1).ok());
+  const int64_t hour = 3'600'000;
+  put = store->PutLogEvents("/g", "s", {{now - day - hour, "expired", 0}, {now - 2 * hour, "kept", 0}});
+  EXPECT_EQ(put->expired_end_index, 1);
+  EXPECT_FALSE(put->too_old_end_index.has_value());
+  auto page = MustGet(*store, {.group = "/g", .stream = "s", .start_from_head = true});
+  EXPECT_EQ(Messages(page.events), (std::vector<std::string>{"ok", "kept"}));
 }
 
 TEST(LogStore, AppendDropsAndCountsEventsBeyondThePendingLimit) {
@@ -549,6 +563,443 @@ TEST(LogStore, AppendDropsAndCountsEventsBeyondThePendingLimit) {
   EXPECT_FALSE(flushed.ok());
   auto page = MustGet(*store, {.group = kGroup, .stream = "s", .start_from_head = true});
   EXPECT_EQ(Messages(page.events), (std::vector<std::string>{"12345", "12345"}));
+}
+
+constexpr int64_t kDay = 86'400'000;
+
+std::vector<std::string> StreamNames(const LogStore& store, const std::string& group) {
+  auto page = store.DescribeLogStreams({.group = group});
+  EXPECT_TRUE(page.has_value()) << page.status().ToString();
+  std::vector<std::string> out;
+  if (page.has_value()) {
+    for (const auto& s : page->streams) out.push_back(s.name);
+  }
+  return out;
+}
+
+std::set<std::string> FilesIn(const fs::path& dir) {
+  std::set<std::string> out;
+  for (const auto& e : fs::directory_iterator(dir)) out.insert(e.path().filename().string());
+  return out;
+}
+
+std::vector<std::string> AllIds(const LogStore& store, const std::string& group) {
+  auto page = store.FilterLogEvents({.group = group});
+  EXPECT_TRUE(page.has_value()) << page.status().ToString();
+  std::vector<std::string> out;
+  if (page.has_value()) {
+    for (const auto& e : page->events) out.push_back(e.event_id);
+  }
+  return out;
+}
+
+TEST(LogStoreRetention, EventsOlderThanTheRetentionAreNeverReturnedOnceItIsSet) {
+  TempDir dir;
+  FakeClock clock;
+  auto store = OpenStore(clock, dir.path());
+  const int64_t now = ToUnixMillis(clock.Now());
+  store->Append(kGroup, "s", now - 3 * kDay, "three days ago");
+  store->Append(kGroup, "s", now - 2 * kDay, "two days ago");
+  store->Append(kGroup, "s", now - kDay / 2, "this morning");
+  store->Append(kGroup, "s", now, "now");
+  ASSERT_TRUE(store->PutRetentionPolicy(kGroup, 1).ok());
+
+  auto page = MustGet(*store, {.group = kGroup, .stream = "s", .start_from_head = true});
+  EXPECT_EQ(Messages(page.events), (std::vector<std::string>{"this morning", "now"}));
+  // Indexes do not move: the first visible event is #2.
+  EXPECT_EQ(page.next_backward_token, "b/2");
+  EXPECT_EQ(page.next_forward_token, "f/4");
+  auto filtered = store->FilterLogEvents({.group = kGroup});
+  EXPECT_EQ(Messages(filtered->events), (std::vector<std::string>{"this morning", "now"}));
+  auto groups = store->DescribeLogGroups({});
+  EXPECT_EQ(groups->groups[0].retention_in_days, 1);
+
+  // Time passes: "this morning" expires too, without any sweep.
+  clock.Advance(std::chrono::hours(13));
+  page = MustGet(*store, {.group = kGroup, .stream = "s", .start_from_head = true});
+  EXPECT_EQ(Messages(page.events), (std::vector<std::string>{"now"}));
+
+  // Without a retention policy events are kept forever again (those not yet reclaimed).
+  ASSERT_TRUE(store->DeleteRetentionPolicy(kGroup).ok());
+  EXPECT_FALSE(store->DescribeLogGroups({})->groups[0].retention_in_days.has_value());
+}
+
+TEST(LogStoreRetention, PutRetentionPolicyAcceptsOnlyTheValuesAwsAccepts) {
+  TempDir dir;
+  FakeClock clock;
+  auto store = OpenStore(clock, dir.path());
+  ASSERT_TRUE(store->CreateLogGroup("/g").ok());
+  for (int days : {1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192,
+                   2557, 2922, 3288, 3653}) {
+    EXPECT_TRUE(store->PutRetentionPolicy("/g", days).ok()) << days;
+  }
+  for (int days : {0, -1, 2, 4, 366, 3654}) {
+    EXPECT_EQ(store->PutRetentionPolicy("/g", days).code(), Code::kInvalidArgument) << days;
+  }
+  EXPECT_EQ(store->PutRetentionPolicy("/g", 2).message(),
+            "1 validation error detected: Value '2' at 'retentionInDays' failed to satisfy "
+            "constraint: Member must satisfy enum value set: [1, 3, 5, 7, 14, 30, 60, 90, 120, "
+            "150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653]");
+  EXPECT_EQ(store->PutRetentionPolicy("/none", 1).code(), Code::kNotFound);
+  EXPECT_EQ(store->DeleteRetentionPolicy("/none").code(), Code::kNotFound);
+}
+
+TEST(LogStoreRetention, TheRetentionSurvivesARestartAndSoDoesItsRemoval) {
+  TempDir dir;
+  FakeClock clock;
+  {
+    auto store = OpenStore(clock, dir.path());
+    ASSERT_TRUE(store->CreateLogGroup("/a").ok());
+    ASSERT_TRUE(store->CreateLogGroup("/b").ok());
+    ASSERT_TRUE(store->PutRetentionPolicy("/a", 7).ok());
+    ASSERT_TRUE(store->PutRetentionPolicy("/b", 30).ok());
+    ASSERT_TRUE(store->PutRetentionPolicy("/b", 14).ok());
+    ASSERT_TRUE(store->Flush().ok());
+  }
+  {
+    auto store = OpenStore(clock, dir.path());
+    auto groups = store->DescribeLogGroups({});
+    ASSERT_EQ(groups->groups.size(), 2u);
+    EXPECT_EQ(groups->groups[0].retention_in_days, 7);
+    EXPECT_EQ(groups->groups[1].retention_in_days, 14);
+    ASSERT_TRUE(store->DeleteRetentionPolicy("/a").ok());
+    ASSERT_TRUE(store->Flush().ok());
+  }
+  auto store = OpenStore(clock, dir.path());
+  auto groups = store->DescribeLogGroups({});
+  EXPECT_FALSE(groups->groups[0].retention_in_days.has_value());
+  EXPECT_EQ(groups->groups[1].retention_in_days, 14);
+  EXPECT_EQ(FilesIn(dir.path() / EncodeFileName("/b")),
+            (std::set<std::string>{"_group", "_retention"}));
+}
+
+TEST(LogStoreRetention, AStreamWhoseEveryEventExpiredIsRemovedWithItsFile) {
+  TempDir dir;
+  FakeClock clock;
+  auto store = OpenStore(clock, dir.path());
+  const int64_t now = ToUnixMillis(clock.Now());
+  store->Append(kGroup, "old", now - 3 * kDay, "0123456789");
+  store->Append(kGroup, "old", now - 2 * kDay, "0123456789");
+  store->Append(kGroup, "mixed", now - 2 * kDay, "abc");
+  store->Append(kGroup, "mixed", now, "defg");
+  ASSERT_TRUE(store->Flush().ok());
+  const fs::path group_dir = dir.path() / EncodeFileName(kGroup);
+  EXPECT_EQ(FilesIn(group_dir), (std::set<std::string>{"_group", "old.log", "mixed.log"}));
+  EXPECT_EQ(store->DescribeLogGroups({})->groups[0].stored_bytes, 27);
+
+  // Setting the policy reclaims at once.
+  ASSERT_TRUE(store->PutRetentionPolicy(kGroup, 1).ok());
+  EXPECT_EQ(StreamNames(*store, kGroup), (std::vector<std::string>{"mixed"}));
+  ASSERT_TRUE(store->Flush().ok());
+  EXPECT_EQ(FilesIn(group_dir), (std::set<std::string>{"_group", "_retention", "mixed.log"}));
+  EXPECT_EQ(store->DescribeLogGroups({})->groups[0].stored_bytes, 7);
+
+  // Later sweeps take the rest; the group stays, empty, as in AWS.
+  clock.Advance(std::chrono::hours(25));
+  ASSERT_TRUE(store->EnforceRetention().ok());
+  EXPECT_TRUE(StreamNames(*store, kGroup).empty());
+  EXPECT_EQ(FilesIn(group_dir), (std::set<std::string>{"_group", "_retention"}));
+  EXPECT_EQ(store->DescribeLogGroups({})->groups[0].stored_bytes, 0);
+
+  // The name can be used again, from index 0.
+  store->Append(kGroup, "old", ToUnixMillis(clock.Now()), "again");
+  auto page = MustGet(*store, {.group = kGroup, .stream = "old", .start_from_head = true});
+  EXPECT_EQ(Messages(page.events), (std::vector<std::string>{"again"}));
+  EXPECT_EQ(page.next_forward_token, "f/1");
+  store.reset();
+  store = OpenStore(clock, dir.path());
+  page = MustGet(*store, {.group = kGroup, .stream = "old", .start_from_head = true});
+  EXPECT_EQ(Messages(page.events), (std::vector<std::string>{"again"}));
+}
+
+TEST(LogStoreRetention, GroupsWithoutARetentionKeepEverything) {
+  TempDir dir;
+  FakeClock clock;
+  auto store = OpenStore(clock, dir.path());
+  store->Append(kGroup, "s", 1, "from 1970");
+  clock.Advance(std::chrono::hours(24 * 4000));
+  ASSERT_TRUE(store->EnforceRetention().ok());
+  auto page = MustGet(*store, {.group = kGroup, .stream = "s", .start_from_head = true});
+  EXPECT_EQ(Messages(page.events), (std::vector<std::string>{"from 1970"}));
+}
+
+// A long-lived stream is kept in segments; retention drops the old ones whole.
+TEST(LogStoreRetention, ExpiredSegmentsOfALongLivedStreamAreDroppedAndIndexesKept) {
+  TempDir dir;
+  FakeClock clock;
+  LogStoreOptions options;
+  options.dir = dir.path();
+  options.max_memory_events_per_stream = 3;
+  options.max_segment_bytes = 200;  // a few events each
+  auto store = std::move(LogStore::Open(clock, options)).value();
+  const int64_t now = ToUnixMillis(clock.Now());
+  // Ten days of events, ten a day.
+  std::vector<std::string> all;
+  for (int d = 10; d >= 1; --d) {
+    for (int i = 0; i < 10; ++i) {
+      std::string m = fmt::format("day-{}-{}", d, i);
+      store->Append(kGroup, "long", now - d * kDay + i, m);
+      all.push_back(m);
+    }
+  }
+  ASSERT_TRUE(store->Flush().ok());
+  const fs::path group_dir = dir.path() / EncodeFileName(kGroup);
+  const size_t segments_before = FilesIn(group_dir).size() - 1;
+  EXPECT_GT(segments_before, 10u);
+  const std::vector<std::string> ids_before = AllIds(*store, kGroup);
+  ASSERT_EQ(ids_before.size(), 100u);
+  auto before = MustGet(*store, {.group = kGroup, .stream = "long", .limit = 5});
+  EXPECT_EQ(before.next_forward_token, "f/100");
+
+  ASSERT_TRUE(store->PutRetentionPolicy(kGroup, 5).ok());
+  ASSERT_TRUE(store->Flush().ok());
+  // Events of days 5..1 are visible, with the ids and indexes they had.
+  auto page = MustGet(*store, {.group = kGroup, .stream = "long", .start_from_head = true});
+  EXPECT_EQ(Messages(page.events), std::vector<std::string>(all.begin() + 50, all.end()));
+  EXPECT_EQ(page.next_backward_token, "b/50");
+  EXPECT_EQ(AllIds(*store, kGroup),
+            std::vector<std::string>(ids_before.begin() + 50, ids_before.end()));
+  // About half of the segment files are gone: the first segment, and those
+  // wholly before the cutoff; the one straddling it stays.
+  std::set<std::string> files = FilesIn(group_dir);
+  EXPECT_FALSE(files.count("long.log"));
+  EXPECT_LT(files.size() - 2, segments_before * 6 / 10);
+  EXPECT_GT(files.size() - 2, segments_before * 4 / 10);
+  auto streams = store->DescribeLogStreams({.group = kGroup});
+  EXPECT_LT(streams->streams[0].stored_bytes, 600);
+  EXPECT_GE(*streams->streams[0].first_event_timestamp_ms, now - 6 * kDay);
+
+  // Appends continue at index 100, and everything reads back after a restart.
+  store->Append(kGroup, "long", now, "today");
+  auto next = MustGet(*store, {.group = kGroup, .stream = "long",
+                               .next_token = before.next_forward_token});
+  EXPECT_EQ(Messages(next.events), (std::vector<std::string>{"today"}));
+  ASSERT_TRUE(store->Flush().ok());
+  store.reset();
+  store = std::move(LogStore::Open(clock, options)).value();
+  page = MustGet(*store, {.group = kGroup, .stream = "long", .start_from_head = true});
+  std::vector<std::string> expected(all.begin() + 50, all.end());
+  expected.push_back("today");
+  EXPECT_EQ(Messages(page.events), expected);
+  EXPECT_EQ(page.next_forward_token, "f/101");
+  EXPECT_EQ(page.next_backward_token, "b/50");
+  std::vector<std::string> ids_after = AllIds(*store, kGroup);
+  ids_after.pop_back();
+  EXPECT_EQ(ids_after, std::vector<std::string>(ids_before.begin() + 50, ids_before.end()));
+}
+
+TEST(LogStoreRetention, TheWriterSweepsOnItsOwnAsTheInjectedClockPasses) {
+  TempDir dir;
+  FakeClock clock;
+  LogStoreOptions options;
+  options.dir = dir.path();
+  options.retention_sweep_interval = std::chrono::milliseconds(5);
+  auto store = std::move(LogStore::Open(clock, options)).value();
+  store->Append(kGroup, "s", ToUnixMillis(clock.Now()), "x");
+  ASSERT_TRUE(store->PutRetentionPolicy(kGroup, 1).ok());
+  ASSERT_TRUE(store->Flush().ok());
+  std::this_thread::sleep_for(std::chrono::milliseconds(30));
+  EXPECT_EQ(StreamNames(*store, kGroup), (std::vector<std::string>{"s"}));
+  clock.Advance(std::chrono::hours(25));
+  for (int i = 0; i < 400 && !StreamNames(*store, kGroup).empty(); ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  EXPECT_TRUE(StreamNames(*store, kGroup).empty());
+}
+
+TEST(LogStoreRetention, AReadRacingASweepSkipsReclaimedFilesInsteadOfFailing) {
+  TempDir dir;
+  FakeClock clock;
+  auto store = OpenStore(clock, dir.path(), /*memory_events=*/1);
+  const int64_t now = ToUnixMillis(clock.Now());
+  ASSERT_TRUE(store->CreateLogGroup("/g").ok());
+  ASSERT_TRUE(store->PutRetentionPolicy("/g", 1).ok());
+  std::atomic<bool> stop = false;
+  std::thread reader([&] {
+    while (!stop) {
+      auto page = store->FilterLogEvents({.group = "/g"});
+      ASSERT_TRUE(page.has_value()) << page.status().ToString();
+    }
+  });
+  for (int round = 0; round < 30; ++round) {
+    for (int i = 0; i < 20; ++i) store->Append("/g", fmt::format("s{}", i), now, "line");
+    ASSERT_TRUE(store->Flush().ok());
+    clock.Advance(std::chrono::hours(25));
+    ASSERT_TRUE(store->EnforceRetention().ok());
+  }
+  stop = true;
+  reader.join();
+}
+
+TEST(LogStore, AFullSegmentIsFollowedByAFileNamedAfterItsFirstEventIndex) {
+  TempDir dir;
+  FakeClock clock;
+  LogStoreOptions options;
+  options.dir = dir.path();
+  options.max_segment_bytes = 80;  // a 38-byte header and two 26-byte events
+  auto store = std::move(LogStore::Open(clock, options)).value();
+  for (int i = 0; i < 5; ++i) store->Append(kGroup, "s", 100 + i, fmt::format("event-{}", i));
+  ASSERT_TRUE(store->Flush().ok());
+  const fs::path group_dir = dir.path() / EncodeFileName(kGroup);
+  EXPECT_EQ(FilesIn(group_dir), (std::set<std::string>{"_group", "s.log", "s.2.log", "s.4.log"}));
+  std::ifstream in(group_dir / "s.2.log");
+  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  EXPECT_EQ(text,
+            "#nimbus-log-stream v1\t1714564800000\ts\n"
+            "102\t1714564800000\tevent-2\n"
+            "103\t1714564800000\tevent-3\n");
+}
+
+// The on-disk format before segments and retention: one <enc>.log per stream.
+TEST(LogStore, ADirectoryWrittenBeforeSegmentsAndRetentionExistedStillLoads) {
+  TempDir dir;
+  const fs::path group_dir = dir.path() / "%2Fold";
+  fs::create_directories(group_dir);
+  std::ofstream(group_dir / "_group") << "#nimbus-log-group v1\t1700000000000\t/old\n";
+  std::ofstream(group_dir / "stream.log") << "#nimbus-log-stream v1\t1700000000001\tstream\n"
+                                          << "5\t6\tfirst\n"
+                                          << "7\t8\tsecond\n";
+  FakeClock clock;
+  auto store = OpenStore(clock, dir.path());
+  auto page = MustGet(*store, {.group = "/old", .stream = "stream", .start_from_head = true});
+  EXPECT_EQ(page.events, (std::vector<LogEvent>{{5, "first", 6}, {7, "second", 8}}));
+  EXPECT_EQ(page.next_forward_token, "f/2");
+  auto groups = store->DescribeLogGroups({});
+  EXPECT_EQ(groups->groups[0].creation_time_ms, 1700000000000);
+  EXPECT_FALSE(groups->groups[0].retention_in_days.has_value());
+  store->Append("/old", "stream", 9, "third");
+  ASSERT_TRUE(store->Flush().ok());
+  EXPECT_EQ(FilesIn(group_dir), (std::set<std::string>{"_group", "stream.log"}));
+}
+
+TEST(LogStore, DescribeLogGroupsMatchesACaseSensitiveSubstringPattern) {
+  TempDir dir;
+  FakeClock clock;
+  auto store = OpenStore(clock, dir.path());
+  for (auto g : {"DataLogs", "aws/DataLogs", "GroupDataLogs", "datalogs", "Data/log/s"}) {
+    ASSERT_TRUE(store->CreateLogGroup(g).ok());
+  }
+  std::vector<std::string> names;
+  std::string token;
+  for (int i = 0; i < 5; ++i) {
+    auto page = store->DescribeLogGroups({.pattern = "DataLogs", .limit = 2, .next_token = token});
+    ASSERT_TRUE(page.has_value());
+    for (const auto& g : page->groups) names.push_back(g.name);
+    token = page->next_token;
+    if (token.empty()) break;
+  }
+  EXPECT_EQ(names, (std::vector<std::string>{"DataLogs", "GroupDataLogs", "aws/DataLogs"}));
+  EXPECT_EQ(store->DescribeLogGroups({.prefix = "D", .pattern = "D"}).error().code(),
+            Code::kInvalidArgument);
+}
+
+TEST(LogStore, FilterLogEventsPagesThroughEveryEventExactlyOnceInterleavedByTime) {
+  TempDir dir;
+  FakeClock clock;
+  auto store = OpenStore(clock, dir.path(), /*memory_events=*/4);
+  // Three streams with interleaved and repeated timestamps.
+  std::vector<std::tuple<int64_t, std::string, std::string>> expected;
+  for (int i = 0; i < 60; ++i) {
+    std::string stream = fmt::format("env-{}", i % 3);
+    int64_t ts = 1000 + (i * 7) % 23;
+    std::string message = fmt::format("{} {}", i % 2 ? "odd" : "even", i);
+    store->Append(kGroup, stream, ts, message);
+    if (i % 2 == 0 && ts >= 1003 && ts <= 1020 && stream != "env-2") {
+      expected.emplace_back(ts, stream, message);
+    }
+  }
+  store->Append("/other", "env-0", 1005, "even other group");
+  ASSERT_TRUE(store->Flush().ok());
+  std::stable_sort(expected.begin(), expected.end(), [](const auto& a, const auto& b) {
+    return std::tie(std::get<0>(a), std::get<1>(a)) < std::tie(std::get<0>(b), std::get<1>(b));
+  });
+  std::vector<std::tuple<int64_t, std::string, std::string>> got;
+  std::set<std::string> ids;
+  std::string token;
+  int pages = 0;
+  do {
+    auto page = store->FilterLogEvents({.group = kGroup,
+                                        .stream_names = {"env-0", "env-1", "missing"},
+                                        .start_time_ms = 1003,
+                                        .end_time_ms = 1020,
+                                        .filter_pattern = "even",
+                                        .limit = 4,
+                                        .next_token = token});
+    ASSERT_TRUE(page.has_value()) << page.status().ToString();
+    EXPECT_LE(page->events.size(), 4u);
+    for (const auto& e : page->events) {
+      got.emplace_back(e.event.timestamp_ms, e.stream, e.event.message);
+      ids.insert(e.event_id);
+    }
+    token = page->next_token;
+    ASSERT_LT(++pages, 100);
+  } while (!token.empty());
+  EXPECT_EQ(got, expected);
+  EXPECT_EQ(ids.size(), expected.size());
+
+  auto by_prefix = store->FilterLogEvents({.group = kGroup, .stream_name_prefix = "env-2"});
+  EXPECT_EQ(by_prefix->events.size(), 20u);
+  EXPECT_EQ(by_prefix->searched_streams, (std::vector<std::string>{"env-2"}));
+  auto bad = store->FilterLogEvents({.group = kGroup, .filter_pattern = "{ $.a = "});
+  ASSERT_FALSE(bad.has_value());
+  EXPECT_EQ(bad.error().code(), Code::kInvalidArgument);
+  EXPECT_EQ(bad.error().message().rfind("Invalid filter pattern", 0), 0u);
+}
+
+// What `aws logs tail --follow` relies on: poll from the newest timestamp seen,
+// dropping the event ids already printed.
+TEST(LogStore, PollingFilterLogEventsFromTheLastTimestampSeesEveryNewEventOnce) {
+  TempDir dir;
+  FakeClock clock;
+  auto store = OpenStore(clock, dir.path());
+  std::vector<std::string> printed;
+  std::set<std::string> seen;
+  int64_t start = 0;
+  auto poll = [&] {
+    std::string token;
+    do {
+      auto page = store->FilterLogEvents({.group = kGroup, .start_time_ms = start,
+                                          .limit = 2, .next_token = token});
+      ASSERT_TRUE(page.has_value());
+      for (const auto& e : page->events) {
+        if (seen.insert(e.event_id).second) printed.push_back(e.event.message);
+        start = std::max(start, e.event.timestamp_ms);
+      }
+      token = page->next_token;
+    } while (!token.empty());
+  };
+  store->Append(kGroup, "a", 10, "a1");
+  store->Append(kGroup, "b", 10, "b1");
+  poll();
+  store->Append(kGroup, "a", 10, "a2 same ms");
+  store->Append(kGroup, "b", 11, "b2");
+  poll();
+  poll();
+  store->Append(kGroup, "c", 12, "c1 new stream");
+  poll();
+  EXPECT_EQ(printed, (std::vector<std::string>{"a1", "b1", "a2 same ms", "b2", "c1 new stream"}));
+}
+
+TEST(LogStore, GetLogEventsForwardTokenAtTheEndPicksUpLaterEvents) {
+  TempDir dir;
+  FakeClock clock;
+  auto store = OpenStore(clock, dir.path());
+  store->Append(kGroup, kStream, 1, "one");
+  auto page = MustGet(*store, {.group = kGroup, .stream = kStream, .start_from_head = true});
+  EXPECT_EQ(page.next_forward_token, "f/1");
+  auto again = MustGet(*store, {.group = kGroup, .stream = kStream,
+                                .next_token = page.next_forward_token});
+  EXPECT_TRUE(again.events.empty());
+  EXPECT_EQ(again.next_forward_token, "f/1");
+  EXPECT_EQ(again.next_backward_token, "b/1");
+  store->Append(kGroup, kStream, 2, "two");
+  again = MustGet(*store, {.group = kGroup, .stream = kStream,
+                           .next_token = again.next_forward_token});
+  EXPECT_EQ(Messages(again.events), (std::vector<std::string>{"two"}));
+  // Reading backward from the start gives the same backward token back.
+  auto back = MustGet(*store, {.group = kGroup, .stream = kStream, .next_token = "b/0"});
+  EXPECT_TRUE(back.events.empty());
+  EXPECT_EQ(back.next_backward_token, "b/0");
 }
 
 }  // namespace

@@ -240,9 +240,32 @@ http::Response LogsApi::HandleSync(const http::Request& request) {
       }
       events.push_back(LogEvent{*ts, std::move(*message), 0});
     }
-    Status s = store_.PutLogEvents(group_for_errors, stream, std::move(events));
+    NIMBUS_LOGS_TRY(PutLogEventsResult put,
+                    store_.PutLogEvents(group_for_errors, stream, std::move(events)));
+    json::object body;
+    json::object rejected;
+    if (put.too_new_start_index) rejected["tooNewLogEventStartIndex"] = *put.too_new_start_index;
+    if (put.too_old_end_index) rejected["tooOldLogEventEndIndex"] = *put.too_old_end_index;
+    if (put.expired_end_index) rejected["expiredLogEventEndIndex"] = *put.expired_end_index;
+    if (!rejected.empty()) body["rejectedLogEventsInfo"] = std::move(rejected);
+    return ok(body);
+  }
+  if (op == "PutRetentionPolicy") {
+    NIMBUS_LOGS_TRY(std::string group, in.RequiredString("logGroupName"));
+    NIMBUS_LOGS_TRY(auto days, in.Int("retentionInDays"));
+    if (!days) return fail(400, "InvalidParameterException", "retentionInDays is required");
+    if (*days < std::numeric_limits<int>::min() || *days > std::numeric_limits<int>::max()) {
+      days = 0;  // rejected below with the list of allowed values
+    }
+    Status s = store_.PutRetentionPolicy(group, static_cast<int>(*days));
     if (!s.ok()) return store_error(s);
-    return ok(json::object{});
+    return MakeResponse(200, "", request_id);
+  }
+  if (op == "DeleteRetentionPolicy") {
+    NIMBUS_LOGS_TRY(std::string group, in.RequiredString("logGroupName"));
+    Status s = store_.DeleteRetentionPolicy(group);
+    if (!s.ok()) return store_error(s);
+    return MakeResponse(200, "", request_id);
   }
   if (op == "DescribeLogGroups") {
     DescribeLogGroupsRequest r;
@@ -250,11 +273,8 @@ http::Response LogsApi::HandleSync(const http::Request& request) {
     NIMBUS_LOGS_TRY(auto pattern, in.String("logGroupNamePattern"));
     NIMBUS_LOGS_TRY(auto token, in.String("nextToken"));
     NIMBUS_LOGS_TRY(r.limit, Limit(in, 50));
-    // TODO(#7): logGroupNamePattern (case-insensitive substring match).
-    if (pattern && !pattern->empty()) {
-      return fail(400, "InvalidParameterException", "logGroupNamePattern is not supported yet");
-    }
     r.prefix = prefix.value_or("");
+    r.pattern = pattern.value_or("");
     r.next_token = token.value_or("");
     NIMBUS_LOGS_TRY(auto page, store_.DescribeLogGroups(r));
     json::array groups;
@@ -262,11 +282,17 @@ http::Response LogsApi::HandleSync(const http::Request& request) {
       json::object o;
       o["logGroupName"] = g.name;
       o["creationTime"] = g.creation_time_ms;
-      o["metricFilterCount"] = 0;
+      // With logGroupNamePattern AWS returns only the name, creation time and arn.
+      if (r.pattern.empty()) {
+        if (g.retention_in_days) o["retentionInDays"] = *g.retention_in_days;
+        o["metricFilterCount"] = 0;
+      }
       o["arn"] = group_arn(g.name) + ":*";
-      o["storedBytes"] = g.stored_bytes;
-      o["logGroupClass"] = "STANDARD";
-      o["logGroupArn"] = group_arn(g.name);
+      if (r.pattern.empty()) {
+        o["storedBytes"] = g.stored_bytes;
+        o["logGroupClass"] = "STANDARD";
+        o["logGroupArn"] = group_arn(g.name);
+      }
       groups.push_back(std::move(o));
     }
     json::object body;

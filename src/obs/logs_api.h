@@ -4,7 +4,8 @@
 // Wire: POST / with "X-Amz-Target: Logs_20140328.<Operation>" and a JSON body
 // (Content-Type application/x-amz-json-1.1). Operations: CreateLogGroup,
 // CreateLogStream, DeleteLogGroup, DescribeLogGroups, DescribeLogStreams,
-// GetLogEvents, FilterLogEvents, PutLogEvents. Responses carry x-amzn-RequestId;
+// GetLogEvents, FilterLogEvents (filter patterns: obs/filter_pattern.h),
+// PutLogEvents, PutRetentionPolicy, DeleteRetentionPolicy. Responses carry x-amzn-RequestId;
 // errors are 400 (client) or 500 (service) with
 // {"__type":"ResourceNotFoundException","message":"The specified log group does not exist."}.
 //

@@ -98,9 +98,10 @@ TEST_F(LogsApiTest, BadRequestsAreClientErrorsOfTheRightType) {
   EXPECT_EQ(r.body,
             R"({"__type":"UnknownOperationException","message":"operation TagLogGroup is not supported"})");
   store_->Append("/g", "s", 1, "x");
-  r = Call("FilterLogEvents", R"({"logGroupName":"/g","filterPattern":"{ $.a = 1 }"})");
+  r = Call("FilterLogEvents", R"({"logGroupName":"/g","filterPattern":"{ $.a = "})");
   EXPECT_EQ(r.status, 400);
-  EXPECT_NE(r.body.find("InvalidParameterException"), std::string::npos);
+  EXPECT_EQ(r.body,
+            R"({"__type":"InvalidParameterException","message":"Invalid filter pattern: expected a value at the end"})");
 }
 
 TEST_F(LogsApiTest, ToolsCanCreateWriteDescribeAndDeleteThroughTheApi) {
@@ -113,8 +114,8 @@ TEST_F(LogsApiTest, ToolsCanCreateWriteDescribeAndDeleteThroughTheApi) {
   EXPECT_EQ(Call("CreateLogStream", R"({"logGroupName":"/app","logStreamName":"s"})").body,
             R"({"__type":"ResourceAlreadyExistsException","message":"The specified log stream already exists"})");
   auto put = Call("PutLogEvents", R"({"logGroupName":"/app","logStreamName":"s",)"
-                                  R"("logEvents":[{"timestamp":5,"message":"hello world"},)"
-                                  R"({"timestamp":6,"message":"bye"}]})");
+                                  R"("logEvents":[{"timestamp":1714564795000,"message":"hello world"},)"
+                                  R"({"timestamp":1714564796000,"message":"bye"}]})");
   EXPECT_EQ(put.status, 200);
   EXPECT_EQ(put.body, "{}");
 
@@ -129,7 +130,8 @@ TEST_F(LogsApiTest, ToolsCanCreateWriteDescribeAndDeleteThroughTheApi) {
                       R"("orderBy":"LastEventTime","descending":true})");
   EXPECT_EQ(streams.body,
             R"({"logStreams":[{"logStreamName":"s","creationTime":1714564800000,)"
-            R"("firstEventTimestamp":5,"lastEventTimestamp":6,"lastIngestionTime":1714564800000,)"
+            R"("firstEventTimestamp":1714564795000,"lastEventTimestamp":1714564796000,)"
+            R"("lastIngestionTime":1714564800000,)"
             R"("arn":"arn:aws:logs:us-east-1:000000000000:log-group:/app:log-stream:s",)"
             R"("storedBytes":14}]})");
   auto filtered = Call("FilterLogEvents", R"({"logGroupName":"/app","filterPattern":"world"})");
@@ -147,6 +149,82 @@ TEST_F(LogsApiTest, ToolsCanCreateWriteDescribeAndDeleteThroughTheApi) {
   EXPECT_EQ(del.status, 200);
   EXPECT_EQ(del.body, "");
   EXPECT_EQ(Call("DeleteLogGroup", R"({"logGroupName":"/app"})").status, 400);
+}
+
+TEST_F(LogsApiTest, RetentionPoliciesAreSetShownAndRemovedWithAwsShapes) {
+  ASSERT_EQ(Call("CreateLogGroup", R"({"logGroupName":"/app"})").status, 200);
+  auto put = Call("PutRetentionPolicy", R"({"logGroupName":"/app","retentionInDays":14})");
+  EXPECT_EQ(put.status, 200);
+  EXPECT_EQ(put.body, "");
+  auto groups = Call("DescribeLogGroups", "{}");
+  EXPECT_EQ(boost::json::parse(groups.body).at("logGroups").at(0).at("retentionInDays"), 14);
+
+  auto bad = Call("PutRetentionPolicy", R"({"logGroupName":"/app","retentionInDays":2})");
+  EXPECT_EQ(bad.status, 400);
+  auto v = boost::json::parse(bad.body);
+  EXPECT_EQ(v.at("__type"), "InvalidParameterException");
+  EXPECT_EQ(std::string(v.at("message").as_string()).rfind("1 validation error detected: Value '2' at 'retentionInDays'", 0), 0u);
+  EXPECT_EQ(Call("PutRetentionPolicy", R"({"logGroupName":"/app"})").body,
+            R"({"__type":"InvalidParameterException","message":"retentionInDays is required"})");
+  EXPECT_EQ(Call("PutRetentionPolicy", R"({"logGroupName":"/none","retentionInDays":1})").body,
+            R"({"__type":"ResourceNotFoundException","message":"The specified log group does not exist."})");
+
+  EXPECT_EQ(Call("DeleteRetentionPolicy", R"({"logGroupName":"/app"})").status, 200);
+  groups = Call("DescribeLogGroups", "{}");
+  EXPECT_FALSE(boost::json::parse(groups.body).at("logGroups").at(0).as_object().contains("retentionInDays"));
+  EXPECT_EQ(Call("DeleteRetentionPolicy", R"({"logGroupName":"/none"})").status, 400);
+}
+
+TEST_F(LogsApiTest, PutLogEventsReportsRefusedEventsAsRejectedLogEventsInfo) {
+  ASSERT_EQ(Call("CreateLogGroup", R"({"logGroupName":"/app"})").status, 200);
+  ASSERT_EQ(Call("CreateLogStream", R"({"logGroupName":"/app","logStreamName":"s"})").status, 200);
+  ASSERT_EQ(Call("PutRetentionPolicy", R"({"logGroupName":"/app","retentionInDays":1})").status, 200);
+  // now = 1714564800000; a day is 86400000 ms.
+  auto put = Call("PutLogEvents", R"({"logGroupName":"/app","logStreamName":"s","logEvents":[)"
+                                  R"({"timestamp":1714478000000,"message":"expired"},)"
+                                  R"({"timestamp":1714564000000,"message":"kept"}]})");
+  EXPECT_EQ(put.status, 200);
+  EXPECT_EQ(put.body, R"({"rejectedLogEventsInfo":{"expiredLogEventEndIndex":1}})");
+  put = Call("PutLogEvents", R"({"logGroupName":"/app","logStreamName":"s","logEvents":[)"
+                             R"({"timestamp":1714564000001,"message":"kept"},)"
+                             R"({"timestamp":1714574000000,"message":"too new"}]})");
+  EXPECT_EQ(put.body, R"({"rejectedLogEventsInfo":{"tooNewLogEventStartIndex":1}})");
+  put = Call("PutLogEvents", R"({"logGroupName":"/app","logStreamName":"s","logEvents":[)"
+                             R"({"timestamp":1714564000002,"message":"kept"}]})");
+  EXPECT_EQ(put.body, "{}");
+  auto span = Call("PutLogEvents", R"({"logGroupName":"/app","logStreamName":"s","logEvents":[)"
+                                   R"({"timestamp":1714400000000,"message":"a"},)"
+                                   R"({"timestamp":1714564000000,"message":"b"}]})");
+  EXPECT_EQ(span.status, 400);
+  EXPECT_NE(span.body.find("cannot span more than 24 hours"), std::string::npos);
+}
+
+TEST_F(LogsApiTest, DescribeLogGroupsWithAPatternReturnsOnlyNameCreationTimeAndArn) {
+  ASSERT_EQ(Call("CreateLogGroup", R"({"logGroupName":"/aws/DataLogs"})").status, 200);
+  ASSERT_EQ(Call("CreateLogGroup", R"({"logGroupName":"/aws/datalogs"})").status, 200);
+  auto r = Call("DescribeLogGroups", R"({"logGroupNamePattern":"DataLogs"})");
+  EXPECT_EQ(r.body,
+            R"({"logGroups":[{"logGroupName":"/aws/DataLogs","creationTime":1714564800000,)"
+            R"("arn":"arn:aws:logs:us-east-1:000000000000:log-group:/aws/DataLogs:*"}]})");
+  r = Call("DescribeLogGroups", R"({"logGroupNamePattern":"Data","logGroupNamePrefix":"/aws"})");
+  EXPECT_EQ(r.status, 400);
+  EXPECT_NE(r.body.find("InvalidParameterException"), std::string::npos);
+}
+
+TEST_F(LogsApiTest, FilterLogEventsAppliesJsonPatternsToJsonEvents) {
+  store_->Append("/g", "s", 1, R"({"level":"ERROR","latency":1500})");
+  store_->Append("/g", "s", 2, R"({"level":"INFO","latency":5})");
+  store_->Append("/g", "s", 3, "ERROR not json");
+  auto r = Call("FilterLogEvents",
+                R"({"logGroupName":"/g","filterPattern":"{ $.level = \"ERROR\" || $.latency < 10 }"})");
+  ASSERT_EQ(r.status, 200) << r.body;
+  std::vector<std::string> messages;
+  const boost::json::value v = boost::json::parse(r.body);
+  for (const auto& e : v.at("events").as_array()) {
+    messages.emplace_back(e.at("message").as_string());
+  }
+  EXPECT_EQ(messages, (std::vector<std::string>{R"({"level":"ERROR","latency":1500})",
+                                                R"({"level":"INFO","latency":5})"}));
 }
 
 TEST_F(LogsApiTest, FilterLogEventsPagesWithNextToken) {
