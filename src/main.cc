@@ -51,6 +51,8 @@ struct ServeFlags {
   double async_retry_scale = 1.0;
   int async_max_in_flight = 32;
   int stem_cells = 2;
+  double price_per_gb_second = 0.0000166667;
+  double price_per_million_requests = 0.20;
   bool verbose = false;
 };
 
@@ -82,6 +84,8 @@ int Serve(const ServeFlags& flags) {
   options.async_retry_scale = flags.async_retry_scale;
   options.async_max_in_flight = flags.async_max_in_flight;
   options.stem_cells_per_runtime = flags.stem_cells;
+  options.price_per_gb_second = flags.price_per_gb_second;
+  options.price_per_million_requests = flags.price_per_million_requests;
 
   // Signals are taken synchronously by this thread; block them before any other
   // thread exists so every thread inherits the mask.
@@ -153,6 +157,14 @@ int main(int argc, char** argv) {
                     "Pre-started Python and Node environments kept ready per runtime for cold "
                     "starts (0: none; needs root)")
       ->check(CLI::Range(0, 1000))
+      ->capture_default_str();
+  serve->add_option("--price-per-gb-second", f.price_per_gb_second,
+                    "Metering: price of one GB-second of billed duration (nimbus usage)")
+      ->check(CLI::NonNegativeNumber)
+      ->capture_default_str();
+  serve->add_option("--price-per-million-requests", f.price_per_million_requests,
+                    "Metering: price of one million requests (nimbus usage)")
+      ->check(CLI::NonNegativeNumber)
       ->capture_default_str();
   serve->add_flag("-v,--verbose", f.verbose, "Debug logging");
 

@@ -7,7 +7,7 @@ packages=(
   g++ cmake ninja-build ccache pkg-config make
   libboost1.81-dev libboost-json1.81-dev libboost-url1.81-dev
   libssl-dev libsqlite3-dev libarchive-dev libseccomp-dev libcap-dev
-  libfmt-dev libcli11-dev libpugixml-dev
+  libfmt-dev libcli11-dev libpugixml-dev libcbor-dev
   python3 zip unzip procps iproute2
   # What Lambda's managed python runtime provides to functions: boto3.
   python3-boto3

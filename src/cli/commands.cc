@@ -437,6 +437,52 @@ int Logs(const Globals& g, const LogsArgs& args) {
   }
 }
 
+// ---- usage ----
+
+struct UsageArgs {
+  std::string function;
+  std::string since = "24h";
+  bool json = false;
+};
+
+double Num(const json::object& o, const char* k) {
+  const json::value* v = o.if_contains(k);
+  return v && v->is_number() ? v->to_number<double>() : 0;
+}
+
+int Usage(const Globals& g, const UsageArgs& args) {
+  auto since = ParseSince(args.since);
+  if (!since) return Fail(since.error());
+  auto api = Connect(g);
+  if (!api) return Fail(api.error());
+  auto clock = NewRealClock();
+  const int64_t end = ToUnixMillis(clock->Now()) / 1000 + 60;
+  const int64_t start = (ToUnixMillis(clock->Now()) - since->count()) / 1000;
+  std::string target = fmt::format("/nimbus/usage?start={}&end={}", start, end);
+  if (!args.function.empty()) target += "&function=" + PercentEncode(args.function);
+  auto report = api->Call("GET", target, nullptr);
+  if (!report) return Fail(report.error());
+  if (args.json) {
+    std::cout << json::serialize(*report) << '\n';
+    return 0;
+  }
+  std::cout << fmt::format("{:<40} {:>10} {:>16} {:>14} {:>12}\n", "FUNCTION", "REQUESTS", "BILLED (ms)", "GB-SECONDS",
+                           "COST (USD)");
+  auto row = [](const std::string& name, const json::object& o) {
+    return fmt::format("{:<40} {:>10} {:>16} {:>14.4f} {:>12.6f}\n", name, static_cast<uint64_t>(Num(o, "Requests")),
+                       static_cast<uint64_t>(Num(o, "BilledDurationMs")), Num(o, "GBSeconds"), Num(o, "Cost"));
+  };
+  if (const json::value* fns = report->if_contains("Functions"); fns && fns->is_array()) {
+    for (const auto& f : fns->get_array()) {
+      if (f.is_object()) std::cout << row(Str(f.get_object(), "FunctionName"), f.get_object());
+    }
+  }
+  if (const json::value* total = report->if_contains("Total"); total && total->is_object()) {
+    std::cout << row("TOTAL", total->get_object());
+  }
+  return 0;
+}
+
 }  // namespace
 
 void RegisterClientCommands(CLI::App& app) {
@@ -495,6 +541,15 @@ void RegisterClientCommands(CLI::App& app) {
     cmd->add_option("--since", args->since, "How far back to start: 90s, 10m, 2h, 1d")
         ->capture_default_str();
     cmd->callback([g, args] { RunCommand([&] { return Logs(*g, *args); }); });
+  }
+  {
+    auto args = std::make_shared<UsageArgs>();
+    CLI::App* cmd = app.add_subcommand("usage", "Requests, billed duration, GB-seconds and cost per function");
+    cmd->fallthrough();
+    cmd->add_option("--function", args->function, "Only this function");
+    cmd->add_option("--since", args->since, "The period: 90s, 10m, 2h, 1d back from now")->capture_default_str();
+    cmd->add_flag("--json", args->json, "Print the report as JSON");
+    cmd->callback([g, args] { RunCommand([&] { return Usage(*g, *args); }); });
   }
 }
 

@@ -588,6 +588,8 @@ void Environment::Complete(std::string payload, std::string content_type,
   outcome.payload = std::move(payload);
   outcome.content_type = std::move(content_type);
   outcome.function_error = std::move(function_error);
+  outcome.report = InvocationReport{f.duration_ms, BilledMillis(f), f.memory_size_mb, f.max_memory_used_mb, f.init_ms,
+                                    f.status};
   if (inv->request.tail_log) {
     std::string& t = inv->tail;
     outcome.log_tail = t.size() > kTailBytes ? t.substr(t.size() - kTailBytes) : std::move(t);

@@ -27,6 +27,16 @@ struct InvokeRequest {
   bool tail_log = false;               // X-Amz-Log-Type: Tail
 };
 
+// What an invocation's REPORT line says (metrics and metering read it).
+struct InvocationReport {
+  double duration_ms = 0;
+  uint64_t billed_ms = 0;
+  int memory_mb = 128;
+  uint64_t max_memory_used_mb = 0;
+  std::optional<double> init_ms;  // set on cold starts
+  std::string status;             // "" (success) | "error" | "timeout"
+};
+
 // How the function ended. A function failure is an outcome, not an error.
 struct InvokeOutcome {
   std::string request_id;
@@ -35,6 +45,21 @@ struct InvokeOutcome {
   std::string content_type = "application/json";
   std::optional<std::string> function_error;  // "Unhandled" when the function failed
   std::string log_tail;                // last 4 KB of the invocation's log, if tail_log
+  std::optional<InvocationReport> report;  // unset when no environment ran it
+};
+
+// Told of every invocation the invoker runs, on the reactor (metrics). `resource`
+// is "name:qualifier" when the caller used a qualified ARN, else "".
+class InvocationObserver {
+ public:
+  virtual ~InvocationObserver() = default;
+  // Accepted: `in_flight` invocations of the function, and `account_in_flight` of
+  // all functions, are now running.
+  virtual void OnStart(const std::string& function, const std::string& resource, int in_flight,
+                       int account_in_flight) = 0;
+  // Refused for concurrency (TooManyRequestsException).
+  virtual void OnThrottle(const std::string& function, const std::string& resource) = 0;
+  virtual void OnEnd(const std::string& function, const std::string& resource, const Result<InvokeOutcome>& outcome) = 0;
 };
 
 using InvokeCallback = std::function<void(Result<InvokeOutcome>)>;

@@ -155,10 +155,12 @@ class LocalInvokerImpl final : public LocalInvoker {
     if (request.request_id.empty()) request.request_id = NewUuid();
     const control::FunctionVersion& fn = *request.function;
     // Concurrency is invocations in flight, warm or cold (Lambda's definition).
+    const std::string resource = ResourceOf(request.invoked_function_arn, fn.config.name);
     if (Status throttled = CheckConcurrency(fn.config.name); !throttled.ok()) {
       ++(throttled.detail() == "ReservedFunctionConcurrentInvocationLimitExceeded"
              ? metrics_.throttles_reserved
              : metrics_.throttles_account);
+      if (options_.observer) options_.observer->OnThrottle(fn.config.name, resource);
       done(throttled);
       return;
     }
@@ -179,7 +181,7 @@ class LocalInvokerImpl final : public LocalInvoker {
         continue;
       }
       pool.prewarmed.erase(env);
-      env->Assign(std::move(request), CountedDone(pool, fn.config.name, std::move(done)));
+      env->Assign(std::move(request), CountedDone(pool, fn.config.name, resource, std::move(done)));
       return;
     }
     // A pre-warmed environment still starting takes it rather than a second cold start.
@@ -187,7 +189,7 @@ class LocalInvokerImpl final : public LocalInvoker {
       if (env->can_accept() && !env->retired() &&
           env->function()->config.revision_id == fn.config.revision_id) {
         pool.prewarmed.erase(env);
-        env->Assign(std::move(request), CountedDone(pool, fn.config.name, std::move(done)));
+        env->Assign(std::move(request), CountedDone(pool, fn.config.name, resource, std::move(done)));
         return;
       }
     }
@@ -210,7 +212,7 @@ class LocalInvokerImpl final : public LocalInvoker {
       return;
     }
     Environment* raw = AddEnvironment(pool, request.function, /*provisioned=*/false);
-    raw->Assign(std::move(request), CountedDone(pool, fn.config.name, std::move(done)));
+    raw->Assign(std::move(request), CountedDone(pool, fn.config.name, resource, std::move(done)));
     raw->Start(std::move(*resolution->launch));
   }
 
@@ -402,19 +404,32 @@ class LocalInvokerImpl final : public LocalInvoker {
   }
 
   // Counts the invocation as in flight until `done` runs.
-  InvokeCallback CountedDone(FunctionPool& pool, const std::string& name, InvokeCallback done) {
+  InvokeCallback CountedDone(FunctionPool& pool, const std::string& name, const std::string& resource,
+                             InvokeCallback done) {
     bool unreserved = !reserved_.contains(name);
     keep_alive_policy_.OnInvocationStart(pool.key, deps_.clock.MonotonicNow());
     ++busy_;
-    ++busy_by_function_[name];
+    const int in_flight = ++busy_by_function_[name];
     if (unreserved) ++busy_unreserved_;
-    return [this, key = pool.key, name, unreserved, done = std::move(done)](Result<InvokeOutcome> r) {
+    if (options_.observer) options_.observer->OnStart(name, resource, in_flight, busy_);
+    return [this, key = pool.key, name, resource, unreserved, done = std::move(done)](Result<InvokeOutcome> r) {
       keep_alive_policy_.OnInvocationEnd(key, deps_.clock.MonotonicNow());
       --busy_;
       if (--busy_by_function_[name] == 0) busy_by_function_.erase(name);
       if (unreserved) --busy_unreserved_;
+      if (options_.observer) options_.observer->OnEnd(name, resource, r);
       done(std::move(r));
     };
+  }
+
+  // "name:qualifier" for an ARN or name with a qualifier, else "".
+  static std::string ResourceOf(const std::string& invoked_arn, const std::string& name) {
+    std::string_view arn = invoked_arn;
+    const size_t at = arn.rfind(":function:");
+    std::string_view rest = at == std::string_view::npos ? arn : arn.substr(at + 10);
+    const size_t colon = rest.find(':');
+    if (colon == std::string_view::npos || rest.substr(colon + 1) == "$LATEST") return "";
+    return name + ":" + std::string(rest.substr(colon + 1));
   }
 
   // Starts provisioned environments until the pool holds its target (alive and

@@ -35,6 +35,8 @@ struct InvokerOptions {
   // per runtime; 0 disables them. Used only where the sandbox factory supports
   // them (root).
   int stem_cells_per_runtime = 2;
+  // Told of every invocation (metrics); may be null. Must outlive the invoker.
+  InvocationObserver* observer = nullptr;
 };
 
 struct InvokerStats {

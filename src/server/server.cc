@@ -3,6 +3,7 @@
 #include <boost/json.hpp>
 #include <fmt/format.h>
 
+#include <charconv>
 #include <future>
 #include <thread>
 
@@ -16,6 +17,9 @@
 #include "control/policy.h"
 #include "control/registry.h"
 #include "dynamodb/dynamodb_api.h"
+#include "metrics/cloudwatch_api.h"
+#include "metrics/metrics_store.h"
+#include "metrics/recorder.h"
 #include "http/server.h"
 #include "invoke/local_invoker.h"
 #include "obs/log_store.h"
@@ -148,14 +152,14 @@ class S3FunctionTargets final : public s3::EventTargets {
 // The services this server answers, by the service of a request's SigV4 scope.
 bool Served(std::string_view service) {
   return service == "lambda" || service == "logs" || service == "s3" || service == "sqs" ||
-         service == "apigateway" || service == "events" || service == "dynamodb";
+         service == "apigateway" || service == "events" || service == "dynamodb" || service == "monitoring";
 }
 
 // A request signed for another AWS service (an S3 or SQS client pointed here).
 http::Response UnsupportedServiceResponse(std::string_view service) {
   std::string message = fmt::format(
       "This Nimbus server does not serve the {} API (the request is signed for service '{}'); "
-      "it serves lambda, logs, s3, sqs, events, dynamodb and apigateway (HTTP APIs)",
+      "it serves lambda, logs, s3, sqs, events, dynamodb, monitoring (CloudWatch metrics) and apigateway (HTTP APIs)",
       service, service);
   if (service == "s3") {
     // S3 clients read XML errors; NotImplemented is S3's own code for this (and
@@ -206,7 +210,10 @@ struct Server::Impl {
   std::unique_ptr<dynamodb::DynamoDbApi> dynamodb_api;
   std::unique_ptr<Reactor::Timer> dynamodb_sweep;  // confined to the reactor
   bool dynamodb_sweeping = true;                    // confined to the reactor
+  std::unique_ptr<metrics::MetricsStore> metrics;     // thread-safe
+  std::unique_ptr<metrics::CloudWatchApi> cloudwatch_api;  // work on the blocking pool
   std::unique_ptr<Reactor> reactor;
+  std::unique_ptr<metrics::Recorder> recorder;        // confined to the reactor
   std::unique_ptr<invoke::LocalInvoker> invoker;  // confined to the reactor
   std::unique_ptr<async::AsyncService> async;     // confined to the reactor (opened before)
   std::unique_ptr<api::LambdaApi> lambda_api;     // confined to the reactor
@@ -231,6 +238,10 @@ struct Server::Impl {
     // The SDKs sign every request: its scope names the API it is for.
     if (auto scope = http::ParseCredentialScope(request); scope && !Served(scope->service)) {
       responder.Respond(UnsupportedServiceResponse(scope->service));
+      return;
+    }
+    if (metrics::CloudWatchApi::Matches(request)) {
+      cloudwatch_api->Handle(std::move(request), std::move(responder));
       return;
     }
     if (obs::LogsApi::Matches(request)) {
@@ -276,8 +287,12 @@ struct Server::Impl {
       lambda_api->Handle(std::move(request), std::move(responder));
       return;
     }
+    if (request.method == "GET" && request.path() == "/nimbus/usage") {
+      Usage(std::move(request), std::move(responder));
+      return;
+    }
     if (request.method == "GET" && request.path() == "/metrics") {
-      http::Response r = http::Response::Text(200, invoke::RenderPrometheus(invoker->stats()));
+      http::Response r = http::Response::Text(200, invoke::RenderPrometheus(invoker->stats()) + recorder->RenderPrometheus());
       r.headers.Set("Content-Type", "text/plain; version=0.0.4; charset=utf-8");
       responder.Respond(std::move(r));
       return;
@@ -301,6 +316,62 @@ struct Server::Impl {
           if (dynamodb_sweeping) ScheduleDynamoDbSweep();
         });
       });
+    });
+  }
+
+  // GET /nimbus/usage?start=<epoch s>&end=<epoch s>[&function=NAME]: requests,
+  // billed milliseconds, GB-seconds and their cost per function over the period
+  // (default: the last 24 hours), under the configured price model.
+  void Usage(http::Request&& request, http::Responder responder) {
+    auto query = http::ParseQuery(request.query());
+    const int64_t now = std::chrono::duration_cast<std::chrono::seconds>(clock.Now().time_since_epoch()).count();
+    auto number = [&](const char* name, int64_t fallback) -> std::optional<int64_t> {
+      auto v = http::QueryParam(query, name);
+      if (!v) return fallback;
+      int64_t n = 0;
+      auto [p, ec] = std::from_chars(v->data(), v->data() + v->size(), n);
+      if (ec != std::errc() || p != v->data() + v->size()) return std::nullopt;
+      return n;
+    };
+    auto start = number("start", now - 24 * 3600), end = number("end", now + 60);
+    if (!start || !end || *end < *start) {
+      responder.Respond(http::Response::Json(
+          400, R"({"__type":"InvalidParameterValueException","message":"start and end must be epoch seconds with start <= end"})"));
+      return;
+    }
+    std::string function = http::QueryParam(query, "function").value_or("");
+    auto held = std::make_shared<http::Responder>(std::move(responder));
+    blocking->Submit([this, start = *start, end = *end, function, held] {
+      http::Responder& responder = *held;
+      auto rows = metrics->Usage(start, end, function);
+      if (!rows.has_value()) {
+        responder.Respond(http::Response::Json(500, boost::json::serialize(boost::json::object{
+                                                        {"__type", "ServiceException"}, {"message", rows.error().message()}})));
+        return;
+      }
+      boost::json::array functions;
+      uint64_t requests = 0, billed = 0;
+      double gbs = 0, cost = 0;
+      for (const auto& r : *rows) {
+        const double c = r.gb_seconds * options.price_per_gb_second +
+                         static_cast<double>(r.requests) * options.price_per_million_requests / 1e6;
+        functions.push_back(boost::json::object{{"FunctionName", r.function},
+                                                {"Requests", r.requests},
+                                                {"BilledDurationMs", r.billed_ms},
+                                                {"GBSeconds", r.gb_seconds},
+                                                {"Cost", c}});
+        requests += r.requests;
+        billed += r.billed_ms;
+        gbs += r.gb_seconds;
+        cost += c;
+      }
+      boost::json::object body{
+          {"Start", start}, {"End", end},
+          {"PriceModel", boost::json::object{{"PerGBSecond", options.price_per_gb_second},
+                                             {"PerMillionRequests", options.price_per_million_requests}}},
+          {"Functions", std::move(functions)},
+          {"Total", boost::json::object{{"Requests", requests}, {"BilledDurationMs", billed}, {"GBSeconds", gbs}, {"Cost", cost}}}};
+      responder.Respond(http::Response::Json(200, boost::json::serialize(body)));
     });
   }
 
@@ -353,8 +424,14 @@ Result<std::unique_ptr<Server>> Server::Start(const Clock& clock,
   s.objects = std::move(objects.value());
 
 
+  NIMBUS_ASSIGN_OR_RETURN(s.metrics, metrics::MetricsStore::Open(s.options.data_dir / "metrics.db"));
+  s.cloudwatch_api = std::make_unique<metrics::CloudWatchApi>(
+      *s.metrics, *s.blocking, clock, metrics::CloudWatchApiOptions{s.options.region.name, s.options.region.account_id});
   s.reactor = std::make_unique<Reactor>("reactor-0");
+  s.recorder = std::make_unique<metrics::Recorder>(*s.reactor, *s.blocking, clock, *s.metrics,
+                                                   metrics::RecorderOptions{s.options.metrics_flush_every});
   invoke::InvokerOptions invoker_options;
+  invoker_options.observer = s.recorder.get();
   invoker_options.environment.runtime_dir = s.options.runtime_dir;
   invoker_options.environment.region = s.options.region;
   invoker_options.environment.api_port = s.options.sandbox_api_port;
@@ -458,6 +535,7 @@ Result<std::unique_ptr<Server>> Server::Start(const Clock& clock,
     s.async->Start();
     s.esm->Start();
     s.events->Start();
+    s.recorder->Start();
     s.ScheduleDynamoDbSweep();
   });
   return std::unique_ptr<Server>(new Server(std::move(impl)));
@@ -517,6 +595,7 @@ void Server::Shutdown() {
     s.dynamodb_sweep.reset();
     s.async.reset();
     s.invoker.reset();
+    s.recorder->Stop();  // the last minutes written
   });
   s.reactor->Stop();
   // 4. Finish queued blocking work: sandbox teardown (processes, cgroups),

@@ -51,6 +51,12 @@ struct ServerOptions {
   // Nimbus' S3, Lambda, ... with its SDK unchanged. 0: no endpoint inside.
   uint16_t sandbox_api_port = 4566;
   control::Region region;
+  // Metering's price model (GET /nimbus/usage, `nimbus usage`); Lambda's x86
+  // on-demand prices in us-east-1 by default.
+  double price_per_gb_second = 0.0000166667;
+  double price_per_million_requests = 0.20;
+  // How often invocation metrics are written to <data>/metrics.db.
+  std::chrono::milliseconds metrics_flush_every{2000};
 };
 
 class Server {

@@ -1,0 +1,157 @@
+#include "metrics/recorder.h"
+
+#include <future>
+
+#include <fmt/format.h>
+
+#include "base/log.h"
+
+namespace nimbus::metrics {
+namespace {
+
+int64_t MinuteOf(std::chrono::system_clock::time_point t) {
+  return std::chrono::duration_cast<std::chrono::minutes>(t.time_since_epoch()).count();
+}
+
+}  // namespace
+
+Recorder::Recorder(Reactor& reactor, BlockingPool& blocking, const Clock& clock, MetricsStore& store,
+                   RecorderOptions options)
+    : reactor_(reactor),
+      blocking_(blocking),
+      clock_(clock),
+      store_(store),
+      options_(options),
+      token_(std::make_shared<Recorder*>(this)) {}
+
+Recorder::~Recorder() = default;
+
+void Recorder::Start() { ScheduleFlush(); }
+
+void Recorder::Stop() {
+  timer_.reset();
+  Flush(/*wait=*/true);
+}
+
+void Recorder::ScheduleFlush() {
+  std::weak_ptr<Recorder*> token = token_;
+  timer_ = reactor_.RunAfter(options_.flush_every, [this, token] {
+    if (!token.lock()) return;
+    Flush(/*wait=*/false);
+    ScheduleFlush();
+  });
+}
+
+template <typename F>
+void Recorder::Update(const std::string& function, const std::string& resource, F&& update) {
+  const int64_t minute = MinuteOf(clock_.Now());
+  update(totals_[function]);
+  update(minutes_[{SeriesKey{"", ""}, minute}]);
+  update(minutes_[{SeriesKey{function, ""}, minute}]);
+  if (!resource.empty()) update(minutes_[{SeriesKey{function, resource}, minute}]);
+}
+
+void Recorder::OnStart(const std::string& function, const std::string& resource, int in_flight,
+                       int account_in_flight) {
+  Update(function, resource, [in_flight](MinuteStats& s) { s.max_concurrency = std::max(s.max_concurrency, in_flight); });
+  MinuteStats& account = minutes_[{SeriesKey{"", ""}, MinuteOf(clock_.Now())}];
+  account.max_concurrency = std::max(account.max_concurrency, account_in_flight);
+}
+
+void Recorder::OnThrottle(const std::string& function, const std::string& resource) {
+  Update(function, resource, [](MinuteStats& s) { ++s.throttles; });
+}
+
+void Recorder::OnEnd(const std::string& function, const std::string& resource,
+                     const Result<invoke::InvokeOutcome>& outcome) {
+  const invoke::InvocationReport* report =
+      outcome.has_value() && outcome->report ? &*outcome->report : nullptr;
+  const bool error = !outcome.has_value() || outcome->function_error.has_value();
+  Update(function, resource, [&](MinuteStats& s) {
+    const bool first = s.invocations == 0;
+    ++s.invocations;
+    if (error) ++s.errors;
+    const double ms = report ? report->duration_ms : 0;
+    s.duration_sum_ms += ms;
+    s.duration_min_ms = first ? ms : std::min(s.duration_min_ms, ms);
+    s.duration_max_ms = first ? ms : std::max(s.duration_max_ms, ms);
+    s.durations.Observe(ms);
+    if (report == nullptr) return;
+    if (report->init_ms) {
+      ++s.cold_starts;
+      ++s.inits;
+      s.init_sum_ms += *report->init_ms;
+      s.init_durations.Observe(*report->init_ms);
+    }
+    s.billed_ms += report->billed_ms;
+    s.gb_seconds += static_cast<double>(report->billed_ms) / 1000.0 * static_cast<double>(report->memory_mb) / 1024.0;
+  });
+}
+
+void Recorder::Flush(bool wait) {
+  const int64_t now = MinuteOf(clock_.Now());
+  // The running totals of every minute held; minutes before the current one are
+  // complete (invocations end in the minute they are recorded in) and dropped.
+  auto copy = std::make_shared<std::map<std::pair<SeriesKey, int64_t>, MinuteStats>>(minutes_);
+  std::erase_if(minutes_, [now](const auto& e) { return e.first.second < now; });
+  const bool trim = now - last_trim_minute_ >= 60;
+  if (trim) last_trim_minute_ = now;
+  const int64_t before_s = (now * 60) - std::chrono::duration_cast<std::chrono::seconds>(options_.retention).count();
+  MetricsStore& store = store_;
+  // Totals only grow: a later copy supersedes an earlier one, whichever lands first.
+  const int64_t generation = std::max(last_generation_ + 1, std::chrono::duration_cast<std::chrono::microseconds>(
+                                                                clock_.Now().time_since_epoch()).count());
+  last_generation_ = generation;
+  auto write = [copy, trim, before_s, generation, &store] {
+    if (Status st = store.Write(*copy, generation); !st.ok()) log::Warn("metrics: write: {}", st.ToString());
+    if (trim) {
+      if (Status st = store.Trim(before_s); !st.ok()) log::Warn("metrics: trim: {}", st.ToString());
+    }
+  };
+  if (wait) {
+    write();
+  } else if (!copy->empty() || trim) {
+    blocking_.Submit(std::move(write));
+  }
+}
+
+std::string Recorder::RenderPrometheus() const {
+  std::string out;
+  // Label values escape backslash, quote and newline (the text format's rules).
+  auto label = [](const std::string& v) {
+    std::string e;
+    for (char c : v) {
+      if (c == '\\' || c == '"') e.push_back('\\');
+      if (c == '\n') {
+        e += "\\n";
+        continue;
+      }
+      e.push_back(c);
+    }
+    return e;
+  };
+  auto family = [&](const char* name, const char* type, const char* help, auto value) {
+    out += fmt::format("# HELP {} {}\n# TYPE {} {}\n", name, help, name, type);
+    for (const auto& [function, s] : totals_) out += fmt::format("{}{{function=\"{}\"}} {}\n", name, label(function), value(s));
+  };
+  family("nimbus_function_invocations_total", "counter", "Invocations that ran (success or function error).",
+         [](const MinuteStats& s) { return s.invocations; });
+  family("nimbus_function_errors_total", "counter", "Invocations that ended in a function error or timeout.",
+         [](const MinuteStats& s) { return s.errors; });
+  family("nimbus_function_throttles_total", "counter", "Invocations refused for concurrency.",
+         [](const MinuteStats& s) { return s.throttles; });
+  family("nimbus_function_cold_starts_total", "counter", "Invocations that ran the function's init.",
+         [](const MinuteStats& s) { return s.cold_starts; });
+  out += "# HELP nimbus_function_duration_milliseconds Invoke duration of each invocation.\n"
+         "# TYPE nimbus_function_duration_milliseconds summary\n";
+  for (const auto& [function, s] : totals_) {
+    out += fmt::format("nimbus_function_duration_milliseconds_sum{{function=\"{0}\"}} {1}\n"
+                       "nimbus_function_duration_milliseconds_count{{function=\"{0}\"}} {2}\n",
+                       label(function), s.duration_sum_ms, s.invocations);
+  }
+  family("nimbus_function_billed_gb_seconds_total", "counter", "Billed duration times memory.",
+         [](const MinuteStats& s) { return s.gb_seconds; });
+  return out;
+}
+
+}  // namespace nimbus::metrics

@@ -1,0 +1,78 @@
+// Recorder: the invoker's InvocationObserver that turns invocations into per-minute
+// MinuteStats (per function, and per function and qualifier), and writes the
+// minutes it holds to the MetricsStore every few seconds, so queries see an
+// invocation within one flush (and a crash loses at most that much). Minutes older
+// than 15 days are trimmed.
+//
+// Threads: the observer calls and the flush timer on the reactor; the writes on the
+// BlockingPool.
+#pragma once
+
+#include <chrono>
+#include <map>
+#include <memory>
+#include <string>
+
+#include "base/blocking_pool.h"
+#include "base/clock.h"
+#include "base/reactor.h"
+#include "invoke/invoker.h"
+#include "metrics/metrics_store.h"
+
+namespace nimbus::metrics {
+
+struct RecorderOptions {
+  std::chrono::milliseconds flush_every{2000};
+  std::chrono::hours retention{15 * 24};
+};
+
+class Recorder final : public invoke::InvocationObserver {
+ public:
+  // Memory sizes of functions are looked up through `memory_mb` (the report carries
+  // it; this is for throttles, which have none).
+  Recorder(Reactor& reactor, BlockingPool& blocking, const Clock& clock, MetricsStore& store, RecorderOptions options = {});
+  ~Recorder() override;
+
+  // Starts the flush timer. REQUIRES: on the reactor.
+  void Start();
+  // Stops the timer and writes what is held (blocking until written). REQUIRES: on the reactor.
+  void Stop();
+
+  void OnStart(const std::string& function, const std::string& resource, int in_flight,
+               int account_in_flight) override;
+  void OnThrottle(const std::string& function, const std::string& resource) override;
+  void OnEnd(const std::string& function, const std::string& resource,
+             const Result<invoke::InvokeOutcome>& outcome) override;
+
+  // Writes the minutes held now and drops those that are over. Blocking when
+  // `wait`; otherwise on the BlockingPool. REQUIRES: on the reactor.
+  void Flush(bool wait);
+
+  // Per-function totals since the daemon started, as Prometheus text (counters
+  // nimbus_function_invocations_total, _errors_total, _throttles_total,
+  // _cold_starts_total, nimbus_function_duration_milliseconds_{sum,count},
+  // nimbus_function_billed_gb_seconds_total; a "function" label). On the reactor.
+  std::string RenderPrometheus() const;
+
+ private:
+  // The minute stats of `function` (resource ""), of `resource` if set, and of the
+  // account (function "": the series of metrics without dimensions).
+  template <typename F>
+  void Update(const std::string& function, const std::string& resource, F&& update);
+  void ScheduleFlush();
+
+  Reactor& reactor_;
+  BlockingPool& blocking_;
+  const Clock& clock_;
+  MetricsStore& store_;
+  RecorderOptions options_;
+  // Confined to the reactor.
+  std::map<std::pair<SeriesKey, int64_t>, MinuteStats> minutes_;
+  std::map<std::string, MinuteStats> totals_;  // by function, since start
+  std::unique_ptr<Reactor::Timer> timer_;
+  int64_t last_trim_minute_ = 0;
+  int64_t last_generation_ = 0;
+  std::shared_ptr<Recorder*> token_;
+};
+
+}  // namespace nimbus::metrics
