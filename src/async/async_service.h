@@ -38,6 +38,7 @@ struct AsyncServiceDeps {
   const Clock& clock;
   invoke::Invoker& invoker;
   Resolver resolve;
+  QueueSender send_to_queue;  // destinations and dead-letter queues that are SQS queues
 };
 
 class AsyncService {

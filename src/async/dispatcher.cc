@@ -1,5 +1,6 @@
 #include "async/dispatcher.h"
 
+#include <boost/json.hpp>
 #include <fmt/format.h>
 
 #include "base/log.h"
@@ -286,16 +287,27 @@ void Dispatcher::Finish(int64_t id, Condition condition, const invoke::InvokeOut
   }
   WriteBatch batch;
   batch.deletes.push_back(id);
+  // Queue deliveries (a dead-letter queue, an SQS destination) are made before the
+  // event is deleted: a crash in between delivers it again, never not at all.
+  std::vector<QueueDelivery> deliveries;
 
-  // The legacy dead-letter queue (DeadLetterConfig.TargetArn, SQS or SNS) gets
-  // failed events too; neither service exists here yet (issue #5).
+  // The legacy dead-letter queue (DeadLetterConfig.TargetArn) gets the failed
+  // event as it was, with Lambda's RequestID, ErrorCode and ErrorMessage attributes.
   if (condition != Condition::kSuccess) {
     if (auto f = deps_.resolve(e.function_ref, e.qualifier);
         f.has_value() && !(*f)->config.dead_letter_target_arn.empty()) {
-      ++stats_.dead_letters_unsupported;
-      log::Warn("async: event {} for {} not sent to its dead-letter queue {}: SQS/SNS are not "
-                "served by this Nimbus yet (issue #5)",
-                e.request_id, e.function_ref, (*f)->config.dead_letter_target_arn);
+      const std::string& dlq = (*f)->config.dead_letter_target_arn;
+      if (dlq.starts_with("arn:aws:sqs:") && deps_.send_to_queue) {
+        deliveries.push_back({dlq, e.payload,
+                              {{"RequestID", {"String", e.request_id}},
+                               {"ErrorCode", {"Number", "200"}},
+                               {"ErrorMessage", {"String", ErrorMessageOf(outcome, condition)}}},
+                              /*dead_letter=*/true});
+      } else {
+        ++stats_.dead_letters_unsupported;
+        log::Warn("async: event {} for {} not sent to its dead-letter queue {}: SNS is not served by this Nimbus",
+                  e.request_id, e.function_ref, dlq);
+      }
     }
   }
   const EventInvokeConfig* config = ConfigFor(e);
@@ -316,11 +328,13 @@ void Dispatcher::Finish(int64_t id, Condition condition, const invoke::InvokeOut
       in.response_payload = outcome->payload;
     }
     std::optional<LambdaArn> lambda = ParseLambdaArn(destination);
-    if (!lambda) {
+    if (!lambda && destination.starts_with("arn:aws:sqs:") && deps_.send_to_queue) {
+      deliveries.push_back({destination, InvocationRecord(in), {}, /*dead_letter=*/false});
+    } else if (!lambda) {
       ++stats_.destination_unsupported;
       log::Warn(
           "async: {} record of event {} for {} not delivered: destination {} is not served by "
-          "this Nimbus (only Lambda functions are; SQS/SNS/EventBridge/S3 arrive with issue #5)",
+          "this Nimbus (Lambda functions and SQS queues are; SNS, EventBridge and S3 are not)",
           ConditionName(condition), e.request_id, e.function_ref, destination);
     } else if (auto f = deps_.resolve(destination, ""); !f.has_value()) {
       ++stats_.destination_failures;
@@ -343,6 +357,46 @@ void Dispatcher::Finish(int64_t id, Condition condition, const invoke::InvokeOut
       record_event = std::move(r);
     }
   }
+  if (!deliveries.empty()) {
+    // Each queue delivery, then the batch (the event's delete, any Lambda record).
+    auto pending = std::make_shared<int>(static_cast<int>(deliveries.size()));
+    auto rest = std::make_shared<std::pair<WriteBatch, std::optional<Event>>>(std::move(batch), std::move(record_event));
+    std::weak_ptr<bool> alive = alive_;
+    for (auto& d : deliveries) {
+      const bool dead_letter = d.dead_letter;
+      const std::string target = d.queue_arn;
+      const std::string request_id = e.request_id;
+      deps_.send_to_queue(d.queue_arn, std::move(d.body), std::move(d.attributes),
+                          [this, alive, pending, rest, dead_letter, target, request_id, condition](Status s) {
+                            if (alive.expired()) return;
+                            if (s.ok()) {
+                              ++(dead_letter ? stats_.dead_letters : stats_.destination_deliveries);
+                            } else {
+                              ++(dead_letter ? stats_.dead_letter_errors : stats_.destination_failures);
+                              log::Warn("async: {} of event {} not delivered to {}: {}",
+                                        dead_letter ? "dead letter" : std::string(ConditionName(condition)) + " record",
+                                        request_id, target, s.ToString());
+                            }
+                            if (--*pending > 0) return;
+                            WriteFinished(std::move(rest->first), std::move(rest->second), condition);
+                          });
+    }
+    return;
+  }
+  WriteFinished(std::move(batch), std::move(record_event), condition);
+}
+
+std::string Dispatcher::ErrorMessageOf(const invoke::InvokeOutcome* outcome, Condition condition) {
+  if (outcome == nullptr || outcome->payload.empty()) return std::string(ConditionName(condition));
+  boost::system::error_code ec;
+  boost::json::value v = boost::json::parse(outcome->payload, ec);
+  const boost::json::value* m = !ec && v.is_object() ? v.as_object().if_contains("errorMessage") : nullptr;
+  std::string message = m && m->is_string() ? std::string(m->as_string()) : outcome->payload;
+  if (message.size() > 1024) message.resize(1024);
+  return message;
+}
+
+void Dispatcher::WriteFinished(WriteBatch batch, std::optional<Event> record_event, Condition condition) {
   std::weak_ptr<bool> alive = alive_;
   deps_.journal.Write(std::move(batch), [this, alive, record_event = std::move(record_event),
                                          condition](Status s) mutable {

@@ -57,8 +57,10 @@ struct AsyncStats {
   int64_t dropped = 0;               // events whose function no longer exists
   int64_t destination_deliveries = 0;   // records queued for a Lambda destination
   int64_t destination_failures = 0;     // records that could not be queued
-  int64_t destination_unsupported = 0;  // records for SQS/SNS/EventBridge/S3 (not yet served)
-  int64_t dead_letters_unsupported = 0;  // failed events whose DLQ could not be served
+  int64_t destination_unsupported = 0;  // records for SNS/EventBridge/S3 (not served)
+  int64_t dead_letters = 0;              // failed events sent to their dead-letter queue
+  int64_t dead_letter_errors = 0;        // ... that could not be sent (DeadLetterErrors)
+  int64_t dead_letters_unsupported = 0;  // failed events whose DLQ (SNS) is not served
 };
 
 // Resolves a function as the caller named it (control::Registry::Resolve).
@@ -73,6 +75,14 @@ struct DispatcherOptions {
   control::Region region;
 };
 
+// Message attributes of a queue delivery: name -> (SQS data type, value).
+using QueueAttributes = std::map<std::string, std::pair<std::string, std::string>>;
+// Sends `body` (with message attributes) to the SQS queue `queue_arn`, durably,
+// then calls `done` on the reactor. An async destination or a dead-letter queue
+// that is a queue is delivered through it; null: queues are not served.
+using QueueSender = std::function<void(const std::string& queue_arn, std::string body, QueueAttributes attributes,
+                                       std::function<void(Status)> done)>;
+
 struct DispatcherDeps {
   const Clock& clock;
   Timers& timers;
@@ -82,6 +92,7 @@ struct DispatcherDeps {
   const EventInvokeConfigs& configs;
   // A new request id per destination record (NewUuid in production).
   std::function<std::string()> new_request_id;
+  QueueSender send_to_queue;
 };
 
 class Dispatcher final : public AsyncInvoker {
@@ -126,6 +137,18 @@ class Dispatcher final : public AsyncInvoker {
   void Resume(const std::string& function);
   // The event's final outcome: delete it, and queue its destination record.
   void Finish(int64_t id, Condition condition, const invoke::InvokeOutcome* outcome);
+  // Writes a finished event's batch (its delete, and the record for a Lambda
+  // destination, admitted once durable).
+  void WriteFinished(WriteBatch batch, std::optional<Event> record_event, Condition condition);
+  // The errorMessage of a failed outcome (≤ 1 KB), for a dead letter's ErrorMessage.
+  static std::string ErrorMessageOf(const invoke::InvokeOutcome* outcome, Condition condition);
+
+  struct QueueDelivery {
+    std::string queue_arn;
+    std::string body;
+    QueueAttributes attributes;
+    bool dead_letter = false;
+  };
   void Drop(int64_t id, const Status& why);
   const EventInvokeConfig* ConfigFor(const Event& e) const;
   int64_t NowMs() const;

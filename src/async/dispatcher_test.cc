@@ -41,7 +41,12 @@ class DispatcherTest : public ::testing::Test {
                          v->config.dead_letter_target_arn = dlq_[ref.function];
                          return control::FunctionSnapshot(v);
                        },
-                       configs_, [this] { return "record-" + std::to_string(++records_); }},
+                       configs_, [this] { return "record-" + std::to_string(++records_); },
+                       [this](const std::string& queue, std::string body, QueueAttributes attributes,
+                              std::function<void(Status)> done) {
+                         sent_.push_back({queue, std::move(body), std::move(attributes)});
+                         done(send_status_);
+                       }},
         o);
   }
 
@@ -90,6 +95,12 @@ class DispatcherTest : public ::testing::Test {
   std::set<std::string> functions_{"f", "dest"};
   std::map<std::string, std::string> dlq_;
   int records_ = 0;
+  struct Sent {
+    std::string queue, body;
+    QueueAttributes attributes;
+  };
+  std::vector<Sent> sent_;     // what the dispatcher sent to queues
+  Status send_status_;         // what sending answers
   std::unique_ptr<Dispatcher> dispatcher_;
 };
 
@@ -272,24 +283,53 @@ TEST_F(DispatcherTest, AnEventOlderThanItsMaximumAgeGoesToOnFailureAsEventAgeExc
   EXPECT_FALSE(rec.contains("responseContext"));
 }
 
-TEST_F(DispatcherTest, ARecordForAnUnsupportedDestinationIsCountedAndTheEventStillFinishes) {
-  Configure("f", 0, "", "arn:aws:sqs:us-east-1:000000000000:dlq");
-  ASSERT_TRUE(Enqueue("f", "{}").ok());
+TEST_F(DispatcherTest, ARecordForAnSqsDestinationIsSentToTheQueueBeforeTheEventIsDeleted) {
+  Configure("f", 0, "", "arn:aws:sqs:us-east-1:000000000000:failures");
+  ASSERT_TRUE(Enqueue("f", R"({"k":1})").ok());
   invoker_.FailFunction();
-  EXPECT_EQ(dispatcher_->stats().destination_unsupported, 1);
-  EXPECT_EQ(dispatcher_->stats().destination_deliveries, 0);
+  ASSERT_EQ(sent_.size(), 1u);
+  EXPECT_EQ(sent_[0].queue, "arn:aws:sqs:us-east-1:000000000000:failures");
+  boost::json::object rec = boost::json::parse(sent_[0].body).as_object();
+  EXPECT_EQ(rec["requestContext"].at("condition"), "RetriesExhausted");
+  EXPECT_EQ(rec["requestPayload"].at("k"), 1);
+  EXPECT_EQ(dispatcher_->stats().destination_deliveries, 1);
   EXPECT_TRUE(journal_.on_disk.empty());
 }
 
-TEST_F(DispatcherTest, AFailedEventOfAFunctionWithAnSqsDeadLetterQueueIsCountedAsUndeliverable) {
+TEST_F(DispatcherTest, AnSnsDestinationIsCountedAsUnsupportedAndTheEventStillFinishes) {
+  Configure("f", 0, "", "arn:aws:sns:us-east-1:000000000000:topic");
+  ASSERT_TRUE(Enqueue("f", "{}").ok());
+  invoker_.FailFunction();
+  EXPECT_EQ(dispatcher_->stats().destination_unsupported, 1);
+  EXPECT_TRUE(sent_.empty());
+  EXPECT_TRUE(journal_.on_disk.empty());
+}
+
+TEST_F(DispatcherTest, AFailedEventGoesToItsSqsDeadLetterQueueAsItWasWithLambdasAttributes) {
   dlq_["f"] = "arn:aws:sqs:us-east-1:000000000000:dlq";
   Configure("f", 0, "", "");
-  ASSERT_TRUE(Enqueue("f", "{}", "a").ok());
+  ASSERT_TRUE(Enqueue("f", R"({"a":1})", "a").ok());
   invoker_.Succeed();
-  EXPECT_EQ(dispatcher_->stats().dead_letters_unsupported, 0) << "only failures go there";
-  ASSERT_TRUE(Enqueue("f", "{}", "b").ok());
+  EXPECT_TRUE(sent_.empty()) << "only failures go there";
+  ASSERT_TRUE(Enqueue("f", R"({"b":2})", "b").ok());
   invoker_.FailFunction();
-  EXPECT_EQ(dispatcher_->stats().dead_letters_unsupported, 1);
+  ASSERT_EQ(sent_.size(), 1u);
+  EXPECT_EQ(sent_[0].queue, "arn:aws:sqs:us-east-1:000000000000:dlq");
+  EXPECT_EQ(sent_[0].body, R"({"b":2})");
+  EXPECT_EQ(sent_[0].attributes.at("RequestID"), std::make_pair(std::string("String"), std::string("b")));
+  EXPECT_EQ(sent_[0].attributes.at("ErrorCode"), std::make_pair(std::string("Number"), std::string("200")));
+  EXPECT_EQ(sent_[0].attributes.at("ErrorMessage"), std::make_pair(std::string("String"), std::string("boom")));
+  EXPECT_EQ(dispatcher_->stats().dead_letters, 1);
+  EXPECT_TRUE(journal_.on_disk.empty());
+}
+
+TEST_F(DispatcherTest, AnEventWhoseDeadLetterCannotBeSentIsCountedAndStillFinishes) {
+  dlq_["f"] = "arn:aws:sqs:us-east-1:000000000000:gone";
+  send_status_ = NotFound("queue gone");
+  Configure("f", 0, "", "");
+  ASSERT_TRUE(Enqueue("f", "{}").ok());
+  invoker_.FailFunction();
+  EXPECT_EQ(dispatcher_->stats().dead_letter_errors, 1);
   EXPECT_TRUE(journal_.on_disk.empty());
 }
 

@@ -375,6 +375,36 @@ struct Server::Impl {
     });
   }
 
+  // Sends to the queue `queue_arn` (this region and account; standard queues only,
+  // as Lambda's destinations and dead-letter queues must be) on the blocking pool;
+  // `done` on the reactor, after which the queue's mappings are woken.
+  void SendToQueue(const std::string& queue_arn, std::string body, async::QueueAttributes attributes,
+                   std::function<void(Status)> done) {
+    auto held = std::make_shared<std::function<void(Status)>>(std::move(done));
+    blocking->Submit([this, queue_arn, body = std::move(body), attributes = std::move(attributes), held] {
+      const std::string prefix = fmt::format("arn:aws:sqs:{}:{}:", options.region.name, options.region.account_id);
+      const std::string name = queue_arn.starts_with(prefix) ? queue_arn.substr(prefix.size()) : "";
+      Status st;
+      auto q = name.empty() ? Result<sqs::QueueInfo>(NotFound(fmt::format("queue {}", queue_arn))) : queues->GetQueue(name);
+      if (!q.has_value()) {
+        st = q.error();
+      } else if (q->fifo()) {
+        st = InvalidArgument(fmt::format("{} is a FIFO queue; Lambda sends to standard queues only", queue_arn));
+      } else {
+        sqs::SendRequest send;
+        send.body = body;
+        for (const auto& [k, v] : attributes) send.attributes[k] = sqs::MessageAttributeValue{v.first, v.second, ""};
+        auto sent = queues->Send(name, send, std::chrono::duration_cast<std::chrono::milliseconds>(
+                                                 clock.Now().time_since_epoch()).count());
+        if (!sent.has_value()) st = sent.error();
+      }
+      reactor->Post([this, held, st, name] {
+        if (st.ok() && esm) esm->OnMessageSent(name);
+        (*held)(st);
+      });
+    });
+  }
+
   // Runs `fn` on the reactor and waits for it.
   template <typename F>
   void RunOnReactor(F fn) {
@@ -456,6 +486,11 @@ Result<std::unique_ptr<Server>> Server::Start(const Clock& clock,
                     // Each attempt follows an alias's weights, as a sync invoke does.
                     [&registry](std::string_view name, std::string_view qualifier) {
                       return registry.ResolveForInvoke(name, qualifier);
+                    },
+                    // Destinations and dead-letter queues that are SQS queues.
+                    [&s](const std::string& queue_arn, std::string body, async::QueueAttributes attributes,
+                         std::function<void(Status)> done) {
+                      s.SendToQueue(queue_arn, std::move(body), std::move(attributes), std::move(done));
                     }},
                    async_options));
   s.lambda_api = std::make_unique<api::LambdaApi>(api::LambdaApi::Deps{
