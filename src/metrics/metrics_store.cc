@@ -24,10 +24,6 @@ constexpr double kBase = 1.02;
 const double kLogBase = std::log(kBase);
 constexpr int kLowestBucket = -350;  // 1.02^-350 ≈ 0.001 ms
 
-int BucketOf(double ms) {
-  if (ms <= 0) return kLowestBucket;
-  return std::max(kLowestBucket, static_cast<int>(std::floor(std::log(ms) / kLogBase)));
-}
 
 double Num(const json::object& o, const char* k) {
   const json::value* v = o.if_contains(k);
@@ -58,8 +54,13 @@ const std::map<std::string, std::string> kUnits = {
 
 }  // namespace
 
-void LogHistogram::Observe(double ms) {
-  ++buckets_[BucketOf(ms)];
+int LogHistogram::Bucket(double ms) {
+  if (ms <= 0) return kLowestBucket;
+  return std::max(kLowestBucket, static_cast<int>(std::floor(std::log(ms) / kLogBase)));
+}
+
+void LogHistogram::Add(int bucket) {
+  ++buckets_[bucket];
   ++count_;
 }
 

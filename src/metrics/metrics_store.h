@@ -27,7 +27,11 @@ namespace nimbus::metrics {
 // [kBase^i, kBase^(i+1)) milliseconds (values below 0.001 ms go to the lowest).
 class LogHistogram {
  public:
-  void Observe(double ms);
+  void Observe(double ms) { Add(Bucket(ms)); }
+  // The bucket of a value, and counting one in a bucket: one log() for several
+  // histograms observing the same value.
+  static int Bucket(double ms);
+  void Add(int bucket);
   void Merge(const LogHistogram& other);
   uint64_t count() const { return count_; }
   // The value at quantile q (0..1), the middle of its bucket; 0 when empty.

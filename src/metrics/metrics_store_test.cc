@@ -173,5 +173,35 @@ TEST_F(MetricsStoreTest, TheRecorderCountsInvocationsErrorsThrottlesColdStartsAn
   EXPECT_DOUBLE_EQ(usage->front().gb_seconds, 0.12 * 0.5);
 }
 
+TEST_F(MetricsStoreTest, TheRecorderKeepsEachMinuteApartAcrossFlushes) {
+  Reactor reactor("metrics-test");
+  BlockingPool pool("blocking", 1);
+  FakeClock clock;
+  Recorder recorder(reactor, pool, clock, *store_);
+  auto ok = [] {
+    invoke::InvokeOutcome o;
+    o.report = invoke::InvocationReport{5, 5, 128, 20, std::nullopt, ""};
+    return Result<invoke::InvokeOutcome>(std::move(o));
+  };
+  const int64_t first = std::chrono::duration_cast<std::chrono::minutes>(clock.Now().time_since_epoch()).count();
+  recorder.OnEnd("f", "", ok());
+  recorder.Flush(/*wait=*/true);  // the running total of the first minute
+  recorder.OnEnd("f", "", ok());
+  clock.Advance(std::chrono::minutes(1));
+  recorder.OnEnd("f", "f:1", ok());
+  recorder.Flush(/*wait=*/true);
+  recorder.Flush(/*wait=*/true);  // nothing new: the same totals again
+  auto points = store_->Query(MetricQuery{"Invocations", SeriesKey{"f", ""}, first * 60, (first + 2) * 60, 60, {}});
+  ASSERT_TRUE(points.has_value());
+  ASSERT_EQ(points->size(), 2u);
+  EXPECT_EQ((*points)[0].sum, 2) << "the first minute's final total replaced its running total";
+  EXPECT_EQ((*points)[1].sum, 1);
+  auto account = store_->Query(MetricQuery{"Invocations", SeriesKey{"", ""}, first * 60, (first + 2) * 60, 60, {}});
+  ASSERT_EQ(account->size(), 2u);
+  EXPECT_EQ((*account)[0].sum + (*account)[1].sum, 3);
+  EXPECT_NE(recorder.RenderPrometheus().find("nimbus_function_invocations_total{function=\"f\"} 3"), std::string::npos)
+      << recorder.RenderPrometheus();
+}
+
 }  // namespace
 }  // namespace nimbus::metrics

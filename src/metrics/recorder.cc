@@ -42,20 +42,48 @@ void Recorder::ScheduleFlush() {
   });
 }
 
+void Recorder::Roll(const std::string& name, Function& f, int64_t minute) {
+  if (f.minute >= 0 && f.minute != minute) {
+    if (f.all.invocations > 0 || f.all.throttles > 0 || f.all.max_concurrency > 0) {
+      finished_[{SeriesKey{name, ""}, f.minute}].Merge(f.all);
+    }
+    for (auto& [resource, s] : f.by_resource) finished_[{SeriesKey{name, resource}, f.minute}].Merge(s);
+    f.all = MinuteStats();
+    f.by_resource.clear();
+  }
+  f.minute = minute;
+}
+
+void Recorder::RollAccount(int64_t minute) {
+  if (account_minute_ >= 0 && account_minute_ != minute) {
+    finished_[{SeriesKey{"", ""}, account_minute_}].Merge(account_);
+    account_ = MinuteStats();
+  }
+  account_minute_ = minute;
+}
+
 template <typename F>
 void Recorder::Update(const std::string& function, const std::string& resource, F&& update) {
   const int64_t minute = MinuteOf(clock_.Now());
-  update(totals_[function]);
-  update(minutes_[{SeriesKey{"", ""}, minute}]);
-  update(minutes_[{SeriesKey{function, ""}, minute}]);
-  if (!resource.empty()) update(minutes_[{SeriesKey{function, resource}, minute}]);
+  auto it = functions_.find(function);
+  if (it == functions_.end()) it = functions_.emplace(function, Function{}).first;
+  Function& f = it->second;
+  if (f.minute != minute) Roll(it->first, f, minute);
+  if (account_minute_ != minute) RollAccount(minute);
+  update(f.total);
+  update(account_);
+  update(f.all);
+  if (!resource.empty()) {
+    auto r = f.by_resource.find(resource);
+    if (r == f.by_resource.end()) r = f.by_resource.emplace(resource, MinuteStats()).first;
+    update(r->second);
+  }
 }
 
 void Recorder::OnStart(const std::string& function, const std::string& resource, int in_flight,
                        int account_in_flight) {
   Update(function, resource, [in_flight](MinuteStats& s) { s.max_concurrency = std::max(s.max_concurrency, in_flight); });
-  MinuteStats& account = minutes_[{SeriesKey{"", ""}, MinuteOf(clock_.Now())}];
-  account.max_concurrency = std::max(account.max_concurrency, account_in_flight);
+  account_.max_concurrency = std::max(account_.max_concurrency, account_in_flight);
 }
 
 void Recorder::OnThrottle(const std::string& function, const std::string& resource) {
@@ -67,21 +95,24 @@ void Recorder::OnEnd(const std::string& function, const std::string& resource,
   const invoke::InvocationReport* report =
       outcome.has_value() && outcome->report ? &*outcome->report : nullptr;
   const bool error = !outcome.has_value() || outcome->function_error.has_value();
+  const double duration = report ? report->duration_ms : 0;
+  const int duration_bucket = LogHistogram::Bucket(duration);
+  const int init_bucket = report && report->init_ms ? LogHistogram::Bucket(*report->init_ms) : 0;
   Update(function, resource, [&](MinuteStats& s) {
     const bool first = s.invocations == 0;
     ++s.invocations;
     if (error) ++s.errors;
-    const double ms = report ? report->duration_ms : 0;
+    const double ms = duration;
     s.duration_sum_ms += ms;
     s.duration_min_ms = first ? ms : std::min(s.duration_min_ms, ms);
     s.duration_max_ms = first ? ms : std::max(s.duration_max_ms, ms);
-    s.durations.Observe(ms);
+    s.durations.Add(duration_bucket);
     if (report == nullptr) return;
     if (report->init_ms) {
       ++s.cold_starts;
       ++s.inits;
       s.init_sum_ms += *report->init_ms;
-      s.init_durations.Observe(*report->init_ms);
+      s.init_durations.Add(init_bucket);
     }
     s.billed_ms += report->billed_ms;
     s.gb_seconds += static_cast<double>(report->billed_ms) / 1000.0 * static_cast<double>(report->memory_mb) / 1024.0;
@@ -90,10 +121,21 @@ void Recorder::OnEnd(const std::string& function, const std::string& resource,
 
 void Recorder::Flush(bool wait) {
   const int64_t now = MinuteOf(clock_.Now());
-  // The running totals of every minute held; minutes before the current one are
-  // complete (invocations end in the minute they are recorded in) and dropped.
-  auto copy = std::make_shared<std::map<std::pair<SeriesKey, int64_t>, MinuteStats>>(minutes_);
-  std::erase_if(minutes_, [now](const auto& e) { return e.first.second < now; });
+  // The ended minutes (complete: invocations count in the minute they end in) and
+  // the running totals of the current one.
+  for (auto& [name, f] : functions_) {
+    if (f.minute != now) Roll(name, f, now);
+  }
+  if (account_minute_ != now) RollAccount(now);
+  auto copy = std::make_shared<std::map<std::pair<SeriesKey, int64_t>, MinuteStats>>(std::move(finished_));
+  finished_.clear();
+  for (const auto& [name, f] : functions_) {
+    if (f.all.invocations > 0 || f.all.throttles > 0 || f.all.max_concurrency > 0) (*copy)[{SeriesKey{name, ""}, now}] = f.all;
+    for (const auto& [resource, s] : f.by_resource) (*copy)[{SeriesKey{name, resource}, now}] = s;
+  }
+  if (account_.invocations > 0 || account_.throttles > 0 || account_.max_concurrency > 0) {
+    (*copy)[{SeriesKey{"", ""}, now}] = account_;
+  }
   const bool trim = now - last_trim_minute_ >= 60;
   if (trim) last_trim_minute_ = now;
   const int64_t before_s = (now * 60) - std::chrono::duration_cast<std::chrono::seconds>(options_.retention).count();
@@ -132,7 +174,9 @@ std::string Recorder::RenderPrometheus() const {
   };
   auto family = [&](const char* name, const char* type, const char* help, auto value) {
     out += fmt::format("# HELP {} {}\n# TYPE {} {}\n", name, help, name, type);
-    for (const auto& [function, s] : totals_) out += fmt::format("{}{{function=\"{}\"}} {}\n", name, label(function), value(s));
+    for (const auto& [function, f] : functions_) {
+      out += fmt::format("{}{{function=\"{}\"}} {}\n", name, label(function), value(f.total));
+    }
   };
   family("nimbus_function_invocations_total", "counter", "Invocations that ran (success or function error).",
          [](const MinuteStats& s) { return s.invocations; });
@@ -144,10 +188,10 @@ std::string Recorder::RenderPrometheus() const {
          [](const MinuteStats& s) { return s.cold_starts; });
   out += "# HELP nimbus_function_duration_milliseconds Invoke duration of each invocation.\n"
          "# TYPE nimbus_function_duration_milliseconds summary\n";
-  for (const auto& [function, s] : totals_) {
+  for (const auto& [function, f] : functions_) {
     out += fmt::format("nimbus_function_duration_milliseconds_sum{{function=\"{0}\"}} {1}\n"
                        "nimbus_function_duration_milliseconds_count{{function=\"{0}\"}} {2}\n",
-                       label(function), s.duration_sum_ms, s.invocations);
+                       label(function), f.total.duration_sum_ms, f.total.invocations);
   }
   family("nimbus_function_billed_gb_seconds_total", "counter", "Billed duration times memory.",
          [](const MinuteStats& s) { return s.gb_seconds; });

@@ -55,10 +55,21 @@ class Recorder final : public invoke::InvocationObserver {
   std::string RenderPrometheus() const;
 
  private:
-  // The minute stats of `function` (resource ""), of `resource` if set, and of the
-  // account (function "": the series of metrics without dimensions).
+  // One function's stats: since start, and in its current minute (all of its
+  // invocations, and by resource).
+  struct Function {
+    MinuteStats total;
+    int64_t minute = -1;
+    MinuteStats all;
+    std::map<std::string, MinuteStats, std::less<>> by_resource;
+  };
+  // Applies `update` to `function`'s total and current minute, its `resource`'s
+  // (if set) and the account's (function "": metrics without dimensions), rolling
+  // ended minutes into finished_ first.
   template <typename F>
   void Update(const std::string& function, const std::string& resource, F&& update);
+  void Roll(const std::string& name, Function& f, int64_t minute);
+  void RollAccount(int64_t minute);
   void ScheduleFlush();
 
   Reactor& reactor_;
@@ -67,8 +78,10 @@ class Recorder final : public invoke::InvocationObserver {
   MetricsStore& store_;
   RecorderOptions options_;
   // Confined to the reactor.
-  std::map<std::pair<SeriesKey, int64_t>, MinuteStats> minutes_;
-  std::map<std::string, MinuteStats> totals_;  // by function, since start
+  std::map<std::string, Function, std::less<>> functions_;
+  int64_t account_minute_ = -1;
+  MinuteStats account_;  // the account's current minute
+  std::map<std::pair<SeriesKey, int64_t>, MinuteStats> finished_;  // ended minutes not yet written
   std::unique_ptr<Reactor::Timer> timer_;
   int64_t last_trim_minute_ = 0;
   int64_t last_generation_ = 0;
