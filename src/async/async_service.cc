@@ -25,7 +25,7 @@ Result<std::unique_ptr<AsyncService>> AsyncService::Open(AsyncServiceDeps deps,
   dispatcher_options.region = options.region;
   s->dispatcher_ = std::make_unique<Dispatcher>(
       DispatcherDeps{deps.clock, *s->timers_, *s->journal_, deps.invoker, deps.resolve,
-                     s->configs_, [] { return NewUuid(); }, deps.send_to_queue},
+                     s->configs_, [] { return NewUuid(); }, deps.send_to_queue, deps.metric},
       dispatcher_options);
   s->config_api_ = std::make_unique<EventInvokeConfigApi>(EventInvokeConfigApi::Deps{
       *s->journal_, s->configs_, deps.resolve, deps.clock, options.region,

@@ -39,6 +39,7 @@ struct AsyncServiceDeps {
   invoke::Invoker& invoker;
   Resolver resolve;
   QueueSender send_to_queue;  // destinations and dead-letter queues that are SQS queues
+  AsyncMetricSink metric;     // Lambda's async metrics, per function
 };
 
 class AsyncService {

@@ -66,6 +66,7 @@ void Dispatcher::Enqueue(AsyncInvokeRequest request, std::function<void(Status)>
       return;
     }
     ++stats_.accepted;
+    Metric(e.function, AsyncMetric::kEventsReceived);
     Admit(std::move(e));
     accepted(Status::Ok());
   });
@@ -175,6 +176,7 @@ void Dispatcher::StartAttempt(int64_t id) {
   request.trace_id = e.trace_id;
   ++in_flight_;
   ++queues_[e.function].in_flight;
+  Metric(e.function, AsyncMetric::kEventAge, static_cast<double>(std::max<int64_t>(0, NowMs() - e.enqueued_ms)));
   std::weak_ptr<bool> alive = alive_;
   deps_.invoker.Invoke(std::move(request),
                        [this, alive, id](Result<invoke::InvokeOutcome> result) {
@@ -264,6 +266,7 @@ void Dispatcher::Drop(int64_t id, const Status& why) {
   auto it = events_.find(id);
   if (it == events_.end()) return;
   ++stats_.dropped;
+  Metric(it->second.function, AsyncMetric::kEventsDropped);
   log::Warn("async: dropping event {} for {}: {}", it->second.request_id, it->second.function_ref,
             why.ToString());
   WriteBatch batch;
@@ -281,6 +284,7 @@ void Dispatcher::Finish(int64_t id, Condition condition, const invoke::InvokeOut
   platform_failures_.erase(id);
   if (condition != Condition::kSuccess) {
     ++stats_.failed;
+    Metric(e.function, AsyncMetric::kEventsDropped);
     if (condition == Condition::kEventAgeExceeded) ++stats_.expired;
     log::Info("async: event {} for {} failed: {} after {} attempts", e.request_id, e.function_ref,
               ConditionName(condition), e.attempts);
@@ -338,6 +342,7 @@ void Dispatcher::Finish(int64_t id, Condition condition, const invoke::InvokeOut
           ConditionName(condition), e.request_id, e.function_ref, destination);
     } else if (auto f = deps_.resolve(destination, ""); !f.has_value()) {
       ++stats_.destination_failures;
+      Metric(e.function, AsyncMetric::kDestinationDeliveryFailures);
       log::Warn("async: {} record of event {} for {} not delivered to {}: {}",
                 ConditionName(condition), e.request_id, e.function_ref, destination,
                 f.error().ToString());
@@ -367,12 +372,15 @@ void Dispatcher::Finish(int64_t id, Condition condition, const invoke::InvokeOut
       const std::string target = d.queue_arn;
       const std::string request_id = e.request_id;
       deps_.send_to_queue(d.queue_arn, std::move(d.body), std::move(d.attributes),
-                          [this, alive, pending, rest, dead_letter, target, request_id, condition](Status s) {
+                          [this, alive, pending, rest, dead_letter, target, request_id, condition,
+                           function = e.function](Status s) {
                             if (alive.expired()) return;
                             if (s.ok()) {
                               ++(dead_letter ? stats_.dead_letters : stats_.destination_deliveries);
                             } else {
                               ++(dead_letter ? stats_.dead_letter_errors : stats_.destination_failures);
+                              Metric(function, dead_letter ? AsyncMetric::kDeadLetterErrors
+                                                           : AsyncMetric::kDestinationDeliveryFailures);
                               log::Warn("async: {} of event {} not delivered to {}: {}",
                                         dead_letter ? "dead letter" : std::string(ConditionName(condition)) + " record",
                                         request_id, target, s.ToString());

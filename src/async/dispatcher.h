@@ -83,6 +83,17 @@ using QueueAttributes = std::map<std::string, std::pair<std::string, std::string
 using QueueSender = std::function<void(const std::string& queue_arn, std::string body, QueueAttributes attributes,
                                        std::function<void(Status)> done)>;
 
+// Lambda's asynchronous-invocation metrics, per function (CloudWatch names).
+enum class AsyncMetric {
+  kEventsReceived,              // AsyncEventsReceived: an event was accepted
+  kEventAge,                    // AsyncEventAge: ms from acceptance to an attempt
+  kEventsDropped,               // AsyncEventsDropped: an event ended without success
+  kDeadLetterErrors,            // DeadLetterErrors: a dead letter could not be sent
+  kDestinationDeliveryFailures, // DestinationDeliveryFailures: a record could not be delivered
+};
+// Told of each, on the reactor; may be null.
+using AsyncMetricSink = std::function<void(const std::string& function, AsyncMetric metric, double value)>;
+
 struct DispatcherDeps {
   const Clock& clock;
   Timers& timers;
@@ -93,6 +104,7 @@ struct DispatcherDeps {
   // A new request id per destination record (NewUuid in production).
   std::function<std::string()> new_request_id;
   QueueSender send_to_queue;
+  AsyncMetricSink metric;
 };
 
 class Dispatcher final : public AsyncInvoker {
@@ -140,6 +152,9 @@ class Dispatcher final : public AsyncInvoker {
   // Writes a finished event's batch (its delete, and the record for a Lambda
   // destination, admitted once durable).
   void WriteFinished(WriteBatch batch, std::optional<Event> record_event, Condition condition);
+  void Metric(const std::string& function, AsyncMetric metric, double value = 1) {
+    if (deps_.metric) deps_.metric(function, metric, value);
+  }
   // The errorMessage of a failed outcome (≤ 1 KB), for a dead letter's ErrorMessage.
   static std::string ErrorMessageOf(const invoke::InvokeOutcome* outcome, Condition condition);
 

@@ -46,6 +46,9 @@ class DispatcherTest : public ::testing::Test {
                               std::function<void(Status)> done) {
                          sent_.push_back({queue, std::move(body), std::move(attributes)});
                          done(send_status_);
+                       },
+                       [this](const std::string& function, AsyncMetric metric, double value) {
+                         metrics_[{function, metric}] += value;
                        }},
         o);
   }
@@ -100,6 +103,7 @@ class DispatcherTest : public ::testing::Test {
     QueueAttributes attributes;
   };
   std::vector<Sent> sent_;     // what the dispatcher sent to queues
+  std::map<std::pair<std::string, AsyncMetric>, double> metrics_;  // summed by function and metric
   Status send_status_;         // what sending answers
   std::unique_ptr<Dispatcher> dispatcher_;
 };
@@ -331,6 +335,23 @@ TEST_F(DispatcherTest, AnEventWhoseDeadLetterCannotBeSentIsCountedAndStillFinish
   invoker_.FailFunction();
   EXPECT_EQ(dispatcher_->stats().dead_letter_errors, 1);
   EXPECT_TRUE(journal_.on_disk.empty());
+  EXPECT_EQ((metrics_[{"f", AsyncMetric::kDeadLetterErrors}]), 1);
+  EXPECT_EQ((metrics_[{"f", AsyncMetric::kEventsReceived}]), 1);
+  EXPECT_EQ((metrics_[{"f", AsyncMetric::kEventsDropped}]), 1);
+}
+
+TEST_F(DispatcherTest, AsyncMetricsCountReceivedEventsTheirAgeAndDrops) {
+  Configure("f", 1, "", "");
+  ASSERT_TRUE(Enqueue("f", "{}", "a").ok());
+  invoker_.Succeed();
+  ASSERT_TRUE(Enqueue("f", "{}", "b").ok());
+  invoker_.FailFunction();
+  timers_.Advance(std::chrono::minutes(2));
+  ASSERT_EQ(invoker_.running(), 1u);
+  invoker_.FailFunction();
+  EXPECT_EQ((metrics_[{"f", AsyncMetric::kEventsReceived}]), 2);
+  EXPECT_EQ((metrics_[{"f", AsyncMetric::kEventsDropped}]), 1) << "b, after its one retry";
+  EXPECT_GE((metrics_[{"f", AsyncMetric::kEventAge}]), 60000) << "the retry's age adds at least the minute it waited";
 }
 
 TEST_F(DispatcherTest, ARecordForADeletedDestinationFunctionIsAFailedDelivery) {

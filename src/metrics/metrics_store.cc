@@ -50,6 +50,8 @@ const std::map<std::string, std::string> kUnits = {
     {"Invocations", "Count"},      {"Errors", "Count"},          {"Throttles", "Count"},
     {"Duration", "Milliseconds"},  {"ConcurrentExecutions", "Count"},
     {"ColdStarts", "Count"},       {"InitDuration", "Milliseconds"},
+    {"AsyncEventsReceived", "Count"}, {"AsyncEventAge", "Milliseconds"}, {"AsyncEventsDropped", "Count"},
+    {"DeadLetterErrors", "Count"},    {"DestinationDeliveryFailures", "Count"},
 };
 
 }  // namespace
@@ -106,6 +108,16 @@ void MinuteStats::Merge(const MinuteStats& o) {
   max_concurrency = std::max(max_concurrency, o.max_concurrency);
   billed_ms += o.billed_ms;
   gb_seconds += o.gb_seconds;
+  async_received += o.async_received;
+  async_dropped += o.async_dropped;
+  dead_letter_errors += o.dead_letter_errors;
+  destination_delivery_failures += o.destination_delivery_failures;
+  if (o.async_ages > 0) {
+    async_age_min_ms = async_ages > 0 ? std::min(async_age_min_ms, o.async_age_min_ms) : o.async_age_min_ms;
+    async_age_max_ms = async_ages > 0 ? std::max(async_age_max_ms, o.async_age_max_ms) : o.async_age_max_ms;
+  }
+  async_ages += o.async_ages;
+  async_age_sum_ms += o.async_age_sum_ms;
 }
 
 std::string MinuteStats::ToJson() const {
@@ -122,7 +134,15 @@ std::string MinuteStats::ToJson() const {
                                       {"init_durations", HistogramJson(init_durations)},
                                       {"max_concurrency", max_concurrency},
                                       {"billed_ms", billed_ms},
-                                      {"gb_seconds", gb_seconds}});
+                                      {"gb_seconds", gb_seconds},
+                                      {"async_received", async_received},
+                                      {"async_dropped", async_dropped},
+                                      {"dead_letter_errors", dead_letter_errors},
+                                      {"destination_delivery_failures", destination_delivery_failures},
+                                      {"async_ages", async_ages},
+                                      {"async_age_sum_ms", async_age_sum_ms},
+                                      {"async_age_min_ms", async_age_min_ms},
+                                      {"async_age_max_ms", async_age_max_ms}});
 }
 
 Result<MinuteStats> MinuteStats::FromJson(const std::string& text) {
@@ -145,6 +165,14 @@ Result<MinuteStats> MinuteStats::FromJson(const std::string& text) {
   s.max_concurrency = static_cast<int>(Num(o, "max_concurrency"));
   s.billed_ms = static_cast<uint64_t>(Num(o, "billed_ms"));
   s.gb_seconds = Num(o, "gb_seconds");
+  s.async_received = static_cast<uint64_t>(Num(o, "async_received"));
+  s.async_dropped = static_cast<uint64_t>(Num(o, "async_dropped"));
+  s.dead_letter_errors = static_cast<uint64_t>(Num(o, "dead_letter_errors"));
+  s.destination_delivery_failures = static_cast<uint64_t>(Num(o, "destination_delivery_failures"));
+  s.async_ages = static_cast<uint64_t>(Num(o, "async_ages"));
+  s.async_age_sum_ms = Num(o, "async_age_sum_ms");
+  s.async_age_min_ms = Num(o, "async_age_min_ms");
+  s.async_age_max_ms = Num(o, "async_age_max_ms");
   return s;
 }
 
@@ -263,6 +291,22 @@ Result<std::vector<Datapoint>> MetricsStore::Query(const MetricQuery& q) {
       d.minimum = s.init_durations.Quantile(0);
       d.maximum = s.init_durations.Quantile(1);
       for (const auto& p : q.percentiles) d.percentiles[p] = s.init_durations.Quantile(std::stod(p.substr(1)) / 100);
+    } else if (m == "AsyncEventsReceived" || m == "AsyncEventsDropped" || m == "DeadLetterErrors" ||
+               m == "DestinationDeliveryFailures") {
+      const uint64_t n = m == "AsyncEventsReceived" ? s.async_received
+                         : m == "AsyncEventsDropped" ? s.async_dropped
+                         : m == "DeadLetterErrors"   ? s.dead_letter_errors
+                                                     : s.destination_delivery_failures;
+      if (n == 0) continue;
+      d.sample_count = d.sum = static_cast<double>(n);
+      d.average = d.minimum = d.maximum = 1;
+    } else if (m == "AsyncEventAge") {
+      if (s.async_ages == 0) continue;
+      d.sample_count = static_cast<double>(s.async_ages);
+      d.sum = s.async_age_sum_ms;
+      d.average = s.async_age_sum_ms / d.sample_count;
+      d.minimum = s.async_age_min_ms;
+      d.maximum = s.async_age_max_ms;
     } else if (m == "ConcurrentExecutions") {
       if (s.invocations == 0) continue;
       d.sample_count = 1;

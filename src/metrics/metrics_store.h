@@ -59,8 +59,18 @@ struct MinuteStats {
   // Metering.
   uint64_t billed_ms = 0;
   double gb_seconds = 0;    // Σ billed duration × memory
+  // Asynchronous invocation.
+  uint64_t async_received = 0, async_dropped = 0;
+  uint64_t dead_letter_errors = 0, destination_delivery_failures = 0;
+  uint64_t async_ages = 0;  // attempts whose event age was measured
+  double async_age_sum_ms = 0, async_age_min_ms = 0, async_age_max_ms = 0;
 
   void Merge(const MinuteStats& other);
+  // Nothing happened in it.
+  bool empty() const {
+    return invocations == 0 && throttles == 0 && max_concurrency == 0 && async_received == 0 && async_dropped == 0 &&
+           dead_letter_errors == 0 && destination_delivery_failures == 0 && async_ages == 0;
+  }
   std::string ToJson() const;
   static Result<MinuteStats> FromJson(const std::string& text);
 };
@@ -84,7 +94,8 @@ struct Datapoint {
 
 struct MetricQuery {
   std::string metric_name;  // Invocations, Errors, Throttles, Duration, ConcurrentExecutions,
-                            // ColdStarts, InitDuration
+                            // ColdStarts, InitDuration, AsyncEventsReceived, AsyncEventAge,
+                            // AsyncEventsDropped, DeadLetterErrors, DestinationDeliveryFailures
   SeriesKey series;
   int64_t start_s = 0, end_s = 0;  // [start, end)
   int64_t period_s = 60;           // a multiple of 60

@@ -203,5 +203,32 @@ TEST_F(MetricsStoreTest, TheRecorderKeepsEachMinuteApartAcrossFlushes) {
       << recorder.RenderPrometheus();
 }
 
+TEST_F(MetricsStoreTest, AsyncMetricsAreRecordedPerFunctionAndQueried) {
+  Reactor reactor("metrics-test");
+  BlockingPool pool("blocking", 1);
+  FakeClock clock;
+  Recorder recorder(reactor, pool, clock, *store_);
+  recorder.OnAsyncMetric("f", "AsyncEventsReceived", 1);
+  recorder.OnAsyncMetric("f", "AsyncEventsReceived", 1);
+  recorder.OnAsyncMetric("f", "AsyncEventAge", 40);
+  recorder.OnAsyncMetric("f", "AsyncEventAge", 60040);
+  recorder.OnAsyncMetric("f", "AsyncEventsDropped", 1);
+  recorder.OnAsyncMetric("f", "DeadLetterErrors", 1);
+  recorder.Flush(/*wait=*/true);
+  const int64_t minute = std::chrono::duration_cast<std::chrono::minutes>(clock.Now().time_since_epoch()).count();
+  auto one = [&](const char* metric) {
+    auto p = store_->Query(MetricQuery{metric, SeriesKey{"f", ""}, minute * 60, (minute + 1) * 60, 60, {}});
+    EXPECT_TRUE(p.has_value() && p->size() == 1) << metric;
+    return p.has_value() && p->size() == 1 ? p->front() : Datapoint{};
+  };
+  EXPECT_EQ(one("AsyncEventsReceived").sum, 2);
+  EXPECT_EQ(one("AsyncEventsDropped").sum, 1);
+  EXPECT_EQ(one("DeadLetterErrors").sum, 1);
+  EXPECT_EQ(one("AsyncEventAge").average, 30040);
+  EXPECT_EQ(one("AsyncEventAge").maximum, 60040);
+  EXPECT_EQ(one("AsyncEventAge").minimum, 40);
+  EXPECT_TRUE(store_->Query(MetricQuery{"DestinationDeliveryFailures", SeriesKey{"f", ""}, minute * 60, (minute + 1) * 60, 60, {}})->empty());
+}
+
 }  // namespace
 }  // namespace nimbus::metrics

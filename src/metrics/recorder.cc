@@ -44,7 +44,7 @@ void Recorder::ScheduleFlush() {
 
 void Recorder::Roll(const std::string& name, Function& f, int64_t minute) {
   if (f.minute >= 0 && f.minute != minute) {
-    if (f.all.invocations > 0 || f.all.throttles > 0 || f.all.max_concurrency > 0) {
+    if (!f.all.empty()) {
       finished_[{SeriesKey{name, ""}, f.minute}].Merge(f.all);
     }
     for (auto& [resource, s] : f.by_resource) finished_[{SeriesKey{name, resource}, f.minute}].Merge(s);
@@ -84,6 +84,25 @@ void Recorder::OnStart(const std::string& function, const std::string& resource,
                        int account_in_flight) {
   Update(function, resource, [in_flight](MinuteStats& s) { s.max_concurrency = std::max(s.max_concurrency, in_flight); });
   account_.max_concurrency = std::max(account_.max_concurrency, account_in_flight);
+}
+
+void Recorder::OnAsyncMetric(const std::string& function, std::string_view metric, double value) {
+  Update(function, "", [&](MinuteStats& s) {
+    if (metric == "AsyncEventsReceived") {
+      ++s.async_received;
+    } else if (metric == "AsyncEventsDropped") {
+      ++s.async_dropped;
+    } else if (metric == "DeadLetterErrors") {
+      ++s.dead_letter_errors;
+    } else if (metric == "DestinationDeliveryFailures") {
+      ++s.destination_delivery_failures;
+    } else if (metric == "AsyncEventAge") {
+      s.async_age_min_ms = s.async_ages > 0 ? std::min(s.async_age_min_ms, value) : value;
+      s.async_age_max_ms = s.async_ages > 0 ? std::max(s.async_age_max_ms, value) : value;
+      ++s.async_ages;
+      s.async_age_sum_ms += value;
+    }
+  });
 }
 
 void Recorder::OnThrottle(const std::string& function, const std::string& resource) {
@@ -130,10 +149,10 @@ void Recorder::Flush(bool wait) {
   auto copy = std::make_shared<std::map<std::pair<SeriesKey, int64_t>, MinuteStats>>(std::move(finished_));
   finished_.clear();
   for (const auto& [name, f] : functions_) {
-    if (f.all.invocations > 0 || f.all.throttles > 0 || f.all.max_concurrency > 0) (*copy)[{SeriesKey{name, ""}, now}] = f.all;
+    if (!f.all.empty()) (*copy)[{SeriesKey{name, ""}, now}] = f.all;
     for (const auto& [resource, s] : f.by_resource) (*copy)[{SeriesKey{name, resource}, now}] = s;
   }
-  if (account_.invocations > 0 || account_.throttles > 0 || account_.max_concurrency > 0) {
+  if (!account_.empty()) {
     (*copy)[{SeriesKey{"", ""}, now}] = account_;
   }
   const bool trim = now - last_trim_minute_ >= 60;

@@ -44,6 +44,11 @@ class Recorder final : public invoke::InvocationObserver {
   void OnEnd(const std::string& function, const std::string& resource,
              const Result<invoke::InvokeOutcome>& outcome) override;
 
+  // An asynchronous-invocation metric of `function` (CloudWatch's name:
+  // AsyncEventsReceived, AsyncEventAge (ms), AsyncEventsDropped, DeadLetterErrors,
+  // DestinationDeliveryFailures). On the reactor.
+  void OnAsyncMetric(const std::string& function, std::string_view metric, double value);
+
   // Writes the minutes held now and drops those that are over. Blocking when
   // `wait`; otherwise on the BlockingPool. REQUIRES: on the reactor.
   void Flush(bool wait);

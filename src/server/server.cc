@@ -491,6 +491,16 @@ Result<std::unique_ptr<Server>> Server::Start(const Clock& clock,
                     [&s](const std::string& queue_arn, std::string body, async::QueueAttributes attributes,
                          std::function<void(Status)> done) {
                       s.SendToQueue(queue_arn, std::move(body), std::move(attributes), std::move(done));
+                    },
+                    // Lambda's async metrics, by CloudWatch name (on the reactor).
+                    [&s](const std::string& function, async::AsyncMetric metric, double value) {
+                      using M = async::AsyncMetric;
+                      const std::string_view name = metric == M::kEventsReceived    ? "AsyncEventsReceived"
+                                                    : metric == M::kEventAge        ? "AsyncEventAge"
+                                                    : metric == M::kEventsDropped   ? "AsyncEventsDropped"
+                                                    : metric == M::kDeadLetterErrors ? "DeadLetterErrors"
+                                                                                     : "DestinationDeliveryFailures";
+                      s.recorder->OnAsyncMetric(function, name, value);
                     }},
                    async_options));
   s.lambda_api = std::make_unique<api::LambdaApi>(api::LambdaApi::Deps{

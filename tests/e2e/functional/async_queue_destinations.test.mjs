@@ -7,7 +7,8 @@ import { describe, it, before } from 'node:test';
 import assert from 'node:assert/strict';
 import { InvokeCommand, PutFunctionEventInvokeConfigCommand } from '@aws-sdk/client-lambda';
 import { SQSClient, CreateQueueCommand, ReceiveMessageCommand } from '@aws-sdk/client-sqs';
-import { useNimbus, withLogs, SKIP_NO_BINARY, REGION, CREDENTIALS, RUN_ID, ACCOUNT } from '../lib/nimbus.mjs';
+import { CloudWatchClient, GetMetricStatisticsCommand } from '@aws-sdk/client-cloudwatch';
+import { useNimbus, withLogs, SKIP_NO_BINARY, REGION, CREDENTIALS, RUN_ID, ACCOUNT, sleep } from '../lib/nimbus.mjs';
 import { createFunction } from '../lib/lambda.mjs';
 import { zipFiles } from '../lib/zip.mjs';
 
@@ -83,5 +84,24 @@ describe('SQS queues as async destinations and dead-letter queues', { skip: SKIP
     assert.equal(dead.MessageAttributes.ErrorCode.StringValue, '200');
     assert.match(dead.MessageAttributes.ErrorMessage.StringValue, /failed on purpose: two/);
     assert.equal(await next(dlq, 3), undefined, 'the success did not go to the dead-letter queue');
+
+    // Lambda's async metrics for the function (written within one 2 s flush).
+    const cw = new CloudWatchClient({ endpoint: box.nimbus.endpoint, region: REGION, credentials: CREDENTIALS, maxAttempts: 1 });
+    const sum = async (MetricName) => {
+      const r = await cw.send(new GetMetricStatisticsCommand({
+        Namespace: 'AWS/Lambda', MetricName, Dimensions: [{ Name: 'FunctionName', Value: name }],
+        StartTime: new Date(Date.now() - 600000), EndTime: new Date(Date.now() + 60000), Period: 60, Statistics: ['Sum', 'Maximum'],
+      }));
+      return r.Datapoints.reduce((a, d) => a + d.Sum, 0);
+    };
+    let received = 0;
+    for (let i = 0; i < 20 && received < 2; i++) {
+      received = await sum('AsyncEventsReceived');
+      if (received < 2) await sleep(500);
+    }
+    assert.equal(received, 2);
+    assert.equal(await sum('AsyncEventsDropped'), 1, 'the failed event, after its only attempt');
+    assert.ok(await sum('AsyncEventAge') >= 0);
+    assert.equal(await sum('DeadLetterErrors'), 0);
   }));
 });
