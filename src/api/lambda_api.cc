@@ -12,6 +12,7 @@
 #include "api/responses.h"
 #include "base/encoding.h"
 #include "control/function_name.h"
+#include "http/trace_header.h"
 
 namespace nimbus::api {
 namespace {
@@ -605,7 +606,7 @@ ApiResult<PreparedInvoke> LambdaApi::PrepareInvokeSegments(
                                                                *ref->qualifier)
                                : fn->arn;
   r.payload = std::move(payload);
-  r.trace_id = std::string(request.headers.Get("X-Amzn-Trace-Id").value_or(""));
+  r.trace_id = http::TraceHeaderOf(request.headers);
   r.tail_log = log_type == "Tail";
   return out;
 }

@@ -15,6 +15,7 @@
 #include "control/policy.h"
 #include "gateway/payload_v2.h"
 #include "http/sigv4_scope.h"
+#include "http/trace_header.h"
 
 namespace nimbus::gateway {
 namespace {
@@ -365,6 +366,7 @@ void FunctionUrls::HandleInvoke(http::Request&& request, http::Responder respond
   invocation.invoked_function_arn =
       control::FunctionArn(deps_.region, config->function_name) + (config->qualifier.empty() ? "" : ":" + config->qualifier);
   invocation.payload = EventV2(request, context);
+  invocation.trace_id = http::TraceHeaderOf(request.headers);
   auto held = std::make_shared<http::Responder>(std::move(responder));
   auto cors = std::make_shared<std::function<void(http::Response&)>>(add_cors);
   deps_.invoker.Invoke(std::move(invocation), [held, cors, request_id = context.request_id](Result<invoke::InvokeOutcome> outcome) {

@@ -10,6 +10,7 @@
 #include "base/time_format.h"
 #include "control/policy.h"
 #include "gateway/payload_v2.h"
+#include "http/trace_header.h"
 
 namespace nimbus::gateway {
 namespace {
@@ -487,6 +488,7 @@ void HttpApis::HandleInvoke(http::Request&& request, http::Responder responder) 
   invocation.invoked_function_arn = integration->function_arn;
   const bool v1 = integration->payload_version == "1.0";
   invocation.payload = v1 ? EventV1(request, context) : EventV2(request, context);
+  invocation.trace_id = http::TraceHeaderOf(request.headers);
   auto held = std::make_shared<http::Responder>(std::move(responder));
   deps_.invoker.Invoke(std::move(invocation), [held, v1, message, request_id = context.request_id](
                                                   Result<invoke::InvokeOutcome> outcome) {

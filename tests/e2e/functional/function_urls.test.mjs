@@ -20,6 +20,7 @@ import { httpRequest as call } from '../lib/http.mjs';
 
 const ECHO = `export const handler = async (event) => {
   if (event.rawPath === '/plain') return { hello: 'world' };
+  if (event.rawPath === '/trace') return { trace: process.env._X_AMZN_TRACE_ID };
   if (event.rawPath === '/fail') throw new Error('boom');
   return {
     statusCode: 201,
@@ -87,6 +88,14 @@ describe('function URLs', { skip: SKIP_NO_BINARY }, () => {
     assert.equal(failed.status, 502);
     // An unknown url id is not found.
     assert.equal((await call(box.nimbus.port, { path: '/lambda-url/nosuchid/' })).status, 404);
+    // The caller's trace reaches the function (_X_AMZN_TRACE_ID): an X-Ray header as it is,
+    // a W3C traceparent converted, and without either a new trace.
+    const traced = async (headers) => JSON.parse((await call(box.nimbus.port, { host: url.host, path: '/trace', headers })).text).trace;
+    assert.equal(await traced({ 'X-Amzn-Trace-Id': 'Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1' }),
+      'Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1');
+    assert.equal(await traced({ traceparent: '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01' }),
+      'Root=1-4bf92f35-77b34da6a3ce929d0e0e4736;Parent=00f067aa0ba902b7;Sampled=1');
+    assert.match(await traced({}), /^Root=1-[0-9a-f]{8}-[0-9a-f]{24};Parent=[0-9a-f]{16};Sampled=0$/);
   }));
 
   it('Get, Update (CORS), List and Delete; a second Create conflicts and a bad AuthType is refused', t(async () => {

@@ -1,0 +1,23 @@
+// The X-Ray trace header an invocation carries (X-Amzn-Trace-Id, given to the
+// runtime as Lambda-Runtime-Trace-Id and to the function as _X_AMZN_TRACE_ID),
+// taken from a request: its X-Amzn-Trace-Id when that names a Root, else its W3C
+// `traceparent` converted (trace id → Root=1-<8 hex>-<24 hex>, parent id →
+// Parent, the sampled flag → Sampled). Pure functions.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "http/message.h"
+
+namespace nimbus::http {
+
+// "" when the request carries neither (the invoker then starts a new trace).
+std::string TraceHeaderOf(const Headers& headers);
+
+// The X-Ray form of a W3C traceparent ("00-<32 hex>-<16 hex>-<2 hex>"), or
+// nullopt when it is malformed (or an all-zero id, which W3C declares invalid).
+std::optional<std::string> TraceHeaderFromTraceparent(std::string_view traceparent);
+
+}  // namespace nimbus::http

@@ -1,0 +1,34 @@
+#include "http/trace_header.h"
+
+#include <gtest/gtest.h>
+
+
+namespace nimbus::http {
+namespace {
+
+TEST(TraceHeaderTest, AnXRayHeaderIsKeptAndATraceparentIsConverted) {
+  Headers h;
+  EXPECT_EQ(TraceHeaderOf(h), "");
+  h.Set("traceparent", "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01");
+  EXPECT_EQ(TraceHeaderOf(h), "Root=1-4bf92f35-77b34da6a3ce929d0e0e4736;Parent=00f067aa0ba902b7;Sampled=1");
+  h.Set("X-Amzn-Trace-Id", "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=0");
+  EXPECT_EQ(TraceHeaderOf(h), "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=0");
+  h.Set("X-Amzn-Trace-Id", "Self=1-whatever");  // no Root: the traceparent wins
+  EXPECT_EQ(TraceHeaderOf(h), "Root=1-4bf92f35-77b34da6a3ce929d0e0e4736;Parent=00f067aa0ba902b7;Sampled=1");
+}
+
+TEST(TraceHeaderTest, MalformedTraceparentsAreIgnored) {
+  for (const char* bad : {"", "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7",
+                          "00-00000000000000000000000000000000-00f067aa0ba902b7-01",
+                          "00-4bf92f3577b34da6a3ce929d0e0e4736-0000000000000000-01",
+                          "ff-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
+                          "00-4BF92F3577B34DA6A3CE929D0E0E4736-00f067aa0ba902b7-01",
+                          "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01-extra"}) {
+    EXPECT_EQ(TraceHeaderFromTraceparent(bad), std::nullopt) << bad;
+  }
+  EXPECT_EQ(TraceHeaderFromTraceparent("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-00"),
+            "Root=1-4bf92f35-77b34da6a3ce929d0e0e4736;Parent=00f067aa0ba902b7;Sampled=0");
+}
+
+}  // namespace
+}  // namespace nimbus::http
