@@ -17,8 +17,8 @@
 #include "base/clock.h"
 #include "base/encoding.h"
 #include "cli/format.h"
-#include "cli/http_client.h"
 #include "cli/zip_builder.h"
+#include "http/client.h"
 
 namespace nimbus::cli {
 namespace {
@@ -84,10 +84,10 @@ int64_t Int(const json::object& o, std::string_view key) {
 // The server, spoken to through the Lambda REST API and the Logs JSON API.
 class Api {
  public:
-  explicit Api(HttpClient client) : client_(std::move(client)) {}
+  explicit Api(http::HttpClient client) : client_(std::move(client)) {}
 
   // Any response; only transport failures are errors.
-  Result<http::Response> Raw(http::Request request, const SendOptions& options = {}) {
+  Result<http::Response> Raw(http::Request request, const http::SendOptions& options = {}) {
     auto r = client_.Send(request, options);
     if (!r.has_value() && r.error().code() == Code::kUnavailable &&
         r.error().message().rfind("cannot connect", 0) == 0) {
@@ -100,7 +100,7 @@ class Api {
   // A JSON call; a non-2xx answer becomes an error carrying the AWS error type
   // and message (404 → kNotFound, so callers can test for absence).
   Result<json::object> Call(std::string method, std::string target, const json::object* body,
-                            const SendOptions& options = {}, std::string amz_target = "") {
+                            const http::SendOptions& options = {}, std::string amz_target = "") {
     http::Request req;
     req.method = std::move(method);
     req.target = std::move(target);
@@ -135,12 +135,12 @@ class Api {
   }
 
  private:
-  HttpClient client_;
+  http::HttpClient client_;
 };
 
 Result<Api> Connect(const Globals& g) {
-  NIMBUS_ASSIGN_OR_RETURN(Endpoint endpoint, ParseEndpoint(g.endpoint));
-  return Api(HttpClient(std::move(endpoint)));
+  NIMBUS_ASSIGN_OR_RETURN(http::Endpoint endpoint, http::ParseEndpoint(g.endpoint));
+  return Api(http::HttpClient(std::move(endpoint)));
 }
 
 int Fail(const Status& s) {
@@ -229,7 +229,7 @@ int Deploy(const Globals& g, const DeployArgs& args) {
 
   const bool show = isatty(STDERR_FILENO) != 0 && zip->size() >= kProgressThreshold;
   Progress progress(show);
-  SendOptions upload;
+  http::SendOptions upload;
   upload.timeout = kUploadTimeout;
   upload.on_upload_progress = [&](uint64_t sent, uint64_t total) {
     progress.Show(fmt::format("uploading {}: {}% ({} of {})", args.name, sent * 100 / total,
@@ -311,7 +311,7 @@ int Invoke(const Globals& g, const InvokeArgs& args) {
   req.headers.Set("Content-Type", "application/json");
   if (args.log_tail) req.headers.Set("X-Amz-Log-Type", "Tail");
   req.body = std::move(payload);
-  SendOptions options;
+  http::SendOptions options;
   options.timeout = kInvokeTimeout;
   auto res = api->Raw(std::move(req), options);
   if (!res) return Fail(res.error());

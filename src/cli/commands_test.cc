@@ -7,12 +7,12 @@
 #include <sstream>
 
 #include "base/encoding.h"
-#include "cli/testing/fake_http_server.h"
+#include "http/testing/fake_http_server.h"
 
 namespace nimbus::cli {
 namespace {
 
-using testing::FakeHttpServer;
+using http::testing::FakeHttpServer;
 
 // Runs `nimbus <args>` in-process; returns the exit code and captured output.
 struct CliRun {
@@ -44,7 +44,7 @@ CliRun RunCli(std::vector<std::string> args) {
 }
 
 TEST(ClientCommands, ExplainHowToFixAnUnreachableServer) {
-  const std::string url = "http://127.0.0.1:" + std::to_string(testing::UnusedPort());
+  const std::string url = "http://127.0.0.1:" + std::to_string(http::testing::UnusedPort());
   CliRun r = RunCli({"--endpoint", url, "list"});
   EXPECT_EQ(r.code, 1);
   EXPECT_EQ(r.err, "nimbus: cannot connect to " + url +
@@ -125,7 +125,7 @@ TEST(ClientCommands, DeployRejectsABadEnvBeforeContactingTheServer) {
 }
 
 TEST(ClientCommands, TheEndpointDefaultsToTheEnvironmentVariable) {
-  const std::string url = "http://127.0.0.1:" + std::to_string(testing::UnusedPort());
+  const std::string url = "http://127.0.0.1:" + std::to_string(http::testing::UnusedPort());
   ::setenv("NIMBUS_ENDPOINT", url.c_str(), 1);
   CliRun r = RunCli({"list"});
   ::unsetenv("NIMBUS_ENDPOINT");

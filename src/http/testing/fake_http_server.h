@@ -17,7 +17,7 @@
 #include <thread>
 #include <vector>
 
-namespace nimbus::cli::testing {
+namespace nimbus::http::testing {
 
 class FakeHttpServer {
  public:
@@ -107,4 +107,4 @@ inline int UnusedPort() {
   return ntohs(addr.sin_port);
 }
 
-}  // namespace nimbus::cli::testing
+}  // namespace nimbus::http::testing

@@ -1,7 +1,7 @@
-// HttpClient: a small synchronous HTTP/1.1 client for the `nimbus` command-line
-// client (plain http only; the CLI talks to a local or trusted server). One
-// request per connection, with a deadline on connecting and on the whole
-// exchange. Boost.Beast stays inside http_client.cc (it is slow to compile).
+// HttpClient: a small synchronous HTTP/1.1 client (plain http only) for the
+// `nimbus` command-line client and the daemon's exports (OTLP traces). One request
+// per connection, with a deadline on connecting and on the whole exchange.
+// Boost.Beast stays inside client.cc (it is slow to compile).
 //
 // Thread-compatible; each Send() uses its own connection and I/O context.
 #pragma once
@@ -15,7 +15,7 @@
 #include "base/status.h"
 #include "http/message.h"
 
-namespace nimbus::cli {
+namespace nimbus::http {
 
 // "http://host[:port][/base]", parsed.
 struct Endpoint {
@@ -48,7 +48,7 @@ class HttpClient {
   //   kUnavailable       "cannot connect to <url>: <reason>" (refused, unresolvable)
   //   kDeadlineExceeded  "<url>: timed out connecting|waiting for the response"
   //   kUnavailable       "<url>: <reason>" when the connection breaks mid-exchange
-  Result<http::Response> Send(const http::Request& request, const SendOptions& options) const;
+  Result<Response> Send(const Request& request, const SendOptions& options) const;
 
   const Endpoint& endpoint() const { return endpoint_; }
 
@@ -56,4 +56,4 @@ class HttpClient {
   Endpoint endpoint_;
 };
 
-}  // namespace nimbus::cli
+}  // namespace nimbus::http

@@ -1,10 +1,10 @@
-#include "cli/http_client.h"
+#include "http/client.h"
 
 #include <gtest/gtest.h>
 
-#include "cli/testing/fake_http_server.h"
+#include "http/testing/fake_http_server.h"
 
-namespace nimbus::cli {
+namespace nimbus::http {
 namespace {
 
 using testing::FakeHttpServer;
@@ -34,7 +34,7 @@ TEST(ParseEndpoint, RejectsOtherSchemesAndBadPorts) {
 TEST(HttpClient, SendsTheRequestAndReturnsTheWholeResponse) {
   FakeHttpServer server({FakeHttpServer::Response(201, R"({"ok":true})", "X-Extra: 1\r\n")});
   HttpClient client(*ParseEndpoint(server.url()));
-  http::Request req;
+  Request req;
   req.method = "POST";
   req.target = "/2015-03-31/functions";
   req.headers.Set("Content-Type", "application/json");
@@ -62,7 +62,7 @@ TEST(HttpClient, SendsTheRequestAndReturnsTheWholeResponse) {
 TEST(HttpClient, NamesTheEndpointAndReasonWhenNothingListens) {
   const std::string url = "http://127.0.0.1:" + std::to_string(testing::UnusedPort());
   HttpClient client(*ParseEndpoint(url));
-  http::Request req;
+  Request req;
   req.method = "GET";
   req.target = "/";
   auto res = client.Send(req, {});
@@ -82,7 +82,7 @@ TEST(HttpClient, TimesOutWhenTheServerNeverAnswers) {
   ::listen(fd, 1);
   const std::string url = "http://127.0.0.1:" + std::to_string(ntohs(addr.sin_port));
   HttpClient client(*ParseEndpoint(url));
-  http::Request req;
+  Request req;
   req.method = "GET";
   req.target = "/";
   SendOptions options;
@@ -95,4 +95,4 @@ TEST(HttpClient, TimesOutWhenTheServerNeverAnswers) {
 }
 
 }  // namespace
-}  // namespace nimbus::cli
+}  // namespace nimbus::http

@@ -1,4 +1,4 @@
-#include "cli/http_client.h"
+#include "http/client.h"
 
 #include <fmt/format.h>
 
@@ -9,7 +9,7 @@
 #include <boost/beast/http.hpp>
 #include <charconv>
 
-namespace nimbus::cli {
+namespace nimbus::http {
 namespace {
 
 namespace asio = boost::asio;
@@ -64,7 +64,7 @@ Result<Endpoint> ParseEndpoint(std::string_view url) {
   return e;
 }
 
-Result<http::Response> HttpClient::Send(const http::Request& request,
+Result<Response> HttpClient::Send(const Request& request,
                                         const SendOptions& options) const {
   asio::io_context ioc;
   beast::tcp_stream stream(ioc);
@@ -140,7 +140,7 @@ Result<http::Response> HttpClient::Send(const http::Request& request,
   if (ec) return Unavailable(fmt::format("{}: reading the response: {}", url, ec.message()));
 
   auto& res = parser.get();
-  http::Response out;
+  Response out;
   out.status = static_cast<int>(res.result_int());
   for (const auto& field : res) {
     out.headers.Add(std::string(field.name_string()), std::string(field.value()));
@@ -150,4 +150,4 @@ Result<http::Response> HttpClient::Send(const http::Request& request,
   return out;
 }
 
-}  // namespace nimbus::cli
+}  // namespace nimbus::http
