@@ -53,6 +53,7 @@ struct ServeFlags {
   int stem_cells = 2;
   double price_per_gb_second = 0.0000166667;
   double price_per_million_requests = 0.20;
+  std::string otlp_endpoint;
   bool verbose = false;
 };
 
@@ -86,6 +87,7 @@ int Serve(const ServeFlags& flags) {
   options.stem_cells_per_runtime = flags.stem_cells;
   options.price_per_gb_second = flags.price_per_gb_second;
   options.price_per_million_requests = flags.price_per_million_requests;
+  options.otlp_endpoint = flags.otlp_endpoint;
 
   // Signals are taken synchronously by this thread; block them before any other
   // thread exists so every thread inherits the mask.
@@ -166,6 +168,9 @@ int main(int argc, char** argv) {
                     "Metering: price of one million requests (nimbus usage)")
       ->check(CLI::NonNegativeNumber)
       ->capture_default_str();
+  serve->add_option("--otlp-endpoint", f.otlp_endpoint,
+                    "OpenTelemetry collector (http://host:4318) that gets a span per invocation (OTLP/HTTP JSON)")
+      ->envname("NIMBUS_OTLP_ENDPOINT");
   serve->add_flag("-v,--verbose", f.verbose, "Debug logging");
 
   nimbus::cli::RegisterClientCommands(app);

@@ -344,7 +344,8 @@ void Environment::Deliver() {
   e.request_id = inv.request.request_id;
   e.deadline_ms = ToUnixMillis(deps_.clock.Now()) + int64_t{c.timeout_seconds} * 1000;
   e.invoked_function_arn = inv.request.invoked_function_arn;
-  e.trace_id = inv.request.trace_id.empty() ? NewTraceId(deps_.clock.Now()) : inv.request.trace_id;
+  if (inv.request.trace_id.empty()) inv.request.trace_id = NewTraceId(deps_.clock.Now());
+  e.trace_id = inv.request.trace_id;
   e.client_context = inv.request.client_context;
   e.content_type = inv.request.content_type;
   e.payload = std::move(inv.request.payload);  // not needed after delivery
@@ -589,7 +590,7 @@ void Environment::Complete(std::string payload, std::string content_type,
   outcome.content_type = std::move(content_type);
   outcome.function_error = std::move(function_error);
   outcome.report = InvocationReport{f.duration_ms, BilledMillis(f), f.memory_size_mb, f.max_memory_used_mb, f.init_ms,
-                                    f.status};
+                                    f.status, inv->request.trace_id};
   if (inv->request.tail_log) {
     std::string& t = inv->tail;
     outcome.log_tail = t.size() > kTailBytes ? t.substr(t.size() - kTailBytes) : std::move(t);

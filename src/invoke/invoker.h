@@ -35,6 +35,7 @@ struct InvocationReport {
   uint64_t max_memory_used_mb = 0;
   std::optional<double> init_ms;  // set on cold starts
   std::string status;             // "" (success) | "error" | "timeout"
+  std::string trace_id;           // the X-Ray trace header the runtime was given
 };
 
 // How the function ended. A function failure is an outcome, not an error.

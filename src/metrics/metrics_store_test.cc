@@ -139,7 +139,7 @@ TEST_F(MetricsStoreTest, TheRecorderCountsInvocationsErrorsThrottlesColdStartsAn
   auto outcome = [](double ms, std::optional<double> init, bool error) {
     invoke::InvokeOutcome o;
     if (error) o.function_error = "Unhandled";
-    o.report = invoke::InvocationReport{ms, static_cast<uint64_t>(ms + init.value_or(0)), 512, 30, init, error ? "error" : ""};
+    o.report = invoke::InvocationReport{ms, static_cast<uint64_t>(ms + init.value_or(0)), 512, 30, init, error ? "error" : "", ""};
     return Result<invoke::InvokeOutcome>(std::move(o));
   };
   recorder.OnStart("f", "f:live", 1, 1);
@@ -180,7 +180,7 @@ TEST_F(MetricsStoreTest, TheRecorderKeepsEachMinuteApartAcrossFlushes) {
   Recorder recorder(reactor, pool, clock, *store_);
   auto ok = [] {
     invoke::InvokeOutcome o;
-    o.report = invoke::InvocationReport{5, 5, 128, 20, std::nullopt, ""};
+    o.report = invoke::InvocationReport{5, 5, 128, 20, std::nullopt, "", ""};
     return Result<invoke::InvokeOutcome>(std::move(o));
   };
   const int64_t first = std::chrono::duration_cast<std::chrono::minutes>(clock.Now().time_since_epoch()).count();

@@ -5,6 +5,7 @@
 #include <fmt/format.h>
 
 #include "base/log.h"
+#include "metrics/span_exporter.h"
 
 namespace nimbus::metrics {
 namespace {
@@ -115,6 +116,18 @@ void Recorder::OnEnd(const std::string& function, const std::string& resource,
       outcome.has_value() && outcome->report ? &*outcome->report : nullptr;
   const bool error = !outcome.has_value() || outcome->function_error.has_value();
   const double duration = report ? report->duration_ms : 0;
+  if (options_.spans && report && !report->trace_id.empty()) {
+    Span span;
+    span.trace_header = report->trace_id;
+    span.function = function;
+    span.version = outcome->executed_version;
+    span.request_id = outcome->request_id;
+    span.end_unix_ns = std::chrono::duration_cast<std::chrono::nanoseconds>(clock_.Now().time_since_epoch()).count();
+    span.start_unix_ns = span.end_unix_ns - static_cast<int64_t>((duration + report->init_ms.value_or(0)) * 1e6);
+    span.cold_start = report->init_ms.has_value();
+    if (error) span.error = report->status.empty() ? outcome->function_error.value_or("error") : report->status;
+    options_.spans->Export(std::move(span));
+  }
   const int duration_bucket = LogHistogram::Bucket(duration);
   const int init_bucket = report && report->init_ms ? LogHistogram::Bucket(*report->init_ms) : 0;
   Update(function, resource, [&](MinuteStats& s) {

@@ -21,9 +21,13 @@
 
 namespace nimbus::metrics {
 
+class SpanExporter;
+
 struct RecorderOptions {
   std::chrono::milliseconds flush_every{2000};
   std::chrono::hours retention{15 * 24};
+  // Each invocation's span goes here when set (OTLP export); must outlive the recorder.
+  SpanExporter* spans = nullptr;
 };
 
 class Recorder final : public invoke::InvocationObserver {

@@ -20,6 +20,8 @@
 #include "metrics/cloudwatch_api.h"
 #include "metrics/metrics_store.h"
 #include "metrics/recorder.h"
+#include "metrics/span_exporter.h"
+#include "http/client.h"
 #include "http/server.h"
 #include "invoke/local_invoker.h"
 #include "obs/log_store.h"
@@ -211,6 +213,7 @@ struct Server::Impl {
   std::unique_ptr<Reactor::Timer> dynamodb_sweep;  // confined to the reactor
   bool dynamodb_sweeping = true;                    // confined to the reactor
   std::unique_ptr<metrics::MetricsStore> metrics;     // thread-safe
+  std::unique_ptr<metrics::SpanExporter> spans;       // thread-safe; null without --otlp-endpoint
   std::unique_ptr<metrics::CloudWatchApi> cloudwatch_api;  // work on the blocking pool
   std::unique_ptr<Reactor> reactor;
   std::unique_ptr<metrics::Recorder> recorder;        // confined to the reactor
@@ -458,8 +461,16 @@ Result<std::unique_ptr<Server>> Server::Start(const Clock& clock,
   s.cloudwatch_api = std::make_unique<metrics::CloudWatchApi>(
       *s.metrics, *s.blocking, clock, metrics::CloudWatchApiOptions{s.options.region.name, s.options.region.account_id});
   s.reactor = std::make_unique<Reactor>("reactor-0");
-  s.recorder = std::make_unique<metrics::Recorder>(*s.reactor, *s.blocking, clock, *s.metrics,
-                                                   metrics::RecorderOptions{s.options.metrics_flush_every});
+  if (!s.options.otlp_endpoint.empty()) {
+    auto collector = http::ParseEndpoint(s.options.otlp_endpoint);
+    if (!collector.has_value()) return collector.error().WithContext("--otlp-endpoint");
+    s.spans = std::make_unique<metrics::SpanExporter>(
+        std::move(*collector), metrics::SpanExporterOptions{s.options.region.name, s.options.region.account_id});
+  }
+  metrics::RecorderOptions recorder_options;
+  recorder_options.flush_every = s.options.metrics_flush_every;
+  recorder_options.spans = s.spans.get();
+  s.recorder = std::make_unique<metrics::Recorder>(*s.reactor, *s.blocking, clock, *s.metrics, recorder_options);
   invoke::InvokerOptions invoker_options;
   invoker_options.observer = s.recorder.get();
   invoker_options.environment.runtime_dir = s.options.runtime_dir;

@@ -57,6 +57,9 @@ struct ServerOptions {
   double price_per_million_requests = 0.20;
   // How often invocation metrics are written to <data>/metrics.db.
   std::chrono::milliseconds metrics_flush_every{2000};
+  // An OpenTelemetry collector (http://host:port) that gets a span per
+  // invocation as OTLP/HTTP JSON at /v1/traces; empty: no export.
+  std::string otlp_endpoint;
 };
 
 class Server {
