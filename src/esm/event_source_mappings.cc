@@ -156,6 +156,7 @@ std::string SqsEvent(const std::vector<sqs::Message>& batch, const std::string& 
                             {"SentTimestamp", std::to_string(m.sent_ms)},
                             {"SenderId", "AIDANIMBUS"},
                             {"ApproximateFirstReceiveTimestamp", std::to_string(m.first_receive_ms)}};
+    if (!m.trace_header.empty()) attributes["AWSTraceHeader"] = m.trace_header;
     if (!m.group_id.empty()) {
       attributes["SequenceNumber"] = m.sequence_number;
       attributes["MessageGroupId"] = m.group_id;
@@ -611,6 +612,13 @@ void EventSourceMappings::Invoke(const std::shared_ptr<Poller>& p, std::vector<s
   request.request_id = NewUuid();
   request.invoked_function_arn = p->mapping.function_arn;
   request.payload = SqsEvent(batch, p->mapping.source_arn, deps_.region.name);
+  // The batch continues the trace of its first traced message.
+  for (const auto& m : batch) {
+    if (!m.trace_header.empty()) {
+      request.trace_id = m.trace_header;
+      break;
+    }
+  }
   auto held = std::make_shared<std::vector<sqs::Message>>(std::move(batch));
   std::weak_ptr<EventSourceMappings*> token = token_;
   deps_.invoker.Invoke(std::move(request), [this, token, p, held](Result<invoke::InvokeOutcome> outcome) {

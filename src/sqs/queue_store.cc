@@ -37,6 +37,8 @@ const std::vector<storage::Migration> kMigrations = {
      " WITHOUT ROWID;"},
     // Retention: the expired messages of a queue without scanning all of them.
     {2, "CREATE INDEX messages_by_age ON messages (queue, sent_ms);"},
+    // The AWSTraceHeader system attribute.
+    {3, "ALTER TABLE messages ADD COLUMN trace_header TEXT NOT NULL DEFAULT '';"},
 };
 
 constexpr int64_t kDedupWindowMs = 5 * 60 * 1000;
@@ -128,7 +130,7 @@ std::optional<std::pair<std::string, int>> Redrive(const QueueInfo& q, std::stri
 
 constexpr const char* kMessageColumns =
     "seq, id, body, attributes, md5_body, md5_attributes, sent_ms, visible_at_ms, receive_count, "
-    "first_receive_ms, receipt, group_id, dedup_id, dead_letter_source";
+    "first_receive_ms, receipt, group_id, dedup_id, dead_letter_source, trace_header";
 
 Message ReadMessage(const storage::Statement& st) {
   Message m;
@@ -145,6 +147,7 @@ Message ReadMessage(const storage::Statement& st) {
   m.group_id = st.ColumnText(11);
   m.dedup_id = st.ColumnText(12);
   m.dead_letter_source = st.ColumnText(13);
+  m.trace_header = st.ColumnText(14);
   return m;
 }
 
@@ -365,8 +368,8 @@ Result<SendResult> QueueStore::Send(const std::string& name, const SendRequest& 
     const int delay = request.delay_seconds.value_or(q->IntAttribute("DelaySeconds", 0));
     NIMBUS_ASSIGN_OR_RETURN(
         auto ins, store_->Prepare("INSERT INTO messages (queue, id, body, attributes, md5_body, "
-                                  "md5_attributes, sent_ms, visible_at_ms, group_id, dedup_id) "
-                                  "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"));
+                                  "md5_attributes, sent_ms, visible_at_ms, group_id, dedup_id, trace_header) "
+                                  "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"));
     NIMBUS_RETURN_IF_ERROR(ins.BindText(1, name));
     NIMBUS_RETURN_IF_ERROR(ins.BindText(2, out.id));
     NIMBUS_RETURN_IF_ERROR(ins.BindText(3, request.body));
@@ -377,6 +380,7 @@ Result<SendResult> QueueStore::Send(const std::string& name, const SendRequest& 
     NIMBUS_RETURN_IF_ERROR(ins.BindInt64(8, now_ms + int64_t{delay} * 1000));
     NIMBUS_RETURN_IF_ERROR(ins.BindText(9, request.group_id));
     NIMBUS_RETURN_IF_ERROR(ins.BindText(10, request.dedup_id));
+    NIMBUS_RETURN_IF_ERROR(ins.BindText(11, request.trace_header));
     NIMBUS_RETURN_IF_ERROR(ins.Run());
     if (q->fifo()) {
       out.sequence_number = fmt::format("{:020}", store_->LastInsertRowId());

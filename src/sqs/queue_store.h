@@ -62,6 +62,7 @@ struct SendRequest {
   std::optional<int> delay_seconds;  // the queue's DelaySeconds when unset
   std::string group_id;              // FIFO
   std::string dedup_id;              // FIFO: explicit, or the body's SHA-256 (content-based)
+  std::string trace_header;          // the AWSTraceHeader system attribute, or ""
 };
 
 struct SendResult {
@@ -85,6 +86,7 @@ struct Message {
   std::string dedup_id;
   std::string sequence_number;
   std::string dead_letter_source;  // the queue ARN it was moved from, if any
+  std::string trace_header;        // AWSTraceHeader, or ""
 };
 
 struct QueueCounts {

@@ -12,6 +12,7 @@
 #include "base/encoding.h"
 #include "base/log.h"
 #include "http/sigv4_scope.h"
+#include "http/trace_header.h"
 
 namespace nimbus::sqs {
 namespace {
@@ -219,6 +220,7 @@ struct Call {
   std::string host;
   std::string path_queue;  // query protocol: a request POSTed to the queue's URL
   std::string request_id = NewUuid();
+  std::string trace_header;  // of the request (X-Amzn-Trace-Id / traceparent): a sent message's AWSTraceHeader
 };
 
 // Query-protocol element names of lists and maps in results (flattened).
@@ -646,6 +648,21 @@ class Executor {
       size += name.size() + v.data_type.size() + v.string_value.size() + v.binary_value.size();
     }
     out.attributes = std::move(*attributes);
+    // System attributes: only AWSTraceHeader exists; without it, the sender's
+    // trace header (as SQS takes it from an X-Ray-traced SendMessage).
+    auto system = p.Attributes("MessageSystemAttributes", "MessageSystemAttribute");
+    if (!system) return InvalidParameterValue("A message system attribute value is not valid.");
+    out.trace_header = c_.trace_header;
+    for (const auto& [name, v] : *system) {
+      if (name != "AWSTraceHeader") {
+        return InvalidParameterValue(fmt::format("Message system attribute name '{}' is invalid.", name));
+      }
+      if (v.data_type != "String" || v.string_value.empty()) {
+        return InvalidParameterValue("Message system attribute 'AWSTraceHeader' must have data type String and a "
+                                     "non-empty value.");
+      }
+      out.trace_header = v.string_value;
+    }
     const int max_size = q.IntAttribute("MaximumMessageSize", 1048576);
     if (static_cast<int64_t>(size) > max_size) {
       return InvalidParameterValue(fmt::format("One or more parameters are invalid. Reason: Message must be "
@@ -846,6 +863,7 @@ class Executor {
     if (!m.dead_letter_source.empty() && want("DeadLetterQueueSourceArn")) {
       attrs["DeadLetterQueueSourceArn"] = m.dead_letter_source;
     }
+    if (!m.trace_header.empty() && want("AWSTraceHeader")) attrs["AWSTraceHeader"] = m.trace_header;
     if (!attrs.empty()) o["Attributes"] = std::move(attrs);
     // Message attributes by name, "All", ".*" or a "prefix.*".
     json::object mattrs;
@@ -1027,6 +1045,7 @@ http::Response SqsApi::HandleSync(const http::Request& request, int* wait_second
   auto parsed = Parse(request);
   if (std::holds_alternative<http::Response>(parsed)) return std::get<http::Response>(std::move(parsed));
   Call& c = std::get<Call>(parsed);
+  c.trace_header = http::TraceHeaderOf(request.headers);
   Executor e(store_, options_, c);
   http::Response r = e.Run();
   if (wait_seconds != nullptr) *wait_seconds = e.wait_seconds;

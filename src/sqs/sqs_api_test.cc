@@ -24,13 +24,15 @@ class SqsApiTest : public ::testing::Test {
     store_.reset();
     std::filesystem::remove_all(dir_);
   }
-  http::Response Json(const std::string& action, const std::string& body, int* wait = nullptr) {
+  http::Response Json(const std::string& action, const std::string& body, int* wait = nullptr,
+                      const std::string& trace = "") {
     http::Request r;
     r.method = "POST";
     r.target = "/";
     r.body = body;
     r.headers.Set("Host", "127.0.0.1:9000");
     r.headers.Set("X-Amz-Target", "AmazonSQS." + action);
+    if (!trace.empty()) r.headers.Set("X-Amzn-Trace-Id", trace);
     return api_->HandleSync(r, wait);
   }
   http::Response Query(const std::string& body, const std::string& path = "/") {
@@ -106,6 +108,26 @@ TEST_F(SqsApiTest, AnEmptyReceiveSaysHowLongItMayWait) {
   EXPECT_EQ(wait, 7);
   r = Json("ReceiveMessage", R"({"QueueUrl":"/000000000000/q","WaitTimeSeconds":21})", &wait);
   EXPECT_EQ(r.status, 400);
+}
+
+TEST_F(SqsApiTest, AwsTraceHeaderComesFromTheSystemAttributeOrTheSendersTrace) {
+  ASSERT_EQ(Json("CreateQueue", R"({"QueueName":"traced"})").status, 200);
+  const std::string url = "http://127.0.0.1:9000/000000000000/traced";
+  auto r = Json("SendMessage", R"({"QueueUrl":")" + url + R"(","MessageBody":"a","MessageSystemAttributes":)"
+                               R"({"AWSTraceHeader":{"DataType":"String","StringValue":"Root=1-5759e988-bd862e3fe1be46a994272793"}}})");
+  ASSERT_EQ(r.status, 200) << r.body;
+  r = Json("SendMessage", R"({"QueueUrl":")" + url + R"(","MessageBody":"b"})", nullptr,
+           "Root=1-00000001-000000000000000000000002;Parent=0000000000000003;Sampled=1");
+  ASSERT_EQ(r.status, 200) << r.body;
+  r = Json("SendMessage", R"({"QueueUrl":")" + url + R"(","MessageBody":"c","MessageSystemAttributes":)"
+                          R"({"Color":{"DataType":"String","StringValue":"red"}}})");
+  EXPECT_EQ(r.status, 400);
+  EXPECT_NE(r.body.find("Message system attribute name 'Color' is invalid."), std::string::npos) << r.body;
+  r = Json("ReceiveMessage", R"({"QueueUrl":")" + url + R"(","MaxNumberOfMessages":10,"MessageSystemAttributeNames":["AWSTraceHeader"]})");
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_NE(r.body.find(R"("AWSTraceHeader":"Root=1-5759e988-bd862e3fe1be46a994272793")"), std::string::npos) << r.body;
+  EXPECT_NE(r.body.find(R"("AWSTraceHeader":"Root=1-00000001-000000000000000000000002;Parent=0000000000000003;Sampled=1")"),
+            std::string::npos) << r.body;
 }
 
 }  // namespace

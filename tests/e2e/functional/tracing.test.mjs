@@ -1,13 +1,16 @@
 // Tracing (issue #7, scope 4): with --otlp-endpoint, every invocation becomes an
 // OpenTelemetry span sent as OTLP/HTTP JSON to the collector (here a small one on
 // loopback), continuing the caller's trace: X-Amzn-Trace-Id's Root and Parent, or
-// a W3C traceparent's trace and parent ids; the function sees the same trace in
+// a W3C traceparent's trace and parent ids, or an SQS message's AWSTraceHeader
+// through an event source mapping; the function sees the same trace in
 // _X_AMZN_TRACE_ID.
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
-import { useNimbus, withLogs, SKIP_NO_BINARY, RUN_ID, sleep } from '../lib/nimbus.mjs';
+import { useNimbus, withLogs, SKIP_NO_BINARY, RUN_ID, sleep, REGION, CREDENTIALS, ACCOUNT } from '../lib/nimbus.mjs';
 import { createFunction, rawRequest } from '../lib/lambda.mjs';
+import { CreateEventSourceMappingCommand } from '@aws-sdk/client-lambda';
+import { SQSClient, CreateQueueCommand, SendMessageCommand, ReceiveMessageCommand } from '@aws-sdk/client-sqs';
 import { zipFiles } from '../lib/zip.mjs';
 
 const APP = `import os
@@ -86,5 +89,31 @@ describe('tracing: spans over OTLP', { skip: SKIP_NO_BINARY }, () => {
     assert.equal(span.traceId, '4bf92f3577b34da6a3ce929d0e0e4736');
     assert.equal(span.parentSpanId, '00f067aa0ba902b7');
     assert.equal(span.status.code, 2);
+  }));
+
+  it('an SQS message keeps its AWSTraceHeader, and the function its mapping invokes continues that trace', t(async () => {
+    const sqs = new SQSClient({ endpoint: box.nimbus.endpoint, region: REGION, credentials: CREDENTIALS, maxAttempts: 1 });
+    const queue = `${RUN_ID}-traced-queue`;
+    const { QueueUrl } = await sqs.send(new CreateQueueCommand({ QueueName: queue }));
+    const header = 'Root=1-6659e988-cd862e3fe1be46a994272794;Parent=63995c3f42cd8ad9;Sampled=1';
+    // Received directly: the system attribute is kept.
+    await sqs.send(new SendMessageCommand({ QueueUrl, MessageBody: 'peek', MessageSystemAttributes: { AWSTraceHeader: { DataType: 'String', StringValue: header } } }));
+    const got = await sqs.send(new ReceiveMessageCommand({ QueueUrl, MessageSystemAttributeNames: ['AWSTraceHeader'], WaitTimeSeconds: 1 }));
+    assert.equal(got.Messages?.[0]?.Attributes?.AWSTraceHeader, header);
+    // Through a mapping: the invocation's span is in the message's trace.
+    const name = `${RUN_ID}-traced-consumer`;
+    await createFunction(box.nimbus.lambda(), { name, zip: zipFiles({ 'app.py': APP }), runtime: 'python3.12', handler: 'app.handler' });
+    const second = `${queue}-2`;
+    const { QueueUrl: url2 } = await sqs.send(new CreateQueueCommand({ QueueName: second }));
+    await box.nimbus.lambda().send(new CreateEventSourceMappingCommand({ FunctionName: name, EventSourceArn: `arn:aws:sqs:${REGION}:${ACCOUNT}:${second}`, BatchSize: 1 }));
+    await sqs.send(new SendMessageCommand({ QueueUrl: url2, MessageBody: '{}', MessageSystemAttributes: { AWSTraceHeader: { DataType: 'String', StringValue: header } } }));
+    let span;
+    for (let i = 0; i < 100 && !span; i++) {
+      span = received.find((x) => x.name === name);
+      if (!span) await sleep(200);
+    }
+    assert.ok(span, 'no span for the mapped invocation');
+    assert.equal(span.traceId, '6659e988cd862e3fe1be46a994272794');
+    assert.equal(span.parentSpanId, '63995c3f42cd8ad9');
   }));
 });
