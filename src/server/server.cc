@@ -295,9 +295,19 @@ struct Server::Impl {
       return;
     }
     if (request.method == "GET" && request.path() == "/metrics") {
-      http::Response r = http::Response::Text(200, invoke::RenderPrometheus(invoker->stats()) + recorder->RenderPrometheus());
-      r.headers.Set("Content-Type", "text/plain; version=0.0.4; charset=utf-8");
-      responder.Respond(std::move(r));
+      std::string text = invoke::RenderPrometheus(invoker->stats()) + recorder->RenderPrometheus() +
+                         fmt::format("# HELP nimbus_async_events_pending Asynchronous events accepted and not "
+                                     "finished (waiting, retrying or running).\n"
+                                     "# TYPE nimbus_async_events_pending gauge\nnimbus_async_events_pending {}\n",
+                                     async->pending());
+      // Queue depths read SQLite: on the blocking pool.
+      auto held = std::make_shared<http::Responder>(std::move(responder));
+      blocking->Submit([this, text = std::move(text), held]() mutable {
+        text += QueueDepths();
+        http::Response r = http::Response::Text(200, std::move(text));
+        r.headers.Set("Content-Type", "text/plain; version=0.0.4; charset=utf-8");
+        held->Respond(std::move(r));
+      });
       return;
     }
     if (request.method == "GET" && request.path() == "/health") {
@@ -406,6 +416,25 @@ struct Server::Impl {
         (*held)(st);
       });
     });
+  }
+
+  // Every SQS queue's messages by state, as Prometheus text. Blocking.
+  std::string QueueDepths() {
+    std::string out =
+        "# HELP nimbus_sqs_messages Messages in each queue by state (visible, in_flight, delayed).\n"
+        "# TYPE nimbus_sqs_messages gauge\n";
+    auto names = queues->ListQueues("");
+    if (!names.has_value()) return out;
+    const int64_t now = std::chrono::duration_cast<std::chrono::milliseconds>(clock.Now().time_since_epoch()).count();
+    for (const auto& name : *names) {
+      auto c = queues->Counts(name, now);
+      if (!c.has_value()) continue;
+      out += fmt::format("nimbus_sqs_messages{{queue=\"{0}\",state=\"visible\"}} {1}\n"
+                         "nimbus_sqs_messages{{queue=\"{0}\",state=\"in_flight\"}} {2}\n"
+                         "nimbus_sqs_messages{{queue=\"{0}\",state=\"delayed\"}} {3}\n",
+                         name, c->visible, c->in_flight, c->delayed);
+    }
+    return out;
   }
 
   // Runs `fn` on the reactor and waits for it.

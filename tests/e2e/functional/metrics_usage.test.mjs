@@ -72,6 +72,32 @@ describe('metrics and metering', { skip: SKIP_NO_BINARY }, () => {
     assert.match(table.stdout, new RegExp(`${name}\\s+7\\s+${billed}\\s`));
   }));
 
+  it('/metrics reports each queue\'s messages by state and the pending async events', t(async () => {
+    const q = `${RUN_ID}-depth`;
+    const sqs = async (action, body) => rawRequest(box.nimbus.endpoint, 'POST', '/', {
+      body: JSON.stringify(body),
+      headers: {
+        authorization: 'AWS4-HMAC-SHA256 Credential=test/20260101/us-east-1/sqs/aws4_request, SignedHeaders=host, Signature=0',
+        'X-Amz-Target': `AmazonSQS.${action}`, 'Content-Type': 'application/x-amz-json-1.0',
+      },
+    });
+    const created = await sqs('CreateQueue', { QueueName: q });
+    assert.equal(created.status, 200, created.text);
+    const QueueUrl = created.json.QueueUrl;
+    for (let i = 0; i < 3; i++) assert.equal((await sqs('SendMessage', { QueueUrl, MessageBody: `m${i}` })).status, 200);
+    assert.equal((await sqs('SendMessage', { QueueUrl, MessageBody: 'later', DelaySeconds: 60 })).status, 200);
+    assert.equal((await sqs('ReceiveMessage', { QueueUrl, MaxNumberOfMessages: 1 })).status, 200);
+    const metrics = await rawRequest(box.nimbus.endpoint, 'GET', '/metrics');
+    const families = parsePrometheusTextFormat(metrics.text);
+    const depth = families.find((f) => f.name === 'nimbus_sqs_messages');
+    assert.ok(depth, 'no nimbus_sqs_messages family');
+    const state = (s) => Number(depth.metrics.find((m) => m.labels.queue === q && m.labels.state === s)?.value);
+    assert.equal(state('visible'), 2);
+    assert.equal(state('in_flight'), 1);
+    assert.equal(state('delayed'), 1);
+    assert.ok(families.some((f) => f.name === 'nimbus_async_events_pending'));
+  }));
+
   it('the usage API refuses a malformed period with a clear error', t(async () => {
     const r = await rawRequest(box.nimbus.endpoint, 'GET', '/nimbus/usage?start=tomorrow');
     assert.equal(r.status, 400);
