@@ -82,8 +82,6 @@ bool Bool(const json::object& o, std::string_view k) {
   return x && x->is_bool() && x->as_bool();
 }
 
-// "AttributeValue: {S:x}" as DynamoDB prints operands in messages.
-std::string Shown(const Value& v) { return fmt::format("{{{}:{}}}", TypeName(v.type), v.type == Type::kB ? Base64Encode(v.scalar) : v.scalar); }
 
 // ----- request pieces -----
 
@@ -251,14 +249,6 @@ Item IndexProjection(const Item& item, const TableDef& def, const SecondaryIndex
   return out;
 }
 
-uint64_t Fnv1a(std::string_view bytes) {
-  uint64_t h = 1469598103934665603ull;
-  for (unsigned char c : bytes) {
-    h ^= c;
-    h *= 1099511628211ull;
-  }
-  return h;
-}
 
 // The smallest byte string greater than every string starting with `prefix`, or
 // nullopt when there is none (all 0xff).
@@ -634,6 +624,44 @@ Outcome Session::UpdateTable(const json::object& in) {
   return json::object{{"TableDescription", Describe(*def)}};
 }
 
+// An item's identity in a request, to refuse the same item twice: the table and
+// its key bytes.
+std::string ItemId(const TableDef& def, const Item& key) {
+  return def.name + '\0' + KeyBytes(key.at(def.key.hash)) + '\0' +
+         (def.key.range.empty() ? "" : KeyBytes(key.at(def.key.range)));
+}
+
+// Wraps `op.apply` so that the stored item it saw outlives a rolled-back write:
+// a failed condition's ReturnValuesOnConditionCheckFailure ALL_OLD returns it.
+std::shared_ptr<std::optional<Item>> RecordOld(WriteOp& op) {
+  auto seen = std::make_shared<std::optional<Item>>();
+  op.apply = [seen, inner = std::move(op.apply)](const std::optional<Item>& old) {
+    *seen = old;
+    return inner(old);
+  };
+  return seen;
+}
+
+// A write's condition against the stored item (a missing item is the empty one):
+// kFailedPrecondition when it does not hold.
+Status CheckCondition(const std::optional<Condition>& condition, const std::optional<Item>& old) {
+  if (!condition) return Status::Ok();
+  NIMBUS_ASSIGN_OR_RETURN(bool ok, condition->Evaluate(old.value_or(Item{})));
+  if (!ok) return Status(Code::kFailedPrecondition, "The conditional request failed");
+  return Status::Ok();
+}
+
+// ReturnValues (one of `allowed`, or absent) and ReturnValuesOnConditionCheckFailure.
+Status ReturnValuesInto(const json::object& in, std::initializer_list<std::string_view> allowed,
+                        std::string& return_values, bool& old_on_failure) {
+  return_values = Str(in, "ReturnValues");
+  if (!return_values.empty() && std::find(allowed.begin(), allowed.end(), return_values) == allowed.end()) {
+    return InvalidArgument("Return values set to invalid value");
+  }
+  old_on_failure = Str(in, "ReturnValuesOnConditionCheckFailure") == "ALL_OLD";
+  return Status::Ok();
+}
+
 Result<Session::PreparedWrite> Session::PreparePut(const json::object& in, const TableDef& def) {
   NIMBUS_RETURN_IF_ERROR(RefuseLegacy(in, {"Expected"}));
   const json::value* item_json = in.if_contains("Item");
@@ -644,19 +672,12 @@ Result<Session::PreparedWrite> Session::PreparePut(const json::object& in, const
   NIMBUS_ASSIGN_OR_RETURN(auto condition, ConditionOf(in, "ConditionExpression", subs));
   NIMBUS_RETURN_IF_ERROR(CheckPlaceholders(in, subs));
   PreparedWrite w;
-  w.return_values = Str(in, "ReturnValues");
-  if (!w.return_values.empty() && w.return_values != "NONE" && w.return_values != "ALL_OLD") {
-    return InvalidArgument("Return values set to invalid value");
-  }
-  w.old_on_failure = Str(in, "ReturnValuesOnConditionCheckFailure") == "ALL_OLD";
+  NIMBUS_RETURN_IF_ERROR(ReturnValuesInto(in, {"NONE", "ALL_OLD"}, w.return_values, w.old_on_failure));
   w.op.table = def.name;
   w.op.key = *KeyOf(item, def.key);
   auto shared = std::make_shared<std::optional<Condition>>(std::move(condition));
   w.op.apply = [shared, item = std::move(item)](const std::optional<Item>& old) -> Result<std::optional<Item>> {
-    if (*shared) {
-      NIMBUS_ASSIGN_OR_RETURN(bool ok, (*shared)->Evaluate(old.value_or(Item{})));
-      if (!ok) return Status(Code::kFailedPrecondition, "The conditional request failed");
-    }
+    NIMBUS_RETURN_IF_ERROR(CheckCondition(*shared, old));
     return std::optional<Item>(item);
   };
   return w;
@@ -669,19 +690,12 @@ Result<Session::PreparedWrite> Session::PrepareDelete(const json::object& in, co
   NIMBUS_ASSIGN_OR_RETURN(auto condition, ConditionOf(in, "ConditionExpression", subs));
   NIMBUS_RETURN_IF_ERROR(CheckPlaceholders(in, subs));
   PreparedWrite w;
-  w.return_values = Str(in, "ReturnValues");
-  if (!w.return_values.empty() && w.return_values != "NONE" && w.return_values != "ALL_OLD") {
-    return InvalidArgument("Return values set to invalid value");
-  }
-  w.old_on_failure = Str(in, "ReturnValuesOnConditionCheckFailure") == "ALL_OLD";
+  NIMBUS_RETURN_IF_ERROR(ReturnValuesInto(in, {"NONE", "ALL_OLD"}, w.return_values, w.old_on_failure));
   w.op.table = def.name;
   w.op.key = std::move(key);
   auto shared = std::make_shared<std::optional<Condition>>(std::move(condition));
   w.op.apply = [shared](const std::optional<Item>& old) -> Result<std::optional<Item>> {
-    if (*shared) {
-      NIMBUS_ASSIGN_OR_RETURN(bool ok, (*shared)->Evaluate(old.value_or(Item{})));
-      if (!ok) return Status(Code::kFailedPrecondition, "The conditional request failed");
-    }
+    NIMBUS_RETURN_IF_ERROR(CheckCondition(*shared, old));
     return std::optional<Item>();
   };
   return w;
@@ -708,18 +722,13 @@ Result<Session::PreparedWrite> Session::PrepareUpdate(const json::object& in, co
       }
     }
   }
-  w.return_values = Str(in, "ReturnValues");
-  static const std::set<std::string> kReturnValues = {"", "NONE", "ALL_OLD", "UPDATED_OLD", "ALL_NEW", "UPDATED_NEW"};
-  if (!kReturnValues.contains(w.return_values)) return InvalidArgument("Return values set to invalid value");
-  w.old_on_failure = Str(in, "ReturnValuesOnConditionCheckFailure") == "ALL_OLD";
+  NIMBUS_RETURN_IF_ERROR(ReturnValuesInto(in, {"NONE", "ALL_OLD", "UPDATED_OLD", "ALL_NEW", "UPDATED_NEW"},
+                                          w.return_values, w.old_on_failure));
   w.op.table = def.name;
   w.op.key = key;
   auto shared = std::make_shared<std::pair<std::optional<Condition>, std::optional<Update>>>(std::move(condition), std::move(update));
   w.op.apply = [shared, key, def](const std::optional<Item>& old) -> Result<std::optional<Item>> {
-    if (shared->first) {
-      NIMBUS_ASSIGN_OR_RETURN(bool ok, shared->first->Evaluate(old.value_or(Item{})));
-      if (!ok) return Status(Code::kFailedPrecondition, "The conditional request failed");
-    }
+    NIMBUS_RETURN_IF_ERROR(CheckCondition(shared->first, old));
     Item item = old.value_or(key);
     if (shared->second) NIMBUS_RETURN_IF_ERROR(shared->second->Apply(item));
     NIMBUS_RETURN_IF_ERROR(ValidateItem(item, def));
@@ -741,8 +750,7 @@ Result<Session::PreparedWrite> Session::PrepareCheck(const json::object& in, con
   w.op.check_only = true;
   auto shared = std::make_shared<std::optional<Condition>>(std::move(condition));
   w.op.apply = [shared](const std::optional<Item>& old) -> Result<std::optional<Item>> {
-    NIMBUS_ASSIGN_OR_RETURN(bool ok, (*shared)->Evaluate(old.value_or(Item{})));
-    if (!ok) return Status(Code::kFailedPrecondition, "The conditional request failed");
+    NIMBUS_RETURN_IF_ERROR(CheckCondition(*shared, old));
     return old;
   };
   return w;
@@ -768,13 +776,7 @@ json::object Only(const Item& item, const std::vector<Path>& paths) {
 Outcome Session::RunSingle(const json::object& in, const TableDef& def, Result<PreparedWrite> prepared) {
   if (!prepared.has_value()) return FromStatus(prepared.error());
   PreparedWrite& w = *prepared;
-  // Keep the old item for a failed condition's ALL_OLD: the apply wrapper records it.
-  auto seen = std::make_shared<std::optional<Item>>();
-  auto inner = std::move(w.op.apply);
-  w.op.apply = [seen, inner](const std::optional<Item>& old) {
-    *seen = old;
-    return inner(old);
-  };
+  auto seen = RecordOld(w.op);
   std::vector<WriteOp> ops;
   ops.push_back(std::move(w.op));
   auto result = Write(std::move(ops), nullptr);
@@ -885,7 +887,7 @@ Outcome Session::QueryOrScan(const json::object& in, bool query) {
           if (*CompareScalars(kc->low, kc->high) > 0) {
             return Validation(fmt::format("Invalid KeyConditionExpression: The BETWEEN operator requires upper bound to be "
                                           "greater than or equal to lower bound; lower bound operand: AttributeValue: {}, "
-                                          "upper bound operand: AttributeValue: {}", Shown(kc->low), Shown(kc->high)));
+                                          "upper bound operand: AttributeValue: {}", ValueForMessage(kc->low), ValueForMessage(kc->high)));
           }
           range.low = low;
           range.high = KeyBytes(kc->high);
@@ -968,7 +970,7 @@ Outcome Session::QueryOrScan(const json::object& in, bool query) {
   Status st = store_.Read(def->name, range, [&](const Item& item) {
     if (total_segments > 0) {
       const std::string hash_bytes = KeyBytes(item.at(key.hash));
-      if (static_cast<int64_t>(Fnv1a(hash_bytes) % static_cast<uint64_t>(total_segments)) != segment) return true;
+      if (static_cast<int64_t>(StableHash64(hash_bytes) % static_cast<uint64_t>(total_segments)) != segment) return true;
     }
     ++scanned;
     bytes += ItemSize(item);
@@ -1039,8 +1041,7 @@ Outcome Session::BatchGetItem(const json::object& in) {
     for (const auto& k : *keys) {
       auto key = KeyFromJson(json::object{{"Key", k}}, *def);
       if (!key.has_value()) return FromStatus(key.error());
-      std::string id = KeyBytes(key->at(def->key.hash)) + '\0' + (def->key.range.empty() ? "" : KeyBytes(key->at(def->key.range)));
-      if (!seen.insert(id).second) return Validation("Provided list of item keys contains duplicates");
+      if (!seen.insert(ItemId(*def, *key)).second) return Validation("Provided list of item keys contains duplicates");
       auto item = store_.Get(def->name, *key);
       if (!item.has_value()) return FromStatus(item.error());
       if (*item) found.push_back(ItemToJson(*projection ? (*projection)->Apply(**item) : **item));
@@ -1086,9 +1087,7 @@ Outcome Session::BatchWriteItem(const json::object& in) {
         op.key = std::move(*key);
         op.apply = [](const std::optional<Item>&) -> Result<std::optional<Item>> { return std::optional<Item>(); };
       }
-      std::string id = std::string(table) + '\0' + KeyBytes(op.key.at(def->key.hash)) + '\0' +
-                       (def->key.range.empty() ? "" : KeyBytes(op.key.at(def->key.range)));
-      if (!seen.insert(id).second) return Validation("Provided list of item keys contains duplicates");
+      if (!seen.insert(ItemId(*def, op.key)).second) return Validation("Provided list of item keys contains duplicates");
       ops.push_back(std::move(op));
     }
   }
@@ -1147,21 +1146,13 @@ Outcome Session::TransactWriteItems(const json::object& in) {
                               : kind == "ConditionCheck" ? PrepareCheck(o, *def)
                                                          : Result<PreparedWrite>(InvalidArgument(fmt::format("Unknown TransactItem {}", std::string_view(kind))));
     if (!w.has_value()) return FromStatus(w.error());
-    std::string id = def->name + '\0' + KeyBytes(w->op.key.at(def->key.hash)) + '\0' +
-                     (def->key.range.empty() ? "" : KeyBytes(w->op.key.at(def->key.range)));
-    if (!seen.insert(id).second) return Validation("Transaction request cannot include multiple operations on one item");
+    if (!seen.insert(ItemId(*def, w->op.key)).second) return Validation("Transaction request cannot include multiple operations on one item");
     prepared.push_back(std::move(*w));
   }
   std::vector<std::shared_ptr<std::optional<Item>>> seen_old;
   std::vector<WriteOp> ops;
   for (auto& w : prepared) {
-    auto old = std::make_shared<std::optional<Item>>();
-    seen_old.push_back(old);
-    auto inner = std::move(w.op.apply);
-    w.op.apply = [old, inner](const std::optional<Item>& o) {
-      *old = o;
-      return inner(o);
-    };
+    seen_old.push_back(RecordOld(w.op));
     ops.push_back(std::move(w.op));
   }
   std::vector<Status> failures;

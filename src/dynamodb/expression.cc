@@ -190,11 +190,6 @@ std::string PathList(const Path& path) {
   return out + "]";
 }
 
-// "{N:5}", as DynamoDB writes a value in BETWEEN's messages.
-std::string ValueForMessage(const Value& v) {
-  std::string text = v.type == Type::kB ? Base64Encode(v.scalar) : v.scalar;
-  return fmt::format("{{{}:{}}}", TypeName(v.type), text);
-}
 
 // ADD and DELETE name operand types in words.
 std::string_view LongTypeName(Type t) {

@@ -499,6 +499,10 @@ std::string KeyBytes(const Value& v) {
   return v.scalar;
 }
 
+std::string ValueForMessage(const Value& v) {
+  return fmt::format("{{{}:{}}}", TypeName(v.type), v.type == Type::kB ? Base64Encode(v.scalar) : v.scalar);
+}
+
 std::optional<int> CompareScalars(const Value& a, const Value& b) {
   if (a.type != b.type) return std::nullopt;
   if (a.type == Type::kN) {

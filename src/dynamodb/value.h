@@ -114,6 +114,9 @@ size_t ItemSize(const Item& item);
 // REQUIRES: v is S, N or B.
 std::string KeyBytes(const Value& v);
 
+// "{N:5}", "{S:x}": a scalar as DynamoDB writes an operand in its messages (B in base64).
+std::string ValueForMessage(const Value& v);
+
 // DynamoDB's comparison of two scalars of the same type (S, N, B) for conditions
 // and sort keys: <0, 0, >0. Values of different types are unordered: nullopt.
 std::optional<int> CompareScalars(const Value& a, const Value& b);
