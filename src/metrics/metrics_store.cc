@@ -249,32 +249,27 @@ Result<std::vector<Datapoint>> MetricsStore::Query(const MetricQuery& q) {
     d.timestamp_s = start;
     d.unit = *unit;
     const std::string& m = q.metric_name;
-    // Count metrics are per-invocation samples of 0 or 1, as Lambda publishes them.
+    // Count metrics are per-invocation samples of 0 or 1, as Lambda publishes them:
+    // `hits` ones among `samples`.
+    auto share = [&d](uint64_t samples, uint64_t hits) {
+      d.sample_count = static_cast<double>(samples);
+      d.sum = static_cast<double>(hits);
+      d.average = samples > 0 ? d.sum / d.sample_count : 0;
+      d.minimum = hits == samples ? 1 : 0;
+      d.maximum = hits > 0 ? 1 : 0;
+    };
     if (m == "Invocations") {
       if (s.invocations == 0) continue;
-      d.sample_count = d.sum = static_cast<double>(s.invocations);
-      d.average = d.minimum = d.maximum = 1;
+      share(s.invocations, s.invocations);
     } else if (m == "Errors") {
       if (s.invocations == 0) continue;
-      d.sample_count = static_cast<double>(s.invocations);
-      d.sum = static_cast<double>(s.errors);
-      d.average = d.sum / d.sample_count;
-      d.minimum = s.errors == s.invocations ? 1 : 0;
-      d.maximum = s.errors > 0 ? 1 : 0;
+      share(s.invocations, s.errors);
     } else if (m == "Throttles") {
       if (s.throttles == 0 && s.invocations == 0) continue;
-      d.sample_count = static_cast<double>(s.invocations + s.throttles);
-      d.sum = static_cast<double>(s.throttles);
-      d.average = d.sample_count > 0 ? d.sum / d.sample_count : 0;
-      d.minimum = s.invocations == 0 ? 1 : 0;
-      d.maximum = s.throttles > 0 ? 1 : 0;
+      share(s.invocations + s.throttles, s.throttles);
     } else if (m == "ColdStarts") {
       if (s.invocations == 0) continue;
-      d.sample_count = static_cast<double>(s.invocations);
-      d.sum = static_cast<double>(s.cold_starts);
-      d.average = d.sum / d.sample_count;
-      d.minimum = s.cold_starts == s.invocations ? 1 : 0;
-      d.maximum = s.cold_starts > 0 ? 1 : 0;
+      share(s.invocations, s.cold_starts);
     } else if (m == "Duration") {
       if (s.invocations == 0) continue;
       d.sample_count = static_cast<double>(s.invocations);
@@ -298,8 +293,7 @@ Result<std::vector<Datapoint>> MetricsStore::Query(const MetricQuery& q) {
                          : m == "DeadLetterErrors"   ? s.dead_letter_errors
                                                      : s.destination_delivery_failures;
       if (n == 0) continue;
-      d.sample_count = d.sum = static_cast<double>(n);
-      d.average = d.minimum = d.maximum = 1;
+      share(n, n);
     } else if (m == "AsyncEventAge") {
       if (s.async_ages == 0) continue;
       d.sample_count = static_cast<double>(s.async_ages);
