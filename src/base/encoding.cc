@@ -90,6 +90,15 @@ std::string Sha256(std::string_view data) {
   return h.Finish();
 }
 
+uint64_t StableHash64(std::string_view data) {
+  uint64_t h = 1469598103934665603ull;
+  for (unsigned char c : data) {
+    h ^= c;
+    h *= 1099511628211ull;
+  }
+  return h;
+}
+
 std::string Md5Hex(std::string_view data) {
   Hasher h(DigestAlgorithm::kMd5);
   h.Update(data);

@@ -43,6 +43,13 @@ std::string Sha256(std::string_view data);
 // Lowercase hex MD5 (S3 ETags, SQS MD5OfMessageBody).
 std::string Md5Hex(std::string_view data);
 
+// A fast hash that never changes, for spreading keys over Scan segments and stream
+// lanes (a stream mapping's lane checkpoints rely on it staying the same); not for
+// anything adversarial. FNV-1a's steps with the offset basis 1469598103934665603
+// (not FNV's published basis: kept as first written, since changing it would move
+// keys between lanes).
+uint64_t StableHash64(std::string_view data);
+
 // Random (version 4) UUID, lowercase: "8476a536-e9f4-41e8-9739-2dfe598c3fcd".
 // Unique, not secret: from a fast per-thread generator seeded by the CSPRNG.
 std::string NewUuid();

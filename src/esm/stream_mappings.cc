@@ -32,14 +32,9 @@ int64_t NowMs() {
 // The lane of a record: its keys' hash, so one key always goes to one lane.
 int LaneOf(const dynamodb::StreamRecord& r, int lanes) {
   if (lanes <= 1) return 0;
-  uint64_t h = 1469598103934665603ull;
-  for (const auto& [name, v] : r.keys) {
-    for (unsigned char c : name + '\0' + dynamodb::KeyBytes(v)) {
-      h ^= c;
-      h *= 1099511628211ull;
-    }
-  }
-  return static_cast<int>(h % static_cast<uint64_t>(lanes));
+  std::string key;
+  for (const auto& [name, v] : r.keys) key += name + '\0' + dynamodb::KeyBytes(v);
+  return static_cast<int>(StableHash64(key) % static_cast<uint64_t>(lanes));
 }
 
 std::string QueueName(std::string_view arn) { return std::string(arn.substr(arn.rfind(':') + 1)); }
