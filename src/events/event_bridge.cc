@@ -12,6 +12,7 @@
 #include "control/policy.h"
 #include "events/event_pattern.h"
 #include "http/sigv4_scope.h"
+#include "http/trace_header.h"
 
 namespace nimbus::events {
 namespace {
@@ -160,7 +161,7 @@ void EventBridge::Handle(http::Request&& request, http::Responder responder) {
   deps_.blocking.Submit([this, call] { call->second.Respond(HandleSync(call->first)); });
 }
 
-void EventBridge::Deliver(const Rule& rule, const std::string& event) {
+void EventBridge::Deliver(const Rule& rule, const std::string& event, const std::string& trace_header) {
   boost::system::error_code ec;
   json::value parsed = json::parse(event, ec);
   for (const auto& t : rule.targets) {
@@ -176,10 +177,11 @@ void EventBridge::Deliver(const Rule& rule, const std::string& event) {
         log::Warn("rule {}: target {}: the function's policy does not let events.amazonaws.com invoke it", rule.name, t.arn);
         continue;
       }
-      deps_.invoke_async(t.arn, std::move(payload));
+      deps_.invoke_async(t.arn, std::move(payload), trace_header);
     } else if (t.arn.starts_with("arn:aws:sqs:")) {
       sqs::SendRequest send;
       send.body = std::move(payload);
+      send.trace_header = trace_header;
       std::string queue = t.arn.substr(t.arn.rfind(':') + 1);
       auto q = deps_.queues.GetQueue(queue);
       if (q.has_value() && q->fifo()) {
@@ -266,6 +268,20 @@ http::Response EventBridge::HandleSync(const http::Request& request) {
     if (entries == nullptr || !entries->is_array() || entries->as_array().empty() || entries->as_array().size() > 10) {
       return Error(400, "ValidationException", "Entries must hold 1 to 10 events");
     }
+    // An entry's TraceHeader is at most 500 characters (PutEventsRequestEntry);
+    // like every model constraint, a violation fails the whole request.
+    for (size_t i = 0; i < entries->as_array().size(); ++i) {
+      const json::value& e = entries->as_array()[i];
+      const json::value* th = e.is_object() ? e.as_object().if_contains("TraceHeader") : nullptr;
+      if (th == nullptr) continue;
+      if (!th->is_string() || th->as_string().empty() || th->as_string().size() > 500) {
+        return Error(400, "ValidationException",
+                     fmt::format("1 validation error detected: Value at 'entries.{}.member.traceHeader' failed to "
+                                 "satisfy constraint: Member must have length between 1 and 500",
+                                 i + 1));
+      }
+    }
+    const std::string request_trace = http::TraceHeaderOf(request.headers);
     json::array results;
     int failed = 0;
     for (const auto& e : entries->as_array()) {
@@ -288,10 +304,13 @@ http::Response EventBridge::HandleSync(const http::Request& request) {
       if (auto t = Str(x, "Time"); !t.empty()) event["time"] = t;
       json::value envelope = event;
       const std::string text = json::serialize(envelope);
+      // The entry's own trace (ignored when it names no Root), else the request's.
+      std::string trace = Str(x, "TraceHeader");
+      if (!http::IsTraceHeader(trace)) trace = request_trace;
       for (const auto& [n, r] : *rules) {
         if (!r.enabled || r.pattern.empty()) continue;
         json::value pattern = json::parse(r.pattern, ec);
-        if (!ec && events::Matches(pattern, envelope)) Deliver(r, text);
+        if (!ec && events::Matches(pattern, envelope)) Deliver(r, text, trace);
       }
       results.push_back(json::object{{"EventId", id}});
     }
@@ -421,7 +440,8 @@ int EventBridge::FireSchedules(int64_t minute) {
                        {"time", IsoSeconds(std::chrono::system_clock::time_point(std::chrono::minutes(minute)))},
                        {"region", deps_.region.name}, {"resources", json::array{json::string(RuleArn(name))}},
                        {"detail", json::object{}}};
-    Deliver(r, json::serialize(event));
+    // A schedule's event is in no trace: each invocation it causes starts one.
+    Deliver(r, json::serialize(event), "");
     ++fired;
   }
   return fired;

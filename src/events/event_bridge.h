@@ -6,6 +6,12 @@
 // asynchronously, when their policy lets events.amazonaws.com invoke them) and SQS
 // queues; a target's Input or InputPath replaces the event.
 //
+// Traces: an event put with an X-Ray trace (the entry's TraceHeader, else the
+// PutEvents request's X-Amzn-Trace-Id or W3C traceparent) reaches its targets in
+// that trace: a function's invocation continues it, a queue's message keeps it
+// as its AWSTraceHeader. Scheduled events carry none, so each invocation they
+// cause starts a new trace, as on AWS.
+//
 // Schedules tick once a minute on the reactor. Before a rule fires for a minute
 // the minute is stored as the rule's last tick, so a restart never fires a tick
 // twice (one that was being delivered during a crash is lost, not repeated); ticks
@@ -51,8 +57,9 @@ struct EventBridgeDeps {
   control::Registry& registry;
   sqs::QueueStore& queues;
   control::Region region;
-  // Durably queues an asynchronous invocation of a function. Thread-safe.
-  std::function<void(const std::string& function_arn, std::string event)> invoke_async;
+  // Durably queues an asynchronous invocation of a function, continuing the
+  // X-Ray trace `trace_header` ("" starts a new one). Thread-safe.
+  std::function<void(const std::string& function_arn, std::string event, std::string trace_header)> invoke_async;
 };
 
 class EventBridge {
@@ -67,8 +74,9 @@ class EventBridge {
   void Start();
   void Stop();
 
-  // Delivers `event` (an envelope) to `rule`'s targets. Blocking.
-  void Deliver(const Rule& rule, const std::string& event);
+  // Delivers `event` (an envelope) to `rule`'s targets, in the X-Ray trace
+  // `trace_header` ("" for none). Blocking.
+  void Deliver(const Rule& rule, const std::string& event, const std::string& trace_header);
   http::Response HandleSync(const http::Request& request);
   // Fires every enabled schedule due at `minute` (minutes since the epoch) that has
   // not fired for it yet; returns how many fired. Blocking; the minute ticks run it

@@ -30,10 +30,12 @@ std::optional<std::string> TraceHeaderFromTraceparent(std::string_view tp) {
          std::string(parent) + ";Sampled=" + ((flag_bits & 1) ? "1" : "0");
 }
 
+bool IsTraceHeader(std::string_view header) {
+  return header.find("Root=") != std::string_view::npos && header.size() <= 256;
+}
+
 std::string TraceHeaderOf(const Headers& headers) {
-  if (auto x = headers.Get("X-Amzn-Trace-Id"); x && x->find("Root=") != std::string_view::npos && x->size() <= 256) {
-    return std::string(*x);
-  }
+  if (auto x = headers.Get("X-Amzn-Trace-Id"); x && IsTraceHeader(*x)) return std::string(*x);
   if (auto tp = headers.Get("traceparent")) {
     if (auto converted = TraceHeaderFromTraceparent(*tp)) return *converted;
   }

@@ -16,6 +16,11 @@ namespace nimbus::http {
 // "" when the request carries neither (the invoker then starts a new trace).
 std::string TraceHeaderOf(const Headers& headers);
 
+// Whether `header` is an X-Ray trace header an invocation may carry: it names a
+// Root and is at most 256 bytes (what TraceHeaderOf asks of X-Amzn-Trace-Id, and
+// services of a header given in their own fields, as EventBridge's TraceHeader).
+bool IsTraceHeader(std::string_view header);
+
 // The X-Ray form of a W3C traceparent ("00-<32 hex>-<16 hex>-<2 hex>"), or
 // nullopt when it is malformed (or an all-zero id, which W3C declares invalid).
 std::optional<std::string> TraceHeaderFromTraceparent(std::string_view traceparent);

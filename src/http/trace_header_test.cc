@@ -17,6 +17,14 @@ TEST(TraceHeaderTest, AnXRayHeaderIsKeptAndATraceparentIsConverted) {
   EXPECT_EQ(TraceHeaderOf(h), "Root=1-4bf92f35-77b34da6a3ce929d0e0e4736;Parent=00f067aa0ba902b7;Sampled=1");
 }
 
+TEST(TraceHeaderTest, AHeaderIsATraceHeaderWhenItNamesARootAndIsAtMost256Bytes) {
+  EXPECT_TRUE(IsTraceHeader("Root=1-5759e988-bd862e3fe1be46a994272793"));
+  EXPECT_TRUE(IsTraceHeader("Self=1-x;Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8"));
+  EXPECT_FALSE(IsTraceHeader(""));
+  EXPECT_FALSE(IsTraceHeader("Parent=53995c3f42cd8ad8;Sampled=1"));
+  EXPECT_FALSE(IsTraceHeader("Root=1-5759e988-bd862e3fe1be46a994272793;Data=" + std::string(256, 'x')));
+}
+
 TEST(TraceHeaderTest, MalformedTraceparentsAreIgnored) {
   for (const char* bad : {"", "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7",
                           "00-00000000000000000000000000000000-00f067aa0ba902b7-01",

@@ -14,6 +14,7 @@
 #include "base/encoding.h"
 #include "base/time_format.h"
 #include "http/sigv4_scope.h"
+#include "http/trace_header.h"
 #include "s3/notifications.h"
 #include "s3/payload.h"
 
@@ -176,8 +177,9 @@ std::string NextSequencer() {
   return fmt::format("{:016X}", next.fetch_add(1));
 }
 
-// Queues an invocation of every function of the bucket's notification
-// configuration that wants `event` ("ObjectCreated:Put") for `key`.
+// Queues an invocation of every function (and a message to every queue) of the
+// bucket's notification configuration that wants `event` ("ObjectCreated:Put")
+// for `key`, each in the trace of the request that made the change.
 void Notify(const Call& c, ObjectStore& store, std::string_view event, const std::string& key,
             const ObjectInfo* object) {
   if (c.options.targets == nullptr) return;
@@ -185,6 +187,7 @@ void Notify(const Call& c, ObjectStore& store, std::string_view event, const std
   if (!text.has_value() || text->empty()) return;
   NotificationConfig config = DecodeNotificationConfig(*text);
   const std::string full = "s3:" + std::string(event);
+  const std::string trace = http::TraceHeaderOf(c.request.headers);
   for (const auto* list : {&config.functions, &config.queues}) {
   for (const auto& target : *list) {
     if (!Wants(target, full, key)) continue;
@@ -205,9 +208,9 @@ void Notify(const Call& c, ObjectStore& store, std::string_view event, const std
     }
     e.sequencer = NextSequencer();
     if (list == &config.queues) {
-      c.options.targets->SendToQueue(target.arn, S3EventDocument(e));
+      c.options.targets->SendToQueue(target.arn, S3EventDocument(e), trace);
     } else {
-      c.options.targets->InvokeAsync(target.arn, S3EventDocument(e));
+      c.options.targets->InvokeAsync(target.arn, S3EventDocument(e), trace);
     }
   }
   }
@@ -725,7 +728,8 @@ http::Response PutNotification(const Call& c, ObjectStore& store) {
   for (const auto& q : config->queues) {
     c.options.targets->SendToQueue(
         q.arn, fmt::format(R"({{"Service":"Amazon S3","Event":"s3:TestEvent","Time":"{}","Bucket":"{}","RequestId":"{}","HostId":"{}"}})",
-                           IsoUtcMillis(std::chrono::system_clock::now()), c.bucket, c.request_id, c.request_id));
+                           IsoUtcMillis(std::chrono::system_clock::now()), c.bucket, c.request_id, c.request_id),
+        "");
   }
   return c.Empty(200);
 }

@@ -9,7 +9,9 @@
 // bodies, Content-MD5 and flexible checksums verified), GetObject (one byte range),
 // HeadObject, DeleteObject, DeleteObjects, CopyObject, and
 // Put/GetBucketNotificationConfiguration with function destinations: each
-// matching change queues an asynchronous invocation with S3's event record.
+// matching change queues an asynchronous invocation with S3's event record,
+// in the trace of the request that made the change (its X-Amzn-Trace-Id, or its
+// W3C traceparent), as S3 passes an X-Ray trace on to its notifications.
 // Other operations answer NotImplemented (501) naming the operation. Errors are
 // S3's XML documents with its codes.
 //
@@ -36,13 +38,16 @@ class EventTargets {
   // Thread-safe.
   virtual Status ValidateFunction(const std::string& function_arn) = 0;
   // Queues an asynchronous invocation of the function with `event`, durably
-  // (or logs why it could not). Thread-safe; returns at once.
-  virtual void InvokeAsync(const std::string& function_arn, std::string event) = 0;
+  // (or logs why it could not), continuing the X-Ray trace `trace_header` (the
+  // object request's X-Amzn-Trace-Id or traceparent; "" starts a new trace).
+  // Thread-safe; returns at once.
+  virtual void InvokeAsync(const std::string& function_arn, std::string event, std::string trace_header) = 0;
   // OK when `queue_arn` names a standard queue whose policy lets s3.amazonaws.com
   // send to it; else why not. Blocking (SQLite).
   virtual Status ValidateQueue(const std::string& queue_arn) = 0;
-  // Sends `message` to the queue, durably. Blocking.
-  virtual void SendToQueue(const std::string& queue_arn, std::string message) = 0;
+  // Sends `message` to the queue, durably, with `trace_header` as its
+  // AWSTraceHeader ("" for none). Blocking.
+  virtual void SendToQueue(const std::string& queue_arn, std::string message, std::string trace_header) = 0;
 };
 
 struct S3ApiOptions {

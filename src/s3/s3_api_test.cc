@@ -4,6 +4,8 @@
 #include <unistd.h>
 
 #include <filesystem>
+#include <string>
+#include <vector>
 
 namespace nimbus::s3 {
 namespace {
@@ -16,6 +18,23 @@ TEST(VirtualHostBucketTest, TakesTheBucketFromALocalhostSubdomain) {
   EXPECT_EQ(VirtualHostBucket("127.0.0.1:9000"), "");
   EXPECT_EQ(VirtualHostBucket("abc.lambda-url.localhost:9000"), "");
 }
+
+// Records what the API would deliver; every destination is valid.
+class RecordingTargets final : public EventTargets {
+ public:
+  struct Delivery {
+    std::string arn, event, trace_header;
+  };
+  Status ValidateFunction(const std::string&) override { return Status::Ok(); }
+  Status ValidateQueue(const std::string&) override { return Status::Ok(); }
+  void InvokeAsync(const std::string& function_arn, std::string event, std::string trace_header) override {
+    invoked.push_back({function_arn, std::move(event), std::move(trace_header)});
+  }
+  void SendToQueue(const std::string& queue_arn, std::string message, std::string trace_header) override {
+    sent.push_back({queue_arn, std::move(message), std::move(trace_header)});
+  }
+  std::vector<Delivery> invoked, sent;
+};
 
 class S3ApiTest : public ::testing::Test {
  protected:
@@ -138,6 +157,75 @@ TEST_F(S3ApiTest, ConditionalWritesAndReadsFollowS3) {
   EXPECT_EQ(Call("GET", "/bucket/k", "", {{"If-Modified-Since", "Fri, 01 Jan 2100 00:00:00 GMT"}}).status, 304);
   EXPECT_EQ(Call("GET", "/bucket/k", "", {{"If-Unmodified-Since", "Thu, 01 Jan 2015 00:00:00 GMT"}}).status, 412);
   EXPECT_EQ(Call("GET", "/bucket/k", "", {{"If-Modified-Since", "not a date"}}).status, 200) << "ignored";
+}
+
+TEST_F(S3ApiTest, NotificationsContinueTheTraceOfTheRequestThatChangedTheObject) {
+  RecordingTargets targets;
+  api_ = std::make_unique<S3Api>(*store_, pool_, S3ApiOptions{"us-east-1", &targets});
+  ASSERT_EQ(Call("PUT", "/bucket").status, 200);
+  constexpr char kFunction[] = "arn:aws:lambda:us-east-1:000000000000:function:audit";
+  constexpr char kQueue[] = "arn:aws:sqs:us-east-1:000000000000:audit";
+  auto r = Call("PUT", "/bucket?notification",
+                std::string("<NotificationConfiguration><CloudFunctionConfiguration><CloudFunction>") + kFunction +
+                    "</CloudFunction><Event>s3:ObjectCreated:*</Event><Event>s3:ObjectRemoved:*</Event>"
+                    "<Filter><S3Key><FilterRule><Name>prefix</Name><Value>f/</Value></FilterRule></S3Key></Filter>"
+                    "</CloudFunctionConfiguration><QueueConfiguration><Queue>" + kQueue +
+                    "</Queue><Event>s3:ObjectCreated:Put</Event>"
+                    "<Filter><S3Key><FilterRule><Name>prefix</Name><Value>q/</Value></FilterRule></S3Key></Filter>"
+                    "</QueueConfiguration></NotificationConfiguration>");
+  ASSERT_EQ(r.status, 200) << r.body;
+  ASSERT_EQ(targets.sent.size(), 1u) << "the queue's test event";
+  EXPECT_EQ(targets.sent[0].trace_header, "") << "a test event is in no trace";
+  targets.sent.clear();
+
+  const std::string xray = "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1";
+  ASSERT_EQ(Call("PUT", "/bucket/f/a", "one", {{"X-Amzn-Trace-Id", xray}}).status, 200);
+  ASSERT_EQ(targets.invoked.size(), 1u);
+  EXPECT_EQ(targets.invoked[0].arn, kFunction);
+  EXPECT_NE(targets.invoked[0].event.find(R"("eventName":"ObjectCreated:Put")"), std::string::npos);
+  EXPECT_EQ(targets.invoked[0].trace_header, xray);
+  ASSERT_EQ(Call("PUT", "/bucket/q/a", "one", {{"X-Amzn-Trace-Id", xray}}).status, 200);
+  ASSERT_EQ(targets.sent.size(), 1u);
+  EXPECT_EQ(targets.sent[0].arn, kQueue);
+  EXPECT_EQ(targets.sent[0].trace_header, xray) << "a queue's message keeps it as its AWSTraceHeader";
+  ASSERT_EQ(targets.invoked.size(), 1u);
+
+  // A W3C traceparent, in X-Ray's form.
+  ASSERT_EQ(Call("PUT", "/bucket/f/b", "", {{"x-amz-copy-source", "/bucket/f/a"},
+                                          {"traceparent", "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"}})
+                .status,
+            200);
+  ASSERT_EQ(targets.invoked.size(), 2u);
+  EXPECT_NE(targets.invoked[1].event.find(R"("eventName":"ObjectCreated:Copy")"), std::string::npos);
+  EXPECT_EQ(targets.invoked[1].trace_header,
+            "Root=1-4bf92f35-77b34da6a3ce929d0e0e4736;Parent=00f067aa0ba902b7;Sampled=1");
+
+  // Multipart: the trace of the request that completes the upload.
+  r = Call("POST", "/bucket/f/big?uploads");
+  ASSERT_EQ(r.status, 200) << r.body;
+  const size_t at = r.body.find("<UploadId>") + 10;
+  const std::string upload = r.body.substr(at, r.body.find("</UploadId>") - at);
+  r = Call("PUT", "/bucket/f/big?partNumber=1&uploadId=" + upload, "part", {{"X-Amzn-Trace-Id", "Root=1-00000001-000000000000000000000001"}});
+  ASSERT_EQ(r.status, 200) << r.body;
+  const std::string etag(r.headers.Get("ETag").value_or(""));
+  const std::string completer = "Root=1-00000002-000000000000000000000002;Parent=0000000000000002;Sampled=0";
+  r = Call("POST", "/bucket/f/big?uploadId=" + upload,
+           "<CompleteMultipartUpload><Part><PartNumber>1</PartNumber><ETag>" + etag + "</ETag></Part></CompleteMultipartUpload>",
+           {{"X-Amzn-Trace-Id", completer}});
+  ASSERT_EQ(r.status, 200) << r.body;
+  ASSERT_EQ(targets.invoked.size(), 3u);
+  EXPECT_NE(targets.invoked[2].event.find("CompleteMultipartUpload"), std::string::npos);
+  EXPECT_EQ(targets.invoked[2].trace_header, completer);
+
+  // Without a trace header the invocation starts a new trace.
+  ASSERT_EQ(Call("DELETE", "/bucket/f/a").status, 204);
+  ASSERT_EQ(targets.invoked.size(), 4u);
+  EXPECT_NE(targets.invoked[3].event.find(R"("eventName":"ObjectRemoved:Delete")"), std::string::npos);
+  EXPECT_EQ(targets.invoked[3].trace_header, "");
+  ASSERT_EQ(Call("DELETE", "/bucket/f/b", "", {{"X-Amzn-Trace-Id", xray}}).status, 204);
+  ASSERT_EQ(targets.invoked.size(), 5u);
+  EXPECT_EQ(targets.invoked[4].trace_header, xray);
+  api_.reset();
 }
 
 }  // namespace

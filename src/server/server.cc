@@ -94,10 +94,11 @@ class S3FunctionTargets final : public s3::EventTargets {
     return Status::Ok();
   }
 
-  void SendToQueue(const std::string& queue_arn, std::string message) override {
+  void SendToQueue(const std::string& queue_arn, std::string message, std::string trace_header) override {
     if (queues_ == nullptr) return;
     sqs::SendRequest send;
     send.body = std::move(message);
+    send.trace_header = std::move(trace_header);
     auto r = queues_->Send(queue_arn.substr(queue_arn.rfind(':') + 1), send,
                            std::chrono::duration_cast<std::chrono::milliseconds>(
                                std::chrono::system_clock::now().time_since_epoch())
@@ -116,8 +117,8 @@ class S3FunctionTargets final : public s3::EventTargets {
     return Status::Ok();
   }
 
-  void InvokeAsync(const std::string& function_arn, std::string event) override {
-    reactor_.Post([this, function_arn, event = std::move(event)]() mutable {
+  void InvokeAsync(const std::string& function_arn, std::string event, std::string trace_header) override {
+    reactor_.Post([this, function_arn, event = std::move(event), trace_header = std::move(trace_header)]() mutable {
       if (async_ == nullptr) {
         log::Warn("event to {} dropped: the server is stopping", function_arn);
         return;
@@ -136,7 +137,7 @@ class S3FunctionTargets final : public s3::EventTargets {
           .request_id = NewUuid(),
           .invoked_function_arn = function_arn,
           .payload = std::move(event),
-          .trace_id = "",
+          .trace_id = std::move(trace_header),  // stored with the event: every attempt continues it
       };
       async_->Enqueue(std::move(request), [function_arn](Status st) {
         if (!st.ok()) log::Warn("event to {}: {}", function_arn, st.ToString());
@@ -579,8 +580,8 @@ Result<std::unique_ptr<Server>> Server::Start(const Clock& clock,
       s.events, events::EventBridge::Open(
                     s.options.data_dir / "events.db",
                     {*s.reactor, *s.blocking, *s.registry, *s.queues, s.options.region,
-                     [targets](const std::string& arn, std::string event) {
-                       targets->InvokeAsync(arn, std::move(event));
+                     [targets](const std::string& arn, std::string event, std::string trace_header) {
+                       targets->InvokeAsync(arn, std::move(event), std::move(trace_header));
                      }}));
   NIMBUS_ASSIGN_OR_RETURN(s.http_apis, gateway::HttpApis::Open(
                                            s.options.data_dir / "apis.db",

@@ -2,24 +2,42 @@
 // OpenTelemetry span sent as OTLP/HTTP JSON to the collector (here a small one on
 // loopback), continuing the caller's trace: X-Amzn-Trace-Id's Root and Parent, or
 // a W3C traceparent's trace and parent ids, or an SQS message's AWSTraceHeader
-// through an event source mapping; the function sees the same trace in
-// _X_AMZN_TRACE_ID.
+// through an event source mapping, or the trace of the S3 request that changed an
+// object (bucket notifications), or of a PutEvents entry or request (EventBridge
+// rules); the function sees the same trace in _X_AMZN_TRACE_ID. DynamoDB stream
+// records carry no trace (as on AWS): their invocations start new traces.
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
 import { useNimbus, withLogs, SKIP_NO_BINARY, RUN_ID, sleep, REGION, CREDENTIALS, ACCOUNT } from '../lib/nimbus.mjs';
-import { createFunction, rawRequest } from '../lib/lambda.mjs';
-import { CreateEventSourceMappingCommand } from '@aws-sdk/client-lambda';
+import { createFunction, functionArn, rawRequest } from '../lib/lambda.mjs';
+import { AddPermissionCommand, CreateEventSourceMappingCommand } from '@aws-sdk/client-lambda';
 import { SQSClient, CreateQueueCommand, SendMessageCommand, ReceiveMessageCommand } from '@aws-sdk/client-sqs';
+import { S3Client, CreateBucketCommand, PutBucketNotificationConfigurationCommand, PutObjectCommand, DeleteObjectCommand } from '@aws-sdk/client-s3';
+import { EventBridgeClient, PutRuleCommand, PutTargetsCommand, PutEventsCommand } from '@aws-sdk/client-eventbridge';
+import { DynamoDBClient, CreateTableCommand, DescribeTableCommand, PutItemCommand } from '@aws-sdk/client-dynamodb';
+import { logMessages } from '../lib/logs.mjs';
 import { zipFiles } from '../lib/zip.mjs';
 
+// Returns (and prints, for asynchronous invocations) the trace it runs in.
 const APP = `import os
 
 def handler(event, context):
     if event.get("fail"):
         raise ValueError("traced failure")
+    print("TRACE " + str(os.environ.get("_X_AMZN_TRACE_ID")))
     return {"trace": os.environ.get("_X_AMZN_TRACE_ID")}
 `;
+
+// Adds `headers` to every request `client` sends (before signing), as a traced
+// caller's SDK does.
+function withHeaders(client, headers) {
+  client.middlewareStack.add((next) => (args) => {
+    Object.assign(args.request.headers, headers);
+    return next(args);
+  }, { step: 'build', name: 'traceHeaders' });
+  return client;
+}
 
 describe('tracing: spans over OTLP', { skip: SKIP_NO_BINARY }, () => {
   const received = [];  // every span the collector got
@@ -53,6 +71,33 @@ describe('tracing: spans over OTLP', { skip: SKIP_NO_BINARY }, () => {
     return undefined;
   }
   const attribute = (span, key) => span.attributes.find((a) => a.key === key)?.value;
+  // The span of `fn`'s invocation in trace `traceId` (32 hex), waiting for it.
+  async function spanIn(fn, traceId, timeoutMs = 20000) {
+    const end = Date.now() + timeoutMs;
+    for (;;) {
+      const s = received.find((x) => x.name === fn && x.traceId === traceId);
+      if (s || Date.now() > end) return s;
+      await sleep(200);
+    }
+  }
+  // The traces `fn` printed ("TRACE <_X_AMZN_TRACE_ID>"), waiting for `want` of them.
+  async function tracesPrinted(fn, want, timeoutMs = 20000) {
+    const end = Date.now() + timeoutMs;
+    for (;;) {
+      const got = (await logMessages(box.nimbus.logs(), fn)).filter((m) => m.startsWith('TRACE ')).map((m) => m.slice(6).trim());
+      if (got.length >= want || Date.now() > end) return got;
+      await sleep(200);
+    }
+  }
+  async function tracedFunction(base, principal) {
+    const name = `${RUN_ID}-${base}`;
+    await createFunction(box.nimbus.lambda(), { name, zip: zipFiles({ 'app.py': APP }), runtime: 'python3.12', handler: 'app.handler' });
+    if (principal) {
+      await box.nimbus.lambda().send(new AddPermissionCommand({ FunctionName: name, StatementId: 'service', Action: 'lambda:InvokeFunction', Principal: principal }));
+    }
+    return name;
+  }
+  const client = (Client, extra = {}) => new Client({ endpoint: box.nimbus.endpoint, region: REGION, credentials: CREDENTIALS, maxAttempts: 1, ...extra });
 
   it('an invocation with X-Amzn-Trace-Id becomes a span of that trace, under its Parent, with the function and cold start', t(async () => {
     const name = `${RUN_ID}-traced`;
@@ -115,5 +160,94 @@ describe('tracing: spans over OTLP', { skip: SKIP_NO_BINARY }, () => {
     assert.ok(span, 'no span for the mapped invocation');
     assert.equal(span.traceId, '6659e988cd862e3fe1be46a994272794');
     assert.equal(span.parentSpanId, '63995c3f42cd8ad9');
+  }));
+
+  it('an S3 notification continues the trace of the request that changed the object (X-Amzn-Trace-Id or traceparent)', t(async () => {
+    const fn = await tracedFunction('traced-s3', 's3.amazonaws.com');
+    const Bucket = `${RUN_ID}-traced-bucket`.toLowerCase();
+    const s3 = client(S3Client, { forcePathStyle: true });
+    await s3.send(new CreateBucketCommand({ Bucket }));
+    await s3.send(new PutBucketNotificationConfigurationCommand({
+      Bucket,
+      NotificationConfiguration: {
+        LambdaFunctionConfigurations: [{ LambdaFunctionArn: functionArn(fn), Events: ['s3:ObjectCreated:*', 's3:ObjectRemoved:*'] }],
+      },
+    }));
+    const header = 'Root=1-7759e988-dd862e3fe1be46a994272795;Parent=73995c3f42cd8ada;Sampled=1';
+    await withHeaders(client(S3Client, { forcePathStyle: true }), { 'X-Amzn-Trace-Id': header })
+      .send(new PutObjectCommand({ Bucket, Key: 'traced.txt', Body: 'hello' }));
+    const put = await spanIn(fn, '7759e988dd862e3fe1be46a994272795');
+    assert.ok(put, `no span in the PutObject's trace; spans of ${fn}: ${JSON.stringify(received.filter((x) => x.name === fn).map((x) => x.traceId))}`);
+    assert.equal(put.parentSpanId, '73995c3f42cd8ada', 'under the caller\'s span');
+    assert.deepEqual(await tracesPrinted(fn, 1), [header], 'the function saw the caller\'s trace');
+
+    await withHeaders(client(S3Client, { forcePathStyle: true }), { traceparent: '00-8bf92f3577b34da6a3ce929d0e0e4737-10f067aa0ba902b8-01' })
+      .send(new DeleteObjectCommand({ Bucket, Key: 'traced.txt' }));
+    const removed = await spanIn(fn, '8bf92f3577b34da6a3ce929d0e0e4737');
+    assert.ok(removed, 'no span in the DeleteObject\'s W3C trace');
+    assert.equal(removed.parentSpanId, '10f067aa0ba902b8');
+    assert.deepEqual((await tracesPrinted(fn, 2))[1], 'Root=1-8bf92f35-77b34da6a3ce929d0e0e4737;Parent=10f067aa0ba902b8;Sampled=1');
+  }));
+
+  it('EventBridge targets continue a PutEvents entry\'s TraceHeader, else the request\'s trace; a queue target keeps it as AWSTraceHeader', t(async () => {
+    const fn = await tracedFunction('traced-events', 'events.amazonaws.com');
+    const sqs = client(SQSClient);
+    const QueueName = `${RUN_ID}-traced-events-q`;
+    const { QueueUrl } = await sqs.send(new CreateQueueCommand({ QueueName }));
+    const eb = client(EventBridgeClient);
+    const Name = `${RUN_ID}-traced-rule`;
+    await eb.send(new PutRuleCommand({ Name, EventPattern: JSON.stringify({ source: [`${RUN_ID}.traced`] }) }));
+    await eb.send(new PutTargetsCommand({ Rule: Name, Targets: [{ Id: 'fn', Arn: functionArn(fn) }, { Id: 'q', Arn: `arn:aws:sqs:${REGION}:${ACCOUNT}:${QueueName}` }] }));
+    const entry = { Source: `${RUN_ID}.traced`, DetailType: 'Traced', Detail: '{"n":1}' };
+    const own = 'Root=1-9959e988-ed862e3fe1be46a994272796;Parent=93995c3f42cd8adb;Sampled=1';
+    const callers = 'Root=1-aa59e988-fd862e3fe1be46a994272797;Parent=a3995c3f42cd8adc;Sampled=1';
+    const put = await withHeaders(client(EventBridgeClient), { 'X-Amzn-Trace-Id': callers })
+      .send(new PutEventsCommand({ Entries: [{ ...entry, TraceHeader: own }, entry] }));
+    assert.equal(put.FailedEntryCount, 0);
+    const first = await spanIn(fn, '9959e988ed862e3fe1be46a994272796');
+    assert.ok(first, 'no span in the entry\'s TraceHeader trace');
+    assert.equal(first.parentSpanId, '93995c3f42cd8adb');
+    const second = await spanIn(fn, 'aa59e988fd862e3fe1be46a994272797');
+    assert.ok(second, 'no span in the PutEvents request\'s trace');
+    assert.equal(second.parentSpanId, 'a3995c3f42cd8adc');
+    assert.deepEqual((await tracesPrinted(fn, 2)).sort(), [own, callers].sort());
+    const got = [];
+    for (let i = 0; i < 10 && got.length < 2; i++) {
+      const { Messages = [] } = await sqs.send(new ReceiveMessageCommand({ QueueUrl, MaxNumberOfMessages: 10, WaitTimeSeconds: 1, MessageSystemAttributeNames: ['AWSTraceHeader'] }));
+      got.push(...Messages.map((m) => m.Attributes?.AWSTraceHeader));
+    }
+    assert.deepEqual(got.sort(), [own, callers].sort());
+  }));
+
+  it('a DynamoDB stream record carries no trace: the mapped invocation starts a new one, as on AWS', t(async () => {
+    const fn = await tracedFunction('traced-stream');
+    const ddb = client(DynamoDBClient);
+    const TableName = `${RUN_ID}-traced-table`;
+    await ddb.send(new CreateTableCommand({
+      TableName, BillingMode: 'PAY_PER_REQUEST',
+      AttributeDefinitions: [{ AttributeName: 'pk', AttributeType: 'S' }], KeySchema: [{ AttributeName: 'pk', KeyType: 'HASH' }],
+      StreamSpecification: { StreamEnabled: true, StreamViewType: 'NEW_IMAGE' },
+    }));
+    let table;
+    for (let i = 0; i < 100 && table?.TableStatus !== 'ACTIVE'; i++) {
+      table = (await ddb.send(new DescribeTableCommand({ TableName }))).Table;
+      if (table.TableStatus !== 'ACTIVE') await sleep(100);
+    }
+    await box.nimbus.lambda().send(new CreateEventSourceMappingCommand({ FunctionName: fn, EventSourceArn: table.LatestStreamArn, StartingPosition: 'TRIM_HORIZON', BatchSize: 1 }));
+    const header = 'Root=1-bb59e988-0d862e3fe1be46a994272798;Parent=b3995c3f42cd8add;Sampled=1';
+    await withHeaders(client(DynamoDBClient), { 'X-Amzn-Trace-Id': header })
+      .send(new PutItemCommand({ TableName, Item: { pk: { S: 'traced' } } }));
+    const [seen] = await tracesPrinted(fn, 1, 60000);
+    assert.ok(seen, 'the stream mapping did not invoke the function');
+    assert.match(seen, /^Root=1-[0-9a-f]{8}-[0-9a-f]{24}/);
+    assert.ok(!seen.includes('bb59e988'), `the invocation continued the writer's trace: ${seen}`);
+    let span;
+    for (let i = 0; i < 100 && !span; i++) {
+      span = received.find((x) => x.name === fn);
+      if (!span) await sleep(200);
+    }
+    assert.ok(span, 'no span for the stream invocation');
+    assert.notEqual(span.traceId, 'bb59e9880d862e3fe1be46a994272798');
+    assert.equal(span.traceId, seen.slice(7, 15) + seen.slice(16, 40), 'the span is in the trace the function saw');
   }));
 });
