@@ -54,6 +54,7 @@ struct ServeFlags {
   double price_per_gb_second = 0.0000166667;
   double price_per_million_requests = 0.20;
   std::string otlp_endpoint;
+  std::string console_dir;
   bool verbose = false;
 };
 
@@ -88,6 +89,7 @@ int Serve(const ServeFlags& flags) {
   options.price_per_gb_second = flags.price_per_gb_second;
   options.price_per_million_requests = flags.price_per_million_requests;
   options.otlp_endpoint = flags.otlp_endpoint;
+  options.console_dir = flags.console_dir;
 
   // Signals are taken synchronously by this thread; block them before any other
   // thread exists so every thread inherits the mask.
@@ -171,6 +173,9 @@ int main(int argc, char** argv) {
   serve->add_option("--otlp-endpoint", f.otlp_endpoint,
                     "OpenTelemetry collector (http://host:4318) that gets a span per invocation (OTLP/HTTP JSON)")
       ->envname("NIMBUS_OTLP_ENDPOINT");
+  serve->add_option("--console-dir", f.console_dir,
+                    "Serve the web console's files from this directory (src/console/web) instead of the binary")
+      ->check(CLI::ExistingDirectory);
   serve->add_flag("-v,--verbose", f.verbose, "Debug logging");
 
   nimbus::cli::RegisterClientCommands(app);

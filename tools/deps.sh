@@ -7,7 +7,9 @@ packages=(
   g++ cmake ninja-build ccache pkg-config make
   libboost1.81-dev libboost-json1.81-dev libboost-url1.81-dev
   libssl-dev libsqlite3-dev libarchive-dev libseccomp-dev libcap-dev
-  libfmt-dev libcli11-dev libpugixml-dev libcbor-dev
+  libfmt-dev libcli11-dev libpugixml-dev libcbor-dev libyaml-cpp-dev
+  # The web console's charts (compiled into the binary).
+  libjs-chart.js
   python3 zip unzip procps iproute2
   # What Lambda's managed python runtime provides to functions: boto3.
   python3-boto3
@@ -17,6 +19,9 @@ packages=(
 )
 if [[ "${1:-}" == "--test" ]]; then
   packages+=(googletest libgtest-dev libgmock-dev curl)
+  # The console's browser tests: headless Chromium driven by playwright-core,
+  # with a font so that screenshots show text.
+  packages+=(chromium fonts-dejavu-core)
   # The e2e suites run under Node's test runner; the machine's Node 20 is used if
   # present, otherwise Debian's.
   command -v node >/dev/null 2>&1 || packages+=(nodejs)

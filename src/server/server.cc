@@ -17,6 +17,7 @@
 #include "control/policy.h"
 #include "control/registry.h"
 #include "dynamodb/dynamodb_api.h"
+#include "console/console.h"
 #include "metrics/cloudwatch_api.h"
 #include "metrics/metrics_store.h"
 #include "metrics/recorder.h"
@@ -216,6 +217,7 @@ struct Server::Impl {
   std::unique_ptr<metrics::MetricsStore> metrics;     // thread-safe
   std::unique_ptr<metrics::SpanExporter> spans;       // thread-safe; null without --otlp-endpoint
   std::unique_ptr<metrics::CloudWatchApi> cloudwatch_api;  // work on the blocking pool
+  std::unique_ptr<console::Console> console;              // immutable
   std::unique_ptr<Reactor> reactor;
   std::unique_ptr<metrics::Recorder> recorder;        // confined to the reactor
   std::unique_ptr<invoke::LocalInvoker> invoker;  // confined to the reactor
@@ -289,6 +291,16 @@ struct Server::Impl {
     }
     if (api::LambdaApi::Matches(request)) {
       lambda_api->Handle(std::move(request), std::move(responder));
+      return;
+    }
+    if (console::Console::Matches(request)) {
+      if (!console->serves_from_disk()) {
+        responder.Respond(console->Handle(request));
+        return;
+      }
+      auto call = std::make_shared<std::pair<http::Request, http::Responder>>(std::move(request),
+                                                                              std::move(responder));
+      blocking->Submit([this, call] { call->second.Respond(console->Handle(call->first)); });
       return;
     }
     if (request.method == "GET" && request.path() == "/nimbus/usage") {
@@ -488,6 +500,7 @@ Result<std::unique_ptr<Server>> Server::Start(const Clock& clock,
 
 
   NIMBUS_ASSIGN_OR_RETURN(s.metrics, metrics::MetricsStore::Open(s.options.data_dir / "metrics.db"));
+  s.console = std::make_unique<console::Console>(console::ConsoleOptions{s.options.console_dir});
   s.cloudwatch_api = std::make_unique<metrics::CloudWatchApi>(
       *s.metrics, *s.blocking, clock, metrics::CloudWatchApiOptions{s.options.region.name, s.options.region.account_id});
   s.reactor = std::make_unique<Reactor>("reactor-0");

@@ -60,6 +60,9 @@ struct ServerOptions {
   // An OpenTelemetry collector (http://host:port) that gets a span per
   // invocation as OTLP/HTTP JSON at /v1/traces; empty: no export.
   std::string otlp_endpoint;
+  // The web console's files from this directory instead of the binary
+  // (console::ConsoleOptions::dir); empty: the embedded console.
+  std::filesystem::path console_dir;
 };
 
 class Server {

@@ -1,0 +1,113 @@
+#include "console/console.h"
+
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+#include <set>
+
+namespace nimbus::console {
+namespace {
+
+http::Request Get(std::string target, std::string accept = "") {
+  http::Request r;
+  r.method = "GET";
+  r.target = std::move(target);
+  if (!accept.empty()) r.headers.Set("Accept", std::move(accept));
+  return r;
+}
+
+TEST(ConsoleTest, EmbedsTheAppAndChartJs) {
+  std::set<std::string_view> names;
+  for (const EmbeddedFile& f : EmbeddedFiles()) {
+    names.insert(f.name);
+    EXPECT_FALSE(f.data.empty()) << f.name;
+  }
+  EXPECT_TRUE(names.contains("index.html"));
+  EXPECT_TRUE(names.contains("app.js"));
+  EXPECT_TRUE(names.contains("vendor/chart.min.js"));
+}
+
+TEST(ConsoleTest, ServesIndexWithTypeAndSafetyHeaders) {
+  Console console;
+  http::Response r = console.Handle(Get("/console/"));
+  ASSERT_EQ(r.status, 200);
+  EXPECT_EQ(r.headers.Get("Content-Type"), "text/html; charset=utf-8");
+  EXPECT_NE(r.body.find("<title>"), std::string::npos);
+  EXPECT_EQ(r.headers.Get("X-Frame-Options"), "DENY");
+  EXPECT_EQ(r.headers.Get("X-Content-Type-Options"), "nosniff");
+  EXPECT_TRUE(r.headers.Get("Content-Security-Policy").has_value());
+  EXPECT_EQ(console.Handle(Get("/console/app.js")).headers.Get("Content-Type"), "text/javascript; charset=utf-8");
+  EXPECT_EQ(console.Handle(Get("/console/vendor/chart.min.js")).status, 200);
+}
+
+TEST(ConsoleTest, RevalidatesByETag) {
+  Console console;
+  http::Response first = console.Handle(Get("/console/app.js"));
+  ASSERT_EQ(first.status, 200);
+  std::string etag(first.headers.Get("ETag").value_or(""));
+  ASSERT_FALSE(etag.empty());
+  http::Request again = Get("/console/app.js");
+  again.headers.Set("If-None-Match", etag);
+  http::Response second = console.Handle(again);
+  EXPECT_EQ(second.status, 304);
+  EXPECT_TRUE(second.body.empty());
+  again.headers.Set("If-None-Match", "\"other\"");
+  EXPECT_EQ(console.Handle(again).status, 200);
+}
+
+TEST(ConsoleTest, HeadHasLengthAndNoBody) {
+  Console console;
+  http::Request head = Get("/console/index.html");
+  head.method = "HEAD";
+  http::Response r = console.Handle(head);
+  EXPECT_EQ(r.status, 200);
+  EXPECT_TRUE(r.body.empty());
+  EXPECT_GT(r.head_content_length.value_or(0), 0u);
+}
+
+TEST(ConsoleTest, UnknownNamesAre404) {
+  Console console;
+  EXPECT_EQ(console.Handle(Get("/console/nope.js")).status, 404);
+  EXPECT_EQ(console.Handle(Get("/console/../server.cc")).status, 404);
+}
+
+TEST(ConsoleTest, MatchesItsPathsAndABrowserAtTheRoot) {
+  EXPECT_TRUE(Console::Matches(Get("/console")));
+  EXPECT_TRUE(Console::Matches(Get("/console/app.js")));
+  EXPECT_FALSE(Console::Matches(Get("/consoles")));
+  EXPECT_TRUE(Console::Matches(Get("/", "text/html,application/xhtml+xml")));
+  // S3 ListBuckets and the like are signed; curl sends no text/html.
+  http::Request signed_root = Get("/", "text/html");
+  signed_root.headers.Set("Authorization", "AWS4-HMAC-SHA256 Credential=a/20260101/us-east-1/s3/aws4_request");
+  EXPECT_FALSE(Console::Matches(signed_root));
+  EXPECT_FALSE(Console::Matches(Get("/", "*/*")));
+  http::Request post = Get("/console/");
+  post.method = "POST";
+  EXPECT_FALSE(Console::Matches(post));
+
+  Console console;
+  for (const char* target : {"/", "/console"}) {
+    http::Response r = console.Handle(Get(target, "text/html"));
+    EXPECT_EQ(r.status, 302) << target;
+    EXPECT_EQ(r.headers.Get("Location"), "/console/") << target;
+  }
+}
+
+TEST(ConsoleTest, ServesFromADirectoryWithoutLeavingIt) {
+  std::filesystem::path dir = std::filesystem::path(::testing::TempDir()) / "console_web";
+  std::filesystem::create_directories(dir);
+  std::ofstream(dir / "index.html") << "<title>dev</title>";
+  std::ofstream(dir.parent_path() / "secret.txt") << "secret";
+  Console console(ConsoleOptions{dir});
+  ASSERT_TRUE(console.serves_from_disk());
+  EXPECT_EQ(console.Handle(Get("/console/")).body, "<title>dev</title>");
+  EXPECT_EQ(console.Handle(Get("/console/..%2Fsecret.txt")).status, 404);
+  EXPECT_EQ(console.Handle(Get("/console/../secret.txt")).status, 404);
+  EXPECT_EQ(console.Handle(Get("/console/.hidden")).status, 404);
+  // Chart.js is always the embedded copy.
+  EXPECT_EQ(console.Handle(Get("/console/vendor/chart.min.js")).status, 200);
+}
+
+}  // namespace
+}  // namespace nimbus::console
