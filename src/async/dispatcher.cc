@@ -5,6 +5,7 @@
 
 #include "base/log.h"
 #include "control/function_name.h"
+#include "http/trace_header.h"
 
 namespace nimbus::async {
 
@@ -53,7 +54,9 @@ void Dispatcher::Enqueue(AsyncInvokeRequest request, std::function<void(Status)>
   e.config_qualifier = std::move(target.config_qualifier);
   e.invoked_function_arn = std::move(request.invoked_function_arn);
   e.payload = std::move(request.payload);
-  e.trace_id = std::move(request.trace_id);
+  // An event's trace is fixed when it is accepted, so that every attempt
+  // (retries, and after a restart) is in the same trace, as on AWS.
+  e.trace_id = request.trace_id.empty() ? http::NewTraceHeader(deps_.clock.Now()) : std::move(request.trace_id);
   e.enqueued_ms = NowMs();
   WriteBatch batch;
   batch.inserts.push_back(e);

@@ -144,6 +144,25 @@ TEST_F(DispatcherTest, ASuccessfulEventIsDeletedFromDiskOnlyAfterItsOutcome) {
   EXPECT_EQ(dispatcher_->pending(), 0u);
 }
 
+TEST_F(DispatcherTest, AnEventWithoutATraceGetsOneWhenAcceptedAndKeepsItForEveryAttempt) {
+  ASSERT_TRUE(Enqueue("f", "{}").ok());
+  const std::string trace = journal_.on_disk.at(1).trace_id;
+  EXPECT_TRUE(trace.starts_with("Root=1-")) << trace;
+  EXPECT_NE(trace.find(";Parent="), std::string::npos) << trace;
+  ASSERT_EQ(invoker_.running(), 1u);
+  EXPECT_EQ(invoker_.calls[0].request.trace_id, trace);
+  invoker_.FailFunction();
+  timers_.Advance(60s);
+  ASSERT_EQ(invoker_.running(), 1u);
+  EXPECT_EQ(invoker_.calls[0].request.trace_id, trace) << "a retry is in the same trace";
+
+  // One given by the caller is kept as it is.
+  AsyncInvokeRequest traced = Request("f");
+  traced.trace_id = "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1";
+  dispatcher_->Enqueue(traced, [](Status) {});
+  EXPECT_EQ(invoker_.calls.back().request.trace_id, traced.trace_id);
+}
+
 TEST_F(DispatcherTest, AFunctionErrorIsRetriedAfterOneMinuteThenTwoThenGoesToOnFailure) {
   Configure("f", std::nullopt, "", "arn:aws:lambda:us-east-1:000000000000:function:dest");
   ASSERT_TRUE(Enqueue("f", R"({"order":7})").ok());

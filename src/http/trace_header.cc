@@ -1,6 +1,10 @@
 #include "http/trace_header.h"
 
+#include <fmt/format.h>
+
 #include <algorithm>
+
+#include "base/encoding.h"
 
 namespace nimbus::http {
 namespace {
@@ -28,6 +32,12 @@ std::optional<std::string> TraceHeaderFromTraceparent(std::string_view tp) {
   const int flag_bits = std::stoi(std::string(flags), nullptr, 16);
   return "Root=1-" + std::string(trace.substr(0, 8)) + "-" + std::string(trace.substr(8)) + ";Parent=" +
          std::string(parent) + ";Sampled=" + ((flag_bits & 1) ? "1" : "0");
+}
+
+std::string NewTraceHeader(std::chrono::system_clock::time_point now) {
+  const auto secs = std::chrono::duration_cast<std::chrono::seconds>(now.time_since_epoch()).count();
+  const std::string root = RandomHex32(), parent = RandomHex32();
+  return fmt::format("Root=1-{:08x}-{};Parent={};Sampled=0", secs, root.substr(0, 24), parent.substr(0, 16));
 }
 
 bool IsTraceHeader(std::string_view header) {

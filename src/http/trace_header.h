@@ -5,6 +5,7 @@
 // Parent, the sampled flag → Sampled). Pure functions.
 #pragma once
 
+#include <chrono>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -20,6 +21,10 @@ std::string TraceHeaderOf(const Headers& headers);
 // Root and is at most 256 bytes (what TraceHeaderOf asks of X-Amzn-Trace-Id, and
 // services of a header given in their own fields, as EventBridge's TraceHeader).
 bool IsTraceHeader(std::string_view header);
+
+// A new trace, as X-Ray starts one where a request carries none:
+// "Root=1-<8 hex epoch seconds>-<24 random hex>;Parent=<16 random hex>;Sampled=0".
+std::string NewTraceHeader(std::chrono::system_clock::time_point now);
 
 // The X-Ray form of a W3C traceparent ("00-<32 hex>-<16 hex>-<2 hex>"), or
 // nullopt when it is malformed (or an all-zero id, which W3C declares invalid).

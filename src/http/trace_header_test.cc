@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <regex>
+
 
 namespace nimbus::http {
 namespace {
@@ -36,6 +38,19 @@ TEST(TraceHeaderTest, MalformedTraceparentsAreIgnored) {
   }
   EXPECT_EQ(TraceHeaderFromTraceparent("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-00"),
             "Root=1-4bf92f35-77b34da6a3ce929d0e0e4736;Parent=00f067aa0ba902b7;Sampled=0");
+}
+
+TEST(TraceHeaderTest, ANewTraceHasTheTimeARandomRootAndAnIndependentParent) {
+  const auto now = std::chrono::system_clock::time_point(std::chrono::seconds(0x5759e988));
+  const std::string a = NewTraceHeader(now), b = NewTraceHeader(now);
+  const std::regex form("Root=1-5759e988-([0-9a-f]{24});Parent=([0-9a-f]{16});Sampled=0");
+  std::smatch ma, mb;
+  ASSERT_TRUE(std::regex_match(a, ma, form)) << a;
+  ASSERT_TRUE(std::regex_match(b, mb, form)) << b;
+  EXPECT_NE(ma[1], mb[1]);
+  EXPECT_NE(ma[2], mb[2]);
+  EXPECT_EQ(ma[1].str().find(ma[2].str()), std::string::npos) << "the parent is not cut from the root";
+  EXPECT_TRUE(IsTraceHeader(a));
 }
 
 }  // namespace

@@ -7,6 +7,7 @@
 #include <ctime>
 
 #include "base/encoding.h"
+#include "http/trace_header.h"
 #include "base/log.h"
 #include "invoke/report.h"
 
@@ -31,14 +32,6 @@ std::string LogStreamName(std::chrono::system_clock::time_point now, const std::
   gmtime_r(&secs, &tm);
   return fmt::format("{:04}/{:02}/{:02}/[{}]{}", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
                      version, id);
-}
-
-// "Root=1-<8 hex epoch seconds>-<24 hex>;Parent=<16 hex>;Sampled=0"
-std::string NewTraceId(std::chrono::system_clock::time_point now) {
-  auto secs = std::chrono::duration_cast<std::chrono::seconds>(now.time_since_epoch()).count();
-  std::string r = RandomHex32();
-  return fmt::format("Root=1-{:08x}-{};Parent={};Sampled=0", secs, r.substr(0, 24),
-                     r.substr(16, 16));
 }
 
 // CloudWatch log group of the function's logs: its LoggingConfig, else Lambda's default.
@@ -344,7 +337,7 @@ void Environment::Deliver() {
   e.request_id = inv.request.request_id;
   e.deadline_ms = ToUnixMillis(deps_.clock.Now()) + int64_t{c.timeout_seconds} * 1000;
   e.invoked_function_arn = inv.request.invoked_function_arn;
-  if (inv.request.trace_id.empty()) inv.request.trace_id = NewTraceId(deps_.clock.Now());
+  if (inv.request.trace_id.empty()) inv.request.trace_id = http::NewTraceHeader(deps_.clock.Now());
   e.trace_id = inv.request.trace_id;
   e.client_context = inv.request.client_context;
   e.content_type = inv.request.content_type;
