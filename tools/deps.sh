@@ -22,6 +22,8 @@ if [[ "${1:-}" == "--test" ]]; then
   # The console's browser tests: headless Chromium driven by playwright-core,
   # with a font so that screenshots show text.
   packages+=(chromium fonts-dejavu-core)
+  # AWS CLI v2 (`aws logs tail` and the CLI suites; a v1 earlier on PATH is used where it can be).
+  packages+=(awscli)
   # The e2e suites run under Node's test runner; the machine's Node 20 is used if
   # present, otherwise Debian's.
   command -v node >/dev/null 2>&1 || packages+=(nodejs)

@@ -6,9 +6,10 @@
 // { $.field ... } and space-delimited [a, b = ...]) must find exactly its lines
 // through FilterLogEvents.
 //
-// `aws logs tail --follow` is an AWS CLI v2 command. Where only v1 is installed
-// (our machines: `aws --version` says aws-cli/1.x), its test is skipped, and the
-// test after it does what v2's tail does (awscli/customizations/logs/tail.py):
+// `aws logs tail --follow` is an AWS CLI v2 command: the test runs the v2 on PATH,
+// else Debian's /usr/bin/aws (2.9, package awscli), and skips without one. The
+// test after it does what v2's tail does (awscli/customizations/logs/tail.py)
+// with the SDK:
 // FilterLogEvents from startTime, following nextToken, then polling again from
 // the newest timestamp seen and dropping event ids already printed.
 //
@@ -80,15 +81,17 @@ const CASES = [
   ['[..., status_code = 5*, bytes]', []],
 ];
 
-function awsVersion() {
+function awsVersion(aws = 'aws') {
   try {
-    return execFileSync('aws', ['--version'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], timeout: 30000 }).trim();
+    return execFileSync(aws, ['--version'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], timeout: 30000 }).trim();
   } catch {
     return null;
   }
 }
 const AWS_VERSION = awsVersion();
-const HAS_LOGS_TAIL = AWS_VERSION?.startsWith('aws-cli/2') ?? false;
+// `logs tail` needs v2: the one on PATH, else Debian's (package awscli, which
+// tools/deps.sh --test installs) when a v1 comes first on PATH.
+const AWS_V2 = ['aws', '/usr/bin/aws'].find((aws) => awsVersion(aws)?.startsWith('aws-cli/2'));
 
 async function filterAll(logs, input) {
   const events = [];
@@ -263,8 +266,8 @@ describe('CloudWatch Logs filter patterns, polling and retention', { skip: SKIP_
     );
   }));
 
-  it('aws logs tail --follow prints new lines as they come (AWS CLI v2 only)', { skip: HAS_LOGS_TAIL ? false : `needs AWS CLI v2 for 'logs tail'; this machine has ${AWS_VERSION ?? 'no aws'}; the next test polls as v2 does` }, t(async () => {
-    const proc = spawn('aws', ['logs', 'tail', group, '--follow', '--since', '10m', '--format', 'short', '--endpoint-url', box.nimbus.endpoint, '--region', 'us-east-1'], {
+  it('aws logs tail --follow prints new lines as they come (AWS CLI v2 only)', { skip: AWS_V2 ? false : `needs AWS CLI v2 for 'logs tail'; this machine has ${AWS_VERSION ?? 'no aws'}; the next test polls as v2 does` }, t(async () => {
+    const proc = spawn(AWS_V2, ['logs', 'tail', group, '--follow', '--since', '10m', '--format', 'short', '--endpoint-url', box.nimbus.endpoint, '--region', 'us-east-1'], {
       env: { ...process.env, ...awsEnv() },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
