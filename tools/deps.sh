@@ -7,7 +7,7 @@ packages=(
   g++ cmake ninja-build ccache pkg-config make
   libboost1.81-dev libboost-json1.81-dev libboost-url1.81-dev
   libssl-dev libsqlite3-dev libarchive-dev libseccomp-dev libcap-dev
-  libfmt-dev libcli11-dev libpugixml-dev libcbor-dev libyaml-cpp-dev
+  libfmt-dev libcli11-dev libpugixml-dev libcbor-dev libyaml-cpp-dev zlib1g-dev
   # The web console's charts (compiled into the binary).
   libjs-chart.js
   python3 zip unzip procps iproute2

@@ -1,6 +1,7 @@
 #include "console/console.h"
 
 #include <fmt/format.h>
+#include <zlib.h>
 
 #include <fstream>
 #include <sstream>
@@ -34,6 +35,26 @@ bool IsPlainName(std::string_view name) {
   return true;
 }
 
+// `data` in gzip format (RFC 1952), or "" if zlib fails.
+std::string Gzip(std::string_view data) {
+  z_stream z{};
+  // 15 window bits + 16: a gzip header and trailer instead of zlib's.
+  if (deflateInit2(&z, Z_BEST_COMPRESSION, Z_DEFLATED, 15 + 16, 9, Z_DEFAULT_STRATEGY) != Z_OK) return "";
+  std::string out(deflateBound(&z, data.size()), '\0');
+  z.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(data.data()));
+  z.avail_in = static_cast<uInt>(data.size());
+  z.next_out = reinterpret_cast<Bytef*>(out.data());
+  z.avail_out = static_cast<uInt>(out.size());
+  const int rc = deflate(&z, Z_FINISH);
+  out.resize(z.total_out);
+  deflateEnd(&z);
+  return rc == Z_STREAM_END ? out : "";
+}
+
+bool AcceptsGzip(const http::Request& request) {
+  return request.headers.Get("Accept-Encoding").value_or("").find("gzip") != std::string_view::npos;
+}
+
 http::Response Redirect(std::string location) {
   http::Response r;
   r.status = 302;
@@ -49,7 +70,14 @@ http::Response NotFound(std::string_view path) {
 }  // namespace
 
 Console::Console(ConsoleOptions options) : options_(std::move(options)) {
-  for (const EmbeddedFile& f : EmbeddedFiles()) files_.emplace(std::string(f.name), File{f.data, ETagOf(f.data)});
+  for (const EmbeddedFile& f : EmbeddedFiles()) {
+    File file{f.data, ETagOf(f.data), ""};
+    if (!ContentTypeOf(f.name).starts_with("image/png")) {
+      file.gzipped = Gzip(f.data);
+      if (file.gzipped.size() >= f.data.size()) file.gzipped.clear();
+    }
+    files_.emplace(std::string(f.name), std::move(file));
+  }
 }
 
 bool Console::Matches(const http::Request& request) {
@@ -74,17 +102,21 @@ http::Response Console::Handle(const http::Request& request) const {
     std::ostringstream data;
     data << in.rdbuf();
     std::string bytes = std::move(data).str();
-    return Serve(request, name, bytes, ETagOf(bytes));
+    return Serve(request, name, File{bytes, ETagOf(bytes), ""});
   }
   auto it = files_.find(name);
   if (it == files_.end()) return NotFound(path);
-  return Serve(request, name, it->second.data, it->second.etag);
+  return Serve(request, name, it->second);
 }
 
-http::Response Console::Serve(const http::Request& request, std::string_view name, std::string_view data,
-                              const std::string& etag) const {
+http::Response Console::Serve(const http::Request& request, std::string_view name, const File& file) const {
+  const bool gzip = !file.gzipped.empty() && AcceptsGzip(request);
+  const std::string_view data = gzip ? std::string_view(file.gzipped) : file.data;
+  // Each encoding is its own representation, with its own validator.
+  const std::string etag = gzip ? file.etag.substr(0, file.etag.size() - 1) + "-gzip\"" : file.etag;
   http::Response r;
   r.headers.Set("ETag", etag);
+  if (!file.gzipped.empty()) r.headers.Set("Vary", "Accept-Encoding");
   // Revalidated on every load: a new binary's console replaces the old at once.
   r.headers.Set("Cache-Control", "no-cache");
   r.headers.Set("X-Content-Type-Options", "nosniff");
@@ -100,6 +132,7 @@ http::Response Console::Serve(const http::Request& request, std::string_view nam
   }
   r.status = 200;
   r.headers.Set("Content-Type", std::string(ContentTypeOf(name)));
+  if (gzip) r.headers.Set("Content-Encoding", "gzip");
   if (request.method == "HEAD") {
     r.head_content_length = data.size();
   } else {

@@ -39,7 +39,9 @@ class Console {
   static bool Matches(const http::Request& request);
 
   // The file, with its type, an ETag (If-None-Match → 304) and headers that
-  // keep it from being framed or sniffed; 404 for any other name.
+  // keep it from being framed or sniffed, gzip-compressed when the browser
+  // accepts it (embedded files are compressed once, at construction); 404 for
+  // any other name.
   // Reads the disk when serves_from_disk(): call it off the reactor then.
   http::Response Handle(const http::Request& request) const;
 
@@ -49,9 +51,9 @@ class Console {
   struct File {
     std::string_view data;
     std::string etag;
+    std::string gzipped;  // the data gzip-compressed; empty when that would not help
   };
-  http::Response Serve(const http::Request& request, std::string_view name, std::string_view data,
-                       const std::string& etag) const;
+  http::Response Serve(const http::Request& request, std::string_view name, const File& file) const;
 
   ConsoleOptions options_;
   std::map<std::string, File, std::less<>> files_;  // by name

@@ -1,6 +1,7 @@
 #include "console/console.h"
 
 #include <gtest/gtest.h>
+#include <zlib.h>
 
 #include <filesystem>
 #include <fstream>
@@ -54,6 +55,37 @@ TEST(ConsoleTest, RevalidatesByETag) {
   EXPECT_TRUE(second.body.empty());
   again.headers.Set("If-None-Match", "\"other\"");
   EXPECT_EQ(console.Handle(again).status, 200);
+}
+
+std::string Gunzip(const std::string& data) {
+  z_stream z{};
+  EXPECT_EQ(inflateInit2(&z, 15 + 16), Z_OK);
+  std::string out(16 << 20, '\0');
+  z.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(data.data()));
+  z.avail_in = static_cast<uInt>(data.size());
+  z.next_out = reinterpret_cast<Bytef*>(out.data());
+  z.avail_out = static_cast<uInt>(out.size());
+  EXPECT_EQ(inflate(&z, Z_FINISH), Z_STREAM_END);
+  out.resize(z.total_out);
+  inflateEnd(&z);
+  return out;
+}
+
+TEST(ConsoleTest, CompressesForBrowsersThatAcceptGzip) {
+  Console console;
+  http::Response plain = console.Handle(Get("/console/vendor/chart.min.js"));
+  http::Request gz = Get("/console/vendor/chart.min.js");
+  gz.headers.Set("Accept-Encoding", "gzip, deflate, br");
+  http::Response packed = console.Handle(gz);
+  ASSERT_EQ(packed.status, 200);
+  EXPECT_EQ(packed.headers.Get("Content-Encoding"), "gzip");
+  EXPECT_EQ(plain.headers.Get("Content-Encoding"), std::nullopt);
+  EXPECT_EQ(packed.headers.Get("Vary"), "Accept-Encoding");
+  EXPECT_LT(packed.body.size(), plain.body.size() / 2);
+  EXPECT_EQ(Gunzip(packed.body), plain.body);
+  EXPECT_NE(packed.headers.Get("ETag"), plain.headers.Get("ETag"));
+  gz.headers.Set("If-None-Match", std::string(*packed.headers.Get("ETag")));
+  EXPECT_EQ(console.Handle(gz).status, 304);
 }
 
 TEST(ConsoleTest, HeadHasLengthAndNoBody) {
