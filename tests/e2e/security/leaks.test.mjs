@@ -82,6 +82,14 @@ function strayFiles(dataDir) {
   return found.sort();
 }
 
+function cmdline(pid) {
+  try {
+    return fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').replaceAll('\0', ' ').slice(0, 80);
+  } catch {
+    return '(exited)';
+  }
+}
+
 function snapshot(n) {
   const pid = n.proc.pid;
   return {
@@ -89,7 +97,7 @@ function snapshot(n) {
     threads: fs.readdirSync(`/proc/${pid}/task`).length,
     rssKiB: statusField(pid, 'VmRSS'),
     processes: n.descendants().map((d) => d.comm).sort(),
-    detail: n.descendants().map((d) => `${d.pid} ${d.comm} ${fs.readFileSync(`/proc/${d.pid}/cmdline`, 'utf8').replaceAll('\0', ' ').slice(0, 80)}`),
+    detail: n.descendants().map((d) => `${d.pid} ${d.comm} ${cmdline(d.pid)}`),
     mounts: fs.readFileSync('/proc/self/mountinfo', 'utf8').split('\n').filter((l) => l.includes(n.dataDir)),
     cgroups: cgroupsBelow(pid),
     files: strayFiles(n.dataDir),
