@@ -16,8 +16,11 @@
 
 #include "base/clock.h"
 #include "base/encoding.h"
+#include "cli/api_client.h"
 #include "cli/format.h"
-#include "cli/zip_builder.h"
+#include "cli/package.h"
+#include "cli/progress.h"
+#include "cli/sam_command.h"
 #include "http/client.h"
 
 namespace nimbus::cli {
@@ -28,14 +31,8 @@ namespace json = boost::json;
 using std::chrono::milliseconds;
 
 constexpr char kDefaultEndpoint[] = "http://127.0.0.1:8777";
-// Nimbus does not check roles yet, but CreateFunction requires a well-formed one.
-constexpr char kDefaultRole[] = "arn:aws:iam::000000000000:role/nimbus-function";
 // Packages at least this big get zip/upload progress on a terminal.
 constexpr uint64_t kProgressThreshold = 1 << 20;
-// Deploy waits this long for State/LastUpdateStatus to settle (AWS takes
-// seconds; a function that is still Pending after five minutes has a problem).
-constexpr std::chrono::minutes kDeployWait{5};
-constexpr milliseconds kDeployPoll{500};
 constexpr milliseconds kFollowPoll{1000};
 // Invoke waits for the longest function timeout (900 s) plus a minute of slack.
 constexpr milliseconds kInvokeTimeout{960'000};
@@ -45,103 +42,7 @@ struct Globals {
   std::string endpoint = kDefaultEndpoint;
 };
 
-// Prints "\r<text>" progress lines on stderr when it is a terminal.
-class Progress {
- public:
-  explicit Progress(bool enabled) : enabled_(enabled) {}
-  ~Progress() { Done(); }
-  void Show(const std::string& text) {
-    if (!enabled_) return;
-    std::cerr << '\r' << text << "\x1b[K" << std::flush;
-    shown_ = true;
-  }
-  void Done() {
-    if (shown_) std::cerr << '\n' << std::flush;
-    shown_ = false;
-  }
-
- private:
-  bool enabled_;
-  bool shown_ = false;
-};
-
-std::string Mb(uint64_t bytes) { return fmt::format("{:.1f} MB", static_cast<double>(bytes) / 1e6); }
-
-std::string Str(const json::object& o, std::string_view key) {
-  const json::value* v = o.if_contains(key);
-  return v && v->is_string() ? std::string(v->get_string()) : std::string();
-}
-
-int64_t Int(const json::object& o, std::string_view key) {
-  const json::value* v = o.if_contains(key);
-  if (!v) return 0;
-  if (v->is_int64()) return v->get_int64();
-  if (v->is_uint64()) return static_cast<int64_t>(v->get_uint64());
-  if (v->is_double()) return static_cast<int64_t>(v->get_double());
-  return 0;
-}
-
-// The server, spoken to through the Lambda REST API and the Logs JSON API.
-class Api {
- public:
-  explicit Api(http::HttpClient client) : client_(std::move(client)) {}
-
-  // Any response; only transport failures are errors.
-  Result<http::Response> Raw(http::Request request, const http::SendOptions& options = {}) {
-    auto r = client_.Send(request, options);
-    if (!r.has_value() && r.error().code() == Code::kUnavailable &&
-        r.error().message().rfind("cannot connect", 0) == 0) {
-      return Status(Code::kUnavailable,
-                    r.error().message() + " (is `nimbus serve` running?)");
-    }
-    return r;
-  }
-
-  // A JSON call; a non-2xx answer becomes an error carrying the AWS error type
-  // and message (404 → kNotFound, so callers can test for absence).
-  Result<json::object> Call(std::string method, std::string target, const json::object* body,
-                            const http::SendOptions& options = {}, std::string amz_target = "") {
-    http::Request req;
-    req.method = std::move(method);
-    req.target = std::move(target);
-    if (body) req.body = json::serialize(*body);
-    if (!amz_target.empty()) {
-      req.headers.Set("X-Amz-Target", amz_target);
-      req.headers.Set("Content-Type", "application/x-amz-json-1.1");
-    } else if (body) {
-      req.headers.Set("Content-Type", "application/json");
-    }
-    NIMBUS_ASSIGN_OR_RETURN(http::Response res, Raw(std::move(req), options));
-    if (res.status < 200 || res.status >= 300) {
-      Code code = res.status == 404 ? Code::kNotFound
-                  : res.status == 409 ? Code::kConflict
-                  : res.status == 429 ? Code::kThrottled
-                  : res.status >= 500 ? Code::kUnavailable
-                                      : Code::kInvalidArgument;
-      return Status(code, DescribeAwsError(res));
-    }
-    if (res.body.empty()) return json::object();
-    boost::system::error_code ec;
-    json::value v = json::parse(res.body, ec);
-    if (ec || !v.is_object()) {
-      return Internal(fmt::format("unexpected response from the server (HTTP {}): {}", res.status,
-                                  res.body.substr(0, 200)));
-    }
-    return std::move(v.get_object());
-  }
-
-  Result<json::object> Logs(std::string_view operation, const json::object& body) {
-    return Call("POST", "/", &body, {}, fmt::format("Logs_20140328.{}", operation));
-  }
-
- private:
-  http::HttpClient client_;
-};
-
-Result<Api> Connect(const Globals& g) {
-  NIMBUS_ASSIGN_OR_RETURN(http::Endpoint endpoint, http::ParseEndpoint(g.endpoint));
-  return Api(http::HttpClient(std::move(endpoint)));
-}
+Result<ApiClient> Connect(const Globals& g) { return cli::Connect(g.endpoint); }
 
 int Fail(const Status& s) {
   std::cerr << "nimbus: " << s.message() << '\n';
@@ -152,10 +53,6 @@ int Fail(const Status& s) {
 void RunCommand(const std::function<int()>& body) {
   int rc = body();
   if (rc != 0) throw CLI::RuntimeError(rc);
-}
-
-std::string FunctionPath(const std::string& name) {
-  return "/2015-03-31/functions/" + PercentEncode(name);
 }
 
 // ---- deploy ----
@@ -169,65 +66,24 @@ struct DeployArgs {
   int timeout_seconds = 0;  // 0: leave as is
   std::vector<std::string> env;
   std::string role;
+  // Template deploys (no NAME PATH).
+  std::string template_path;
+  std::string stack_name;
+  std::vector<std::string> parameter_overrides;
+  bool watch = false;
 };
-
-Result<std::string> LoadPackage(const std::string& path) {
-  std::error_code ec;
-  if (fs::is_directory(path, ec)) {
-    Progress progress(isatty(STDERR_FILENO) != 0);
-    auto zip = ZipDirectory(path, [&](const ZipProgress& p) {
-      if (p.total_bytes >= kProgressThreshold) {
-        progress.Show(fmt::format("zipping {}: {}/{} files, {} of {}", path, p.files,
-                                  p.total_files, Mb(p.bytes), Mb(p.total_bytes)));
-      }
-    });
-    progress.Done();
-    return zip;
-  }
-  if (fs::is_regular_file(path, ec) && fs::path(path).extension() == ".zip") {
-    std::ifstream in(path, std::ios::binary);
-    std::ostringstream data;
-    data << in.rdbuf();
-    if (!in.good() && !in.eof()) return InvalidArgument(fmt::format("cannot read {}", path));
-    return data.str();
-  }
-  return InvalidArgument(fmt::format("{}: not a directory or a .zip file", path));
-}
-
-// Polls until the function is neither Pending nor InProgress.
-Status WaitUntilSettled(Api& api, const std::string& name) {
-  const auto deadline = std::chrono::steady_clock::now() + kDeployWait;
-  for (;;) {
-    NIMBUS_ASSIGN_OR_RETURN(json::object c,
-                            api.Call("GET", FunctionPath(name) + "/configuration", nullptr));
-    const std::string state = Str(c, "State");
-    const std::string update = Str(c, "LastUpdateStatus");
-    if (state == "Failed") {
-      return Internal(fmt::format("function {}: state Failed: {}", name, Str(c, "StateReason")));
-    }
-    if (update == "Failed") {
-      return Internal(fmt::format("function {}: update failed: {}", name,
-                                  Str(c, "LastUpdateStatusReason")));
-    }
-    if (state != "Pending" && update != "InProgress") return Status::Ok();
-    if (std::chrono::steady_clock::now() > deadline) {
-      return Status(Code::kDeadlineExceeded,
-                    fmt::format("function {}: still {} / {} after {} minutes", name, state, update,
-                                kDeployWait.count()));
-    }
-    std::this_thread::sleep_for(kDeployPoll);
-  }
-}
 
 int Deploy(const Globals& g, const DeployArgs& args) {
   auto env = ParseEnvAssignments(args.env);
   if (!env) return Fail(env.error());
   auto api = Connect(g);
   if (!api) return Fail(api.error());
-  auto zip = LoadPackage(args.path);
+  Progress zipping(StderrIsTerminal());
+  auto zip = LoadPackage(args.path, args.path, zipping, kProgressThreshold);
+  zipping.Done();
   if (!zip) return Fail(zip.error());
 
-  const bool show = isatty(STDERR_FILENO) != 0 && zip->size() >= kProgressThreshold;
+  const bool show = StderrIsTerminal() && zip->size() >= kProgressThreshold;
   Progress progress(show);
   http::SendOptions upload;
   upload.timeout = kUploadTimeout;
@@ -278,10 +134,42 @@ int Deploy(const Globals& g, const DeployArgs& args) {
     result = std::move(configured).value();
     std::cerr << "nimbus: updated " << args.name << '\n';
   }
-  std::cout << fmt::format("{}\t{}\t{} bytes\t{}\n", Str(result, "FunctionArn"),
-                           Str(result, "Runtime"), Int(result, "CodeSize"),
-                           Str(result, "CodeSha256"));
+  std::cout << fmt::format("{}\t{}\t{} bytes\t{}\n", JsonString(result, "FunctionArn"),
+                           JsonString(result, "Runtime"), JsonInt(result, "CodeSize"),
+                           JsonString(result, "CodeSha256"));
   return 0;
+}
+
+// `nimbus deploy NAME PATH ...` deploys one function; `nimbus deploy` without
+// them deploys a SAM template. Each form's options are refused in the other.
+int DeployCommand(const Globals& g, const DeployArgs& args) {
+  if (!args.name.empty() || !args.path.empty()) {
+    if (args.path.empty()) {
+      return Fail(InvalidArgument("deploy NAME PATH: PATH (a directory or .zip file) is missing"));
+    }
+    if (!args.template_path.empty() || !args.stack_name.empty() || !args.parameter_overrides.empty() || args.watch) {
+      return Fail(InvalidArgument(
+          "deploy NAME PATH deploys one function; --template, --stack-name, --parameter-overrides and --watch are "
+          "for template deploys (nimbus deploy without NAME PATH)"));
+    }
+    if (args.runtime.empty() || args.handler.empty()) {
+      return Fail(InvalidArgument("deploy NAME PATH needs --runtime and --handler"));
+    }
+    return Deploy(g, args);
+  }
+  if (!args.runtime.empty() || !args.handler.empty() || args.memory_mb != 0 || args.timeout_seconds != 0 ||
+      !args.env.empty() || !args.role.empty()) {
+    return Fail(InvalidArgument(
+        "--runtime, --handler, --memory, --timeout, --env and --role are for deploy NAME PATH; a template sets "
+        "them for each function"));
+  }
+  TemplateDeployArgs t;
+  t.endpoint = g.endpoint;
+  t.template_path = args.template_path;
+  t.stack_name = args.stack_name;
+  t.parameter_overrides = args.parameter_overrides;
+  t.watch = args.watch;
+  return DeployTemplate(t);
 }
 
 // ---- invoke ----
@@ -337,8 +225,8 @@ int Invoke(const Globals& g, const InvokeArgs& args) {
     json::value v = json::parse(res->body, ec);
     std::string detail;
     if (!ec && v.is_object()) {
-      detail = Str(v.get_object(), "errorType");
-      std::string message = Str(v.get_object(), "errorMessage");
+      detail = JsonString(v.get_object(), "errorType");
+      std::string message = JsonString(v.get_object(), "errorMessage");
       if (!message.empty()) detail += (detail.empty() ? "" : ": ") + message;
     }
     std::cerr << fmt::format("nimbus: function error ({}){}{}\n", *error, detail.empty() ? "" : ": ",
@@ -364,11 +252,11 @@ int List(const Globals& g) {
       for (const auto& f : fns->get_array()) {
         if (!f.is_object()) continue;
         const auto& o = f.get_object();
-        rows.push_back(FunctionRow{Str(o, "FunctionName"), Str(o, "Runtime"),
-                                   static_cast<int>(Int(o, "MemorySize")), Str(o, "LastModified")});
+        rows.push_back(FunctionRow{JsonString(o, "FunctionName"), JsonString(o, "Runtime"),
+                                   static_cast<int>(JsonInt(o, "MemorySize")), JsonString(o, "LastModified")});
       }
     }
-    marker = Str(*page, "NextMarker");
+    marker = JsonString(*page, "NextMarker");
   } while (!marker.empty());
   std::cout << FormatFunctionTable(rows);
   return 0;
@@ -421,13 +309,13 @@ int Logs(const Globals& g, const LogsArgs& args) {
         for (const auto& e : events->get_array()) {
           if (!e.is_object()) continue;
           const auto& o = e.get_object();
-          const int64_t ts = Int(o, "timestamp");
-          if (!seen.emplace(Str(o, "eventId"), ts).second) continue;
+          const int64_t ts = JsonInt(o, "timestamp");
+          if (!seen.emplace(JsonString(o, "eventId"), ts).second) continue;
           newest = std::max(newest, ts);
-          std::cout << FormatLogLine(ts, Str(o, "logStreamName"), Str(o, "message"));
+          std::cout << FormatLogLine(ts, JsonString(o, "logStreamName"), JsonString(o, "message"));
         }
       }
-      token = Str(*page, "nextToken");
+      token = JsonString(*page, "nextToken");
     } while (!token.empty());
     std::cout.flush();
     if (!args.follow) return 0;
@@ -474,7 +362,7 @@ int Usage(const Globals& g, const UsageArgs& args) {
   };
   if (const json::value* fns = report->if_contains("Functions"); fns && fns->is_array()) {
     for (const auto& f : fns->get_array()) {
-      if (f.is_object()) std::cout << row(Str(f.get_object(), "FunctionName"), f.get_object());
+      if (f.is_object()) std::cout << row(JsonString(f.get_object(), "FunctionName"), f.get_object());
     }
   }
   if (const json::value* total = report->if_contains("Total"); total && total->is_object()) {
@@ -494,21 +382,30 @@ void RegisterClientCommands(CLI::App& app) {
 
   {
     auto args = std::make_shared<DeployArgs>();
-    CLI::App* cmd = app.add_subcommand("deploy", "Create or update a function from a directory or .zip");
+    CLI::App* cmd = app.add_subcommand(
+        "deploy",
+        "Create or update a function from a directory or .zip (NAME PATH), or everything in an AWS SAM template "
+        "(no NAME PATH: ./template.yaml or --template)");
     cmd->fallthrough();
-    cmd->add_option("NAME", args->name, "Function name")->required();
-    cmd->add_option("PATH", args->path, "Directory (zipped with modes and symlinks) or .zip file")
-        ->required();
-    cmd->add_option("--runtime", args->runtime, "Runtime, e.g. python3.12, nodejs20.x, provided.al2023")
-        ->required();
-    cmd->add_option("--handler", args->handler, "Handler, e.g. app.handler")->required();
+    cmd->add_option("NAME", args->name, "Function name (omit to deploy a template)");
+    cmd->add_option("PATH", args->path, "Directory (zipped with modes and symlinks) or .zip file");
+    cmd->add_option("--runtime", args->runtime, "Runtime, e.g. python3.12, nodejs20.x, provided.al2023 (NAME PATH)");
+    cmd->add_option("--handler", args->handler, "Handler, e.g. app.handler (NAME PATH)");
     cmd->add_option("--memory", args->memory_mb, "Memory in MB (128..10240)")
         ->check(CLI::Range(128, 10240));
     cmd->add_option("--timeout", args->timeout_seconds, "Timeout in seconds (1..900)")
         ->check(CLI::Range(1, 900));
     cmd->add_option("--env", args->env, "Environment variable KEY=VALUE (repeatable)");
     cmd->add_option("--role", args->role, "Execution role ARN");
-    cmd->callback([g, args] { RunCommand([&] { return Deploy(*g, *args); }); });
+    cmd->add_option("--template,-t", args->template_path, "SAM template to deploy (default: ./template.yaml)");
+    cmd->add_option("--stack-name", args->stack_name,
+                    "Stack name, the prefix of generated names (default: the template directory's name)");
+    cmd->add_option("--parameter-overrides", args->parameter_overrides,
+                    "Template parameter values: Key=Value (repeatable)");
+    cmd->add_flag("--watch", args->watch,
+                  "After deploying the template, deploy again whenever it or a CodeUri/ContentUri changes, until "
+                  "Ctrl-C");
+    cmd->callback([g, args] { RunCommand([&] { return DeployCommand(*g, *args); }); });
   }
   {
     auto args = std::make_shared<InvokeArgs>();

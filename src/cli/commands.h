@@ -1,7 +1,8 @@
-// The client subcommands of the `nimbus` binary: deploy, invoke, list, delete,
-// logs. They talk to a running `nimbus serve` over HTTP (the Lambda REST API and
-// the CloudWatch Logs JSON API on the same port), print results on stdout and
-// progress and errors on stderr.
+// The client subcommands of the `nimbus` binary: deploy (one function, or an AWS
+// SAM template: sam_command.h), invoke, list, delete, logs, usage. They talk to a
+// running `nimbus serve` over HTTP (ApiClient: the Lambda REST API and the other
+// APIs on the same port), print results on stdout and progress and errors on
+// stderr.
 #pragma once
 
 namespace CLI {

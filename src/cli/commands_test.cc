@@ -124,6 +124,32 @@ TEST(ClientCommands, DeployRejectsABadEnvBeforeContactingTheServer) {
   EXPECT_EQ(r.err, "nimbus: --env NOEQUALS: expected KEY=VALUE\n");
 }
 
+TEST(ClientCommands, DeployOfOneFunctionNeedsAPathARuntimeAndAHandler) {
+  CliRun r = RunCli({"--endpoint", "http://127.0.0.1:1", "deploy", "f"});
+  EXPECT_EQ(r.code, 1);
+  EXPECT_EQ(r.err, "nimbus: deploy NAME PATH: PATH (a directory or .zip file) is missing\n");
+  r = RunCli({"--endpoint", "http://127.0.0.1:1", "deploy", "f", "."});
+  EXPECT_EQ(r.code, 1);
+  EXPECT_EQ(r.err, "nimbus: deploy NAME PATH needs --runtime and --handler\n");
+  r = RunCli({"--endpoint", "http://127.0.0.1:1", "deploy", "f", ".", "--runtime", "python3.12", "--handler",
+              "a.b", "--stack-name", "s"});
+  EXPECT_EQ(r.code, 1);
+  EXPECT_EQ(r.err,
+            "nimbus: deploy NAME PATH deploys one function; --template, --stack-name, --parameter-overrides and "
+            "--watch are for template deploys (nimbus deploy without NAME PATH)\n");
+}
+
+TEST(ClientCommands, ATemplateDeployRefusesTheOptionsOfOneFunction) {
+  CliRun r = RunCli({"--endpoint", "http://127.0.0.1:1", "deploy", "--template", "t.yaml", "--memory", "256"});
+  EXPECT_EQ(r.code, 1);
+  EXPECT_EQ(r.err,
+            "nimbus: --runtime, --handler, --memory, --timeout, --env and --role are for deploy NAME PATH; a "
+            "template sets them for each function\n");
+  r = RunCli({"--endpoint", "http://127.0.0.1:1", "deploy", "--template", "/nonexistent/template.yaml"});
+  EXPECT_EQ(r.code, 1);
+  EXPECT_EQ(r.err, "nimbus: --template /nonexistent/template.yaml: no such file\n");
+}
+
 TEST(ClientCommands, TheEndpointDefaultsToTheEnvironmentVariable) {
   const std::string url = "http://127.0.0.1:" + std::to_string(http::testing::UnusedPort());
   ::setenv("NIMBUS_ENDPOINT", url.c_str(), 1);

@@ -37,6 +37,22 @@ Status ArchiveError(archive* a, std::string_view what) {
   return Internal(fmt::format("zip: {}: {}", what, msg ? msg : "unknown error"));
 }
 
+// A zip writer appending to `out`: deflate, no block padding.
+Result<std::unique_ptr<archive, ArchiveDeleter>> OpenZip(std::string& out) {
+  std::unique_ptr<archive, ArchiveDeleter> a(archive_write_new());
+  if (!a) return Internal("zip: archive_write_new failed");
+  if (archive_write_set_format_zip(a.get()) != ARCHIVE_OK ||
+      archive_write_zip_set_compression_deflate(a.get()) != ARCHIVE_OK ||
+      // No block padding: the zip is exactly what libarchive emits.
+      archive_write_set_bytes_per_block(a.get(), 0) != ARCHIVE_OK) {
+    return ArchiveError(a.get(), "configure");
+  }
+  if (archive_write_open(a.get(), &out, nullptr, AppendToString, nullptr) != ARCHIVE_OK) {
+    return ArchiveError(a.get(), "open");
+  }
+  return a;
+}
+
 struct Item {
   fs::path path;
   std::string name;  // relative, '/'-separated
@@ -46,7 +62,8 @@ struct Item {
 }  // namespace
 
 Result<std::string> ZipDirectory(const fs::path& dir,
-                                 const std::function<void(const ZipProgress&)>& on_progress) {
+                                 const std::function<void(const ZipProgress&)>& on_progress,
+                                 bool content_only) {
   struct stat root;
   if (::stat(dir.c_str(), &root) != 0) return ErrnoStatus("zip: " + dir.string());
   if (!S_ISDIR(root.st_mode)) return InvalidArgument(fmt::format("zip: {}: not a directory", dir.string()));
@@ -76,23 +93,13 @@ Result<std::string> ZipDirectory(const fs::path& dir,
   progress.total_files = items.size();
 
   std::string out;
-  std::unique_ptr<archive, ArchiveDeleter> a(archive_write_new());
-  if (!a) return Internal("zip: archive_write_new failed");
-  if (archive_write_set_format_zip(a.get()) != ARCHIVE_OK ||
-      archive_write_zip_set_compression_deflate(a.get()) != ARCHIVE_OK ||
-      // No block padding: the zip is exactly what libarchive emits.
-      archive_write_set_bytes_per_block(a.get(), 0) != ARCHIVE_OK) {
-    return ArchiveError(a.get(), "configure");
-  }
-  if (archive_write_open(a.get(), &out, nullptr, AppendToString, nullptr) != ARCHIVE_OK) {
-    return ArchiveError(a.get(), "open");
-  }
+  NIMBUS_ASSIGN_OR_RETURN(auto a, OpenZip(out));
 
   std::vector<char> buf(256 << 10);
   for (const Item& item : items) {
     std::unique_ptr<archive_entry, EntryDeleter> entry(archive_entry_new());
     archive_entry_set_pathname(entry.get(), item.name.c_str());
-    archive_entry_set_mtime(entry.get(), item.st.st_mtim.tv_sec, 0);
+    archive_entry_set_mtime(entry.get(), content_only ? kZipEpoch : item.st.st_mtim.tv_sec, 0);
     archive_entry_set_perm(entry.get(), item.st.st_mode & 07777);
     std::string target;
     if (S_ISDIR(item.st.st_mode)) {
@@ -134,6 +141,25 @@ Result<std::string> ZipDirectory(const fs::path& dir,
     }
     progress.files++;
     if (on_progress) on_progress(progress);
+  }
+  if (archive_write_close(a.get()) != ARCHIVE_OK) return ArchiveError(a.get(), "close");
+  return out;
+}
+
+Result<std::string> ZipFiles(const std::vector<std::pair<std::string, std::string>>& files) {
+  std::string out;
+  NIMBUS_ASSIGN_OR_RETURN(auto a, OpenZip(out));
+  for (const auto& [name, content] : files) {
+    std::unique_ptr<archive_entry, EntryDeleter> entry(archive_entry_new());
+    archive_entry_set_pathname(entry.get(), name.c_str());
+    archive_entry_set_mtime(entry.get(), kZipEpoch, 0);
+    archive_entry_set_perm(entry.get(), 0644);
+    archive_entry_set_filetype(entry.get(), AE_IFREG);
+    archive_entry_set_size(entry.get(), static_cast<la_int64_t>(content.size()));
+    if (archive_write_header(a.get(), entry.get()) != ARCHIVE_OK) return ArchiveError(a.get(), name);
+    if (!content.empty() && archive_write_data(a.get(), content.data(), content.size()) < 0) {
+      return ArchiveError(a.get(), name);
+    }
   }
   if (archive_write_close(a.get()) != ARCHIVE_OK) return ArchiveError(a.get(), "close");
   return out;

@@ -88,6 +88,27 @@ TEST_F(ZipDirectoryTest, ProducesTheSameBytesForTheSameTree) {
   EXPECT_EQ(*first, *second);
 }
 
+TEST_F(ZipDirectoryTest, ContentOnlyZipsDoNotChangeWhenAFileIsTouched) {
+  Write("a.py", "a", 0644);
+  auto before = ZipDirectory(dir_, {}, /*content_only=*/true);
+  fs::last_write_time(dir_ / "a.py", fs::file_time_type::clock::now() + std::chrono::hours(1));
+  auto after = ZipDirectory(dir_, {}, /*content_only=*/true);
+  auto with_mtimes = ZipDirectory(dir_);
+  ASSERT_TRUE(before.has_value() && after.has_value() && with_mtimes.has_value());
+  EXPECT_EQ(*before, *after);
+  EXPECT_NE(*after, *with_mtimes);
+}
+
+TEST(ZipFiles, ZipsNamedContentsTheSameWayEveryTime) {
+  auto zip = ZipFiles({{"index.py", "def handler(e, c):\n    return 1\n"}});
+  ASSERT_TRUE(zip.has_value()) << zip.status().ToString();
+  EXPECT_EQ(*zip, *ZipFiles({{"index.py", "def handler(e, c):\n    return 1\n"}}));
+  auto entries = ReadZip(*zip);
+  ASSERT_EQ(entries.size(), 1u);
+  EXPECT_EQ(entries["index.py"].mode, S_IFREG | 0644);
+  EXPECT_EQ(entries["index.py"].content, "def handler(e, c):\n    return 1\n");
+}
+
 TEST_F(ZipDirectoryTest, RejectsSpecialFilesAndMissingDirectories) {
   ASSERT_EQ(::mkfifo((dir_ / "pipe").c_str(), 0644), 0);
   auto zip = ZipDirectory(dir_);

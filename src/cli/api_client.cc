@@ -1,0 +1,172 @@
+#include "cli/api_client.h"
+
+#include <fmt/format.h>
+
+#include <chrono>
+#include <pugixml.hpp>
+#include <thread>
+
+#include "cli/format.h"
+
+namespace nimbus::cli {
+namespace {
+
+namespace json = boost::json;
+using std::chrono::milliseconds;
+
+// Deploy waits this long for State/LastUpdateStatus to settle (AWS takes
+// seconds; a function that is still Pending after five minutes has a problem).
+constexpr std::chrono::minutes kSettleWait{5};
+constexpr milliseconds kSettlePoll{200};
+
+// AWS error types that mean "no such resource" although the status is 400.
+bool IsNotFoundType(std::string_view description) {
+  for (std::string_view type : {"ResourceNotFoundException", "QueueDoesNotExist",
+                                "AWS.SimpleQueueService.NonExistentQueue", "NotFoundException"}) {
+    if (description.starts_with(type) &&
+        (description.size() == type.size() || description[type.size()] == ':')) {
+      return true;
+    }
+  }
+  return false;
+}
+
+Code CodeOfStatus(int status) {
+  return status == 404   ? Code::kNotFound
+         : status == 409 ? Code::kConflict
+         : status == 429 ? Code::kThrottled
+         : status >= 500 ? Code::kUnavailable
+                         : Code::kInvalidArgument;
+}
+
+}  // namespace
+
+Result<http::Response> ApiClient::Raw(http::Request request, const http::SendOptions& options) {
+  auto r = client_.Send(request, options);
+  if (!r.has_value() && r.error().code() == Code::kUnavailable &&
+      r.error().message().rfind("cannot connect", 0) == 0) {
+    return Status(Code::kUnavailable, r.error().message() + " (is `nimbus serve` running?)");
+  }
+  return r;
+}
+
+Result<json::object> ApiClient::Decode(const http::Response& res) {
+  if (res.status < 200 || res.status >= 300) {
+    std::string description = DescribeAwsError(res);
+    Code code = CodeOfStatus(res.status);
+    if (IsNotFoundType(description)) code = Code::kNotFound;
+    return Status(code, std::move(description));
+  }
+  if (res.body.empty()) return json::object();
+  boost::system::error_code ec;
+  json::value v = json::parse(res.body, ec);
+  if (ec || !v.is_object()) {
+    return Internal(fmt::format("unexpected response from the server (HTTP {}): {}", res.status,
+                                res.body.substr(0, 200)));
+  }
+  return std::move(v.get_object());
+}
+
+Result<json::object> ApiClient::Call(std::string method, std::string target,
+                                     const json::object* body, const http::SendOptions& options) {
+  http::Request req;
+  req.method = std::move(method);
+  req.target = std::move(target);
+  if (body) {
+    req.body = json::serialize(*body);
+    req.headers.Set("Content-Type", "application/json");
+  }
+  NIMBUS_ASSIGN_OR_RETURN(http::Response res, Raw(std::move(req), options));
+  return Decode(res);
+}
+
+Result<json::object> ApiClient::Rpc(std::string_view target, const json::object& body,
+                                    std::string_view json_version) {
+  http::Request req;
+  req.method = "POST";
+  req.target = "/";
+  req.body = json::serialize(body);
+  req.headers.Set("X-Amz-Target", std::string(target));
+  req.headers.Set("Content-Type", fmt::format("application/x-amz-json-{}", json_version));
+  NIMBUS_ASSIGN_OR_RETURN(http::Response res, Raw(std::move(req)));
+  return Decode(res);
+}
+
+Result<std::string> ApiClient::S3(std::string method, std::string target, std::string body,
+                                  std::string_view region) {
+  http::Request req;
+  req.method = std::move(method);
+  req.target = std::move(target);
+  // The server routes S3 by the credential scope; the signature is not checked yet.
+  req.headers.Set("Authorization",
+                  fmt::format("AWS4-HMAC-SHA256 Credential=nimbus/20260101/{}/s3/aws4_request, "
+                              "SignedHeaders=host, Signature=0",
+                              region));
+  req.headers.Set("x-amz-content-sha256", "UNSIGNED-PAYLOAD");
+  if (!body.empty()) req.headers.Set("Content-Type", "application/xml");
+  req.body = std::move(body);
+  NIMBUS_ASSIGN_OR_RETURN(http::Response res, Raw(std::move(req)));
+  if (res.status >= 200 && res.status < 300) return std::move(res.body);
+  pugi::xml_document doc;
+  std::string description;
+  if (doc.load_buffer(res.body.data(), res.body.size())) {
+    pugi::xml_node error = doc.child("Error");
+    description = error.child_value("Code");
+    if (std::string message = error.child_value("Message"); !message.empty()) {
+      description += (description.empty() ? "" : ": ") + message;
+    }
+  }
+  if (description.empty())
+    description = fmt::format("HTTP {}: {}", res.status, res.body.substr(0, 200));
+  return Status(CodeOfStatus(res.status), std::move(description));
+}
+
+Result<ApiClient> Connect(const std::string& endpoint) {
+  NIMBUS_ASSIGN_OR_RETURN(http::Endpoint parsed, http::ParseEndpoint(endpoint));
+  return ApiClient(http::HttpClient(std::move(parsed)));
+}
+
+std::string FunctionPath(const std::string& name) {
+  return "/2015-03-31/functions/" + PercentEncode(name);
+}
+
+Status WaitUntilSettled(ApiClient& api, const std::string& name) {
+  const auto deadline = std::chrono::steady_clock::now() + kSettleWait;
+  for (;;) {
+    NIMBUS_ASSIGN_OR_RETURN(json::object c,
+                            api.Call("GET", FunctionPath(name) + "/configuration", nullptr));
+    const std::string state = JsonString(c, "State");
+    const std::string update = JsonString(c, "LastUpdateStatus");
+    if (state == "Failed") {
+      return Internal(
+          fmt::format("function {}: state Failed: {}", name, JsonString(c, "StateReason")));
+    }
+    if (update == "Failed") {
+      return Internal(fmt::format("function {}: update failed: {}", name,
+                                  JsonString(c, "LastUpdateStatusReason")));
+    }
+    if (state != "Pending" && update != "InProgress") return Status::Ok();
+    if (std::chrono::steady_clock::now() > deadline) {
+      return Status(Code::kDeadlineExceeded,
+                    fmt::format("function {}: still {} / {} after {} minutes", name, state, update,
+                                kSettleWait.count()));
+    }
+    std::this_thread::sleep_for(kSettlePoll);
+  }
+}
+
+std::string JsonString(const json::object& o, std::string_view key) {
+  const json::value* v = o.if_contains(key);
+  return v && v->is_string() ? std::string(v->get_string()) : std::string();
+}
+
+int64_t JsonInt(const json::object& o, std::string_view key) {
+  const json::value* v = o.if_contains(key);
+  if (!v) return 0;
+  if (v->is_int64()) return v->get_int64();
+  if (v->is_uint64()) return static_cast<int64_t>(v->get_uint64());
+  if (v->is_double()) return static_cast<int64_t>(v->get_double());
+  return 0;
+}
+
+}  // namespace nimbus::cli
