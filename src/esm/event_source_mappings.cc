@@ -451,7 +451,12 @@ http::Response EventSourceMappings::HandleSync(const http::Request& request, std
     json::array list;
     for (const auto& m : *all) {
       if (!source.empty() && m.source_arn != source) continue;
-      if (!function_arn.empty() && !m.function_arn.starts_with(function_arn)) continue;
+      // The function's mappings, on any of its qualifiers ("…:function:f" and
+      // "…:function:f:live", never "…:function:f-other").
+      if (!function_arn.empty() && m.function_arn != function_arn &&
+          !m.function_arn.starts_with(function_arn + ":")) {
+        continue;
+      }
       list.push_back(ToApi(m, m.enabled ? "Enabled" : "Disabled", deps_.region));
     }
     return JsonReply(200, json::object{{"EventSourceMappings", std::move(list)}});

@@ -92,8 +92,13 @@ describe('event source mappings (SQS)', { skip: SKIP_NO_BINARY }, () => {
     assert.equal(created.BatchSize, 5);
     const got1 = await lambda.send(new GetEventSourceMappingCommand({ UUID: created.UUID }));
     assert.equal(got1.State, 'Disabled');
+    // A function whose name extends fn's has mappings of its own, not fn's.
+    const longer = `${fn}-x`;
+    await createFunction(lambda, { name: longer, zip: zipFiles({ 'index.mjs': CONSUMER }), runtime: 'nodejs20.x', handler: 'index.handler' });
+    const other = await lambda.send(new CreateEventSourceMappingCommand({ FunctionName: longer, EventSourceArn: q.arn, Enabled: false }));
     const listed = await lambda.send(new ListEventSourceMappingsCommand({ FunctionName: fn }));
     assert.deepEqual(listed.EventSourceMappings.map((m) => m.UUID), [created.UUID]);
+    await lambda.send(new DeleteEventSourceMappingCommand({ UUID: other.UUID }));
     const bySource = await lambda.send(new ListEventSourceMappingsCommand({ EventSourceArn: q.arn }));
     assert.deepEqual(bySource.EventSourceMappings.map((m) => m.UUID), [created.UUID]);
     const updated = await lambda.send(new UpdateEventSourceMappingCommand({ UUID: created.UUID, BatchSize: 7, Enabled: true }));
