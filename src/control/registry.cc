@@ -185,7 +185,8 @@ Registry::Registry(const RegistryOptions& options, const Clock& clock,
       owned_random_(options.random == nullptr ? std::make_unique<Mt19937Random>() : nullptr),
       random_(options.random != nullptr ? options.random : owned_random_.get()),
       blobs_(std::move(blobs)),
-      store_(std::move(store)) {}
+      store_(std::move(store)),
+      code_dir_grace_(options.code_dir_grace) {}
 
 Registry::~Registry() = default;
 
@@ -197,7 +198,8 @@ Result<std::unique_ptr<Registry>> Registry::Open(const RegistryOptions& options,
     return Internal(fmt::format("registry: create {}: {}", options.data_dir.string(),
                                 ec.message()));
   }
-  // Unpacks interrupted by a crash leave ".tmp-*" directories; none is in use now.
+  // Unpacks and code removals interrupted by a crash leave ".tmp-*"
+  // directories (a removal renames the tree there first); none is in use now.
   for (const auto& entry : std::filesystem::directory_iterator(options.data_dir / "code", ec)) {
     if (entry.path().filename().string().starts_with(".tmp-")) {
       std::error_code ignored;
@@ -211,6 +213,8 @@ Result<std::unique_ptr<Registry>> Registry::Open(const RegistryOptions& options,
   std::unique_ptr<Registry> registry(
       new Registry(options, clock, std::move(store).value(), std::move(blobs).value()));
   NIMBUS_RETURN_IF_ERROR(registry->LoadAll());
+  // No environment exists yet: every unreferenced directory can go now.
+  registry->Collect(/*at_open=*/true);
   return registry;
 }
 
@@ -373,6 +377,9 @@ Result<Registry::PreparedCode> Registry::PrepareCode(std::string_view zip, bool 
   code.hex = HexEncode(digest);
   code.sha256_base64 = Base64Encode(digest);
   code.size = static_cast<int64_t>(zip.size());
+  // Pinned before the directory is looked at: a collection can no longer
+  // remove it (or the blob) until the caller commits or fails.
+  code.pin = CodePin(*this, code.hex);
   // Unpack before storing the blob, so a package that is not a valid zip leaves
   // nothing behind.
   if (!std::filesystem::is_directory(CodeDir(code.hex))) {
@@ -387,6 +394,12 @@ Result<Registry::PreparedCode> Registry::PrepareCode(std::string_view zip, bool 
   if (store_blob) {
     NIMBUS_ASSIGN_OR_RETURN(std::string hex, blobs_->Put(zip));
     NIMBUS_CHECK(hex == code.hex);
+    std::function<void()> hook;
+    {
+      MutexLock l(mu_);
+      hook = code_stored_hook_;
+    }
+    if (hook) hook();
   }
   return code;
 }
@@ -691,6 +704,14 @@ Result<UpdateResult> Registry::CommitUpdate(const std::string& name, Entry e, Fu
 }
 
 Result<UpdateResult> Registry::UpdateFunctionCode(UpdateFunctionCodeRequest r) {
+  const bool dry_run = r.dry_run;
+  auto out = UpdateFunctionCodeImpl(std::move(r));
+  // The previous code may be unused now (a dry run changes nothing).
+  if (out.has_value() && !dry_run) Collect(/*at_open=*/false);
+  return out;
+}
+
+Result<UpdateResult> Registry::UpdateFunctionCodeImpl(UpdateFunctionCodeRequest r) {
   NIMBUS_ASSIGN_OR_RETURN(std::string name, UnqualifiedName(r.function_name));
   if (r.architecture) NIMBUS_RETURN_IF_ERROR(ValidateArchitecture(*r.architecture));
   if (r.dry_run) {
@@ -719,6 +740,15 @@ Result<UpdateResult> Registry::UpdateFunctionCode(UpdateFunctionCodeRequest r) {
 }
 
 Result<UpdateResult> Registry::UpdateFunctionConfiguration(UpdateFunctionConfigurationRequest r) {
+  const bool layers_changed = r.layers.has_value();
+  auto out = UpdateFunctionConfigurationImpl(std::move(r));
+  // A layer version deleted earlier may have lost its last user.
+  if (out.has_value() && layers_changed) Collect(/*at_open=*/false);
+  return out;
+}
+
+Result<UpdateResult> Registry::UpdateFunctionConfigurationImpl(
+    UpdateFunctionConfigurationRequest r) {
   NIMBUS_ASSIGN_OR_RETURN(std::string name, UnqualifiedName(r.function_name));
   // Range checks before the narrowing into FunctionConfig's ints.
   if (r.timeout_seconds) NIMBUS_RETURN_IF_ERROR(ValidateTimeout(*r.timeout_seconds));
@@ -762,6 +792,13 @@ Result<UpdateResult> Registry::UpdateFunctionConfiguration(UpdateFunctionConfigu
 
 Result<DeleteResult> Registry::DeleteFunction(std::string_view name_or_arn,
                                               std::string_view qualifier) {
+  auto out = DeleteFunctionImpl(name_or_arn, qualifier);
+  if (out.has_value()) Collect(/*at_open=*/false);
+  return out;
+}
+
+Result<DeleteResult> Registry::DeleteFunctionImpl(std::string_view name_or_arn,
+                                                  std::string_view qualifier) {
   NIMBUS_ASSIGN_OR_RETURN(FunctionRef ref, ParseFunctionRef(name_or_arn, qualifier));
   if (ref.qualifier == "$LATEST") {
     return InvalidArgument("$LATEST version cannot be deleted without deleting the function.");
@@ -825,8 +862,7 @@ Result<DeleteResult> Registry::DeleteFunction(std::string_view name_or_arn,
   for (const auto& [q, pc] : e.provisioned) {
     out.provisioning.settings.push_back({ProvisionedTarget(e, q), q, 0});
   }
-  // TODO(#gc): drop blobs and code directories no function references once no
-  // execution environment can still be using them.
+  // DeleteFunction collects the code this function alone used.
   MutexLock l(mu_);
   functions_.erase(ref.name);
   return out;

@@ -11,6 +11,23 @@
 //   blobs/sha256/<hex>     each distinct zip (function or layer), named by its SHA-256
 //   code/<hex>/            each distinct zip, unpacked once (FunctionVersion::code_dir
 //                          and ::layer_dirs)
+//   code/.tmp-*            an unpack in progress, or a code directory being removed;
+//                          any left at Open are removed (a crash interrupted them)
+//
+// Code collection: a hex is live while $LATEST or a published version of some
+// function uses it (as its code or as one of its layers), while a layer version
+// has it, or while a create, code update or layer publish in progress has
+// stored it and not yet committed (it is pinned from before its unpack until
+// the commit or failure). CollectGarbage deletes the blobs of every other hex
+// at once (no environment reads a zip), and its code directories once they
+// have been unreferenced for RegistryOptions::code_dir_grace (environments
+// bind-mount them, and one retired by a delete or an update may still be
+// running an invocation). A directory is first renamed to code/.tmp-*, then
+// removed, so a half-removed tree never carries a hex name. Open collects with
+// no grace: no environment exists yet. Collections run at Open, after every
+// DeleteFunction, UpdateFunctionCode, layer-changing UpdateFunctionConfiguration
+// and DeleteLayerVersion, and whenever the owner calls CollectGarbage (the
+// server does every few minutes, so a grace ends without further changes).
 //
 // Concurrency: thread-safe. Readers (Resolve, ResolveForInvoke, Get*, List*) take
 // mu_ only to copy a shared_ptr to an immutable snapshot. A mutation claims the
@@ -37,8 +54,11 @@
 // concurrency settings are stored here and pushed to the invoker by api/.
 #pragma once
 
+#include <chrono>
+#include <condition_variable>
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -269,6 +289,23 @@ struct RegistryOptions {
   // Picks versions for weighted aliases. Borrowed; must outlive the Registry.
   // Null: the Registry owns a PRNG seeded from std::random_device.
   RandomSource* random = nullptr;
+  // How long an unpacked code directory no function or layer uses any more is
+  // kept before CollectGarbage removes it, counted from the first collection
+  // that saw it unreferenced (the one that follows the delete or update that
+  // released it). Environments bind-mount it, and one retired by the change can
+  // still run an invocation for up to the function's timeout (Lambda's
+  // maximum: 900 s). 20 minutes = those 15 plus 5 of margin for an init (at
+  // most 10 s) and an invocation that began just before the change. Longer
+  // keeps disk longer; shorter risks pulling code from under a running
+  // invocation.
+  std::chrono::seconds code_dir_grace{20 * 60};
+};
+
+// What one code collection did.
+struct CodeCollection {
+  int blobs_removed = 0;
+  int code_dirs_removed = 0;
+  int code_dirs_waiting = 0;  // unreferenced, still within their grace period
 };
 
 // Lambda keeps at least this much of the account's concurrency unreserved.
@@ -313,8 +350,9 @@ class Registry {
 
   // Deletes the function (no qualifier), or one published version. Errors:
   // kInvalidArgument ($LATEST or an alias as qualifier), kNotFound, kConflict
-  // (an alias refers to the version). The package stays on disk (running
-  // environments may use it).
+  // (an alias refers to the version). Then collects code (CollectGarbage): a
+  // package nothing else uses loses its blob at once and its unpacked
+  // directory after the grace period (running environments may use it).
   Result<DeleteResult> DeleteFunction(std::string_view name_or_arn,
                                       std::string_view qualifier = {});
 
@@ -414,8 +452,8 @@ class Registry {
                                std::string_view compatible_architecture,
                                std::string_view marker, int max_items) const;
   // Deletes the version (idempotent: an unknown version is not an error, as in
-  // Lambda). Its number is never reused; its content stays on disk for the
-  // functions that reference it. Blocking.
+  // Lambda). Its number is never reused; its content stays on disk while
+  // functions reference it, and is collected (CollectGarbage) after. Blocking.
   Status DeleteLayerVersion(std::string_view layer_name, int64_t version);
 
   // Functions with names after `marker` (empty: from the start), at most
@@ -427,6 +465,17 @@ class Registry {
   // The zip bytes of a stored package, by lowercase hex SHA-256. kNotFound if no
   // such package. Blocking.
   Result<std::string> ReadCodePackage(std::string_view hex) const;
+
+  // Removes the code nothing uses (see "Code collection" above): unreferenced
+  // blobs at once, unreferenced code directories once the grace period has
+  // passed since a collection first saw them unreferenced. Failures to remove
+  // are logged and retried by the next collection. Blocking (directory
+  // listings, unlink, rename, recursive removal); never holds mu_ during I/O.
+  CodeCollection CollectGarbage();
+
+  // Runs `hook` in every mutation that stores code (create, code update, layer
+  // publish) after the blob is written and before the commit; empty: none.
+  void SetCodeStoredHookForTest(std::function<void()> hook);
 
   const Region& region() const { return region_; }
 
@@ -446,11 +495,29 @@ class Registry {
     Registry& r_;
     std::string name_;
   };
+  // Keeps collections away from one code hex (Registry::pinned_code_) from
+  // before its unpack until the mutation storing it commits or fails: the pin
+  // lives as long as the mutation's PreparedCode. Move-only.
+  class CodePin {
+   public:
+    CodePin() = default;
+    // Waits while a collection is removing `hex`, then pins it.
+    CodePin(Registry& r, std::string hex);
+    CodePin(CodePin&& other) noexcept;
+    CodePin& operator=(CodePin&& other) noexcept;
+    ~CodePin();
+
+   private:
+    void Release();
+    Registry* r_ = nullptr;
+    std::string hex_;
+  };
   struct PreparedCode {
     std::string hex;
     std::string sha256_base64;
     int64_t size = 0;
     int64_t unzipped_size = 0;
+    CodePin pin;  // hex, until this is destroyed
   };
   // A layer: its published versions and the highest number ever used.
   struct LayerEntry {
@@ -479,6 +546,19 @@ class Registry {
            std::unique_ptr<storage::Store> store, std::unique_ptr<storage::BlobStore> blobs);
 
   Status LoadAll();
+  // The public mutations' bodies; the public methods add the code collection.
+  Result<DeleteResult> DeleteFunctionImpl(std::string_view name_or_arn,
+                                          std::string_view qualifier);
+  Result<UpdateResult> UpdateFunctionCodeImpl(UpdateFunctionCodeRequest request);
+  Result<UpdateResult> UpdateFunctionConfigurationImpl(UpdateFunctionConfigurationRequest request);
+  Status DeleteLayerVersionImpl(std::string_view layer_name, int64_t version);
+  // CollectGarbage; `at_open` removes unreferenced directories without a grace
+  // period (REQUIRES: no environment can be using any of them).
+  CodeCollection Collect(bool at_open);
+  // Every live hex: referenced by a function version or a layer version, or pinned.
+  std::set<std::string> LiveCodeLocked() const NIMBUS_REQUIRES(mu_);
+  void PinCode(const std::string& hex) NIMBUS_EXCLUDES(mu_);
+  void UnpinCode(const std::string& hex) NIMBUS_EXCLUDES(mu_);
   Result<std::map<std::string, LayerEntry>> LoadLayers() NIMBUS_REQUIRES(store_mu_);
   // The layer versions named by `arns` as a function references them:
   // kInvalidArgument for more than 5, an unknown version or two versions of
@@ -550,6 +630,23 @@ class Registry {
   // Serialises layer publishes and deletes (numbering), held across their I/O;
   // taken before store_mu_ or mu_, never while holding either.
   Mutex layer_write_mu_;
+
+  // Code collection state (see "Code collection" above).
+  const std::chrono::seconds code_dir_grace_;
+  // Hexes pinned by mutations in progress, with their pin counts (two creates
+  // of the same zip pin it twice).
+  std::map<std::string, int> pinned_code_ NIMBUS_GUARDED_BY(mu_);
+  // Hexes a collection has claimed and is deleting (blob unlink, directory
+  // rename). CodePin waits on code_removed_ until its hex leaves this set, so
+  // nothing can start using a blob or directory that is being removed.
+  std::set<std::string> removing_code_ NIMBUS_GUARDED_BY(mu_);
+  std::condition_variable code_removed_;  // signalled when removing_code_ shrinks
+  // Unreferenced code directories and when a collection first saw each one so
+  // (monotonic). A pin erases the hex: a directory used again starts a new
+  // grace period when it is next unreferenced.
+  std::map<std::string, std::chrono::steady_clock::time_point> unreferenced_since_
+      NIMBUS_GUARDED_BY(mu_);
+  std::function<void()> code_stored_hook_ NIMBUS_GUARDED_BY(mu_);  // for tests
 };
 
 // "2024-05-01T12:00:00.000+0000", the form of FunctionConfiguration.LastModified.

@@ -273,6 +273,12 @@ Result<LayerPage> Registry::ListLayers(std::string_view compatible_runtime,
 }
 
 Status Registry::DeleteLayerVersion(std::string_view layer_name, int64_t version) {
+  Status s = DeleteLayerVersionImpl(layer_name, version);
+  if (s.ok()) Collect(/*at_open=*/false);
+  return s;
+}
+
+Status Registry::DeleteLayerVersionImpl(std::string_view layer_name, int64_t version) {
   NIMBUS_ASSIGN_OR_RETURN(std::string name, ParseLayerName(layer_name));
   MutexLock write(layer_write_mu_);
   {
@@ -291,7 +297,8 @@ Status Registry::DeleteLayerVersion(std::string_view layer_name, int64_t version
     NIMBUS_RETURN_IF_ERROR(st.BindInt64(2, version));
     return st.Run();
   }));
-  // The blob and the unpacked directory stay: functions may reference them.
+  // Its blob and directory go with the collection that follows, unless
+  // functions still reference them (they keep working, as in Lambda).
   MutexLock l(mu_);
   layers_[name].versions.erase(static_cast<int>(version));
   return Status::Ok();

@@ -214,6 +214,8 @@ struct Server::Impl {
   std::unique_ptr<dynamodb::DynamoDbApi> dynamodb_api;
   std::unique_ptr<Reactor::Timer> dynamodb_sweep;  // confined to the reactor
   bool dynamodb_sweeping = true;                    // confined to the reactor
+  std::unique_ptr<Reactor::Timer> code_collection;  // confined to the reactor
+  bool collecting_code = true;                       // confined to the reactor
   std::unique_ptr<metrics::MetricsStore> metrics;     // thread-safe
   std::unique_ptr<metrics::SpanExporter> spans;       // thread-safe; null without --otlp-endpoint
   std::unique_ptr<metrics::CloudWatchApi> cloudwatch_api;  // work on the blocking pool
@@ -340,6 +342,20 @@ struct Server::Impl {
                                 .count());
         reactor->Post([this] {
           if (dynamodb_sweeping) ScheduleDynamoDbSweep();
+        });
+      });
+    });
+  }
+
+  // Every 5 minutes: the registry collects unreferenced code on the blocking
+  // pool, so a code directory's grace period (20 minutes) ends even when no
+  // further delete or update triggers a collection. REQUIRES: on the reactor.
+  void ScheduleCodeCollection() {
+    code_collection = reactor->RunAfter(std::chrono::minutes(5), [this] {
+      blocking->Submit([this] {
+        registry->CollectGarbage();
+        reactor->Post([this] {
+          if (collecting_code) ScheduleCodeCollection();
         });
       });
     });
@@ -636,6 +652,7 @@ Result<std::unique_ptr<Server>> Server::Start(const Clock& clock,
     s.events->Start();
     s.recorder->Start();
     s.ScheduleDynamoDbSweep();
+    s.ScheduleCodeCollection();
   });
   return std::unique_ptr<Server>(new Server(std::move(impl)));
 }
@@ -692,6 +709,8 @@ void Server::Shutdown() {
     if (s.events) s.events->Stop();
     s.dynamodb_sweeping = false;
     s.dynamodb_sweep.reset();
+    s.collecting_code = false;
+    s.code_collection.reset();
     s.async.reset();
     s.invoker.reset();
     s.recorder->Stop();  // the last minutes written

@@ -5,6 +5,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <system_error>
 
 #include "base/encoding.h"
@@ -89,6 +90,27 @@ Result<std::string> BlobStore::Put(std::string_view data) const {
   // The rename is durable only once the directory is.
   NIMBUS_RETURN_IF_ERROR(FsyncDir(dir_).WithContext("blobs: put"));
   return hex;
+}
+
+Result<std::vector<std::string>> BlobStore::List() const {
+  std::vector<std::string> out;
+  std::error_code ec;
+  for (auto it = std::filesystem::directory_iterator(dir_, ec);
+       !ec && it != std::filesystem::directory_iterator(); it.increment(ec)) {
+    std::string name = it->path().filename().string();
+    if (IsSha256Hex(name)) out.push_back(std::move(name));
+  }
+  if (ec) return Internal(fmt::format("blobs: list {}: {}", dir_.string(), ec.message()));
+  return out;
+}
+
+Status BlobStore::Remove(std::string_view hex) const {
+  if (!IsSha256Hex(hex)) return InvalidArgument(fmt::format("blobs: bad blob name {}", hex));
+  std::filesystem::path path = PathOf(hex);
+  if (::unlink(path.c_str()) != 0 && errno != ENOENT) {
+    return ErrnoStatus(fmt::format("blobs: remove {}", path.string()));
+  }
+  return Status::Ok();
 }
 
 Result<std::string> BlobStore::Get(std::string_view hex) const {

@@ -2,16 +2,18 @@
 // A blob is written to a temporary file in the same directory, fsync'd, renamed
 // into place and the directory fsync'd, so after Put() returns the blob survives
 // a crash and a reader never sees a partial file. Identical content is stored
-// once.
+// once. Remove() deletes one (control/'s code collection decides which).
 //
 // Concurrency: thread-safe (it keeps no state; concurrent Puts of the same
-// content both succeed and leave one file).
+// content both succeed and leave one file). Removing a blob while another
+// thread Puts the same content is the caller's race to prevent.
 #pragma once
 
 #include <filesystem>
 #include <memory>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "base/status.h"
 
@@ -28,6 +30,13 @@ class BlobStore {
   // The blob's bytes; kNotFound if absent, kInvalidArgument for a malformed name.
   Result<std::string> Get(std::string_view hex) const;
   bool Contains(std::string_view hex) const;
+  // The hex names of every stored blob, in no particular order (temporary files
+  // excluded). Blocking.
+  Result<std::vector<std::string>> List() const;
+  // Deletes the blob; removing an absent one is OK. kInvalidArgument for a
+  // malformed name. Not fsync'd: after a crash the blob may be back, which only
+  // delays its removal. Blocking.
+  Status Remove(std::string_view hex) const;
   // Where the blob lives (whether or not it exists). REQUIRES: IsSha256Hex(hex).
   std::filesystem::path PathOf(std::string_view hex) const;
 

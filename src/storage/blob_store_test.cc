@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+
 #include "base/encoding.h"
 #include "storage/testing/temp_dir.h"
 
@@ -66,6 +68,26 @@ TEST(BlobStore, ReportsMissingAndMalformedNames) {
   EXPECT_EQ((*blobs)->Get(std::string(64, 'a')).status().code(), Code::kNotFound);
   EXPECT_EQ((*blobs)->Get("../../etc/passwd").status().code(), Code::kInvalidArgument);
   EXPECT_FALSE((*blobs)->Contains("ABC"));
+}
+
+TEST(BlobStore, ListsAndRemovesBlobsByName) {
+  TempDir dir;
+  auto blobs = BlobStore::Open(dir.path());
+  ASSERT_TRUE(blobs.has_value());
+  std::string a = (*blobs)->Put("a").value();
+  std::string b = (*blobs)->Put("b").value();
+  // A Put in progress: not a blob yet.
+  { std::FILE* f = std::fopen((dir.path() / "sha256" / ".tmp-live").c_str(), "w"); std::fclose(f); }
+  auto listed = (*blobs)->List();
+  ASSERT_TRUE(listed.has_value()) << listed.error().ToString();
+  std::sort(listed->begin(), listed->end());
+  EXPECT_EQ(*listed, (std::vector<std::string>{std::min(a, b), std::max(a, b)}));
+  EXPECT_TRUE((*blobs)->Remove(a).ok());
+  EXPECT_FALSE((*blobs)->Contains(a));
+  EXPECT_EQ((*blobs)->Get(b).value(), "b");
+  EXPECT_TRUE((*blobs)->Remove(a).ok()) << "removing an absent blob is not an error";
+  EXPECT_EQ((*blobs)->Remove("../x").code(), Code::kInvalidArgument);
+  EXPECT_EQ((*blobs)->List().value(), std::vector<std::string>{b});
 }
 
 }  // namespace
