@@ -52,8 +52,8 @@ function leftoverEnvironmentCgroups(n) {
 }
 
 // Files in the data directory other than logs, the SQLite stores' own files
-// and function code (blobs/, code/: each phase's function has its own, collected
-// as code_gc.test.mjs shows).
+// and unpacked code (code/: a deleted function's directory is collected after a
+// grace period, as code_gc.test.mjs shows; its blob goes at once).
 function strayFiles(dataDir) {
   const found = [];
   const walk = (dir) => {
@@ -66,7 +66,7 @@ function strayFiles(dataDir) {
     for (const e of entries) {
       const p = path.join(dir, e.name);
       const rel = path.relative(dataDir, p);
-      if (['logs', 'blobs', 'code'].some((d) => rel === d || rel.startsWith(`${d}${path.sep}`))) continue;
+      if (['logs', 'code'].some((d) => rel === d || rel.startsWith(`${d}${path.sep}`))) continue;
       if (e.isDirectory()) walk(p);
       else if (!/\.db(-wal|-shm|-journal)?$/.test(e.name)) found.push(rel);
     }
