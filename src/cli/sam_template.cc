@@ -320,6 +320,14 @@ class Template {
   Result<TablePlan> BuildTable(const std::string& id, const ResourceDecl& decl, StackPlan& plan);
   Result<TablePlan> BuildSimpleTable(const std::string& id, const ResourceDecl& decl,
                                      StackPlan& plan);
+  // A CodeUri or ContentUri at `path`: a local directory or .zip, made absolute.
+  Result<std::string> LocalPackage(const YAML::Node& uri, const std::string& path) const {
+    constexpr std::string_view kOnlyLocal = "only a local directory or .zip file is supported (not an S3 location)";
+    if (!uri.IsScalar()) return Error(path, kOnlyLocal);
+    NIMBUS_ASSIGN_OR_RETURN(std::string text, AsString(uri, path));
+    if (text.starts_with("s3://")) return Error(path, kOnlyLocal);
+    return AbsolutePath(text);
+  }
   std::string AbsolutePath(const std::string& p) const {
     return (options_.template_dir / p).lexically_normal().string();
   }
@@ -893,16 +901,7 @@ Result<LayerPlan> Template::BuildLayer(const std::string& id, const ResourceDecl
   NIMBUS_ASSIGN_OR_RETURN(l.name, NameOf(id));
   NIMBUS_ASSIGN_OR_RETURN(auto content, p.Get("ContentUri"));
   if (!content) return Error(p.PathOf("ContentUri"), "is required");
-  if (!content->IsScalar()) {
-    return Error(p.PathOf("ContentUri"),
-                 "only a local directory or .zip file is supported (not an S3 location)");
-  }
-  NIMBUS_ASSIGN_OR_RETURN(std::string uri, AsString(*content, p.PathOf("ContentUri")));
-  if (uri.starts_with("s3://")) {
-    return Error(p.PathOf("ContentUri"),
-                 "only a local directory or .zip file is supported (not an S3 location)");
-  }
-  l.content_path = AbsolutePath(uri);
+  NIMBUS_ASSIGN_OR_RETURN(l.content_path, LocalPackage(*content, p.PathOf("ContentUri")));
   NIMBUS_ASSIGN_OR_RETURN(auto description, p.String("Description"));
   l.description = description.value_or("");
   NIMBUS_ASSIGN_OR_RETURN(auto runtimes, p.StringList("CompatibleRuntimes"));
@@ -1130,16 +1129,7 @@ Result<FunctionPlan> Template::BuildFunction(const std::string& id, const Resour
   NIMBUS_ASSIGN_OR_RETURN(auto inline_code, p.String("InlineCode"));
   if (code && inline_code) return Error(p.path(), "CodeUri and InlineCode cannot both be given");
   if (code) {
-    if (!code->IsScalar()) {
-      return Error(p.PathOf("CodeUri"),
-                   "only a local directory or .zip file is supported (not an S3 location)");
-    }
-    NIMBUS_ASSIGN_OR_RETURN(std::string uri, AsString(*code, p.PathOf("CodeUri")));
-    if (uri.starts_with("s3://")) {
-      return Error(p.PathOf("CodeUri"),
-                   "only a local directory or .zip file is supported (not an S3 location)");
-    }
-    f.code_path = AbsolutePath(uri);
+    NIMBUS_ASSIGN_OR_RETURN(f.code_path, LocalPackage(*code, p.PathOf("CodeUri")));
   } else if (inline_code) {
     f.inline_code = *inline_code;
     if (f.runtime.starts_with("python")) {
