@@ -121,11 +121,19 @@ describe('web console', { skip: SKIP }, () => {
     return buf;
   }
 
-  it('opens at the server address on the function list', t(async () => {
+  it('opens at the server address on the function list', t(async (tc) => {
+    const started = Date.now();
     const response = await page.goto(`${box.nimbus.endpoint}/`);
     assert.equal(response.status(), 200);
     assert.match(page.url(), /\/console\/$/);
     await page.getByRole('link', { name }).waitFor();
+    const listed = Date.now() - started;
+    const nav = await page.evaluate(() => {
+      const [n] = performance.getEntriesByType('navigation');
+      const bytes = performance.getEntriesByType('resource').reduce((a, r) => a + r.transferSize, n.transferSize);
+      return { domContentLoaded: n.domContentLoadedEventEnd, load: n.loadEventEnd, bytes };
+    });
+    tc.diagnostic(`console: DOMContentLoaded ${nav.domContentLoaded.toFixed(0)} ms, load ${nav.load.toFixed(0)} ms, ${(nav.bytes / 1024).toFixed(0)} KiB transferred, function list shown ${listed} ms after navigation started`);
     assert.equal(await page.locator('nav.side a.active').textContent(), 'Functions');
     await page.locator('#server-status.ok').waitFor();
     await screenshot('functions.png');
