@@ -41,7 +41,37 @@ Code CodeOfStatus(int status) {
 
 }  // namespace
 
+std::string_view ServiceOf(const http::Request& request) {
+  if (auto target = request.headers.Get("X-Amz-Target")) {
+    constexpr std::pair<std::string_view, std::string_view> kByTarget[] = {
+        {"Logs_", "logs"},         {"AmazonSQS.", "sqs"}, {"DynamoDB", "dynamodb"},
+        {"AWSEvents.", "events"}, {"GraniteServiceVersion", "monitoring"}};
+    for (const auto& [prefix, service] : kByTarget) {
+      if (target->starts_with(prefix)) return service;
+    }
+  }
+  if (request.path().starts_with("/v2/")) return "apigateway";
+  return "lambda";
+}
+
 Result<http::Response> ApiClient::Raw(http::Request request, const http::SendOptions& options) {
+  const std::string_view service = ServiceOf(request);
+  return Send(std::move(request), service, region_, options);
+}
+
+Result<http::Response> ApiClient::Send(http::Request request, std::string_view service,
+                                       std::string_view region, const http::SendOptions& options) {
+  // Signed as sent: with the Host the client would add and the endpoint's base path.
+  request.headers.Set("Host", http::HostHeader(client_.endpoint()));
+  http::Request as_sent = request;
+  as_sent.target = client_.endpoint().base_path + request.target;
+  http::SigningParams params;
+  params.credentials = credentials_;
+  params.region = std::string(region);
+  params.service = std::string(service);
+  params.time = std::chrono::system_clock::now();
+  NIMBUS_RETURN_IF_ERROR(http::SignRequest(as_sent, params));
+  request.headers = std::move(as_sent.headers);
   auto r = client_.Send(request, options);
   if (!r.has_value() && r.error().code() == Code::kUnavailable &&
       r.error().message().rfind("cannot connect", 0) == 0) {
@@ -97,15 +127,9 @@ Result<std::string> ApiClient::S3(std::string method, std::string target, std::s
   http::Request req;
   req.method = std::move(method);
   req.target = std::move(target);
-  // The server routes S3 by the credential scope; the signature is not checked yet.
-  req.headers.Set("Authorization",
-                  fmt::format("AWS4-HMAC-SHA256 Credential=nimbus/20260101/{}/s3/aws4_request, "
-                              "SignedHeaders=host, Signature=0",
-                              region));
-  req.headers.Set("x-amz-content-sha256", "UNSIGNED-PAYLOAD");
   if (!body.empty()) req.headers.Set("Content-Type", "application/xml");
   req.body = std::move(body);
-  NIMBUS_ASSIGN_OR_RETURN(http::Response res, Raw(std::move(req)));
+  NIMBUS_ASSIGN_OR_RETURN(http::Response res, Send(std::move(req), "s3", region, {}));
   if (res.status >= 200 && res.status < 300) return std::move(res.body);
   pugi::xml_document doc;
   std::string description;
@@ -123,7 +147,15 @@ Result<std::string> ApiClient::S3(std::string method, std::string target, std::s
 
 Result<ApiClient> Connect(const std::string& endpoint) {
   NIMBUS_ASSIGN_OR_RETURN(http::Endpoint parsed, http::ParseEndpoint(endpoint));
-  return ApiClient(http::HttpClient(std::move(parsed)));
+  auto env = [](const char* name, const char* fallback) -> std::string {
+    const char* v = std::getenv(name);
+    return v != nullptr && *v != '\0' ? v : fallback;
+  };
+  http::AwsCredentials credentials{env("AWS_ACCESS_KEY_ID", "nimbus"), env("AWS_SECRET_ACCESS_KEY", "nimbus"),
+                                   env("AWS_SESSION_TOKEN", "")};
+  std::string region = env("AWS_REGION", "");
+  if (region.empty()) region = env("AWS_DEFAULT_REGION", "us-east-1");
+  return ApiClient(http::HttpClient(std::move(parsed)), std::move(credentials), std::move(region));
 }
 
 std::string FunctionPath(const std::string& name) {

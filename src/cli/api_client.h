@@ -3,9 +3,12 @@
 // routes it: the Lambda REST API (paths under /2015-03-31/ ...), the JSON
 // protocols chosen by X-Amz-Target (Logs, SQS, DynamoDB, EventBridge), API
 // Gateway v2's REST JSON (/v2/apis) and S3's REST XML (recognised by the SigV4
-// credential scope of its Authorization header; the server does not verify
-// signatures yet, issue #8). Non-2xx answers become Status errors carrying the
-// AWS error type and message. Thread-compatible.
+// credential scope of its Authorization header). Every request is signed with
+// SigV4 for its service, as the AWS SDKs sign, with the credentials of the
+// AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY / AWS_SESSION_TOKEN environment
+// variables (a server in dev mode accepts any; without them the CLI signs with
+// "nimbus"/"nimbus"). Non-2xx answers become Status errors carrying the AWS error
+// type and message. Thread-compatible.
 #pragma once
 
 #include <boost/json.hpp>
@@ -14,6 +17,7 @@
 
 #include "base/status.h"
 #include "http/client.h"
+#include "http/sigv4.h"
 
 namespace nimbus::cli {
 
@@ -22,10 +26,12 @@ inline constexpr char kDefaultRole[] = "arn:aws:iam::000000000000:role/nimbus-fu
 
 class ApiClient {
  public:
-  explicit ApiClient(http::HttpClient client) : client_(std::move(client)) {}
+  ApiClient(http::HttpClient client, http::AwsCredentials credentials, std::string region)
+      : client_(std::move(client)), credentials_(std::move(credentials)), region_(std::move(region)) {}
 
   // Any response; only transport failures are errors (a refused connection says
-  // to start `nimbus serve`).
+  // to start `nimbus serve`). Signed for the service the server routes it to
+  // (ServiceOf).
   Result<http::Response> Raw(http::Request request, const http::SendOptions& options = {});
 
   // A JSON call. A non-2xx answer is an error "<AwsErrorType>: <message>" with the
@@ -46,8 +52,8 @@ class ApiClient {
     return Rpc(std::string("Logs_20140328.") + std::string(operation), body, "1.1");
   }
 
-  // An S3 request (path style: "/bucket", "/bucket?notification") signed-looking
-  // for service s3 in `region`; returns the response body of a 2xx answer. Errors:
+  // An S3 request (path style: "/bucket", "/bucket?notification") signed for
+  // service s3 in `region`; returns the response body of a 2xx answer. Errors:
   // S3's XML <Error> as "<Code>: <Message>", 404 → kNotFound, 409 → kConflict.
   Result<std::string> S3(std::string method, std::string target, std::string body,
                          std::string_view region);
@@ -55,12 +61,23 @@ class ApiClient {
   const http::Endpoint& endpoint() const { return client_.endpoint(); }
 
  private:
+  Result<http::Response> Send(http::Request request, std::string_view service, std::string_view region,
+                              const http::SendOptions& options);
   Result<boost::json::object> Decode(const http::Response& res);
 
   http::HttpClient client_;
+  http::AwsCredentials credentials_;
+  std::string region_;
 };
 
-// A client for `endpoint` ("http://host:port"). Errors: kInvalidArgument for a bad URL.
+// The SigV4 signing name of the service the server routes `request` to: by its
+// X-Amz-Target ("logs", "sqs", "dynamodb", "events", "monitoring"), "apigateway"
+// for /v2/, else "lambda".
+std::string_view ServiceOf(const http::Request& request);
+
+// A client for `endpoint` ("http://host:port") with the environment's credentials
+// and region (AWS_REGION, AWS_DEFAULT_REGION, else us-east-1). Errors:
+// kInvalidArgument for a bad URL.
 Result<ApiClient> Connect(const std::string& endpoint);
 
 // "/2015-03-31/functions/<name, percent-encoded>".

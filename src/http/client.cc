@@ -26,6 +26,13 @@ constexpr size_t kWriteChunk = 256 << 10;
 
 }  // namespace
 
+std::string HostHeader(const Endpoint& endpoint) {
+  const bool v6 = endpoint.host.find(':') != std::string::npos;
+  std::string host = v6 ? "[" + endpoint.host + "]" : endpoint.host;
+  if (endpoint.port != 80) host += ":" + std::to_string(endpoint.port);
+  return host;
+}
+
 Result<Endpoint> ParseEndpoint(std::string_view url) {
   constexpr std::string_view kScheme = "http://";
   if (url.substr(0, kScheme.size()) != kScheme) {
@@ -101,7 +108,7 @@ Result<Response> HttpClient::Send(const Request& request,
   req.target(endpoint_.base_path + request.target);
   req.version(11);
   for (const auto& [name, value] : request.headers.entries()) req.insert(name, value);
-  req.set(bhttp::field::host, endpoint_.host);
+  if (!request.headers.Has("Host")) req.set(bhttp::field::host, HostHeader(endpoint_));
   req.set(bhttp::field::connection, "close");
   req.body() = request.body;
   req.prepare_payload();

@@ -28,6 +28,10 @@ struct Endpoint {
 // Errors: kInvalidArgument for anything but an http:// URL with a host.
 Result<Endpoint> ParseEndpoint(std::string_view url);
 
+// The Host header for requests to `endpoint`: "host", or "host:port" when the
+// port is not 80 ("[::1]:8777" for IPv6).
+std::string HostHeader(const Endpoint& endpoint);
+
 struct SendOptions {
   // Resolving and connecting (default 5 s: a local server answers in
   // microseconds; a remote one in well under a second).
@@ -43,8 +47,10 @@ class HttpClient {
  public:
   explicit HttpClient(Endpoint endpoint) : endpoint_(std::move(endpoint)) {}
 
-  // Sends `request` (method, target, headers, body; Host and Content-Length are
-  // added) and returns the response, whatever its status. Errors:
+  // Sends `request` (method, target, headers, body; Content-Length is added, and
+  // Host (HostHeader) unless the request has one, e.g. because it is signed)
+  // to endpoint().base_path + request.target and returns the response, whatever
+  // its status. Errors:
   //   kUnavailable       "cannot connect to <url>: <reason>" (refused, unresolvable)
   //   kDeadlineExceeded  "<url>: timed out connecting|waiting for the response"
   //   kUnavailable       "<url>: <reason>" when the connection breaks mid-exchange
