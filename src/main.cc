@@ -55,6 +55,7 @@ struct ServeFlags {
   double price_per_million_requests = 0.20;
   std::string otlp_endpoint;
   std::string console_dir;
+  int disk_reserve_mb = 64;
   bool verbose = false;
 };
 
@@ -90,6 +91,7 @@ int Serve(const ServeFlags& flags) {
   options.price_per_million_requests = flags.price_per_million_requests;
   options.otlp_endpoint = flags.otlp_endpoint;
   options.console_dir = flags.console_dir;
+  options.disk_reserve_bytes = static_cast<uint64_t>(flags.disk_reserve_mb) << 20;
 
   // Signals are taken synchronously by this thread; block them before any other
   // thread exists so every thread inherits the mask.
@@ -176,6 +178,11 @@ int main(int argc, char** argv) {
   serve->add_option("--console-dir", f.console_dir,
                     "Serve the web console's files from this directory (src/console/web) instead of the binary")
       ->check(CLI::ExistingDirectory);
+  serve->add_option("--disk-reserve-mb", f.disk_reserve_mb,
+                    "Free space (MiB) kept in the data directory for deletes: writes that add data are refused "
+                    "while less would remain")
+      ->check(CLI::Range(0, 1 << 20))
+      ->capture_default_str();
   serve->add_flag("-v,--verbose", f.verbose, "Debug logging");
 
   nimbus::cli::RegisterClientCommands(app);

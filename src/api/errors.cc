@@ -35,7 +35,10 @@ ApiError ToApiError(const Status& status) {
     case Code::kThrottled:
       return {429, "TooManyRequestsException", m,
               status.detail().empty() ? "ConcurrentInvocationLimitExceeded" : status.detail()};
-    case Code::kResourceExhausted: return {400, "CodeStorageExceededException", m};
+    case Code::kResourceExhausted:
+      // The account's code storage quota; a full disk is the service's problem.
+      if (status.detail() == "CodeStorageExceeded") return {400, "CodeStorageExceededException", m};
+      return {500, "ServiceException", m};
     case Code::kPermissionDenied: return {403, "AccessDeniedException", m};
     case Code::kOk:
     case Code::kUnavailable:

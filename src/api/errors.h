@@ -35,7 +35,9 @@ struct ApiError {
 //   kTooLarge           413 RequestEntityTooLargeException (what Lambda sends; the
 //                           model's name is RequestTooLargeException)
 //   kThrottled          429 TooManyRequestsException
-//   kResourceExhausted  400 CodeStorageExceededException
+//   kResourceExhausted  400 CodeStorageExceededException with detail
+//                       "CodeStorageExceeded" (the account's quota); else (a
+//                       full disk) 500 ServiceException
 //   kPermissionDenied   403 AccessDeniedException
 //   everything else     500 ServiceException (the platform failed; SDKs retry)
 // REQUIRES: !status.ok().

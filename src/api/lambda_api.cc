@@ -567,6 +567,9 @@ ApiResult<PreparedInvoke> LambdaApi::PrepareInvokeSegments(
       return ApiError{400, "InvalidParameterValueException",
                       "InvocationType Event is not supported by this server"};
     }
+    if (deps_.disk != nullptr) {
+      if (Status room = deps_.disk->CheckRoomFor(payload.size()); !room.ok()) return ToApiError(room);
+    }
     out.type = PreparedInvoke::Type::kEvent;
     out.function_name = name;
     out.qualifier = qualifier;

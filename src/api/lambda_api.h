@@ -30,6 +30,7 @@
 #include "http/message.h"
 #include "http/server.h"
 #include "invoke/invoker.h"
+#include "storage/disk_space.h"
 
 namespace nimbus::api {
 
@@ -81,6 +82,9 @@ class LambdaApi {
     control::Region region;
     // Asynchronous invocation; null: Event invocations are refused.
     async::AsyncInvoker* async = nullptr;
+    // Asked before an Event invocation is accepted (it is stored); null: no
+    // reserve is kept.
+    const storage::DiskSpace* disk = nullptr;
   };
   explicit LambdaApi(Deps deps);
   LambdaApi(const LambdaApi&) = delete;

@@ -186,7 +186,8 @@ Registry::Registry(const RegistryOptions& options, const Clock& clock,
       random_(options.random != nullptr ? options.random : owned_random_.get()),
       blobs_(std::move(blobs)),
       store_(std::move(store)),
-      code_dir_grace_(options.code_dir_grace) {}
+      code_dir_grace_(options.code_dir_grace),
+      disk_(options.disk) {}
 
 Registry::~Registry() = default;
 
@@ -372,6 +373,7 @@ Result<Registry::PreparedCode> Registry::PrepareCode(std::string_view zip, bool 
   if (static_cast<int64_t>(zip.size()) > kMaxZippedCodeBytes) {
     return Status(Code::kTooLarge, "Zipped size must be smaller than 52428800 bytes");
   }
+  if (disk_ != nullptr) NIMBUS_RETURN_IF_ERROR(disk_->CheckRoomFor(2 * zip.size()));
   std::string digest = Sha256(zip);
   PreparedCode code;
   code.hex = HexEncode(digest);
@@ -497,7 +499,7 @@ Result<UpdateResult> Registry::CreateFunction(CreateFunctionRequest r) {
     int64_t total = 0;
     for (const auto& [n, f] : functions_) total += f.latest->config.code_size;
     if (total + static_cast<int64_t>(r.zip_file.size()) > kMaxTotalCodeBytes) {
-      return Status(Code::kResourceExhausted, "Code storage limit exceeded.");
+      return Status(Code::kResourceExhausted, "Code storage limit exceeded.").WithDetail("CodeStorageExceeded");
     }
     busy_.insert(name);
   }

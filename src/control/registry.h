@@ -72,6 +72,7 @@
 #include "base/thread_annotations.h"
 #include "control/function.h"
 #include "storage/blob_store.h"
+#include "storage/disk_space.h"
 #include "storage/store.h"
 
 namespace nimbus::control {
@@ -299,6 +300,10 @@ struct RegistryOptions {
   // keeps disk longer; shorter risks pulling code from under a running
   // invocation.
   std::chrono::seconds code_dir_grace{20 * 60};
+  // Asked before a package is unpacked and stored (create, code update, layer
+  // publish): room for the zip twice (its blob and, at least, its files).
+  // Borrowed; null: no reserve is kept.
+  const storage::DiskSpace* disk = nullptr;
 };
 
 // What one code collection did.
@@ -633,6 +638,7 @@ class Registry {
 
   // Code collection state (see "Code collection" above).
   const std::chrono::seconds code_dir_grace_;
+  const storage::DiskSpace* const disk_;  // may be null; see RegistryOptions::disk
   // Hexes pinned by mutations in progress, with their pin counts (two creates
   // of the same zip pin it twice).
   std::map<std::string, int> pinned_code_ NIMBUS_GUARDED_BY(mu_);

@@ -50,6 +50,8 @@ Failure FromStatus(const Status& st) {
     case Code::kInvalidArgument:
     case Code::kValidationFailed: return Validation(std::string(st.message()));
     case Code::kNotFound: return TableNotFound();
+    case Code::kResourceExhausted:  // the disk filled under the write
+      return {"ServiceUnavailable", "No space left on device in the data directory: " + st.message(), {}};
     default: return {"InternalServerError", std::string(st.message()), {}};
   }
 }
@@ -1327,6 +1329,13 @@ Outcome Session::GetRecords(const json::object& in) {
 }
 
 Outcome Session::Dispatch(std::string_view action, const json::object& in) {
+  // Writes that add data keep the disk's reserve for deletes (an item is at
+  // most 400 KB: the reserve covers it).
+  constexpr std::string_view kAddsData[] = {"CreateTable", "PutItem", "UpdateItem", "BatchWriteItem",
+                                            "TransactWriteItems"};
+  if (options_.disk != nullptr && std::find(std::begin(kAddsData), std::end(kAddsData), action) != std::end(kAddsData)) {
+    if (Status room = options_.disk->CheckRoomFor(0); !room.ok()) return Failure{"ServiceUnavailable", room.message(), {}};
+  }
   if (action == "CreateTable") return CreateTable(in);
   if (action == "DescribeTable") {
     auto def = Table(in);
@@ -1423,7 +1432,7 @@ http::Response Answer(const Outcome& o, std::string_view error_namespace) {
   r.headers.Set("Content-Type", "application/x-amz-json-1.0");
   r.headers.Set("x-amzn-RequestId", NewUuid());
   if (o.failure) {
-    r.status = o.failure->type == "InternalServerError" ? 500 : 400;
+    r.status = o.failure->type == "InternalServerError" ? 500 : o.failure->type == "ServiceUnavailable" ? 503 : 400;
     json::object body{{"__type", fmt::format("{}#{}", error_namespace, o.failure->type)}, {"message", o.failure->message}};
     for (const auto& [k, v] : o.failure->extra) body[k] = v;
     r.body = json::serialize(body);

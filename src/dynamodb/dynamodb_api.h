@@ -20,6 +20,7 @@
 #include <boost/json/object.hpp>
 
 #include "base/blocking_pool.h"
+#include "storage/disk_space.h"
 #include "dynamodb/table_store.h"
 #include "http/message.h"
 #include "http/server.h"
@@ -32,6 +33,9 @@ struct DynamoDbApiOptions {
   // Called (on the BlockingPool) after a write added stream records to `table`'s
   // stream: stream event source mappings poll at once.
   std::function<void(const std::string& table)> on_stream_records;
+  // Asked before the writes that add data (CreateTable, PutItem, UpdateItem,
+  // BatchWriteItem, TransactWriteItems); none: no reserve is kept.
+  const storage::DiskSpace* disk = nullptr;
 };
 
 // "arn:aws:dynamodb:<region>:<account>:table/<table>/stream/<label>".

@@ -117,6 +117,10 @@ struct Call {
     if (st.code() == Code::kNotFound) {
       return st.message().starts_with("key ") ? NoSuchKey() : NoSuchBucket();
     }
+    // The disk filled under the write (the message would name server paths).
+    if (st.code() == Code::kResourceExhausted) {
+      return Error(503, "ServiceUnavailable", "No space left on device in the data directory");
+    }
     return Error(500, "InternalError", st.message());
   }
 };
@@ -965,6 +969,13 @@ http::Response S3Api::HandleSync(const http::Request& request) {
   c.key = std::move(*key);
   if (c.key.size() > 1024) {
     return c.Error(400, "KeyTooLongError", "Your key is too long");
+  }
+  // Writes that add data keep the disk's reserve for deletes (DeleteObjects is a POST).
+  const bool adds_data = request.method == "PUT" || (request.method == "POST" && !c.HasQuery("delete"));
+  if (options_.disk != nullptr && adds_data) {
+    if (Status room = options_.disk->CheckRoomFor(request.body.size()); !room.ok()) {
+      return c.Error(503, "ServiceUnavailable", room.message());
+    }
   }
   return Dispatch(c, store_);
 }

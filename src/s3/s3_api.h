@@ -26,6 +26,7 @@
 #include "http/message.h"
 #include "http/server.h"
 #include "s3/object_store.h"
+#include "storage/disk_space.h"
 
 namespace nimbus::s3 {
 
@@ -53,6 +54,9 @@ class EventTargets {
 struct S3ApiOptions {
   std::string region = "us-east-1";
   EventTargets* targets = nullptr;  // none: notifications to functions are refused
+  // Asked before every write that adds data (PUT, and POST but DeleteObjects);
+  // none: no reserve is kept.
+  const storage::DiskSpace* disk = nullptr;
 };
 
 class S3Api {

@@ -18,6 +18,7 @@
 #include "control/registry.h"
 #include "dynamodb/dynamodb_api.h"
 #include "console/console.h"
+#include "storage/disk_space.h"
 #include "metrics/cloudwatch_api.h"
 #include "metrics/metrics_store.h"
 #include "metrics/recorder.h"
@@ -196,6 +197,9 @@ struct Server::Impl {
   const Clock& clock;
   sandbox::SandboxFactory& sandboxes;
 
+  // The data directory's reserve for deletes; asked by the stores' writers on
+  // the blocking pool, so it outlives the pool. Immutable.
+  std::unique_ptr<storage::DiskSpace> disk;
   std::unique_ptr<BlockingPool> blocking;
   std::unique_ptr<obs::LogStore> logs;
   std::unique_ptr<LogStoreSink> log_sink;
@@ -500,10 +504,12 @@ Result<std::unique_ptr<Server>> Server::Start(const Clock& clock,
   NIMBUS_ASSIGN_OR_RETURN(s.logs, obs::LogStore::Open(clock, log_options));
   s.log_sink = std::make_unique<LogStoreSink>(*s.logs);
 
+  s.disk = std::make_unique<storage::DiskSpace>(s.options.data_dir, s.options.disk_reserve_bytes);
   control::RegistryOptions registry_options;
   registry_options.data_dir = s.options.data_dir;
   registry_options.region = s.options.region;
   registry_options.account_concurrency_limit = s.options.max_concurrency;
+  registry_options.disk = s.disk.get();
   NIMBUS_ASSIGN_OR_RETURN(s.registry, control::Registry::Open(registry_options, clock));
 
   obs::LogsApiOptions logs_api_options;
@@ -575,12 +581,12 @@ Result<std::unique_ptr<Server>> Server::Start(const Clock& clock,
                    async_options));
   s.lambda_api = std::make_unique<api::LambdaApi>(api::LambdaApi::Deps{
       *s.registry, *s.invoker, *s.blocking, *s.reactor, clock, s.options.region,
-      &s.async->invoker()});
+      &s.async->invoker(), s.disk.get()});
   // The reactor is not running yet: attaching from here is safe.
   s.s3_targets = std::make_unique<S3FunctionTargets>(*s.registry, *s.reactor);
   s.s3_targets->Attach(&s.async->invoker());
   s.s3_api = std::make_unique<s3::S3Api>(
-      *s.objects, *s.blocking, s3::S3ApiOptions{s.options.region.name, s.s3_targets.get()});
+      *s.objects, *s.blocking, s3::S3ApiOptions{s.options.region.name, s.s3_targets.get(), s.disk.get()});
 
   NIMBUS_ASSIGN_OR_RETURN(
       s.queues, sqs::QueueStore::Open(s.options.data_dir / "sqs.db",
@@ -600,7 +606,8 @@ Result<std::unique_ptr<Server>> Server::Start(const Clock& clock,
                                      s.reactor->Post([&s, table] {
                                        if (s.esm) s.esm->OnStreamRecords(table);
                                      });
-                                   }});
+                                   },
+                                   s.disk.get()});
   NIMBUS_ASSIGN_OR_RETURN(s.urls, gateway::FunctionUrls::Open(
                                       s.options.data_dir / "urls.db",
                                       {*s.reactor, *s.blocking, *s.registry, *s.invoker, s.options.region}));
@@ -618,7 +625,7 @@ Result<std::unique_ptr<Server>> Server::Start(const Clock& clock,
   s.sqs_api = std::make_unique<sqs::SqsApi>(
       *s.queues, *s.blocking, *s.reactor,
       sqs::SqsApiOptions{s.options.region.name, s.options.region.account_id,
-                         [&s](const std::string& queue) { s.esm->OnMessageSent(queue); }});
+                         [&s](const std::string& queue) { s.esm->OnMessageSent(queue); }, s.disk.get()});
 
   // Listen before the reactor runs: a bind failure is reported to the caller.
   http::ListenerOptions listener_options;

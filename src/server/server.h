@@ -63,6 +63,9 @@ struct ServerOptions {
   // The web console's files from this directory instead of the binary
   // (console::ConsoleOptions::dir); empty: the embedded console.
   std::filesystem::path console_dir;
+  // Free space kept in the data directory's filesystem for deletes: writes that
+  // add data are refused while less would remain (storage::DiskSpace).
+  uint64_t disk_reserve_bytes = 64ull << 20;
 };
 
 class Server {

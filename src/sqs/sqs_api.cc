@@ -58,6 +58,10 @@ ApiError InvalidAttributeValue(std::string_view name, std::string_view why = "")
                       : fmt::format("Invalid value for the parameter {}. Reason: {}", name, why)};
 }
 ApiError Internal(const Status& st) {
+  if (st.code() == Code::kResourceExhausted) {  // the disk filled under the write
+    return {"ServiceUnavailable", "ServiceUnavailable", "No space left on device in the data directory: " + st.message(),
+            503};
+  }
   return {"InternalError", "InternalError", st.message(), 500};
 }
 
@@ -221,6 +225,7 @@ struct Call {
   std::string path_queue;  // query protocol: a request POSTed to the queue's URL
   std::string request_id = NewUuid();
   std::string trace_header;  // of the request (X-Amzn-Trace-Id / traceparent): a sent message's AWSTraceHeader
+  size_t body_size = 0;      // of the request: what a send may add to the disk
 };
 
 // Query-protocol element names of lists and maps in results (flattened).
@@ -469,6 +474,11 @@ class Executor {
     if (a == "GetQueueAttributes") return WithQueue([&](const QueueInfo& q) { return GetQueueAttributes(q); });
     if (a == "SetQueueAttributes") return WithQueue([&](const QueueInfo& q) { return SetQueueAttributes(q); });
     if (a == "PurgeQueue") return WithQueue([&](const QueueInfo& q) { return Done(store_.Purge(q.name)); });
+    if ((a == "SendMessage" || a == "SendMessageBatch") && options_.disk != nullptr) {
+      if (Status room = options_.disk->CheckRoomFor(c_.body_size); !room.ok()) {
+        return ErrorReply(c_, ApiError{"ServiceUnavailable", "ServiceUnavailable", room.message(), 503});
+      }
+    }
     if (a == "SendMessage") return WithQueue([&](const QueueInfo& q) { return SendMessage(q); });
     if (a == "SendMessageBatch") return WithQueue([&](const QueueInfo& q) { return SendMessageBatch(q); });
     if (a == "ReceiveMessage") return WithQueue([&](const QueueInfo& q) { return ReceiveMessage(q); });
@@ -1046,6 +1056,7 @@ http::Response SqsApi::HandleSync(const http::Request& request, int* wait_second
   if (std::holds_alternative<http::Response>(parsed)) return std::get<http::Response>(std::move(parsed));
   Call& c = std::get<Call>(parsed);
   c.trace_header = http::TraceHeaderOf(request.headers);
+  c.body_size = request.body.size();
   Executor e(store_, options_, c);
   http::Response r = e.Run();
   if (wait_seconds != nullptr) *wait_seconds = e.wait_seconds;

@@ -26,6 +26,7 @@
 #include "base/reactor.h"
 #include "http/message.h"
 #include "http/server.h"
+#include "storage/disk_space.h"
 #include "sqs/queue_store.h"
 
 namespace nimbus::sqs {
@@ -36,6 +37,8 @@ struct SqsApiOptions {
   // Called on the reactor after a message was sent to the queue named (event
   // source mappings poll it at once).
   std::function<void(const std::string& queue)> on_message_sent;
+  // Asked before SendMessage and SendMessageBatch; none: no reserve is kept.
+  const storage::DiskSpace* disk = nullptr;
 };
 
 class SqsApi {
