@@ -17,7 +17,7 @@ TEST(ToApiError, MapsEveryCodeToItsLambdaTypeAndStatus) {
                         Case{Code::kFailedPrecondition, 412, "PreconditionFailedException"},
                         Case{Code::kTooLarge, 413, "RequestEntityTooLargeException"},
                         Case{Code::kThrottled, 429, "TooManyRequestsException"},
-                        Case{Code::kResourceExhausted, 400, "CodeStorageExceededException"},
+                        Case{Code::kResourceExhausted, 500, "ServiceException"},  // a full disk
                         Case{Code::kPermissionDenied, 403, "AccessDeniedException"},
                         Case{Code::kUnavailable, 500, "ServiceException"},
                         Case{Code::kDeadlineExceeded, 500, "ServiceException"},
@@ -27,6 +27,16 @@ TEST(ToApiError, MapsEveryCodeToItsLambdaTypeAndStatus) {
     EXPECT_EQ(e.type, c.type);
     EXPECT_EQ(e.message, "m");
   }
+}
+
+TEST(ToApiError, TheCodeStorageQuotaIsTheCallersProblemAFullDiskIsOurs) {
+  ApiError quota = ToApiError(Status(Code::kResourceExhausted, "Code storage limit exceeded.").WithDetail("CodeStorageExceeded"));
+  EXPECT_EQ(quota.status, 400);
+  EXPECT_EQ(quota.type, "CodeStorageExceededException");
+  ApiError disk = ToApiError(Status(Code::kResourceExhausted, "unzip: write: No space left on device"));
+  EXPECT_EQ(disk.status, 500);
+  EXPECT_EQ(disk.type, "ServiceException");
+  EXPECT_EQ(disk.message, "unzip: write: No space left on device");
 }
 
 TEST(ErrorResponse, UsesTheModelsMemberCaseAndTheUserOrServiceType) {
