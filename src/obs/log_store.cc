@@ -12,7 +12,6 @@
 #include <array>
 #include <charconv>
 #include <cstring>
-#include <deque>
 #include <fstream>
 #include <limits>
 #include <mutex>
@@ -147,12 +146,12 @@ Result<std::string> ReadFile(const fs::path& path) {
   return data;
 }
 
-Status WriteAll(int fd, std::string_view data, const fs::path& path) {
+Status WriteAll(int fd, std::string_view data, std::string_view path) {
   while (!data.empty()) {
     ssize_t n = ::write(fd, data.data(), data.size());
     if (n < 0) {
       if (errno == EINTR) continue;
-      return ErrnoStatus("write " + path.string());
+      return ErrnoStatus(fmt::format("write {}", path));
     }
     data.remove_prefix(static_cast<size_t>(n));
   }
@@ -166,7 +165,7 @@ Status CreateFileOnce(const fs::path& path, std::string_view content) {
     if (errno == EEXIST) return Status::Ok();
     return ErrnoStatus("create " + path.string());
   }
-  Status s = WriteAll(fd.get(), content, path);
+  Status s = WriteAll(fd.get(), content, path.native());
   if (!s.ok()) ::unlink(path.c_str());
   return s;
 }
@@ -224,9 +223,11 @@ std::optional<uint64_t> SegmentFirstIndex(std::string_view file_name) {
   return static_cast<uint64_t>(*n);
 }
 
-fs::path SegmentPath(const fs::path& group_dir, std::string_view stream, uint64_t first) {
-  if (first == 0) return group_dir / (EncodeFileName(stream) + std::string(kStreamSuffix));
-  return group_dir / fmt::format("{}.{}{}", EncodeFileName(stream), first, kStreamSuffix);
+std::string SegmentPath(const fs::path& group_dir, std::string_view stream, uint64_t first) {
+  std::string name = first == 0
+                         ? EncodeFileName(stream) + std::string(kStreamSuffix)
+                         : fmt::format("{}.{}{}", EncodeFileName(stream), first, kStreamSuffix);
+  return (group_dir / name).native();
 }
 
 // Writes `content` to `path` through a temporary file and a rename, so a crash
@@ -236,11 +237,40 @@ Status ReplaceFile(const fs::path& path, std::string_view content) {
   tmp += ".tmp";
   UniqueFd fd(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640));
   if (!fd) return ErrnoStatus("create " + tmp.string());
-  NIMBUS_RETURN_IF_ERROR(WriteAll(fd.get(), content, tmp));
+  NIMBUS_RETURN_IF_ERROR(WriteAll(fd.get(), content, tmp.native()));
   fd.Reset();
   if (::rename(tmp.c_str(), path.c_str()) != 0) return ErrnoStatus("rename " + tmp.string());
   return Status::Ok();
 }
+
+// What an event in memory counts against max_memory_bytes_total.
+size_t MemoryCost(const LogEvent& event) { return sizeof(LogEvent) + event.message.size(); }
+
+// A stream's in-memory events, oldest first: a vector consumed from the front
+// (std::deque would allocate ~600 bytes for even one event).
+class EventTail {
+ public:
+  bool empty() const { return head_ == events_.size(); }
+  size_t size() const { return events_.size() - head_; }
+  const LogEvent& front() const { return events_[head_]; }
+  std::vector<LogEvent>::const_iterator begin() const {
+    return events_.begin() + static_cast<std::ptrdiff_t>(head_);
+  }
+  std::vector<LogEvent>::const_iterator end() const { return events_.end(); }
+  void push_back(LogEvent event) { events_.push_back(std::move(event)); }
+  void pop_front() {
+    events_[head_++] = LogEvent{};
+    // Moving the rest down once half is consumed keeps pop_front O(1) amortized.
+    if (head_ * 2 >= events_.size()) {
+      events_.erase(events_.begin(), events_.begin() + static_cast<std::ptrdiff_t>(head_));
+      head_ = 0;
+    }
+  }
+
+ private:
+  std::vector<LogEvent> events_;
+  size_t head_ = 0;  // events_[0, head_) are consumed
+};
 }  // namespace
 
 std::string EncodeFileName(std::string_view name) {
@@ -292,8 +322,10 @@ std::optional<std::string> UnescapeLogLine(std::string_view text) {
 
 
 struct LogStore::Segment {
-  // Shared with the queued appends to it, which need no copy of the name.
-  std::shared_ptr<const fs::path> file;
+  // Its path, shared with the queued appends to it, which need no copy of the
+  // name. A string: an fs::path also keeps its parsed components, ~500 bytes
+  // more for every stream.
+  std::shared_ptr<const std::string> file;
   uint64_t first = 0;      // index of its first event
   uint64_t count = 0;      // events assigned to it, written or still queued
   size_t file_bytes = 0;   // its size once everything queued is written
@@ -305,13 +337,25 @@ struct LogStore::Segment {
 struct LogStore::Stream {
   std::string name;
   int64_t creation_time_ms = 0;
-  // Oldest first; never empty. Appends go to the last; retention drops the first.
-  std::deque<Segment> segments;
+  // Oldest first; never empty, and usually one. Appends go to the last;
+  // retention drops the first.
+  std::vector<Segment> segments;
   uint64_t persisted = 0;  // every event with a smaller index is in its file
-  // Index of memory.front(); segments.front().first <= mem_start <= persisted.
+  // Index of the first event in memory (count() when there is none);
+  // segments.front().first <= mem_start <= persisted.
   uint64_t mem_start = 0;
-  std::deque<LogEvent> memory;  // events [mem_start, count())
-  size_t memory_bytes = 0;
+  // Its tail, the events [mem_start, count()), allocated only while there are
+  // any: most streams are idle, and then cost 8 bytes for it.
+  struct Memory {
+    EventTail events;  // never empty
+    size_t bytes = 0;  // message bytes
+    // Its place in LogStore's list of streams with a tail, and the monotonic
+    // time of its last append, which orders that list.
+    Stream* prev = nullptr;
+    Stream* next = nullptr;
+    std::chrono::steady_clock::time_point last_append{};
+  };
+  std::unique_ptr<Memory> memory;
   std::optional<int64_t> min_ts, max_ts, last_ingestion;
   int64_t stored_bytes = 0;
   // Set when its group is deleted or retention removes it; queued appends then
@@ -326,8 +370,9 @@ struct LogStore::Group {
   fs::path dir;
   int64_t stored_bytes = 0;
   std::optional<int> retention_days;
-  // Shared with queued appends, which may outlive a deleted group.
-  std::map<std::string, std::shared_ptr<Stream>> streams;
+  // Shared with queued appends, which may outlive a deleted group. Keyed by a
+  // view of the stream's own name, which lives as long as the entry.
+  std::map<std::string_view, std::shared_ptr<Stream>, std::less<>> streams;
 };
 
 struct LogStore::Op {
@@ -335,7 +380,7 @@ struct LogStore::Op {
   Kind kind = Kind::kAppend;
   uint64_t seq = 0;
   fs::path path;  // group dir (create/delete group) or file (create, replace)
-  std::shared_ptr<const fs::path> file;  // kAppend: the segment file
+  std::shared_ptr<const std::string> file;  // kAppend: the segment file
   std::string content;  // header, event line, or the replacing content
   std::vector<fs::path> paths;  // kRemoveFiles
   // kAppend: the stream written to and the event's index, where the write is recorded.
@@ -429,13 +474,11 @@ Status LogStore::Load() NIMBUS_NO_THREAD_SAFETY_ANALYSIS {
       }
     }
 
-    // Segments of each stream (by the name in their headers), with the events of
-    // each stream's last segment kept for memory.
+    // Segments of each stream (by the name in their headers). Their events stay
+    // in the files: memory is for the streams being written, and no stream is yet.
     struct Loaded {
       std::shared_ptr<Stream> stream;
       std::map<uint64_t, Segment> segments;  // by the first index in the file name
-      std::vector<LogEvent> last_events;
-      uint64_t last_first = 0;
     };
     std::map<std::string, Loaded> loaded;
     std::error_code sec;
@@ -471,10 +514,9 @@ Status LogStore::Load() NIMBUS_NO_THREAD_SAFETY_ANALYSIS {
       }
       Stream& stream = *l.stream;
       Segment seg;
-      seg.file = std::make_shared<const fs::path>(file);
+      seg.file = std::make_shared<const std::string>(file.native());
       seg.first = *first;
       seg.file_bytes = text.size();
-      std::vector<LogEvent> events;
       std::string_view rest = std::string_view(text).substr(nl + 1);
       while (!rest.empty()) {
         size_t e = rest.find('\n');
@@ -488,11 +530,6 @@ Status LogStore::Load() NIMBUS_NO_THREAD_SAFETY_ANALYSIS {
         stream.min_ts = std::min(stream.min_ts.value_or(event->timestamp_ms), event->timestamp_ms);
         stream.last_ingestion = std::max(
             stream.last_ingestion.value_or(event->ingestion_time_ms), event->ingestion_time_ms);
-        events.push_back(std::move(*event));
-      }
-      if (l.segments.empty() || *first >= l.last_first) {
-        l.last_first = *first;
-        l.last_events = std::move(events);
       }
       l.segments.emplace(*first, std::move(seg));
     }
@@ -504,7 +541,7 @@ Status LogStore::Load() NIMBUS_NO_THREAD_SAFETY_ANALYSIS {
         // Segments are contiguous; a file that says otherwise (a crash between
         // segments, or files moved by hand) is renumbered after its predecessor.
         if (!stream.segments.empty() && seg.first != stream.segments.back().end()) {
-          log::Warn("log store: {}: expected its first event to be #{}", seg.file->string(),
+          log::Warn("log store: {}: expected its first event to be #{}", *seg.file,
                     stream.segments.back().end());
           seg.first = stream.segments.back().end();
         }
@@ -513,14 +550,9 @@ Status LogStore::Load() NIMBUS_NO_THREAD_SAFETY_ANALYSIS {
         stream.segments.push_back(std::move(seg));
       }
       stream.persisted = stream.count();
-      stream.mem_start = stream.segments.back().first;
-      for (auto& e : l.last_events) {
-        stream.memory_bytes += e.message.size();
-        stream.memory.push_back(std::move(e));
-      }
-      EvictLocked(stream);
+      stream.mem_start = stream.count();
       group->stored_bytes += stream.stored_bytes;
-      group->streams[name] = std::move(l.stream);
+      group->streams.emplace(std::string_view(stream.name), std::move(l.stream));
     }
     std::string name = group->name;
     groups_[name] = std::move(group);
@@ -559,7 +591,7 @@ const std::shared_ptr<LogStore::Stream>& LogStore::GetOrCreateStream(
     stream->name = stream_name;
     stream->creation_time_ms = now;
     Segment seg;
-    seg.file = std::make_shared<const fs::path>(SegmentPath(group.dir, stream_name, 0));
+    seg.file = std::make_shared<const std::string>(SegmentPath(group.dir, stream_name, 0));
     Op op;
     op.kind = Op::Kind::kCreateFile;
     op.path = *seg.file;
@@ -567,7 +599,8 @@ const std::shared_ptr<LogStore::Stream>& LogStore::GetOrCreateStream(
     seg.file_bytes = op.content.size();
     Enqueue(std::move(op));
     stream->segments.push_back(std::move(seg));
-    sit = group.streams.emplace(stream_name, std::move(stream)).first;
+    const std::string_view key = stream->name;
+    sit = group.streams.emplace(key, std::move(stream)).first;
   }
   return sit->second;
 }
@@ -583,7 +616,8 @@ void LogStore::AppendLocked(Group& group, const std::shared_ptr<Stream>& target,
   if (seg->count > 0 && seg->file_bytes >= options_.max_segment_bytes) {
     Segment next;
     next.first = seg->end();
-    next.file = std::make_shared<const fs::path>(SegmentPath(group.dir, stream.name, next.first));
+    next.file =
+        std::make_shared<const std::string>(SegmentPath(group.dir, stream.name, next.first));
     Op op;
     op.kind = Op::Kind::kCreateFile;
     op.path = *next.file;
@@ -614,17 +648,78 @@ void LogStore::AppendLocked(Group& group, const std::shared_ptr<Stream>& target,
   stream.min_ts = std::min(stream.min_ts.value_or(ts), ts);
   stream.max_ts = std::max(stream.max_ts.value_or(ts), ts);
   stream.last_ingestion = event.ingestion_time_ms;
-  stream.memory_bytes += event.message.size();
-  stream.memory.push_back(std::move(event));
+  PushMemoryLocked(stream, std::move(event));
 }
 
-void LogStore::EvictLocked(Stream& stream) {
-  while (!stream.memory.empty() && stream.mem_start < stream.persisted &&
-         (stream.memory.size() > options_.max_memory_events_per_stream ||
-          stream.memory_bytes > options_.max_memory_bytes_per_stream)) {
-    stream.memory_bytes -= stream.memory.front().message.size();
-    stream.memory.pop_front();
+void LogStore::PushMemoryLocked(Stream& stream, LogEvent event) {
+  if (stream.memory == nullptr) {
+    stream.memory = std::make_unique<Stream::Memory>();
+    memory_total_ += sizeof(Stream::Memory);
+  } else {
+    UnlinkMemoryLocked(stream);
+  }
+  // Now the most recently appended: onto the end of the list.
+  Stream::Memory& m = *stream.memory;
+  m.prev = lru_tail_;
+  m.next = nullptr;
+  (lru_tail_ != nullptr ? lru_tail_->memory->next : lru_head_) = &stream;
+  lru_tail_ = &stream;
+  m.last_append = clock_.MonotonicNow();
+  memory_total_ += MemoryCost(event);
+  m.bytes += event.message.size();
+  m.events.push_back(std::move(event));
+}
+
+void LogStore::UnlinkMemoryLocked(Stream& stream) {
+  Stream::Memory& m = *stream.memory;
+  (m.prev != nullptr ? m.prev->memory->next : lru_head_) = m.next;
+  (m.next != nullptr ? m.next->memory->prev : lru_tail_) = m.prev;
+  m.prev = m.next = nullptr;
+}
+
+void LogStore::DropMemoryLocked(Stream& stream, uint64_t index) {
+  if (stream.memory == nullptr) return;
+  Stream::Memory& m = *stream.memory;
+  while (!m.events.empty() && stream.mem_start < index) {
+    memory_total_ -= MemoryCost(m.events.front());
+    m.bytes -= m.events.front().message.size();
+    m.events.pop_front();
     stream.mem_start++;
+  }
+  if (m.events.empty()) {
+    UnlinkMemoryLocked(stream);
+    memory_total_ -= sizeof(Stream::Memory);
+    stream.memory.reset();
+  }
+}
+
+void LogStore::ClearMemoryLocked(Stream& stream) { DropMemoryLocked(stream, stream.count()); }
+
+void LogStore::EvictLocked(Stream& stream) {
+  while (stream.memory != nullptr && stream.mem_start < stream.persisted &&
+         (stream.memory->events.size() > options_.max_memory_events_per_stream ||
+          stream.memory->bytes > options_.max_memory_bytes_per_stream)) {
+    DropMemoryLocked(stream, stream.mem_start + 1);
+  }
+}
+
+void LogStore::EnforceMemoryBudgetLocked() {
+  // Streams further on were appended to later, so are more likely to be read.
+  for (Stream* s = lru_head_; s != nullptr && memory_total_ > options_.max_memory_bytes_total;) {
+    Stream* next = s->memory->next;  // DropMemoryLocked may unlink s, never another
+    DropMemoryLocked(*s, s->persisted);
+    s = next;
+  }
+}
+
+void LogStore::DropIdleMemoryLocked() {
+  const auto idle_since = clock_.MonotonicNow() - options_.memory_idle_timeout;
+  while (lru_head_ != nullptr && lru_head_->memory->last_append <= idle_since) {
+    Stream& s = *lru_head_;
+    DropMemoryLocked(s, s.persisted);
+    // Still holding unwritten events (the writer is failing): the next pass
+    // retries; the streams after it were appended to later still.
+    if (s.memory != nullptr) break;
   }
 }
 
@@ -649,6 +744,7 @@ void LogStore::SweepGroupLocked(Group& group, int64_t cutoff_ms) {
       op.kind = Op::Kind::kRemoveFiles;
       for (const auto& seg : s.segments) op.paths.push_back(*seg.file);
       Enqueue(std::move(op));
+      ClearMemoryLocked(s);
       s.removed = true;
       group.stored_bytes -= s.stored_bytes;
       it = group.streams.erase(it);
@@ -666,12 +762,8 @@ void LogStore::SweepGroupLocked(Group& group, int64_t cutoff_ms) {
       s.stored_bytes -= front.stored_bytes;
       group.stored_bytes -= front.stored_bytes;
       const uint64_t new_first = front.end();
-      s.segments.pop_front();
-      while (s.mem_start < new_first && !s.memory.empty()) {
-        s.memory_bytes -= s.memory.front().message.size();
-        s.memory.pop_front();
-        s.mem_start++;
-      }
+      s.segments.erase(s.segments.begin());
+      DropMemoryLocked(s, new_first);
       s.mem_start = std::max(s.mem_start, new_first);
     }
     ++it;
@@ -835,7 +927,10 @@ Status LogStore::DeleteLogGroup(const std::string& group) {
     op.kind = Op::Kind::kDeleteGroup;
     op.path = git->second->dir;
     Enqueue(std::move(op));
-    for (auto& [name, stream] : git->second->streams) stream->removed = true;
+    for (auto& [name, stream] : git->second->streams) {
+      ClearMemoryLocked(*stream);
+      stream->removed = true;
+    }
     groups_.erase(git);
   }
   writer_cv_.notify_one();
@@ -850,6 +945,11 @@ bool LogStore::LogGroupExists(const std::string& group) const {
 uint64_t LogStore::dropped_events() const {
   MutexLock l(mu_);
   return dropped_;
+}
+
+size_t LogStore::memory_bytes() const {
+  MutexLock l(mu_);
+  return memory_total_;
 }
 
 Status LogStore::Flush() NIMBUS_NO_THREAD_SAFETY_ANALYSIS {
@@ -871,9 +971,9 @@ void LogStore::RunWriter() NIMBUS_NO_THREAD_SAFETY_ANALYSIS {
   struct OpenFile {
     UniqueFd fd;
     off_t size = 0;
-    std::shared_ptr<const fs::path> path;
+    std::shared_ptr<const std::string> path;
   };
-  std::unordered_map<const fs::path*, OpenFile> open_files;
+  std::unordered_map<const std::string*, OpenFile> open_files;
   std::unique_lock<std::mutex> lock(mu_.native());
   for (;;) {
     if (batch.empty()) {
@@ -887,6 +987,7 @@ void LogStore::RunWriter() NIMBUS_NO_THREAD_SAFETY_ANALYSIS {
     }
     if (!stopping_ && clock_.MonotonicNow() >= next_sweep_) {
       SweepLocked(nullptr);
+      DropIdleMemoryLocked();
       next_sweep_ = clock_.MonotonicNow() + options_.retention_sweep_interval;
     }
     if (batch.empty() && queue_.empty()) continue;
@@ -918,7 +1019,7 @@ void LogStore::RunWriter() NIMBUS_NO_THREAD_SAFETY_ANALYSIS {
           break;
         case Op::Kind::kRemoveFiles:
           for (const auto& path : op.paths) {
-            std::erase_if(open_files, [&](const auto& kv) { return *kv.first == path; });
+            std::erase_if(open_files, [&](const auto& kv) { return *kv.first == path.native(); });
             if (::unlink(path.c_str()) != 0 && errno != ENOENT) {
               status = ErrnoStatus("remove " + path.string());
               break;
@@ -936,7 +1037,7 @@ void LogStore::RunWriter() NIMBUS_NO_THREAD_SAFETY_ANALYSIS {
         }
         case Op::Kind::kAppend: {
           // Gather the run of appends to this file into one write.
-          const fs::path& path = *op.file;
+          const std::string& path = *op.file;
           size_t end = done + 1;
           while (end < batch.size() && batch[end].kind == Op::Kind::kAppend &&
                  batch[end].file == op.file) {
@@ -953,7 +1054,7 @@ void LogStore::RunWriter() NIMBUS_NO_THREAD_SAFETY_ANALYSIS {
             UniqueFd fd(::open(path.c_str(), O_WRONLY | O_APPEND | O_CLOEXEC));
             struct stat st;
             if (!fd || ::fstat(fd.get(), &st) != 0) {
-              status = ErrnoStatus((fd ? "stat " : "open ") + path.string());
+              status = ErrnoStatus((fd ? "stat " : "open ") + path);
               break;
             }
             it = open_files.emplace(op.file.get(), OpenFile{std::move(fd), st.st_size, op.file})
@@ -964,7 +1065,7 @@ void LogStore::RunWriter() NIMBUS_NO_THREAD_SAFETY_ANALYSIS {
           if (!status.ok()) {
             // Undo a partial write so the retry does not duplicate lines.
             if (::ftruncate(file.fd.get(), file.size) != 0) {
-              log::Error("log store: truncate {}: {}", path.string(), std::strerror(errno));
+              log::Error("log store: truncate {}: {}", path, std::strerror(errno));
             }
             open_files.erase(it);
             break;
@@ -986,6 +1087,7 @@ void LogStore::RunWriter() NIMBUS_NO_THREAD_SAFETY_ANALYSIS {
       op.target->persisted = op.index + 1;
       EvictLocked(*op.target);
     }
+    EnforceMemoryBudgetLocked();
     batch.erase(batch.begin(), batch.begin() + static_cast<std::ptrdiff_t>(done));
     if (!status.ok()) {
       ++failures_;
@@ -1012,7 +1114,9 @@ LogStore::StreamSnapshot LogStore::SnapshotLocked(const Group& group, const Stre
   }
   snap.mem_start = stream.mem_start;
   snap.count = stream.count();
-  snap.memory.assign(stream.memory.begin(), stream.memory.end());
+  if (stream.memory != nullptr) {
+    snap.memory.assign(stream.memory->events.begin(), stream.memory->events.end());
+  }
   snap.cutoff_ms = CutoffLocked(group);
   return snap;
 }

@@ -18,8 +18,17 @@
 // is set; it only decides under the lock and queues the file removals, which the
 // writer performs in order with the appends.
 //
+// Memory. Each stream keeps its most recent events in memory (its tail) so that
+// reads of the streams being written need no file I/O. Tails are bounded per
+// stream and in total (LogStoreOptions), and a stream not appended to for
+// memory_idle_timeout loses its tail; only events already in their files are
+// ever dropped from memory, and reads then take them from the files, so what a
+// read returns does not depend on what is in memory. A stream without a tail
+// costs only its names, counters and segment list, ~600 bytes of heap
+// (log_store_test.cc measures it), which is what memory grows by per stream.
+//
 // Threads and state. Thread-safe. One mutex guards the index of groups and
-// streams, each stream's recent events (bounded) and the write queue. Append()
+// streams, each stream's tail and the write queue. Append()
 // formats the event's file line before taking that mutex and only queues under
 // it; the "log-writer" thread takes the queue as a batch and appends it to one
 // file per stream segment under `dir` (keeping recently written files open),
@@ -49,7 +58,6 @@
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
-#include <deque>
 #include <filesystem>
 #include <map>
 #include <memory>
@@ -74,6 +82,20 @@ struct LogStoreOptions {
   // read from the file.
   size_t max_memory_events_per_stream = 1000;
   size_t max_memory_bytes_per_stream = 256 << 10;
+  // All streams' tails together (memory_bytes()), counted as each event's
+  // message bytes plus sizeof(LogEvent) and a small header per tail; the heap
+  // they take is up to ~1.5 times that for short lines. Once a write is recorded
+  // and the total is above this, the least recently appended streams lose their
+  // tails. Events not yet written are never dropped, so the total can exceed this
+  // by what is queued (at most max_pending_bytes of messages). 64 MiB holds 256
+  // streams at their per-stream limit, or ~80,000 execution environments'
+  // five-line streams (~840 bytes counted each).
+  size_t max_memory_bytes_total = 64 << 20;
+  // A stream not appended to for this long loses its tail at the writer's next
+  // periodic pass (every retention_sweep_interval). Lambda writes a stream from
+  // one execution environment only, so an idle stream is usually finished; live
+  // readers (`nimbus logs --follow`) ask for the streams being written.
+  std::chrono::milliseconds memory_idle_timeout{std::chrono::minutes(1)};
   // Events queued but not yet written, in message bytes, before Append() starts
   // dropping (counted in dropped_events()). 64 MiB is minutes of output from a
   // busy host; reaching it means the disk is failing or full.
@@ -239,6 +261,8 @@ class LogStore {
   Status Flush();
 
   uint64_t dropped_events() const;
+  // The tails' total size as counted against max_memory_bytes_total.
+  size_t memory_bytes() const;
 
  private:
   struct Segment;
@@ -260,7 +284,21 @@ class LogStore {
   void AppendLocked(Group& group, const std::shared_ptr<Stream>& stream, LogEvent event,
                     std::string line) NIMBUS_REQUIRES(mu_);
   void Enqueue(Op op) NIMBUS_REQUIRES(mu_);
+  // The stream's tail: PushMemoryLocked appends and makes the stream the most
+  // recently appended; DropMemoryLocked drops the tail's events below `index`
+  // (freeing the tail once empty); ClearMemoryLocked drops all of it (for a
+  // removed stream); UnlinkMemoryLocked takes a stream with a tail off the list.
+  void PushMemoryLocked(Stream& stream, LogEvent event) NIMBUS_REQUIRES(mu_);
+  void DropMemoryLocked(Stream& stream, uint64_t index) NIMBUS_REQUIRES(mu_);
+  void ClearMemoryLocked(Stream& stream) NIMBUS_REQUIRES(mu_);
+  void UnlinkMemoryLocked(Stream& stream) NIMBUS_REQUIRES(mu_);
+  // Drops the oldest written events of a tail over the per-stream limits.
   void EvictLocked(Stream& stream) NIMBUS_REQUIRES(mu_);
+  // Drops the written events of the least recently appended tails until the
+  // total is within max_memory_bytes_total (or only unwritten events are left).
+  void EnforceMemoryBudgetLocked() NIMBUS_REQUIRES(mu_);
+  // Drops the written events of tails idle for memory_idle_timeout.
+  void DropIdleMemoryLocked() NIMBUS_REQUIRES(mu_);
   // Removes expired streams and segments of every group with a retention (or of
   // `only`), queueing their files' removal.
   void SweepLocked(const Group* only) NIMBUS_REQUIRES(mu_);
@@ -288,6 +326,13 @@ class LogStore {
   Status last_error_ NIMBUS_GUARDED_BY(mu_);
   uint64_t dropped_ NIMBUS_GUARDED_BY(mu_) = 0;
   bool stopping_ NIMBUS_GUARDED_BY(mu_) = false;
+  // The streams with a tail, least recently appended first: a list through
+  // Stream::Memory::prev/next, which a stream leaves when its tail empties or it
+  // is removed. memory_total_ is their tails' size as counted against
+  // max_memory_bytes_total.
+  Stream* lru_head_ NIMBUS_GUARDED_BY(mu_) = nullptr;
+  Stream* lru_tail_ NIMBUS_GUARDED_BY(mu_) = nullptr;
+  size_t memory_total_ NIMBUS_GUARDED_BY(mu_) = 0;
   // Monotonic time of the next periodic retention sweep.
   std::chrono::steady_clock::time_point next_sweep_ NIMBUS_GUARDED_BY(mu_){};
 
