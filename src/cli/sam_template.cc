@@ -466,7 +466,7 @@ Status Template::Load(std::vector<std::string>& warnings) {
   for (auto it = resources->begin(); it != resources->end(); ++it) {
     const std::string id = it->first.Scalar();
     const std::string path = "Resources." + id;
-    const YAML::Node& r = it->second;
+    const YAML::Node r = it->second;  // a copy: `it->` is a proxy that dies here
     if (!r.IsMap()) return Error(path, "expected a map with Type and Properties");
     auto type = Child(r, "Type");
     if (!type || !type->IsScalar()) return Error(path, "Type is required");
@@ -505,7 +505,7 @@ Status Template::LoadParameters() {
       const std::string name = it->first.Scalar();
       const std::string path = "Parameters." + name;
       declared.insert(name);
-      const YAML::Node& p = it->second;
+      const YAML::Node p = it->second;  // a copy: `it->` is a proxy that dies here
       if (!p.IsMap()) return Error(path, "expected a map with Type");
       std::string type = "String";
       if (auto t = Child(p, "Type"); t && t->IsScalar()) type = t->Scalar();
