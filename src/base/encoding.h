@@ -22,6 +22,10 @@ std::string AsciiLower(std::string_view s);
 // character reference (an XML parser would turn a literal one into LF).
 std::string XmlEscape(std::string_view s);
 
+// Whether `s` is well-formed UTF-8 (RFC 3629: no overlong forms, no surrogates,
+// nothing above U+10FFFF), as a JSON parser requires of the text it reads.
+bool IsValidUtf8(std::string_view s);
+
 enum class DigestAlgorithm { kMd5, kSha256 };
 
 // Incremental digest for large inputs (objects streamed from files).

@@ -62,6 +62,19 @@ TEST(TextTest, AsciiLowerAndXmlEscape) {
   EXPECT_EQ(XmlEscape("a&b<c>\"d'\r"), "a&amp;b&lt;c&gt;&quot;d&apos;&#13;");
 }
 
+TEST(TextTest, IsValidUtf8AcceptsWellFormedTextOnly) {
+  EXPECT_TRUE(IsValidUtf8(""));
+  EXPECT_TRUE(IsValidUtf8("plain ascii"));
+  EXPECT_TRUE(IsValidUtf8("\xc3\x89t\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80 \xf4\x8f\xbf\xbf"));
+  EXPECT_FALSE(IsValidUtf8("t\xf7humbs"));          // not a lead byte
+  EXPECT_FALSE(IsValidUtf8("\xc3"));                // truncated
+  EXPECT_FALSE(IsValidUtf8("\xc0\xaf"));            // overlong '/'
+  EXPECT_FALSE(IsValidUtf8("\xe0\x80\xaf"));        // overlong, three bytes
+  EXPECT_FALSE(IsValidUtf8("\xed\xa0\x80"));        // a surrogate (U+D800)
+  EXPECT_FALSE(IsValidUtf8("\xf4\x90\x80\x80"));    // above U+10FFFF
+  EXPECT_FALSE(IsValidUtf8("\xe2\x82x"));           // a bad continuation byte
+}
+
 TEST(StableHash64Test, NeverChanges) {
   // Pinned: stream lanes and Scan segments are assigned by these values.
   EXPECT_EQ(StableHash64(""), 1469598103934665603ull);

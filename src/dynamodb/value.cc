@@ -279,6 +279,9 @@ std::string_view TypeName(Type t) {
   return "?";
 }
 
+Value::Value() = default;
+Value::~Value() = default;
+
 Value Value::S(std::string s) {
   Value v;
   v.type = Type::kS;

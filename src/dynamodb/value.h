@@ -66,6 +66,16 @@ enum class Type { kS, kN, kB, kBool, kNull, kM, kL, kSS, kNS, kBS };
 std::string_view TypeName(Type t);
 
 struct Value {
+  // Defined in value.cc, where Value is complete: `map` holds pairs of Value
+  // itself, and clang with libstdc++ cannot instantiate their vector's destructor
+  // from inside std::pair<std::string, Value> (GCC defers it).
+  Value();
+  ~Value();
+  Value(const Value&) = default;
+  Value(Value&&) noexcept = default;
+  Value& operator=(const Value&) = default;
+  Value& operator=(Value&&) noexcept = default;
+
   Type type = Type::kNull;
   // S: the text; N: the canonical number text (Number::ToString); B: raw bytes.
   std::string scalar;

@@ -2,7 +2,9 @@
 
 #include <algorithm>
 #include <cctype>
+#include <charconv>
 #include <ctime>
+#include <limits>
 #include <vector>
 
 #include <fmt/format.h>
@@ -127,7 +129,7 @@ Status ValidateNode(const json::value& node, const std::string& path) {
         if (!f.is_object()) continue;
         static const char* kFilters[] = {"prefix", "suffix", "anything-but", "numeric", "exists", "equals-ignore-case", "wildcard"};
         for (const auto& [fk, fv] : f.as_object()) {
-          if (std::none_of(std::begin(kFilters), std::end(kFilters), [&](const char* x) { return fk == x; })) {
+          if (std::none_of(std::begin(kFilters), std::end(kFilters), [&fk = fk](const char* x) { return fk == x; })) {
             return InvalidArgument(fmt::format("Event pattern is not valid. Reason: Unrecognized match type {}", std::string(fk)));
           }
         }
@@ -139,6 +141,15 @@ Status ValidateNode(const json::value& node, const std::string& path) {
   return Status::Ok();
 }
 
+// The value of `s` when it is all decimal digits and fits an int (atoi would
+// accept trailing junk and overflow silently: cron(4294967296 ...) read as 0).
+std::optional<int> Digits(std::string_view s) {
+  int n = 0;
+  auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), n);
+  if (s.empty() || ec != std::errc() || end != s.data() + s.size() || s.front() == '-') return std::nullopt;
+  return n;
+}
+
 // Parses one cron field into allowed values in [lo, hi]; names for months/days.
 std::optional<uint64_t> CronField(std::string_view field, int lo, int hi, const std::vector<std::string>& names) {
   uint64_t bits = 0;
@@ -146,9 +157,8 @@ std::optional<uint64_t> CronField(std::string_view field, int lo, int hi, const 
     for (size_t i = 0; i < names.size(); ++i) {
       if (AsciiLower(s) == AsciiLower(names[i])) return lo + static_cast<int>(i);
     }
-    if (s.empty() || !std::all_of(s.begin(), s.end(), [](char c) { return std::isdigit(static_cast<unsigned char>(c)); })) return std::nullopt;
-    int n = std::atoi(std::string(s).c_str());
-    if (n < lo || n > hi) return std::nullopt;
+    auto n = Digits(s);
+    if (!n || *n < lo || *n > hi) return std::nullopt;
     return n;
   };
   size_t start = 0;
@@ -218,15 +228,16 @@ Result<Schedule> ParseSchedule(std::string_view expression) {
     size_t space = inner.find(' ');
     if (space == std::string_view::npos) return invalid();
     std::string_view num = inner.substr(0, space), unit = inner.substr(space + 1);
-    if (num.empty() || !std::all_of(num.begin(), num.end(), [](char c) { return std::isdigit(static_cast<unsigned char>(c)); })) return invalid();
-    int n = std::atoi(std::string(num).c_str());
-    if (n <= 0) return invalid();
+    auto parsed = Digits(num);
+    if (!parsed || *parsed <= 0) return invalid();
+    const int n = *parsed;
     // rate(1 minute) but rate(5 minutes), as EventBridge insists.
     int per = unit == (n == 1 ? "minute" : "minutes") ? 1
               : unit == (n == 1 ? "hour" : "hours") ? 60
               : unit == (n == 1 ? "day" : "days")   ? 1440
                                                     : 0;
-    if (per == 0) return invalid();
+    // rate(2000000 days) is more minutes than an int holds.
+    if (per == 0 || n > std::numeric_limits<int>::max() / per) return invalid();
     s.rate_minutes = n * per;
     return s;
   }
@@ -265,9 +276,11 @@ Result<Schedule> ParseSchedule(std::string_view expression) {
   }
   if (f[5] != "*") {
     size_t dash = f[5].find('-');
-    s.year_min = std::atoi(std::string(f[5].substr(0, dash)).c_str());
-    s.year_max = dash == std::string_view::npos ? s.year_min : std::atoi(std::string(f[5].substr(dash + 1)).c_str());
-    if (s.year_min < 1970 || s.year_max < s.year_min) return invalid();
+    auto year_min = Digits(f[5].substr(0, dash));
+    auto year_max = dash == std::string_view::npos ? year_min : Digits(f[5].substr(dash + 1));
+    if (!year_min || !year_max || *year_min < 1970 || *year_max < *year_min) return invalid();
+    s.year_min = *year_min;
+    s.year_max = *year_max;
   }
   return s;
 }

@@ -63,5 +63,24 @@ TEST(ScheduleTest, RatesAndCronsFireOnTheirMinutes) {
   EXPECT_FALSE(ParseSchedule("every 5 minutes").has_value());
 }
 
+// rate(2000000 days) overflowed an int (UBSan in fuzz/event_schedule_fuzz), and
+// numbers were read with atoi: wrapped or with trailing junk, they were accepted.
+TEST(ScheduleTest, NumbersOutOfRangeOrWithJunkAreInvalid) {
+  EXPECT_FALSE(ParseSchedule("rate(2000000 days)").has_value());
+  EXPECT_FALSE(ParseSchedule("rate(99999999999 minutes)").has_value());
+  EXPECT_FALSE(ParseSchedule("rate(+5 minutes)").has_value());
+  EXPECT_FALSE(ParseSchedule("cron(4294967296 12 * * ? *)").has_value());
+  EXPECT_FALSE(ParseSchedule("cron(0 12 4294967297 * ? *)").has_value());
+  EXPECT_FALSE(ParseSchedule("cron(0 12 * * ? 2024abc)").has_value());
+  EXPECT_FALSE(ParseSchedule("cron(0 12 * * ? 2024-99999999999)").has_value());
+  auto big = ParseSchedule("rate(1491308 days)");  // the most days whose minutes fit an int
+  ASSERT_TRUE(big.has_value());
+  EXPECT_EQ(big->rate_minutes, 1491308 * 1440);
+  auto years = ParseSchedule("cron(0 12 * * ? 2024-2030)");
+  ASSERT_TRUE(years.has_value());
+  EXPECT_EQ(years->year_min, 2024);
+  EXPECT_EQ(years->year_max, 2030);
+}
+
 }  // namespace
 }  // namespace nimbus::events

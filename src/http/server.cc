@@ -23,6 +23,7 @@
 #include "base/check.h"
 #include "base/log.h"
 #include "base/reactor_asio.h"
+#include "http/request_parser.h"
 
 namespace nimbus::http {
 
@@ -34,55 +35,6 @@ using namespace std::string_view_literals;
 namespace {
 
 class Session;
-
-// Parses one request into the http::Request handed to the handler, as it
-// arrives: method, target, headers and body go straight into it. (Beast's
-// request_parser<string_body> built a beast::http::fields list first, an
-// allocation per header, which then had to be copied.)
-class RequestParser final : public beast::http::basic_parser<true> {
- public:
-  Request& request() { return request_; }
-  // 10 or 11.
-  unsigned version() const { return version_; }
-
- private:
-  void on_request_impl(beast::http::verb, beast::string_view method, beast::string_view target,
-                       int version, beast::error_code&) override {
-    request_.method.assign(method.data(), method.size());
-    request_.target.assign(target.data(), target.size());
-    version_ = static_cast<unsigned>(version);
-  }
-  void on_response_impl(int, beast::string_view, int, beast::error_code&) override {}
-  void on_field_impl(beast::http::field, beast::string_view name, beast::string_view value,
-                     beast::error_code&) override {
-    request_.headers.Add(std::string(name), std::string(value));
-  }
-  void on_header_impl(beast::error_code&) override {}
-  // Called only once the body is being read: after Session::OnHeader has
-  // refused a declared length above the listener's limit.
-  void on_body_init_impl(const boost::optional<std::uint64_t>& length,
-                         beast::error_code& ec) override {
-    if (!length) return;
-    if (*length > request_.body.max_size()) {
-      ec = beast::http::error::buffer_overflow;
-      return;
-    }
-    request_.body.reserve(static_cast<size_t>(*length));
-  }
-  size_t on_body_impl(beast::string_view body, beast::error_code&) override {
-    request_.body.append(body.data(), body.size());
-    return body.size();
-  }
-  void on_chunk_header_impl(std::uint64_t, beast::string_view, beast::error_code&) override {}
-  size_t on_chunk_body_impl(std::uint64_t, beast::string_view body, beast::error_code&) override {
-    request_.body.append(body.data(), body.size());
-    return body.size();
-  }
-  void on_finish_impl(beast::error_code&) override {}
-
-  Request request_;
-  unsigned version_ = 11;
-};
 
 // Shared by a Listener, its acceptor loop and its sessions. Confined to the reactor.
 struct ListenerCore {
@@ -234,7 +186,7 @@ void Session::ReadHeader() {
   // Declared lengths are checked by hand in OnHeader (so the handler can answer
   // 413 itself); the parser's own limit is set there for chunked bodies.
   parser_->body_limit(boost::none);
-  parser_->header_limit(64 * 1024);
+  parser_->header_limit(kMaxRequestHeaderBytes);
   header_done_ = false;
   if (buffer_.size() == 0) {
     ReadMore();
@@ -251,7 +203,7 @@ void Session::ReadHeader() {
 void Session::Parse() {
   while (buffer_.size() > 0) {
     beast::error_code ec;
-    size_t used = parser_->put(buffer_.data(), ec);
+    size_t used = parser_->Put(static_cast<const char*>(buffer_.data().data()), buffer_.size(), ec);
     buffer_.consume(used);
     if (ec == beast::http::error::need_more) break;
     if (ec == beast::http::error::body_limit) {

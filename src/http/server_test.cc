@@ -254,6 +254,26 @@ TEST_F(ServerTest, AMalformedRequestClosesTheConnectionWithoutReachingTheHandler
   EXPECT_FALSE(called);
 }
 
+// Found with fuzz/http_request_fuzz: Beast 1.81 puts no bound on a chunk header
+// (its extensions) or on trailers, so a client could make the server buffer
+// without limit while the parser waited for their end.
+TEST_F(ServerTest, AChunkHeaderOrTrailerThatNeverEndsClosesTheConnection) {
+  std::atomic<bool> called = false;
+  uint16_t port = StartListener([&](Request&&, Responder resp) {
+    called = true;
+    resp.Respond(Response::Text(200, "no"));
+  });
+  const std::string head = "POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n";
+  // One byte more than the server holds unparsed (kMaxRequestHeaderBytes), sent
+  // whole so that the server has read it all when it gives up.
+  for (const std::string start : {"1;ext=", "0\r\nX-Trailer: "}) {
+    RawClient c(port);
+    c.Send(head + start + std::string(64 * 1024 + 1 - start.size(), 'a'));
+    EXPECT_TRUE(c.PeerClosed()) << start;
+  }
+  EXPECT_FALSE(called);
+}
+
 TEST_F(ServerTest, AResponderCanAnswerLaterFromAnotherThread) {
   std::promise<Responder> parked;
   uint16_t port = StartListener([&](Request&&, Responder resp) { parked.set_value(std::move(resp)); });

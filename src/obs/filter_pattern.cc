@@ -57,12 +57,64 @@ bool WildcardMatch(std::string_view pattern, std::string_view text) {
   return p == pattern.size();
 }
 
+// A regular expression of a pattern is compiled by CompileRegex as a whole-text
+// match, "[\s\S]*(?:<regex>)[\s\S]*", for libstdc++'s breadth-first executor
+// (the `__polynomial` flag, a libstdc++ extension): time linear in the message
+// for a given pattern, and no recursion per character. The default depth-first
+// executor, with regex_search, recursed once per character of the message (a
+// 50 KB message overflowed the stack: found by fuzz/filter_pattern_fuzz) and
+// backtracks exponentially on patterns such as a*a*a*a*b.
+std::shared_ptr<const std::regex> CompileRegex(std::string_view body) {
+  return std::make_shared<const std::regex>(
+      "[\\s\\S]*(?:" + std::string(body) + ")[\\s\\S]*",
+      std::regex::ECMAScript | std::regex_constants::__polynomial);
+}
+
 bool RegexSearch(const std::regex& re, std::string_view text) {
   try {
-    return std::regex_search(text.begin(), text.end(), re);
+    return std::regex_match(text.begin(), text.end(), re);
   } catch (const std::regex_error&) {
     return false;  // too complex for this input: no match rather than a failed request
   }
+}
+
+// The most one {m,n} may repeat, and all of a regular expression's repetitions
+// together: each repetition is a copy of its atom in the automaton, and matching
+// costs time proportional to the message length times the automaton's size.
+constexpr int kMaxRegexRepetition = 1000;
+
+// Why `body` (of allowed characters only) cannot be compiled safely, or "":
+// back-references (there are no groups to refer to, and libstdc++ overflows on
+// a long reference number) and repetition counts above kMaxRegexRepetition.
+std::string UnsafeRegex(std::string_view body) {
+  int repetitions = 0;
+  for (size_t i = 0; i < body.size(); ++i) {
+    char c = body[i];
+    if (c == '\\') {
+      if (i + 1 < body.size() && std::isdigit(static_cast<unsigned char>(body[i + 1]))) {
+        return "back-references are not supported";
+      }
+      ++i;
+    } else if (c == '[') {
+      // A class: its characters are literal up to the closing ']'.
+      for (++i; i < body.size() && body[i] != ']'; ++i) {
+        if (body[i] == '\\') ++i;
+      }
+    } else if (c == '{') {
+      for (++i; i < body.size() && body[i] != '}'; ++i) {
+        if (!std::isdigit(static_cast<unsigned char>(body[i]))) continue;
+        int n = 0;
+        for (; i < body.size() && std::isdigit(static_cast<unsigned char>(body[i])); ++i) {
+          n = n * 10 + (body[i] - '0');
+          if (n > kMaxRegexRepetition) return "a repetition count above 1000";
+        }
+        repetitions += n;
+        --i;
+      }
+      if (repetitions > kMaxRegexRepetition) return "repetition counts adding up to more than 1000";
+    }
+  }
+  return "";
 }
 
 // A term of an unstructured pattern: a literal found as a substring, or a regex.
@@ -400,8 +452,11 @@ class Parser {
     if (++regexes_ > kMaxRegexes) {
       return Invalid(fmt::format("at most {} regular expressions are allowed", kMaxRegexes));
     }
+    if (std::string why = UnsafeRegex(body); !why.empty()) {
+      return Invalid(fmt::format("{} in a regular expression", why));
+    }
     try {
-      auto re = std::make_shared<const std::regex>(std::string(body), std::regex::ECMAScript);
+      auto re = CompileRegex(body);
       i_ = end + 1;
       return re;
     } catch (const std::regex_error&) {

@@ -125,6 +125,35 @@ TEST(FilterPattern, RegularExpressionsAreLimitedToTheCharactersAwsAllows) {
   EXPECT_TRUE(FilterPattern::Parse("%a% %b%").has_value());
 }
 
+// Found by fuzz/filter_pattern_fuzz: the regular expressions ran on std::regex's
+// depth-first executor, which recursed once per character of the message (a log
+// event of 50 KB overflowed the stack and took the daemon down) and backtracked
+// exponentially; a long back-reference or repetition count overflowed inside it.
+TEST(FilterPattern, RegularExpressionsRunInTimeLinearInTheMessageWithoutDeepRecursion) {
+  const std::string long_event(100 * 1024, 'a');
+  EXPECT_FALSE(Match("%a.*b%", long_event));
+  EXPECT_TRUE(Match("%a.*a$%", long_event));
+  EXPECT_TRUE(Match("{ $.m = %^a+$% }", "{\"m\":\"" + long_event + "\"}"));
+  // Exponential for a backtracking matcher: 40 stars against 5,000 characters.
+  std::string stars;
+  for (int i = 0; i < 40; ++i) stars += "a*";
+  EXPECT_FALSE(Match("%" + stars + "b%", std::string(5000, 'a')));
+  EXPECT_TRUE(Match("%" + stars + "$%", std::string(5000, 'a')));
+}
+
+TEST(FilterPattern, RegularExpressionsWithBackReferencesOrHugeRepetitionsAreInvalid) {
+  for (std::string pattern : {"%a\\1%", "%\\4444444444444444444%", "%a{4444444444444444444}%",
+                              "%a{1001}%", "%a{2,1001}%", "%a{600}b{600}%"}) {
+    auto p = FilterPattern::Parse(pattern);
+    ASSERT_FALSE(p.has_value()) << pattern;
+    EXPECT_EQ(p.error().code(), Code::kInvalidArgument) << pattern;
+  }
+  EXPECT_TRUE(Match("%^a{3}$%", "aaa"));
+  EXPECT_TRUE(Match("%^[{]{2}\\{%", "{{{"));
+  EXPECT_FALSE(Match("%^a{2,3}$%", "aaaa"));
+  EXPECT_TRUE(Match("%x\\d{1000}%", "x" + std::string(1000, '7')));
+}
+
 // JSON patterns.
 
 const std::string kEvent = R"({

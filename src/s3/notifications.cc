@@ -202,6 +202,14 @@ Result<NotificationConfig> ParseNotificationXml(std::string_view xml, Notificati
   for (auto* list : {&config.functions, &config.queues, &config.topics}) {
     for (const auto& t : *list) all.push_back(&t);
   }
+  // The configuration is stored as JSON, which holds only UTF-8: S3 refuses other
+  // text as malformed (pugixml does not check it, and turns character references
+  // to surrogates into ill-formed bytes).
+  for (const NotificationTarget* t : all) {
+    bool valid = IsValidUtf8(t->id) && IsValidUtf8(t->arn);
+    for (const auto& r : t->rules) valid = valid && IsValidUtf8(r.value);
+    if (!valid) return malformed();
+  }
   for (size_t i = 0; i < all.size(); ++i) {
     for (size_t j = i + 1; j < all.size(); ++j) {
       if (!FiltersOverlap(*all[i], *all[j])) continue;

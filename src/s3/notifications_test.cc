@@ -92,6 +92,32 @@ TEST(NotificationsTest, RefusesWhatS3Refuses) {
       << error.message;
 }
 
+// Found by fuzz/s3_notification_fuzz: a configuration holding bytes that are not
+// UTF-8 was accepted, then lost, because its stored JSON could not be read back.
+TEST(NotificationsTest, RefusesTextThatIsNotUtf8AsMalformed) {
+  auto config = [](std::string id, std::string prefix) {
+    return "<NotificationConfiguration><LambdaFunctionConfiguration><Id>" + id +
+           "</Id><CloudFunction>arn:aws:lambda:us-east-1:000000000000:function:f</CloudFunction>"
+           "<Event>s3:ObjectCreated:*</Event><Filter><S3Key><FilterRule><Name>prefix</Name><Value>" +
+           prefix + "</Value></FilterRule></S3Key></Filter></LambdaFunctionConfiguration>"
+                    "</NotificationConfiguration>";
+  };
+  NotificationError error;
+  EXPECT_FALSE(ParseNotificationXml(config("t\xf7humbs", "a/"), error).has_value());
+  EXPECT_EQ(error.code, "MalformedXML");
+  error = {};
+  // A character reference to a surrogate: pugixml writes it as ill-formed UTF-8.
+  EXPECT_FALSE(ParseNotificationXml(config("thumbs", "&#xD800;/"), error).has_value());
+  EXPECT_EQ(error.code, "MalformedXML");
+  // Well-formed UTF-8 is kept, and survives storage.
+  auto ok = ParseNotificationXml(config("caf\xc3\xa9", "\xe2\x82\xac/"), error);
+  ASSERT_TRUE(ok.has_value()) << error.message;
+  NotificationConfig back = DecodeNotificationConfig(EncodeNotificationConfig(*ok));
+  ASSERT_EQ(back.functions.size(), 1u);
+  EXPECT_EQ(back.functions[0].id, "caf\xc3\xa9");
+  EXPECT_EQ(back.functions[0].rules[0].value, "\xe2\x82\xac/");
+}
+
 TEST(NotificationsTest, TheEventRecordHasS3sShape) {
   ObjectEvent e;
   e.event_name = "ObjectCreated:Put";

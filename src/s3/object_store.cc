@@ -702,7 +702,8 @@ Result<ObjectInfo> ObjectStore::CompleteUpload(const std::string& bucket, const 
   std::vector<const UploadPart*> chosen;
   for (size_t i = 0; i < wanted.size(); ++i) {
     const auto& [number, etag] = wanted[i];
-    auto it = std::find_if(stored.begin(), stored.end(), [&](const UploadPart& p) { return p.number == number; });
+    // An init-capture: clang before 16 cannot capture a structured binding.
+    auto it = std::find_if(stored.begin(), stored.end(), [&number = number](const UploadPart& p) { return p.number == number; });
     if (it == stored.end() || it->etag != etag) {
       return InvalidArgument("InvalidPart: One or more of the specified parts could not be found. The part may not have been uploaded, or the specified entity tag may not match the part's entity tag.");
     }

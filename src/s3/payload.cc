@@ -61,7 +61,8 @@ Result<ChunkedPayload> DecodeAwsChunked(std::string_view raw) {
     }
     uint64_t size = std::stoull(std::string(size_text), nullptr, 16);
     if (size == 0) break;
-    if (raw.size() - pos < size + 2 || raw.substr(pos + size, 2) != "\r\n") {
+    // Compared without computing size + 2, which a 16-digit size wraps.
+    if (raw.size() - pos < 2 || size > raw.size() - pos - 2 || raw.substr(pos + size, 2) != "\r\n") {
       return InvalidArgument("aws-chunked body: a chunk is shorter than its declared size");
     }
     out.body.append(raw.substr(pos, size));

@@ -32,6 +32,18 @@ TEST(AwsChunkedTest, RejectsShortChunksAndBadSizes) {
   EXPECT_FALSE(DecodeAwsChunked("").has_value());
 }
 
+// A size just below 2^64 made the length check wrap: the "chunk" took the rest
+// of the body and the next header was read again from the same place, so each
+// such line appended the whole remainder once more (quadratic memory).
+TEST(AwsChunkedTest, RejectsAChunkSizeThatWouldWrapTheLengthCheck) {
+  std::string raw;
+  for (int i = 0; i < 3; ++i) raw += "FFFFFFFFFFFFFFFE\r\n";
+  raw += "0\r\n\r\n";
+  EXPECT_FALSE(DecodeAwsChunked(raw).has_value());
+  EXPECT_FALSE(DecodeAwsChunked("FFFFFFFFFFFFFFFF\r\nab\r\n0\r\n\r\n").has_value());
+  EXPECT_FALSE(DecodeAwsChunked("1\r\na").has_value());
+}
+
 TEST(FlexibleChecksumTest, MatchesS3sValuesForKnownInputs) {
   // Values S3 documents/returns for "hello world".
   EXPECT_EQ(FlexibleChecksum("CRC32", "hello world"), "DUoRhQ==");

@@ -246,6 +246,8 @@ Status Extract(std::string_view zip, int root_fd, const std::filesystem::path& r
     std::filesystem::path p = root / Join(comps, comps.size());
     std::error_code ec;
     std::filesystem::path target = std::filesystem::read_symlink(p, ec);
+    // A later file of the same name replaced the link (and was checked itself).
+    if (ec == std::errc::invalid_argument) continue;
     if (ec) return Internal(fmt::format("unzip: readlink {}: {}", p.string(), ec.message()));
     std::vector<std::string> parent_comps(comps.begin(), comps.end() - 1);
     if (!ResolvesInside(root, parent_comps, target.string())) {
