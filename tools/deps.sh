@@ -19,6 +19,9 @@ packages=(
 )
 if [[ "${1:-}" == "--test" ]]; then
   packages+=(googletest libgtest-dev libgmock-dev curl)
+  # The libFuzzer targets (fuzz/): clang and its sanitizer and fuzzer runtimes;
+  # sqlite3 for the crash suite's integrity checks.
+  packages+=(clang libclang-rt-14-dev sqlite3)
   # The console's browser tests: headless Chromium driven by playwright-core,
   # with a font so that screenshots show text.
   packages+=(chromium fonts-dejavu-core)

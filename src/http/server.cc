@@ -159,8 +159,10 @@ struct Responder::State {
 Responder::~Responder() {
   if (!state_ || state_->done) return;
   // Never answered: close the connection rather than leave the client hanging.
-  auto state = std::move(state_);
-  state->reactor->Post([state] {
+  // The state (and so the session) is moved into the task, never copied: the
+  // last reference must drop on the reactor, which alone may touch a session.
+  Reactor* reactor = state_->reactor;
+  reactor->Post([state = std::move(state_)] {
     state->session->Abandon(state->seq);
   });
 }
@@ -173,7 +175,9 @@ void Responder::Respond(Response response) {
     state->session->Deliver(state->seq, std::move(response));
     return;
   }
-  state->reactor->Post([state, response = std::move(response)]() mutable {
+  // Moved, not copied, into the task (see ~Responder).
+  Reactor* reactor = state->reactor;
+  reactor->Post([state = std::move(state), response = std::move(response)]() mutable {
     state->session->Deliver(state->seq, std::move(response));
   });
 }
