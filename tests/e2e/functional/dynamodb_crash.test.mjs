@@ -29,11 +29,11 @@ import {
   DescribeTableCommand,
   PutItemCommand,
   UpdateItemCommand,
-  ScanCommand,
 } from '@aws-sdk/client-dynamodb';
 import { DynamoDBStreamsClient, DescribeStreamCommand, GetShardIteratorCommand, GetRecordsCommand } from '@aws-sdk/client-dynamodb-streams';
 import { CreateEventSourceMappingCommand, GetEventSourceMappingCommand } from '@aws-sdk/client-lambda';
 import { Nimbus, waitFor, sleep, uniqueName, SKIP_NO_BINARY, REGION, CREDENTIALS } from '../lib/nimbus.mjs';
+import { scanAll } from '../lib/dynamodb.mjs';
 import { createFunction } from '../lib/lambda.mjs';
 import { logMessages } from '../lib/logs.mjs';
 import { readStat } from '../lib/procs.mjs';
@@ -116,17 +116,6 @@ describe('DynamoDB crash safety', { skip: SKIP_NO_BINARY }, () => {
     let recordsChecked = 0;
 
     // --- reading back ------------------------------------------------------------------
-
-    async function scanAll(ddb, TableName) {
-      const items = new Map();
-      let ExclusiveStartKey;
-      do {
-        const r = await ddb.send(new ScanCommand({ TableName, ConsistentRead: true, ExclusiveStartKey }));
-        for (const it of r.Items) items.set(it.pk.S, it);
-        ExclusiveStartKey = r.LastEvaluatedKey;
-      } while (ExclusiveStartKey);
-      return items;
-    }
 
     // Every record of every shard from TRIM_HORIZON, read until the open shard answers
     // empty twice in a row (nothing writes meanwhile): [{ shardId, record }].

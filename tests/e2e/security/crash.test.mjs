@@ -87,7 +87,8 @@ import {
   DeleteMessageCommand,
   DeleteMessageBatchCommand,
 } from '@aws-sdk/client-sqs';
-import { DynamoDBClient, CreateTableCommand, DescribeTableCommand, PutItemCommand, UpdateItemCommand, GetItemCommand, DeleteItemCommand, ScanCommand } from '@aws-sdk/client-dynamodb';
+import { DynamoDBClient, CreateTableCommand, DescribeTableCommand, PutItemCommand, UpdateItemCommand, GetItemCommand, DeleteItemCommand } from '@aws-sdk/client-dynamodb';
+import { scanAll } from '../lib/dynamodb.mjs';
 import { Nimbus, waitFor, sleep, uniqueName, SKIP_NO_BINARY, REGION, CREDENTIALS, ROLE, RUN_ID, commandExists } from '../lib/nimbus.mjs';
 import { isRoot } from '../lib/procs.mjs';
 import { writeTree } from '../lib/zip.mjs';
@@ -274,16 +275,6 @@ async function listAll(s3, Bucket) {
   return out;
 }
 
-async function scanAll(ddb, TableName) {
-  const items = new Map();
-  let ExclusiveStartKey;
-  do {
-    const r = await ddb.send(new ScanCommand({ TableName, ConsistentRead: true, ExclusiveStartKey }));
-    for (const it of r.Items) items.set(it.pk.S, it);
-    ExclusiveStartKey = r.LastEvaluatedKey;
-  } while (ExclusiveStartKey);
-  return items;
-}
 
 // Receives until two receives in a row are empty (hiding what it got for 5 minutes), then
 // deletes what it received. Returns [{ id, body, md5 }] in receive order.
