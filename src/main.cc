@@ -56,6 +56,7 @@ struct ServeFlags {
   std::string otlp_endpoint;
   std::string console_dir;
   int disk_reserve_mb = 64;
+  std::string auth = "verify";
   bool verbose = false;
 };
 
@@ -92,6 +93,7 @@ int Serve(const ServeFlags& flags) {
   options.otlp_endpoint = flags.otlp_endpoint;
   options.console_dir = flags.console_dir;
   options.disk_reserve_bytes = static_cast<uint64_t>(flags.disk_reserve_mb) << 20;
+  options.auth_mode = flags.auth == "dev" ? nimbus::auth::Mode::kAnyCredentials : nimbus::auth::Mode::kVerify;
 
   // Signals are taken synchronously by this thread; block them before any other
   // thread exists so every thread inherits the mask.
@@ -182,6 +184,12 @@ int main(int argc, char** argv) {
                     "Free space (MiB) kept in the data directory for deletes: writes that add data are refused "
                     "while less would remain")
       ->check(CLI::Range(0, 1 << 20))
+      ->capture_default_str();
+  serve->add_option("--auth", f.auth,
+                    "verify: every API request must be signed (SigV4) with a key from <data-dir>/credentials.json, "
+                    "created with an admin key on first start; dev: accept any credentials (loopback only)")
+      ->check(CLI::IsMember({"verify", "dev"}))
+      ->envname("NIMBUS_AUTH")
       ->capture_default_str();
   serve->add_flag("-v,--verbose", f.verbose, "Debug logging");
 

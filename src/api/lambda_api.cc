@@ -105,7 +105,9 @@ std::string LambdaApi::CodeLocation(const http::Request& request,
 
 std::string LambdaApi::CodeUrl(const http::Request& request, const std::string& hex) const {
   std::string_view host = request.headers.Get("Host").value_or("localhost");
-  return fmt::format("http://{}{}{}.zip", host, kCodePathPrefix, hex);
+  const std::string target = fmt::format("{}{}.zip", kCodePathPrefix, hex);
+  if (deps_.presign) return deps_.presign(host, target);
+  return fmt::format("http://{}{}", host, target);
 }
 
 ControlReply LambdaApi::HandleBlocking(const http::Request& request,

@@ -85,6 +85,10 @@ class LambdaApi {
     // Asked before an Event invocation is accepted (it is stored); null: no
     // reserve is kept.
     const storage::DiskSpace* disk = nullptr;
+    // Turns a code package's URL (http://<host>/nimbus/code/<sha256>.zip) into
+    // the presigned one handed out as Code.Location, valid for 10 minutes as on
+    // AWS; null: the plain URL.
+    std::function<std::string(std::string_view host, std::string_view target)> presign;
   };
   explicit LambdaApi(Deps deps);
   LambdaApi(const LambdaApi&) = delete;

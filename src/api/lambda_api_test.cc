@@ -63,7 +63,7 @@ class LambdaApiTest : public ::testing::Test {
     ASSERT_TRUE(r.has_value()) << r.error().ToString();
     registry_ = std::move(r).value();
     api_ = std::make_unique<LambdaApi>(
-        LambdaApi::Deps{*registry_, invoker_, pool_, reactor_, clock_, control::Region{}});
+        LambdaApi::Deps{*registry_, invoker_, pool_, reactor_, clock_, control::Region{}, nullptr, nullptr, nullptr});
     reactor_.Start();
   }
   void TearDown() override { reactor_.Stop(); }
@@ -105,7 +105,7 @@ class LambdaApiTest : public ::testing::Test {
 
   void UseAsync() {
     api_ = std::make_unique<LambdaApi>(LambdaApi::Deps{*registry_, invoker_, pool_, reactor_,
-                                                       clock_, control::Region{}, &async_});
+                                                       clock_, control::Region{}, &async_, nullptr, nullptr});
   }
 
   TempDir dir_;

@@ -29,19 +29,6 @@ Result<std::string> RandomBytes(size_t n) {
   return out;
 }
 
-Result<AccessKey> NewKey(Policy policy, int64_t now_ms) {
-  static constexpr char kBase32[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
-  NIMBUS_ASSIGN_OR_RETURN(std::string id_bytes, RandomBytes(16));
-  NIMBUS_ASSIGN_OR_RETURN(std::string secret_bytes, RandomBytes(30));
-  AccessKey k;
-  k.id = "AKIA";
-  for (unsigned char b : id_bytes) k.id += kBase32[b % 32];
-  k.secret = Base64Encode(secret_bytes);  // 30 bytes: 40 characters, no padding
-  k.policy = policy;
-  k.created_ms = now_ms;
-  return k;
-}
-
 std::optional<Policy> ParsePolicy(std::string_view s) {
   if (s == "admin") return Policy::kAdmin;
   if (s == "invoke") return Policy::kInvoke;
@@ -50,13 +37,31 @@ std::optional<Policy> ParsePolicy(std::string_view s) {
 
 }  // namespace
 
+Result<AccessKey> GenerateAccessKey(std::string_view prefix, Policy policy, int64_t now_ms) {
+  static constexpr char kBase32[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
+  NIMBUS_ASSIGN_OR_RETURN(std::string id_bytes, RandomBytes(16));
+  NIMBUS_ASSIGN_OR_RETURN(std::string secret, RandomBase64(30));  // 40 characters, no padding
+  AccessKey k;
+  k.id = std::string(prefix);
+  for (unsigned char b : id_bytes) k.id += kBase32[b % 32];
+  k.secret = std::move(secret);
+  k.policy = policy;
+  k.created_ms = now_ms;
+  return k;
+}
+
+Result<std::string> RandomBase64(size_t bytes) {
+  NIMBUS_ASSIGN_OR_RETURN(std::string raw, RandomBytes(bytes));
+  return Base64Encode(raw);
+}
+
 std::string_view PolicyName(Policy p) { return p == Policy::kAdmin ? "admin" : "invoke"; }
 
 Result<std::unique_ptr<KeyStore>> KeyStore::Open(const std::filesystem::path& file, int64_t now_ms) {
   std::unique_ptr<KeyStore> s(new KeyStore(file));
   std::error_code ec;
   if (!std::filesystem::exists(file, ec)) {
-    NIMBUS_ASSIGN_OR_RETURN(AccessKey admin, NewKey(Policy::kAdmin, now_ms));
+    NIMBUS_ASSIGN_OR_RETURN(AccessKey admin, GenerateAccessKey("AKIA", Policy::kAdmin, now_ms));
     s->keys_.emplace(admin.id, admin);
     NIMBUS_RETURN_IF_ERROR(s->Save(s->keys_));
     s->created_ = true;
@@ -141,29 +146,39 @@ std::vector<AccessKey> KeyStore::List() const {
 }
 
 Result<AccessKey> KeyStore::Create(Policy policy, int64_t now_ms) {
-  NIMBUS_ASSIGN_OR_RETURN(AccessKey k, NewKey(policy, now_ms));
-  std::unique_lock l(mu_);
-  auto next = keys_;
+  NIMBUS_ASSIGN_OR_RETURN(AccessKey k, GenerateAccessKey("AKIA", policy, now_ms));
+  std::lock_guard w(write_mu_);  // writers one at a time; readers go on meanwhile
+  std::map<std::string, AccessKey, std::less<>> next;
+  {
+    std::shared_lock l(mu_);
+    next = keys_;
+  }
   next.emplace(k.id, k);
   NIMBUS_RETURN_IF_ERROR(Save(next));
+  std::unique_lock l(mu_);
   keys_ = std::move(next);
   return k;
 }
 
 Status KeyStore::Delete(std::string_view access_key_id) {
-  std::unique_lock l(mu_);
-  auto it = keys_.find(access_key_id);
-  if (it == keys_.end()) return NotFound(fmt::format("The access key {} does not exist", access_key_id));
+  std::lock_guard w(write_mu_);
+  std::map<std::string, AccessKey, std::less<>> next;
+  {
+    std::shared_lock l(mu_);
+    next = keys_;
+  }
+  auto it = next.find(access_key_id);
+  if (it == next.end()) return NotFound(fmt::format("The access key {} does not exist", access_key_id));
   const bool last_admin =
       it->second.policy == Policy::kAdmin &&
-      std::count_if(keys_.begin(), keys_.end(), [](const auto& kv) { return kv.second.policy == Policy::kAdmin; }) == 1;
+      std::count_if(next.begin(), next.end(), [](const auto& kv) { return kv.second.policy == Policy::kAdmin; }) == 1;
   if (last_admin) {
     return Status(Code::kFailedPrecondition,
                   fmt::format("{} is the last admin key; create another before deleting it", access_key_id));
   }
-  auto next = keys_;
-  next.erase(std::string(access_key_id));
+  next.erase(it);
   NIMBUS_RETURN_IF_ERROR(Save(next));
+  std::unique_lock l(mu_);
   keys_ = std::move(next);
   return Status::Ok();
 }

@@ -8,17 +8,19 @@
 // 40-character secret from OpenSSL's RAND_bytes) with a policy: admin (every
 // API) or invoke (only invoking functions).
 //
-// Not yet used by the server: verification (http::VerifySignature with this
-// store as the CredentialLookup) is the next step of issue #8.
+// The server verifies requests against it (auth::Authenticator).
 //
-// Thread-safe: reads take a shared lock; Create/Delete write the file under an
-// exclusive one (a rare control-plane write on the blocking pool).
+// Thread-safe: reads take a shared lock, held for a map lookup only. Create and
+// Delete (rare control-plane writes, on the blocking pool) are serialized by a
+// writer mutex held while the file is written, and swap the new list in under
+// the exclusive lock: readers never wait for the disk.
 #pragma once
 
 #include <cstdint>
 #include <filesystem>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <shared_mutex>
 #include <string>
@@ -39,6 +41,12 @@ struct AccessKey {
   Policy policy = Policy::kAdmin;
   int64_t created_ms = 0;
 };
+
+// A new random key: `prefix` ("AKIA" long-term, "ASIA" session) + 16 base-32
+// characters, and a 40-character secret from OpenSSL's RAND_bytes.
+Result<AccessKey> GenerateAccessKey(std::string_view prefix, Policy policy, int64_t now_ms);
+// `bytes` random bytes (RAND_bytes), base64-encoded.
+Result<std::string> RandomBase64(size_t bytes);
 
 class KeyStore final : public http::CredentialLookup {
  public:
@@ -67,8 +75,9 @@ class KeyStore final : public http::CredentialLookup {
 
   const std::filesystem::path file_;
   bool created_ = false;
+  std::mutex write_mu_;  // serializes Create/Delete (held across Save)
   mutable std::shared_mutex mu_;
-  std::map<std::string, AccessKey, std::less<>> keys_;  // GUARDED_BY(mu_), by id
+  std::map<std::string, AccessKey, std::less<>> keys_;  // GUARDED_BY(mu_), by id; written under write_mu_ too
 };
 
 }  // namespace nimbus::auth

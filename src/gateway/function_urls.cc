@@ -334,9 +334,16 @@ void FunctionUrls::HandleInvoke(http::Request&& request, http::Responder respond
     return;
   }
   std::string account = "anonymous";
+  std::string iam_access_key;
   if (config->auth_type == "AWS_IAM") {
-    auto scope = http::ParseCredentialScope(request);
-    if (!scope || scope->service != "lambda") {
+    if (deps_.verify_iam) {
+      auto key = deps_.verify_iam(request);
+      if (!key) {
+        responder.Respond(Message(403, "Forbidden"));
+        return;
+      }
+      iam_access_key = *key;
+    } else if (auto scope = http::ParseCredentialScope(request); !scope || scope->service != "lambda") {
       responder.Respond(Message(403, "Forbidden"));
       return;
     }
@@ -360,6 +367,7 @@ void FunctionUrls::HandleInvoke(http::Request&& request, http::Responder respond
   context.request_id = NewUuid();
   context.time = std::chrono::system_clock::now();
   context.raw_path = address.path;
+  context.iam_access_key = std::move(iam_access_key);
   invoke::InvokeRequest invocation;
   invocation.function = *f;
   invocation.request_id = context.request_id;

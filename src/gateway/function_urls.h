@@ -16,7 +16,9 @@
 #include <atomic>
 #include <filesystem>
 #include <map>
+#include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -54,6 +56,11 @@ struct FunctionUrlsDeps {
   control::Registry& registry;
   invoke::Invoker& invoker;  // confined to `reactor`
   control::Region region;
+  // AuthType AWS_IAM: verifies the request's SigV4 signature for "lambda" (any
+  // key may invoke, invoke-only ones too) and returns the access key that
+  // signed it ("" when the server verifies nothing), or nullopt: 403 Forbidden.
+  // Null: only the scope's service is checked.
+  std::function<std::optional<std::string>(http::Request&)> verify_iam;
 };
 
 class FunctionUrls {

@@ -118,6 +118,18 @@ std::string EventV2(const http::Request& request, const EventV2Context& context)
                                          {"stage", context.stage},
                                          {"time", ClfTime(context.time)},
                                          {"timeEpoch", epoch_ms}};
+  if (!context.iam_access_key.empty()) {
+    // What AWS shows for an IAM user's key: the key names the caller.
+    const std::string user = "nimbus-" + context.iam_access_key;
+    event["requestContext"].as_object()["authorizer"] = json::object{
+        {"iam", json::object{{"accessKey", context.iam_access_key},
+                             {"accountId", context.account_id},
+                             {"callerId", context.iam_access_key},
+                             {"cognitoIdentity", nullptr},
+                             {"principalOrgId", nullptr},
+                             {"userArn", fmt::format("arn:aws:iam::{}:user/{}", context.account_id, user)},
+                             {"userId", context.iam_access_key}}}};
+  }
   if (!request.body.empty()) {
     const bool text = IsText(request.headers.Get("Content-Type").value_or(""));
     event["body"] = text ? request.body : Base64Encode(request.body);

@@ -21,6 +21,9 @@ struct EventV2Context {
   std::string raw_path;     // the path as the function sees it (percent-encoded)
   std::chrono::system_clock::time_point time;
   std::map<std::string, std::string> path_parameters;  // HTTP API routes' {name}s
+  // Function URLs with AuthType AWS_IAM: the access key that signed the request
+  // (requestContext.authorizer.iam); empty: no authorizer.
+  std::string iam_access_key;
 };
 
 // A request to a gateway endpoint (a function URL, an HTTP API), addressed by

@@ -83,6 +83,7 @@ std::vector<std::string> FunctionEnvironment(const control::FunctionConfig& c,
                                              const std::string& log_stream, bool provisioned,
                                              const control::Region& region,
                                              const std::vector<std::pair<std::string, std::string>>& extra,
+                                             const http::AwsCredentials& credentials,
                                              uint16_t api_port) {
   // Customer variables first, so that the reserved ones below win (the control
   // plane already rejects reserved keys; this is defence in depth).
@@ -110,10 +111,11 @@ std::vector<std::string> FunctionEnvironment(const control::FunctionConfig& c,
       {"AWS_LAMBDA_INITIALIZATION_TYPE", provisioned ? "provisioned-concurrency" : "on-demand"},
       {"AWS_REGION", region.name},
       {"AWS_DEFAULT_REGION", region.name},
-      // Static credentials so SDKs inside the sandbox never probe a metadata service.
-      {"AWS_ACCESS_KEY_ID", "nimbus"},
-      {"AWS_SECRET_ACCESS_KEY", "nimbus"},
-      {"AWS_SESSION_TOKEN", "nimbus"},
+      // Credentials the server verifies; also, SDKs inside the sandbox never
+      // probe a metadata service for others.
+      {"AWS_ACCESS_KEY_ID", credentials.access_key_id},
+      {"AWS_SECRET_ACCESS_KEY", credentials.secret_access_key},
+      {"AWS_SESSION_TOKEN", credentials.session_token},
       {"TZ", ":UTC"},
       {"AWS_XRAY_CONTEXT_MISSING", "LOG_ERROR"},
       {"_AWS_XRAY_DAEMON_ADDRESS", "169.254.79.129"},
@@ -140,7 +142,7 @@ void Environment::Start(RuntimeLaunch launch) {
   spec.runtime_dir = options_.runtime_dir;
   spec.argv = std::move(launch.argv);
   spec.env = FunctionEnvironment(c, log_stream_, provisioned_, options_.region, launch.env,
-                                 ApiPort());
+                                 options_.credentials, ApiPort());
   spec.api_port = ApiPort();
   spec.memory_mb = static_cast<uint64_t>(c.memory_mb);
   spec.ephemeral_storage_mb = static_cast<uint64_t>(c.ephemeral_storage_mb);
@@ -163,7 +165,7 @@ void Environment::Start(RuntimeLaunch launch) {
     log_stream_ = LogStreamName(deps_.clock.Now(), c.version, id_);
     spec.id = id_;
     spec.env = FunctionEnvironment(c, log_stream_, provisioned_, options_.region, launch.env,
-                                   ApiPort());
+                                   options_.credentials, ApiPort());
   }
   std::weak_ptr<Environment*> token = token_;
   Reactor& reactor = deps_.reactor;

@@ -27,6 +27,7 @@
 #include "base/clock.h"
 #include "base/reactor.h"
 #include "http/server.h"
+#include "http/sigv4.h"
 #include "invoke/invoker.h"
 #include "invoke/log_sink.h"
 #include "invoke/metrics.h"
@@ -49,6 +50,10 @@ struct EnvironmentOptions {
   // find it in AWS_ENDPOINT_URL, which the SDKs use. 0 or no handler: none.
   uint16_t api_port = 0;
   http::Handler api_handler;
+  // AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY and AWS_SESSION_TOKEN of every
+  // function: the server's verifiable session credentials
+  // (auth::Authenticator::function_credentials).
+  http::AwsCredentials credentials{"nimbus", "nimbus", "nimbus"};
 };
 
 class Environment;
@@ -202,10 +207,10 @@ std::string_view StateName(Environment::State s);
 // `c`: base variables, the function's own, `extra` (the runtime's, from the
 // catalog), and the reserved AWS_* / LAMBDA_* ones, which win.
 // `api_port` (EnvironmentOptions::api_port) sets AWS_ENDPOINT_URL unless the
-// function sets it.
+// function sets it; `credentials` are its AWS_ACCESS_KEY_ID, ... .
 std::vector<std::string> FunctionEnvironment(
     const control::FunctionConfig& c, const std::string& log_stream, bool provisioned,
     const control::Region& region, const std::vector<std::pair<std::string, std::string>>& extra,
-    uint16_t api_port = 0);
+    const http::AwsCredentials& credentials, uint16_t api_port = 0);
 
 }  // namespace nimbus::invoke

@@ -61,7 +61,8 @@ std::vector<StemCellTemplate> DefaultStemCellTemplates(const EnvironmentOptions&
     out.push_back(StemCellTemplate{
         .name = name,
         .argv = resolution->launch->argv,
-        .env = FunctionEnvironment(fn.config, "", false, options.region, resolution->launch->env),
+        .env = FunctionEnvironment(fn.config, "", false, options.region, resolution->launch->env,
+                                   options.credentials),
         .zygote = zygote,
     });
   }

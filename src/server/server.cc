@@ -8,6 +8,8 @@
 #include <thread>
 
 #include "api/lambda_api.h"
+#include "auth/authenticator.h"
+#include <openssl/crypto.h>
 #include "async/async_service.h"
 #include "base/blocking_pool.h"
 #include "base/encoding.h"
@@ -37,6 +39,7 @@
 #include "gateway/function_urls.h"
 #include "gateway/http_apis.h"
 #include "events/event_bridge.h"
+#include "server/refusal.h"
 
 namespace nimbus::server {
 
@@ -200,6 +203,7 @@ struct Server::Impl {
   // The data directory's reserve for deletes; asked by the stores' writers on
   // the blocking pool, so it outlives the pool. Immutable.
   std::unique_ptr<storage::DiskSpace> disk;
+  std::unique_ptr<auth::Authenticator> authenticator;  // thread-safe
   std::unique_ptr<BlockingPool> blocking;
   std::unique_ptr<obs::LogStore> logs;
   std::unique_ptr<LogStoreSink> log_sink;
@@ -252,53 +256,24 @@ struct Server::Impl {
       responder.Respond(UnsupportedServiceResponse(scope->service));
       return;
     }
-    if (metrics::CloudWatchApi::Matches(request)) {
-      cloudwatch_api->Handle(std::move(request), std::move(responder));
+    const Api api = Classify(request);
+    if (api != Api::kNone) {
+      // Every API request is verified (auth::Authenticator), then dispatched.
+      const std::string_view service = SigningName(api);
+      auth::AuthOutcome who = authenticator->Authenticate(request, service);
+      if (!who.ok()) {
+        responder.Respond(RefusalResponse(service, request, who.refusal));
+        return;
+      }
+      if (auto denied = authenticator->Authorize(*who.principal, request, service)) {
+        responder.Respond(RefusalResponse(service, request, *denied));
+        return;
+      }
+      Dispatch(api, std::move(request), std::move(responder));
       return;
     }
-    if (obs::LogsApi::Matches(request)) {
-      logs_api->Handle(std::move(request), std::move(responder));
-      return;
-    }
-    if (events::EventBridge::Matches(request)) {
-      events->Handle(std::move(request), std::move(responder));
-      return;
-    }
-    if (dynamodb::DynamoDbApi::Matches(request)) {
-      dynamodb_api->Handle(std::move(request), std::move(responder));
-      return;
-    }
-    if (gateway::HttpApis::MatchesApi(request)) {
-      http_apis->HandleApi(std::move(request), std::move(responder));
-      return;
-    }
-    if (gateway::FunctionUrls::MatchesApi(request)) {
-      urls->HandleApi(std::move(request), std::move(responder));
-      return;
-    }
-    // Before LambdaApi, whose /2015-03-31/ prefix would otherwise answer them.
-    if (esm::EventSourceMappings::Matches(request)) {
-      esm->Handle(std::move(request), std::move(responder));
-      return;
-    }
-    if (sqs::SqsApi::Matches(request)) {
-      sqs_api->Handle(std::move(request), std::move(responder));
-      return;
-    }
-    // Signed for s3, or addressed to a bucket's virtual host.
-    if (s3::S3Api::Matches(request)) {
-      s3_api->Handle(std::move(request), std::move(responder));
-      return;
-    }
-    // Before LambdaApi, whose /2019-09-25/ prefix would otherwise answer them.
-    if (async::EventInvokeConfigApi::Matches(request)) {
-      async->config_api().Handle(std::move(request), std::move(responder));
-      return;
-    }
-    if (api::LambdaApi::Matches(request)) {
-      lambda_api->Handle(std::move(request), std::move(responder));
-      return;
-    }
+    // Public: the console's files (its API calls are verified as any other),
+    // the health check, and /metrics (Basic auth with an admin key unless in dev mode).
     if (console::Console::Matches(request)) {
       if (!console->serves_from_disk()) {
         responder.Respond(console->Handle(request));
@@ -309,11 +284,15 @@ struct Server::Impl {
       blocking->Submit([this, call] { call->second.Respond(console->Handle(call->first)); });
       return;
     }
-    if (request.method == "GET" && request.path() == "/nimbus/usage") {
-      Usage(std::move(request), std::move(responder));
-      return;
-    }
     if (request.method == "GET" && request.path() == "/metrics") {
+      if (!MetricsReaderAllowed(request)) {
+        http::Response r = http::Response::Text(
+            401, "401 Unauthorized: /metrics needs HTTP Basic authentication with an admin access key "
+                 "(user: the access key id, password: its secret; see <data-dir>/credentials.json)\n");
+        r.headers.Set("WWW-Authenticate", "Basic realm=\"nimbus\", charset=\"UTF-8\"");
+        responder.Respond(std::move(r));
+        return;
+      }
       std::string text = invoke::RenderPrometheus(invoker->stats()) + recorder->RenderPrometheus() +
                          fmt::format("# HELP nimbus_async_events_pending Asynchronous events accepted and not "
                                      "finished (waiting, retrying or running).\n"
@@ -334,6 +313,90 @@ struct Server::Impl {
       return;
     }
     responder.Respond(NotFoundResponse(request));
+  }
+
+  // The APIs behind the port, each verified for its SigV4 signing name.
+  enum class Api {
+    kNone, kCloudWatch, kLogs, kEvents, kDynamoDb, kHttpApis, kUrlConfigs, kEventSourceMappings,
+    kSqs, kS3, kEventInvokeConfig, kLambda, kUsage,
+  };
+
+  // The API `request` is for; the order settles overlapping prefixes.
+  static Api Classify(const http::Request& request) {
+    if (metrics::CloudWatchApi::Matches(request)) return Api::kCloudWatch;
+    if (obs::LogsApi::Matches(request)) return Api::kLogs;
+    if (events::EventBridge::Matches(request)) return Api::kEvents;
+    if (dynamodb::DynamoDbApi::Matches(request)) return Api::kDynamoDb;
+    if (gateway::HttpApis::MatchesApi(request)) return Api::kHttpApis;
+    if (gateway::FunctionUrls::MatchesApi(request)) return Api::kUrlConfigs;
+    // Before LambdaApi, whose /2015-03-31/ prefix would otherwise answer them.
+    if (esm::EventSourceMappings::Matches(request)) return Api::kEventSourceMappings;
+    if (sqs::SqsApi::Matches(request)) return Api::kSqs;
+    // Signed for s3, or addressed to a bucket's virtual host.
+    if (s3::S3Api::Matches(request)) return Api::kS3;
+    // Before LambdaApi, whose /2019-09-25/ prefix would otherwise answer them.
+    if (async::EventInvokeConfigApi::Matches(request)) return Api::kEventInvokeConfig;
+    if (api::LambdaApi::Matches(request)) return Api::kLambda;
+    // Nimbus' own, signed as Lambda requests (the CLI's `nimbus usage`, the console).
+    if (request.method == "GET" && request.path() == "/nimbus/usage") return Api::kUsage;
+    return Api::kNone;
+  }
+
+  static std::string_view SigningName(Api api) {
+    switch (api) {
+      case Api::kCloudWatch: return "monitoring";
+      case Api::kLogs: return "logs";
+      case Api::kEvents: return "events";
+      case Api::kDynamoDb: return "dynamodb";
+      case Api::kHttpApis: return "apigateway";
+      case Api::kSqs: return "sqs";
+      case Api::kS3: return "s3";
+      case Api::kUrlConfigs:
+      case Api::kEventSourceMappings:
+      case Api::kEventInvokeConfig:
+      case Api::kLambda:
+      case Api::kUsage:
+      case Api::kNone: break;
+    }
+    return "lambda";
+  }
+
+  void Dispatch(Api api, http::Request&& request, http::Responder responder) {
+    switch (api) {
+      case Api::kCloudWatch: return cloudwatch_api->Handle(std::move(request), std::move(responder));
+      case Api::kLogs: return logs_api->Handle(std::move(request), std::move(responder));
+      case Api::kEvents: return events->Handle(std::move(request), std::move(responder));
+      case Api::kDynamoDb: return dynamodb_api->Handle(std::move(request), std::move(responder));
+      case Api::kHttpApis: return http_apis->HandleApi(std::move(request), std::move(responder));
+      case Api::kUrlConfigs: return urls->HandleApi(std::move(request), std::move(responder));
+      case Api::kEventSourceMappings: return esm->Handle(std::move(request), std::move(responder));
+      case Api::kSqs: return sqs_api->Handle(std::move(request), std::move(responder));
+      case Api::kS3: return s3_api->Handle(std::move(request), std::move(responder));
+      case Api::kEventInvokeConfig: return async->config_api().Handle(std::move(request), std::move(responder));
+      case Api::kLambda: return lambda_api->Handle(std::move(request), std::move(responder));
+      case Api::kUsage: return Usage(std::move(request), std::move(responder));
+      case Api::kNone: break;
+    }
+    responder.Respond(NotFoundResponse(request));
+  }
+
+  // Prometheus scrapes /metrics with HTTP Basic authentication: an admin key's id
+  // and secret. Dev mode lets anyone read it.
+  bool MetricsReaderAllowed(const http::Request& request) const {
+    if (authenticator->mode() == auth::Mode::kAnyCredentials) return true;
+    const std::string_view header = request.headers.Get("Authorization").value_or("");
+    constexpr std::string_view kBasic = "Basic ";
+    if (header.size() <= kBasic.size() || !http::EqualsIgnoreCase(header.substr(0, kBasic.size()), kBasic)) return false;
+    auto decoded = Base64Decode(header.substr(kBasic.size()));
+    if (!decoded) return false;
+    const size_t colon = decoded->find(':');
+    if (colon == std::string::npos) return false;
+    const std::string_view id = std::string_view(*decoded).substr(0, colon);
+    const std::string_view secret = std::string_view(*decoded).substr(colon + 1);
+    auto key = authenticator->keys().Find(id);
+    if (!key || authenticator->keys().PolicyOf(id) != auth::Policy::kAdmin) return false;
+    return key->secret_access_key.size() == secret.size() &&
+           CRYPTO_memcmp(key->secret_access_key.data(), secret.data(), secret.size()) == 0;
   }
 
   // Every 2 s: expired items (TTL) deleted and day-old stream records trimmed, on
@@ -497,6 +560,28 @@ Result<std::unique_ptr<Server>> Server::Start(const Clock& clock,
     return Status(Code::kUnavailable, fmt::format("data directory {}: {}",
                                                   s.options.data_dir.string(), ec.message()));
   }
+  if (s.options.auth_mode == auth::Mode::kAnyCredentials && !auth::IsLoopbackHost(s.options.listen_host)) {
+    return InvalidArgument(fmt::format(
+        "--auth=dev accepts any credentials, so it is allowed only when listening on a loopback address "
+        "(127.0.0.1, ::1, localhost), not {}; drop --auth=dev to verify requests with the keys in {}",
+        s.options.listen_host, (s.options.data_dir / "credentials.json").string()));
+  }
+  NIMBUS_ASSIGN_OR_RETURN(
+      s.authenticator,
+      auth::Authenticator::Open(s.options.data_dir / "credentials.json", clock,
+                                auth::AuthenticatorOptions{s.options.auth_mode, s.options.region.account_id,
+                                                           s.options.region.name}));
+  if (s.authenticator->keys().created()) {
+    log::Info("created an admin access key in {} (mode 0600): sign requests with it, e.g. "
+              "export AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY from it",
+              s.authenticator->keys().path().string());
+  } else {
+    log::Info("access keys from {}", s.authenticator->keys().path().string());
+  }
+  if (s.options.auth_mode == auth::Mode::kAnyCredentials) {
+    log::Warn("auth: dev mode (--auth=dev): requests are not verified; anyone who can reach {} is an admin",
+              s.options.listen_host);
+  }
   s.blocking = std::make_unique<BlockingPool>("blocking", s.options.blocking_threads);
 
   obs::LogStoreOptions log_options;
@@ -541,6 +626,7 @@ Result<std::unique_ptr<Server>> Server::Start(const Clock& clock,
   invoker_options.environment.runtime_dir = s.options.runtime_dir;
   invoker_options.environment.region = s.options.region;
   invoker_options.environment.api_port = s.options.sandbox_api_port;
+  invoker_options.environment.credentials = s.authenticator->function_credentials();
   // Requests from functions take the same route as the port's (on the reactor).
   invoker_options.environment.api_handler = [&s](http::Request&& r, http::Responder resp) {
     s.Route(std::move(r), std::move(resp));
@@ -581,7 +667,12 @@ Result<std::unique_ptr<Server>> Server::Start(const Clock& clock,
                    async_options));
   s.lambda_api = std::make_unique<api::LambdaApi>(api::LambdaApi::Deps{
       *s.registry, *s.invoker, *s.blocking, *s.reactor, clock, s.options.region,
-      &s.async->invoker(), s.disk.get()});
+      &s.async->invoker(), s.disk.get(),
+      // Code.Location: presigned, as the API is verified.
+      [&s](std::string_view host, std::string_view target) {
+        auto url = s.authenticator->PresignGet(host, target, std::chrono::minutes(10));
+        return url.has_value() ? *url : fmt::format("http://{}{}", host, target);
+      }});
   // The reactor is not running yet: attaching from here is safe.
   s.s3_targets = std::make_unique<S3FunctionTargets>(*s.registry, *s.reactor);
   s.s3_targets->Attach(&s.async->invoker());
@@ -610,7 +701,12 @@ Result<std::unique_ptr<Server>> Server::Start(const Clock& clock,
                                    s.disk.get()});
   NIMBUS_ASSIGN_OR_RETURN(s.urls, gateway::FunctionUrls::Open(
                                       s.options.data_dir / "urls.db",
-                                      {*s.reactor, *s.blocking, *s.registry, *s.invoker, s.options.region}));
+                                      {*s.reactor, *s.blocking, *s.registry, *s.invoker, s.options.region,
+                                       [&s](http::Request& r) -> std::optional<std::string> {
+                                         auth::AuthOutcome who = s.authenticator->Authenticate(r, "lambda");
+                                         if (!who.ok()) return std::nullopt;
+                                         return who.principal->access_key_id;
+                                       }}));
   S3FunctionTargets* targets = s.s3_targets.get();
   NIMBUS_ASSIGN_OR_RETURN(
       s.events, events::EventBridge::Open(
@@ -665,6 +761,8 @@ Result<std::unique_ptr<Server>> Server::Start(const Clock& clock,
 }
 
 uint16_t Server::port() const { return impl_->port; }
+
+const std::filesystem::path& Server::credentials_file() const { return impl_->authenticator->keys().path(); }
 
 std::string Server::endpoint() const {
   const std::string& h = impl_->options.listen_host;

@@ -14,6 +14,7 @@
 #include <memory>
 #include <string>
 
+#include "auth/authenticator.h"
 #include "base/clock.h"
 #include "async/dispatcher.h"
 #include "base/status.h"
@@ -66,6 +67,11 @@ struct ServerOptions {
   // Free space kept in the data directory's filesystem for deletes: writes that
   // add data are refused while less would remain (storage::DiskSpace).
   uint64_t disk_reserve_bytes = 64ull << 20;
+  // kVerify: every API request must be signed with a key of
+  // <data>/credentials.json (created with one admin key on first start).
+  // kAnyCredentials (dev mode) accepts anything and is refused unless
+  // listen_host is a loopback address.
+  auth::Mode auth_mode = auth::Mode::kVerify;
 };
 
 class Server {
@@ -89,6 +95,9 @@ class Server {
   // shutdown_grace), stops every execution environment and waits until their
   // processes and cgroups are gone, flushes logs. Blocking. Idempotent.
   void Shutdown();
+
+  // <data>/credentials.json, the access keys that may sign requests.
+  const std::filesystem::path& credentials_file() const;
 
   // Counters of the async component, read on the reactor (for tests).
   async::AsyncStats async_stats() const;

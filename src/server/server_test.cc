@@ -41,6 +41,7 @@ class ServerTest : public ::testing::Test {
     o.data_dir = dir_.path() / "data";
     o.runtime_dir = dir_.path() / "runtimes";
     o.shutdown_grace = 2s;
+    o.auth_mode = auth::Mode::kAnyCredentials;  // these tests send unsigned requests; auth_test.cc signs
     auto s = Server::Start(*clock_, sandboxes_, o);
     ASSERT_TRUE(s.has_value()) << s.error().ToString();
     server_ = std::move(*s);

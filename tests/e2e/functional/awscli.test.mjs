@@ -11,7 +11,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { execFileSync } from 'node:child_process';
-import { useNimbus, withLogs, uniqueName, SKIP_NO_BINARY, ROLE, runCommand } from '../lib/nimbus.mjs';
+import { useNimbus, withLogs, uniqueName, SKIP_NO_BINARY, ROLE, CREDENTIALS, runCommand } from '../lib/nimbus.mjs';
 import { zipFixture, zipFiles, sha256Base64 } from '../lib/zip.mjs';
 
 function awsVersion() {
@@ -42,8 +42,8 @@ describe('AWS CLI', { skip: SKIP_NO_BINARY }, () => {
     const r = await runCommand('aws', [...args, '--endpoint-url', box.nimbus.endpoint, '--region', 'us-east-1', '--output', 'json'], {
       timeoutMs: 120000,
       env: {
-        AWS_ACCESS_KEY_ID: 'test',
-        AWS_SECRET_ACCESS_KEY: 'test',
+        AWS_ACCESS_KEY_ID: CREDENTIALS.accessKeyId,
+        AWS_SECRET_ACCESS_KEY: CREDENTIALS.secretAccessKey,
         AWS_DEFAULT_REGION: 'us-east-1',
         AWS_EC2_METADATA_DISABLED: 'true',
         AWS_MAX_ATTEMPTS: '1',

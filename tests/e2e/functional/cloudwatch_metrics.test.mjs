@@ -55,7 +55,7 @@ const DEBIAN_PYTHON = '/usr/bin/python3';
 // Debian's boto3 (botocore 1.29 speaks CloudWatch's query protocol), unchanged.
 // Prints what it read as JSON. argv: endpoint function start end (epoch seconds).
 const BOTO3_SCRIPT = `
-import datetime, json, sys
+import datetime, json, os, sys
 import boto3, botocore
 from botocore.exceptions import ClientError
 endpoint, name, start, end = sys.argv[1], sys.argv[2], float(sys.argv[3]), float(sys.argv[4])
@@ -66,7 +66,7 @@ if prefer:
 utc = datetime.timezone.utc
 start, end = datetime.datetime.fromtimestamp(start, utc), datetime.datetime.fromtimestamp(end, utc)
 cw = boto3.client("cloudwatch", endpoint_url=endpoint, region_name="us-east-1",
-                  aws_access_key_id="test", aws_secret_access_key="test")
+                  aws_access_key_id=os.environ["AWS_ACCESS_KEY_ID"], aws_secret_access_key=os.environ["AWS_SECRET_ACCESS_KEY"])
 model = cw.meta.service_model
 out = {"botocore": botocore.__version__,
        "protocol": getattr(model, "resolved_protocol", None) or model.protocol}
@@ -311,8 +311,8 @@ describe('CloudWatch metrics for AWS/Lambda', { skip: SKIP_NO_BINARY }, () => {
       const r = await runCommand('aws', [...args, '--endpoint-url', box.nimbus.endpoint, '--region', REGION, '--output', 'json'], {
         timeoutMs: 120000,
         env: {
-          AWS_ACCESS_KEY_ID: 'test',
-          AWS_SECRET_ACCESS_KEY: 'test',
+          AWS_ACCESS_KEY_ID: CREDENTIALS.accessKeyId,
+          AWS_SECRET_ACCESS_KEY: CREDENTIALS.secretAccessKey,
           AWS_EC2_METADATA_DISABLED: 'true',
           AWS_MAX_ATTEMPTS: '1',
           AWS_CONFIG_FILE: path.join(tmp, 'no-config'),

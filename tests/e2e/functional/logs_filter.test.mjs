@@ -33,7 +33,7 @@ import {
   PutLogEventsCommand,
   PutRetentionPolicyCommand,
 } from '@aws-sdk/client-cloudwatch-logs';
-import { useNimbus, withLogs, withDaemon, uniqueName, SKIP_NO_BINARY, waitFor, sleep, runCommand } from '../lib/nimbus.mjs';
+import { useNimbus, withLogs, withDaemon, uniqueName, SKIP_NO_BINARY, waitFor, sleep, runCommand, CREDENTIALS } from '../lib/nimbus.mjs';
 import { zipFiles } from '../lib/zip.mjs';
 import { createFunction, invoke, expectServiceError } from '../lib/lambda.mjs';
 
@@ -124,8 +124,8 @@ describe('CloudWatch Logs filter patterns, polling and retention', { skip: SKIP_
 
   function awsEnv() {
     return {
-      AWS_ACCESS_KEY_ID: 'test',
-      AWS_SECRET_ACCESS_KEY: 'test',
+      AWS_ACCESS_KEY_ID: CREDENTIALS.accessKeyId,
+      AWS_SECRET_ACCESS_KEY: CREDENTIALS.secretAccessKey,
       AWS_DEFAULT_REGION: 'us-east-1',
       AWS_EC2_METADATA_DISABLED: 'true',
       AWS_MAX_ATTEMPTS: '1',

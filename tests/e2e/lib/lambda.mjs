@@ -9,7 +9,8 @@ import {
   waitUntilFunctionActiveV2,
   waitUntilFunctionUpdatedV2,
 } from '@aws-sdk/client-lambda';
-import { ROLE, REGION, ACCOUNT, uniqueName } from './nimbus.mjs';
+import { ROLE, REGION, ACCOUNT, CREDENTIALS, uniqueName } from './nimbus.mjs';
+import { signedHeaders, basicAuthorization } from './sign.mjs';
 
 export const WAITER = { maxWaitTime: 60, minDelay: 1, maxDelay: 2 };
 
@@ -174,22 +175,16 @@ export function escapeRe(s) {
 
 // --- raw HTTP ---------------------------------------------------------------
 
-// A well-formed but unverified SigV4 header (LAMBDA_COMPAT §2.6: the emulator
-// accepts any well-formed Authorization and does not verify signatures).
-function fakeAuthorization() {
-  const d = new Date().toISOString().replace(/[-:]/g, '').slice(0, 15) + 'Z';
-  return {
-    'x-amz-date': d,
-    authorization: `AWS4-HMAC-SHA256 Credential=test/${d.slice(0, 8)}/${REGION}/lambda/aws4_request, SignedHeaders=host;x-amz-date, Signature=${'0'.repeat(64)}`,
-  };
-}
-
-export async function rawRequest(endpoint, method, path, { body, headers = {} } = {}) {
-  const res = await fetch(endpoint + path, {
-    method,
-    headers: { ...fakeAuthorization(), ...headers },
-    body,
-  });
+// A request built by hand, signed as the SDKs sign (lib/sign.mjs) with the test
+// daemon's admin key: `auth` 'sigv4' (default; for `service`), 'basic' (HTTP
+// Basic with the key, what /metrics takes; the default for /metrics) or 'none'.
+export async function rawRequest(endpoint, method, path, { body, headers = {}, service = 'lambda', auth, credentials = CREDENTIALS } = {}) {
+  const url = endpoint + path;
+  const how = auth ?? (path.startsWith('/metrics') ? 'basic' : 'sigv4');
+  let sent = headers;
+  if (how === 'sigv4') sent = await signedHeaders(url, { method, headers, body, credentials, region: REGION, service });
+  if (how === 'basic') sent = { ...headers, authorization: basicAuthorization(credentials) };
+  const res = await fetch(url, { method, headers: sent, body });
   const text = await res.text();
   let json;
   try {

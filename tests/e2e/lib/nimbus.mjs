@@ -25,7 +25,29 @@ export const NIMBUS_BIN = process.env.NIMBUS_BIN || path.join(REPO_ROOT, 'build'
 export const REGION = 'us-east-1';
 export const ACCOUNT = '000000000000';
 export const ROLE = `arn:aws:iam::${ACCOUNT}:role/nimbus-e2e`;
-export const CREDENTIALS = { accessKeyId: 'test', secretAccessKey: 'test' };
+// The admin key every test daemon is started with: written into its data
+// directory's credentials.json (the server's key store) before it starts, unless
+// the test asks for a fresh store. The secret has '/' and '+' as real ones do.
+export const CREDENTIALS = { accessKeyId: 'AKIANIMBUSE2ETESTKEY', secretAccessKey: 'nimbus/e2e+Secret/Access/Key0123456789ab' };
+
+// Writes `keys` (default: CREDENTIALS as admin) as the key store of `dataDir`.
+export function seedCredentials(dataDir, keys = [{ ...CREDENTIALS, policy: 'admin' }]) {
+  const file = path.join(dataDir, 'credentials.json');
+  const AccessKeys = keys.map((k) => ({ AccessKeyId: k.accessKeyId, SecretAccessKey: k.secretAccessKey, Policy: k.policy ?? 'admin', Created: Date.now() }));
+  fs.writeFileSync(file, JSON.stringify({ AccessKeys }) + '\n', { mode: 0o600 });
+}
+
+// The environment for an AWS CLI / nimbus CLI child process signing with CREDENTIALS.
+export const CREDENTIALS_ENV = {
+  AWS_ACCESS_KEY_ID: CREDENTIALS.accessKeyId,
+  AWS_SECRET_ACCESS_KEY: CREDENTIALS.secretAccessKey,
+  AWS_REGION: 'us-east-1',
+  AWS_EC2_METADATA_DISABLED: 'true',
+};
+// Child processes (the AWS CLI, boto3, the nimbus CLI) sign with them unless a test says otherwise.
+process.env.AWS_ACCESS_KEY_ID = CREDENTIALS.accessKeyId;
+process.env.AWS_SECRET_ACCESS_KEY = CREDENTIALS.secretAccessKey;
+delete process.env.AWS_SESSION_TOKEN;
 
 const READY_TIMEOUT_MS = Number(process.env.NIMBUS_READY_TIMEOUT_MS || 30000);
 const STOP_TIMEOUT_MS = Number(process.env.NIMBUS_STOP_TIMEOUT_MS || 30000);
@@ -68,14 +90,16 @@ export class Nimbus {
 
   // options: dataDir (reuse one, e.g. for restart tests), keepAlive (seconds),
   // args (extra CLI args), env (extra env for the daemon), asUid (run the daemon
-  // as this uid/gid via setpriv; the data dir is chowned to it; needs root).
+  // as this uid/gid via setpriv; the data dir is chowned to it; needs root),
+  // seedKeys (default true: CREDENTIALS are written as the key store when the
+  // data directory has none; false: the server creates its own).
   static async start(options = {}) {
     const n = new Nimbus();
     await n.#start(options);
     return n;
   }
 
-  async #start({ dataDir, keepAlive, args = [], env = {}, asUid } = {}) {
+  async #start({ dataDir, keepAlive, args = [], env = {}, asUid, seedKeys = true } = {}) {
     if (!binaryAvailable()) throw new Error(`nimbus binary not found or not executable at ${NIMBUS_BIN} (set NIMBUS_BIN)`);
     if (dataDir) {
       this.dataDir = dataDir;
@@ -83,6 +107,7 @@ export class Nimbus {
       this.dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'nimbus-e2e-data-'));
       this.ownsDataDir = true;
     }
+    if (seedKeys && !fs.existsSync(path.join(this.dataDir, 'credentials.json'))) seedCredentials(this.dataDir);
     const argv = ['serve', '--listen', '127.0.0.1:0', '--data-dir', this.dataDir];
     if (keepAlive !== undefined) argv.push('--keep-alive', String(keepAlive));
     argv.push(...args);
@@ -282,7 +307,7 @@ export class Nimbus {
 
   // Runs the same binary as a client: `nimbus <args>` with NIMBUS_ENDPOINT set.
   cli(args, { input, timeoutMs = 60000, env = {} } = {}) {
-    return runCommand(NIMBUS_BIN, args, { input, timeoutMs, env: { NIMBUS_ENDPOINT: this.endpoint, ...env } });
+    return runCommand(NIMBUS_BIN, args, { input, timeoutMs, env: { NIMBUS_ENDPOINT: this.endpoint, ...CREDENTIALS_ENV, ...env } });
   }
 }
 
