@@ -5,6 +5,11 @@
 // <data>/async.db (group commit). Prints accepted events/s and the p50/p99
 // acceptance latency, then waits (bounded) for the queue to drain.
 //
+// The daemon verifies SigV4: an admin key is written to <data>/credentials.json
+// before it starts and every request is signed (bench/sigv4.mjs). Each event has
+// its own body, hence its own signature: all are signed before the clock starts,
+// so the figures are the server's acceptance, not the client's signing.
+//
 // Usage: node bench/async.mjs [--nimbus build/nimbus] [--events 20000]
 //          [--connections 64] [--async-concurrency 32] [--json out.json]
 import { spawn } from 'node:child_process';
@@ -13,6 +18,7 @@ import { tmpdir } from 'node:os';
 import http from 'node:http';
 import path from 'node:path';
 import { execFileSync } from 'node:child_process';
+import { Signer, writeAdminKey } from './sigv4.mjs';
 
 const args = Object.fromEntries(
   process.argv.slice(2).reduce((acc, a, i, all) => (a.startsWith('--') ? [...acc, [a.slice(2), all[i + 1]]] : acc), []));
@@ -53,6 +59,7 @@ function zipOf(files) {
 
 async function main() {
   const dataDir = mkdtempSync(path.join(tmpdir(), 'nimbus-bench-async-'));
+  const signer = new Signer(writeAdminKey(dataDir));
   const proc = spawn(NIMBUS, ['serve', '--listen', '127.0.0.1:0', '--data-dir', dataDir, '--async-concurrency', ASYNC_CONCURRENCY], {
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -68,12 +75,24 @@ async function main() {
   });
   try {
     const name = 'bench-async';
+    const host = `127.0.0.1:${port}`;
     const zip = zipOf({ 'app.py': 'def handler(event, context):\n    return None\n' });
-    const created = await request(port, 'POST', '/2015-03-31/functions', JSON.stringify({
+    const createBody = JSON.stringify({
       FunctionName: name, Runtime: 'python3.11', Handler: 'app.handler', Role: 'arn:aws:iam::000000000000:role/bench',
       Code: { ZipFile: zip.toString('base64') },
-    }), { 'Content-Type': 'application/json' });
+    });
+    const created = await request(port, 'POST', '/2015-03-31/functions', createBody,
+      await signer.sign('lambda', 'POST', host, '/2015-03-31/functions', createBody, { 'Content-Type': 'application/json' }));
     if (created.status !== 201) throw new Error(`create: ${created.status} ${created.body}`);
+
+    // Every event signed up front (valid 15 minutes: far longer than the run).
+    const invokePath = `/2015-03-31/functions/${name}/invocations`;
+    const eventHeaders = { 'X-Amz-Invocation-Type': 'Event', 'Content-Type': 'application/json' };
+    const events = [];
+    for (let i = 0; i < EVENTS; i++) {
+      const body = JSON.stringify({ i });
+      events.push({ body, headers: await signer.sign('lambda', 'POST', host, invokePath, body, eventHeaders) });
+    }
 
     const latencies = [];
     let next = 0;
@@ -81,11 +100,9 @@ async function main() {
     const started = process.hrtime.bigint();
     const worker = async () => {
       while (next < EVENTS) {
-        const i = next++;
+        const { body, headers } = events[next++];
         const t0 = process.hrtime.bigint();
-        const r = await request(port, 'POST', `/2015-03-31/functions/${name}/invocations`, JSON.stringify({ i }), {
-          'X-Amz-Invocation-Type': 'Event', 'Content-Type': 'application/json',
-        });
+        const r = await request(port, 'POST', invokePath, body, headers);
         if (r.status !== 202) failures += 1;
         else latencies.push(Number(process.hrtime.bigint() - t0) / 1e6);
       }

@@ -18,8 +18,14 @@
 // Usage: node bench/bench.mjs [--nimbus build/nimbus] [--json bench/results.json]
 //   [--warm 3000] [--cold 40] [--peer-cold 20] [--duration 8] [--connections 64]
 //   [--burst 200] [--density 100] [--callgrind 0|1] [--callgrind-invokes 500]
-//   [--async-events 20000] [--only warm,throughput,cold,scaleout,density,callgrind,async,services]
+//   [--async-events 20000] [--only warm,auth,throughput,cold,scaleout,density,callgrind,async,services]
 //   [--no-peers 1]
+//
+// `nimbus serve` verifies every API request (SigV4, keys in <data>/credentials.json):
+// each daemon here gets an admin key written before it starts, and every request is
+// signed with @smithy/signature-v4 (bench/sigv4.mjs), outside the timed region. The
+// peers verify nothing; they get the same signed requests. Row "auth" measures what
+// verification costs: warm invoke latency against `--auth=dev` vs the verifying daemon.
 import { spawn, execFileSync } from 'node:child_process';
 import { mkdtempSync, writeFileSync, readFileSync, rmSync, mkdirSync, symlinkSync, readdirSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -27,6 +33,7 @@ import { createRequire } from 'node:module';
 import http from 'node:http';
 import net from 'node:net';
 import path from 'node:path';
+import { Signer, basicAuth, writeAdminKey } from './sigv4.mjs';
 
 const HERE = import.meta.dirname;
 const args = Object.fromEntries(
@@ -53,6 +60,11 @@ const want = (row) => !ONLY || ONLY.has(row);
 const PY_NOOP = 'def handler(event, context):\n    return "ok"\n';
 const NODE_NOOP = 'export const handler = async () => "ok";\n';
 const PY_SLEEP = 'import time\n\ndef handler(event, context):\n    t = time.time()\n    time.sleep(1)\n    return {"start": t}\n';
+
+// Signs the requests sent to the peers, which do not verify them (same bytes as Nimbus gets).
+const PEER_SIGNER = new Signer({ accessKeyId: 'AKIDNIMBUSBENCH', secretAccessKey: 'nimbus-bench-secret' });
+// Headers of a signed Lambda Invoke (POST '{}') to 127.0.0.1:port (cached, re-signed after 5 min).
+const invokeHeaders = (signer, port, urlPath, headers = {}) => signer.headers('lambda', 'POST', `127.0.0.1:${port}`, urlPath, '{}', headers);
 
 const TMP = mkdtempSync(path.join(tmpdir(), 'nimbus-bench-'));
 const children = new Set();
@@ -162,6 +174,8 @@ function treePssKb(root, { excludeRoot = false } = {}) {
 
 async function startNimbus(extra = [], wrapper = null, env = process.env) {
   const dataDir = mkdtempSync(path.join(TMP, 'data-'));
+  const creds = writeAdminKey(dataDir);  // before the daemon starts: it reads the file once
+  const signer = new Signer(creds);
   const argv = ['serve', '--listen', '127.0.0.1:0', '--data-dir', dataDir, ...extra];
   const [cmd, cargs] = wrapper ? [wrapper[0], [...wrapper.slice(1), NIMBUS, ...argv]] : [NIMBUS, argv];
   const child = track(spawn(cmd, cargs, { stdio: ['ignore', 'pipe', 'pipe'], env }), 'nimbus');
@@ -178,19 +192,24 @@ async function startNimbus(extra = [], wrapper = null, env = process.env) {
   });
   child.stdout.resume();
   const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+  const host = `127.0.0.1:${port}`;
+  const metricsAuth = { Authorization: basicAuth(creds) };
   const nimbus = {
-    child, port, dataDir, agent,
+    child, port, dataDir, agent, signer,
     async create(name, runtime, zip, { memory = 1769, timeout = 30, handler } = {}) {
-      const r = await request(agent, port, 'POST', '/2015-03-31/functions', JSON.stringify({
+      const body = JSON.stringify({
         FunctionName: name, Runtime: runtime, Handler: handler ?? (runtime.startsWith('python') ? 'app.handler' : 'index.handler'),
         MemorySize: memory, Timeout: timeout, Role: 'arn:aws:iam::000000000000:role/bench', Code: { ZipFile: zip },
-      }), { 'content-type': 'application/json' });
+      });
+      const r = await request(agent, port, 'POST', '/2015-03-31/functions', body,
+        await signer.sign('lambda', 'POST', host, '/2015-03-31/functions', body, { 'content-type': 'application/json' }));
       if (r.status !== 201) throw new Error(`create ${name}: ${r.status} ${r.body}`);
     },
     path: (name) => `/2015-03-31/functions/${name}/invocations`,
-    // One unlabelled sample of GET /metrics.
+    // One unlabelled sample of GET /metrics (HTTP Basic: the admin key).
     async metric(name) {
-      const r = await request(agent, port, 'GET', '/metrics', '');
+      const r = await request(agent, port, 'GET', '/metrics', '', metricsAuth);
+      if (r.status !== 200) throw new Error(`GET /metrics: ${r.status} ${r.body.slice(0, 200)}`);
       const line = r.body.split('\n').find((l) => l.startsWith(`${name} `));
       return line ? Number(line.split(' ')[1]) : null;
     },
@@ -297,31 +316,42 @@ async function startServerlessOffline() {
 
 // ---------------------------------------------------------------- measurements
 
-async function warmLatency(port, urlPath, n = WARM) {
+// The request is signed before the clock starts (one signature, reused: SigV4 allows replays
+// for 15 minutes; re-signed after 5), so the figure is the server's, not the signer's.
+async function warmLatency(port, urlPath, n = WARM, signer = PEER_SIGNER, { warmup = 200, samples = [] } = {}) {
   const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
-  const once = async () => {
-    const r = await request(agent, port, 'POST', urlPath, '{}');
+  const once = async (headers) => {
+    const r = await request(agent, port, 'POST', urlPath, '{}', headers);
     if (r.status !== 200 || r.headers['x-amz-function-error']) throw new Error(`POST ${urlPath}: ${r.status} ${r.body.slice(0, 300)}`);
   };
-  for (let i = 0; i < Math.min(200, n); i++) await once();
-  const samples = [];
-  for (let i = 0; i < n; i++) { const t0 = now(); await once(); samples.push(now() - t0); }
+  for (let i = 0; i < Math.min(warmup, n); i++) await once(await invokeHeaders(signer, port, urlPath));
+  for (let i = 0; i < n; i++) {
+    const headers = await invokeHeaders(signer, port, urlPath);
+    const t0 = now(); await once(headers); samples.push(now() - t0);
+  }
   agent.destroy();
   return summary(samples);
 }
 
-async function firstInvoke(port, urlPath) {
+async function firstInvoke(port, urlPath, signer = PEER_SIGNER) {
   const agent = new http.Agent({ keepAlive: false });
+  const headers = await invokeHeaders(signer, port, urlPath);
   const t0 = now();
-  const r = await request(agent, port, 'POST', urlPath, '{}');
+  const r = await request(agent, port, 'POST', urlPath, '{}', headers);
   const ms = now() - t0;
   if (r.status !== 200 || r.headers['x-amz-function-error']) throw new Error(`POST ${urlPath}: ${r.status} ${r.body.slice(0, 300)}`);
   return ms;
 }
 
-function wrk(port, urlPath, seconds, connections = CONNECTIONS) {
-    const out = execFileSync('wrk', ['-t2', `-c${connections}`, `-d${seconds}s`, '--timeout', '10s', '-s', path.join(HERE, 'post.lua'),
-    `http://127.0.0.1:${port}${urlPath}`], { encoding: 'utf8' }).toString();
+// wrk sends one request over and over: it is signed here (per run) and post.lua adds the
+// headers from the environment.
+async function wrk(port, urlPath, seconds, connections = CONNECTIONS, signer = PEER_SIGNER) {
+  const h = await signer.sign('lambda', 'POST', `127.0.0.1:${port}`, urlPath, '{}', { 'content-type': 'application/json' });
+  const env = { ...process.env, NIMBUS_BENCH_X_AMZ_DATE: h['x-amz-date'], NIMBUS_BENCH_AUTHORIZATION: h.authorization };
+  if (h['x-amz-content-sha256']) env.NIMBUS_BENCH_X_AMZ_CONTENT_SHA256 = h['x-amz-content-sha256'];
+  else delete env.NIMBUS_BENCH_X_AMZ_CONTENT_SHA256;
+  const out = execFileSync('wrk', ['-t2', `-c${connections}`, `-d${seconds}s`, '--timeout', '10s', '-s', path.join(HERE, 'post.lua'),
+    `http://127.0.0.1:${port}${urlPath}`], { encoding: 'utf8', env }).toString();
   const num = (re) => Number((out.match(re) ?? [0, 0])[1]);
   const requests = num(/(\d+) requests in/);
   const non2xx = num(/Non-2xx or 3xx responses: (\d+)/);
@@ -332,18 +362,19 @@ function wrk(port, urlPath, seconds, connections = CONNECTIONS) {
 }
 
 // Warm-up pass of WARMUP_S seconds (lets every target scale out to 64 environments/processes), then the measured pass.
-function throughput(port, urlPath) {
-  wrk(port, urlPath, WARMUP_S);
-  return wrk(port, urlPath, DURATION);
+async function throughput(port, urlPath, signer = PEER_SIGNER) {
+  await wrk(port, urlPath, WARMUP_S, CONNECTIONS, signer);
+  return wrk(port, urlPath, DURATION, CONNECTIONS, signer);
 }
 
 // A burst of BURST concurrent 1-second invokes; each response carries the
 // handler's start time (wall clock, same host clock inside the sandbox).
-async function burst(port, urlPath) {
+async function burst(port, urlPath, signer = PEER_SIGNER) {
   const agent = new http.Agent({ keepAlive: true, maxSockets: BURST + 8 });
+  const headers = await invokeHeaders(signer, port, urlPath);
   const t0 = Date.now() / 1000;
   const results = await Promise.all(Array.from({ length: BURST }, () =>
-    request(agent, port, 'POST', urlPath, '{}').catch((e) => ({ status: 0, body: String(e), headers: {} }))));
+    request(agent, port, 'POST', urlPath, '{}', headers).catch((e) => ({ status: 0, body: String(e), headers: {} }))));
   agent.destroy();
   const starts = [];
   let throttled = 0, errors = 0;
@@ -428,13 +459,13 @@ async function nimbusRows() {
       await n.create('noop-node', 'nodejs20.x', nodeZip);
       await n.create('noop-py-128', 'python3.11', pyZip, { memory: 128 });
       if (want('warm')) {
-        R.rows.warm_python = { nimbus: await warmLatency(n.port, n.path('noop-py')) };
-        R.rows.warm_node = { nimbus: await warmLatency(n.port, n.path('noop-node')) };
-        R.rows.warm_python_128mb = { nimbus: await warmLatency(n.port, n.path('noop-py-128')) };
+        R.rows.warm_python = { nimbus: await warmLatency(n.port, n.path('noop-py'), WARM, n.signer) };
+        R.rows.warm_node = { nimbus: await warmLatency(n.port, n.path('noop-node'), WARM, n.signer) };
+        R.rows.warm_python_128mb = { nimbus: await warmLatency(n.port, n.path('noop-py-128'), WARM, n.signer) };
       }
       if (want('throughput')) {
-        R.rows.throughput_python = { nimbus: throughput(n.port, n.path('noop-py')) };
-        R.rows.throughput_node = { nimbus: throughput(n.port, n.path('noop-node')) };
+        R.rows.throughput_python = { nimbus: await throughput(n.port, n.path('noop-py'), n.signer) };
+        R.rows.throughput_node = { nimbus: await throughput(n.port, n.path('noop-node'), n.signer) };
       }
       if (want('cold')) {
         // With the stem cell pool full (a cold start after the pool refilled), then back to
@@ -446,7 +477,7 @@ async function nimbusRows() {
               const name = `cold-${mode}-${rt.replace('.', '')}-${i}`;
               await n.create(name, rt, zip, { memory: 1769 });
               if (mode === 'ready') await n.poolReady();
-              s.push(await firstInvoke(n.port, n.path(name)));
+              s.push(await firstInvoke(n.port, n.path(name), n.signer));
             }
             R.rows[`cold_${key}${suffix}`] = { nimbus: summary(s) };
           }
@@ -462,11 +493,37 @@ async function nimbusRows() {
           for (let i = 0; i < COLD; i++) {
             const name = `cold-plain-${rt.replace('.', '')}-${i}`;
             await plain.create(name, rt, zip, { memory: 1769 });
-            s.push(await firstInvoke(plain.port, plain.path(name)));
+            s.push(await firstInvoke(plain.port, plain.path(name), plain.signer));
           }
           R.rows[`cold_${key}_no_stem_cells`] = { nimbus: summary(s) };
         }
       } finally { await plain.stop(); }
+    }
+  }
+
+  if (want('auth')) {
+    // What verifying SigV4 costs a warm invoke: the same signed request, sequential, against
+    // a daemon that verifies it (the default) and one started with --auth=dev (loopback only;
+    // accepts any credentials without looking at them), in alternating rounds so that the
+    // machine's noise falls on both. Informational: no target.
+    log('nimbus: warm invoke, verifying vs --auth=dev');
+    const verify = await startNimbus();
+    let dev = null;
+    try {
+      dev = await startNimbus(['--auth=dev']);
+      for (const n of [verify, dev]) await n.create('noop-py', 'python3.11', pyZip);
+      const samples = { verify: [], dev: [] };
+      const rounds = 4, per = Math.ceil(WARM / rounds);
+      for (let round = 0; round < rounds; round++) {
+        const order = round % 2 ? [['dev', dev], ['verify', verify]] : [['verify', verify], ['dev', dev]];
+        for (const [k, n] of order) {
+          await warmLatency(n.port, n.path('noop-py'), per, n.signer, { warmup: round === 0 ? 200 : 20, samples: samples[k] });
+        }
+      }
+      R.rows.auth_python = { nimbus: summary(samples.verify), auth_dev: summary(samples.dev) };
+    } finally {
+      await verify.stop();
+      if (dev) await dev.stop();
     }
   }
 
@@ -475,7 +532,7 @@ async function nimbusRows() {
     const n = await startNimbus(['--max-concurrency', String(Math.max(1000, BURST))]);
     try {
       await n.create('sleep-py', 'python3.11', zipOf({ 'app.py': PY_SLEEP }), { memory: 128 });
-      R.rows.scaleout = { nimbus: await burst(n.port, n.path('sleep-py')) };
+      R.rows.scaleout = { nimbus: await burst(n.port, n.path('sleep-py'), n.signer) };
     } finally { await n.stop(); }
   }
 
@@ -489,7 +546,7 @@ async function nimbusRows() {
       const names = Array.from({ length: DENSITY }, (_, i) => `idle-${i}`);
       for (const name of names) await n.create(name, 'python3.11', pyZip, { memory: 128 });
       const workers = Array.from({ length: 4 }, async () => {
-        while (next < names.length) { const name = names[next++]; await firstInvoke(n.port, n.path(name)); }
+        while (next < names.length) { const name = names[next++]; await firstInvoke(n.port, n.path(name), n.signer); }
       });
       await Promise.all(workers);
       await sleep(2000);
@@ -525,10 +582,10 @@ async function nimbusRows() {
           { ...process.env, LD_PRELOAD: shim });
         try {
           await n.create('noop-py', 'python3.11', pyZip);
-          for (let i = 0; i < 50; i++) await firstInvoke(n.port, n.path('noop-py')).catch(() => {});
+          for (let i = 0; i < 50; i++) await firstInvoke(n.port, n.path('noop-py'), n.signer).catch(() => {});
           const a = new http.Agent({ keepAlive: true, maxSockets: 1 });
           for (let i = 0; i < count; i++) {
-            const r = await request(a, n.port, 'POST', n.path('noop-py'), '{}');
+            const r = await request(a, n.port, 'POST', n.path('noop-py'), '{}', await invokeHeaders(n.signer, n.port, n.path('noop-py')));
             if (r.status !== 200) throw new Error(`invoke under callgrind: ${r.status} ${r.body.slice(0, 200)}`);
           }
           a.destroy();
@@ -577,7 +634,7 @@ async function peerRows() {
     const f = await startFloor();
     try {
       if (want('warm')) { const w = await warmLatency(f.port, '/'); for (const k of ['warm_python', 'warm_node', 'warm_python_128mb']) (R.rows[k] ??= {}).floor = w; }
-      if (want('throughput')) { const t = throughput(f.port, '/'); for (const k of ['throughput_python', 'throughput_node']) (R.rows[k] ??= {}).floor = t; }
+      if (want('throughput')) { const t = await throughput(f.port, '/'); for (const k of ['throughput_python', 'throughput_node']) (R.rows[k] ??= {}).floor = t; }
     } finally { await f.stop(); }
   });
 
@@ -588,7 +645,7 @@ async function peerRows() {
       const w = await startWorkerd();
       try {
         if (want('warm')) { const s = await warmLatency(w.port, '/'); for (const k of ['warm_python', 'warm_node', 'warm_python_128mb']) (R.rows[k] ??= {}).workerd = s; }
-        if (want('throughput')) { const t = throughput(w.port, '/'); for (const k of ['throughput_python', 'throughput_node']) (R.rows[k] ??= {}).workerd = t; }
+        if (want('throughput')) { const t = await throughput(w.port, '/'); for (const k of ['throughput_python', 'throughput_node']) (R.rows[k] ??= {}).workerd = t; }
       } finally { await w.stop(); }
     }
     if (want('cold')) {
@@ -629,8 +686,8 @@ async function peerRows() {
         }
       }
       if (want('throughput')) {
-        R.rows.throughput_python.sls_python = throughput(s.port, s.path('noopPy'));
-        R.rows.throughput_node.sls_node = throughput(s.port, s.path('noopNode'));
+        R.rows.throughput_python.sls_python = await throughput(s.port, s.path('noopPy'));
+        R.rows.throughput_node.sls_node = await throughput(s.port, s.path('noopNode'));
       }
       if (want('scaleout')) (R.rows.scaleout ??= {}).sls_python = await burst(s.port, s.path('sleepPy'));
     } finally { await s.stop(); }
@@ -639,7 +696,7 @@ async function peerRows() {
 
 // ---------------------------------------------------------------- report
 
-const PEER_NAMES = { floor: 'node http (floor)', workerd: 'workerd', sls_python: 'sls-offline py', sls_node: 'sls-offline node' };
+const PEER_NAMES = { floor: 'node http (floor)', workerd: 'workerd', sls_python: 'sls-offline py', sls_node: 'sls-offline node', auth_dev: 'nimbus --auth=dev' };
 
 function table() {
   const lines = [];
@@ -667,6 +724,8 @@ function table() {
   emit('warm invoke p99, Node, 1,769 MB (ms)', null, r.warm_node, (s) => s.p99, 3, true);
   emit('warm invoke p50, Python, 128 MB (ms)', null, r.warm_python_128mb && { nimbus: r.warm_python_128mb.nimbus }, (s) => s.p50, 3, true);
   emit('warm invoke p99, Python, 128 MB (ms)', null, r.warm_python_128mb && { nimbus: r.warm_python_128mb.nimbus }, (s) => s.p99, 3, true);
+  emit('warm invoke p50, Python, verifying SigV4 (ms)', null, r.auth_python, (s) => s.p50, 3, true);
+  emit('warm invoke p99, Python, verifying SigV4 (ms)', null, r.auth_python, (s) => s.p99, 3, true);
   emit(`throughput, Python, ${CONNECTIONS} conns (invokes/s)`, T('>= 10000', (x) => x >= 10000), r.throughput_python, (s) => s.rps, 0, false);
   emit(`throughput, Node, ${CONNECTIONS} conns (invokes/s)`, T('>= 10000', (x) => x >= 10000), r.throughput_node, (s) => s.rps, 0, false);
   emit('cold start p50, Python (ms)', T('<= 5', (x) => x <= 5), r.cold_python, (s) => s.p50, 2, true);
@@ -716,7 +775,8 @@ async function main() {
   R.not_measured = notMeasured;
   R.seconds = Math.round((Date.now() - t0) / 1000);
   R.how = {
-    warm: `${WARM} sequential POSTs after 200 warm-up, one Node client, one keep-alive connection; latency = request written to response read`,
+    warm: `${WARM} sequential POSTs after 200 warm-up, one Node client, one keep-alive connection; latency = request written to response read; every request SigV4-signed (peers too) before the clock starts, one signature reused`,
+    auth: `as warm, no-op Python (1,769 MB): ${WARM} invokes against the verifying daemon (default) and ${WARM} against one started with --auth=dev, the same signed request to both, in 4 alternating rounds; ratio = verifying / dev`,
     throughput: `wrk -t2 -c${CONNECTIONS} -d${DURATION}s POST '{}' after a ${WARMUP_S} s warm-up pass; invokes/s counts 2xx only`,
     cold: `Nimbus: ${COLD} new functions per runtime, first Invoke each, new connection, (a) after the stem cell pool refilled (the headline row), (b) back to back, (c) with --stem-cells 0; serverless-offline: ${PEER_COLD} functions per runtime, first invoke each; workerd: process spawn to first response (isolates are built at startup)`,
     scaleout: `${BURST} concurrent Invokes of an idle 1-second Python function (128 MB); all_running_ms = latest handler start (time.time() in the handler) minus the burst's send time`,

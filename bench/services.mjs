@@ -1,7 +1,8 @@
 // Nimbus benchmark: the event-source services (issue #5). Starts `nimbus serve` on a
 // free port with a temporary data directory and measures, over keep-alive connections
-// on 127.0.0.1 with raw HTTP (no SDK overhead; requests carry an S3/SQS credential
-// scope so that they are routed as the SDKs' are):
+// on 127.0.0.1 with raw HTTP (no SDK overhead; each request is SigV4-signed with an
+// admin key written to the data directory before the daemon starts, as the SDKs sign
+// it, by bench/sigv4.mjs: the daemon verifies every request):
 //   - S3 PutObject and GetObject throughput for 4 KB and 1 MB objects (each PUT is
 //     fsync'd before it is answered);
 //   - SQS SendMessage throughput (each message fsync'd) and receive+delete throughput
@@ -16,6 +17,12 @@
 //     table's stream) has started.
 // Prints a table; --json writes the figures.
 //
+// Signing: identical requests (same path, headers and body) are signed once and the
+// signature reused (SigV4 allows replays for 15 minutes; re-signed after 5); a request
+// with a new body (PutItem, DeleteMessageBatch, ...) is signed when it is made, before
+// its latency clock starts but within the row's wall time. dynalite (which verifies
+// nothing) gets the same signed requests, so the client's cost is the same for both.
+//
 // Usage: node bench/services.mjs [--nimbus build/nimbus] [--connections 16]
 //          [--seconds 5] [--json out.json]
 import { spawn, execFileSync } from 'node:child_process';
@@ -24,6 +31,7 @@ import { tmpdir } from 'node:os';
 import crypto from 'node:crypto';
 import http from 'node:http';
 import path from 'node:path';
+import { Signer, writeAdminKey } from './sigv4.mjs';
 
 const args = Object.fromEntries(
   process.argv.slice(2).reduce((acc, a, i, all) => (a.startsWith('--') ? [...acc, [a.slice(2), all[i + 1]]] : acc), []));
@@ -33,7 +41,7 @@ const SECONDS = Number(args.seconds ?? 5);
 const JSON_OUT = args.json;
 
 const agent = new http.Agent({ keepAlive: true, maxSockets: CONNECTIONS });
-const scope = (service) => `AWS4-HMAC-SHA256 Credential=bench/20260101/us-east-1/${service}/aws4_request, SignedHeaders=host, Signature=0`;
+let signer = null;  // the daemon's admin key (main)
 
 function request(port, method, urlPath, body, headers = {}) {
   return new Promise((resolve, reject) => {
@@ -48,16 +56,29 @@ function request(port, method, urlPath, body, headers = {}) {
   });
 }
 
-// Runs `op(i)` from CONNECTIONS workers for SECONDS; operations/s and p50/p99 ms.
-async function load(op) {
+// Signs a request for `service` (cached for identical requests) and returns a function
+// that sends it.
+async function prepare(port, service, method, urlPath, body, headers = {}) {
+  const signed = await signer.headers(service, method, `127.0.0.1:${port}`, urlPath, body, headers);
+  return () => request(port, method, urlPath, body, signed);
+}
+async function call(port, service, method, urlPath, body, headers = {}) {
+  return (await prepare(port, service, method, urlPath, body, headers))();
+}
+
+// Runs the operations `prepare(i)` returns (after signing: `prepare` resolves to a function
+// that sends the request and resolves to whether it succeeded) from CONNECTIONS workers
+// for SECONDS; operations/s and p50/p99 ms (latency: from sending to the answer).
+async function load(prepareOp) {
   const latencies = [];
   const end = Date.now() + SECONDS * 1000;
   let i = 0;
   let failures = 0;
   await Promise.all(Array.from({ length: CONNECTIONS }, async () => {
     while (Date.now() < end) {
+      const op = await prepareOp(i++);
       const t0 = performance.now();
-      const ok = await op(i++);
+      const ok = await op();
       latencies.push(performance.now() - t0);
       if (!ok) failures++;
     }
@@ -68,35 +89,50 @@ async function load(op) {
 }
 
 async function s3Rows(port) {
-  const s3 = { Authorization: scope('s3') };
-  if ((await request(port, 'PUT', '/bench-bucket', undefined, s3)).status !== 200) throw new Error('create bucket');
+  if ((await call(port, 's3', 'PUT', '/bench-bucket', undefined)).status !== 200) throw new Error('create bucket');
   const rows = {};
   for (const [label, size] of [['4kb', 4096], ['1mb', 1 << 20]]) {
     const body = crypto.randomBytes(size);
     const keys = 64;
-    rows[`s3_put_${label}`] = await load(async (i) => (await request(port, 'PUT', `/bench-bucket/${label}/${i % keys}`, body, s3)).status === 200);
+    rows[`s3_put_${label}`] = await load(async (i) => {
+      const send = await prepare(port, 's3', 'PUT', `/bench-bucket/${label}/${i % keys}`, body);
+      return async () => (await send()).status === 200;
+    });
     rows[`s3_get_${label}`] = await load(async (i) => {
-      const r = await request(port, 'GET', `/bench-bucket/${label}/${i % keys}`, undefined, s3);
-      return r.status === 200 && r.body.length === size;
+      const send = await prepare(port, 's3', 'GET', `/bench-bucket/${label}/${i % keys}`, undefined);
+      return async () => {
+        const r = await send();
+        return r.status === 200 && r.body.length === size;
+      };
     });
     for (const row of [rows[`s3_put_${label}`], rows[`s3_get_${label}`]]) row.mb_per_second = Number(((row.ops_per_second * size) / (1 << 20)).toFixed(1));
   }
   return rows;
 }
 
+// A signed JSON-protocol call (POST / with X-Amz-Target), ready to send: resolves to the
+// answer's JSON, rejects on a status other than 200.
+async function prepareJson(port, service, target, contentType, payload) {
+  const send = await prepare(port, service, 'POST', '/', JSON.stringify(payload), { 'X-Amz-Target': target, 'Content-Type': contentType });
+  return async () => {
+    const r = await send();
+    if (r.status !== 200) throw new Error(`${target}: ${r.status} ${r.body}`);
+    return JSON.parse(r.body.toString() || '{}');
+  };
+}
+const sqsCall = (port, action, payload) => prepareJson(port, 'sqs', `AmazonSQS.${action}`, 'application/x-amz-json-1.0', payload);
 async function sqs(port, action, payload) {
-  const r = await request(port, 'POST', '/', JSON.stringify(payload), {
-    Authorization: scope('sqs'), 'X-Amz-Target': `AmazonSQS.${action}`, 'Content-Type': 'application/x-amz-json-1.0',
-  });
-  if (r.status !== 200) throw new Error(`${action}: ${r.status} ${r.body}`);
-  return JSON.parse(r.body.toString() || '{}');
+  return (await sqsCall(port, action, payload))();
 }
 
 async function sqsRows(port) {
   const { QueueUrl } = await sqs(port, 'CreateQueue', { QueueName: 'bench' });
   const rows = {};
   const body = 'x'.repeat(256);
-  rows.sqs_send = await load(async () => Boolean((await sqs(port, 'SendMessage', { QueueUrl, MessageBody: body })).MessageId));
+  rows.sqs_send = await load(async () => {
+    const send = await sqsCall(port, 'SendMessage', { QueueUrl, MessageBody: body });
+    return async () => Boolean((await send()).MessageId);
+  });
   // Drains what was sent (bounded by 4 x SECONDS): messages received and deleted per second.
   let received = 0;
   let emptyWorkers = 0;
@@ -117,13 +153,9 @@ async function sqsRows(port) {
 }
 
 // DynamoDB (JSON 1.0) against `port`: Nimbus or the peer.
+const ddbCall = (port, action, payload) => prepareJson(port, 'dynamodb', `DynamoDB_20120810.${action}`, 'application/x-amz-json-1.0', payload);
 async function ddb(port, action, payload) {
-  const r = await request(port, 'POST', '/', JSON.stringify(payload), {
-    Authorization: scope('dynamodb'), 'X-Amz-Date': '20260101T000000Z', 'X-Amz-Target': `DynamoDB_20120810.${action}`,
-    'Content-Type': 'application/x-amz-json-1.0',
-  });
-  if (r.status !== 200) throw new Error(`${action}: ${r.status} ${r.body}`);
-  return JSON.parse(r.body.toString() || '{}');
+  return (await ddbCall(port, action, payload))();
 }
 
 // PutItem, GetItem and Query throughput in items/s on one table (1 KB items).
@@ -142,17 +174,20 @@ async function dynamoRows(port, label) {
   const payload = 'x'.repeat(1000);
   const partitions = 64;
   const rows = {};
-  const ok = (p) => p.then(() => true, () => false);
-  rows[`${label}_put`] = await load((i) => ok(ddb(port, 'PutItem', {
+  const ok = (send) => () => send().then(() => true, () => false);
+  rows[`${label}_put`] = await load(async (i) => ok(await ddbCall(port, 'PutItem', {
     TableName: 'bench', Item: { pk: { S: `p${i % partitions}` }, sk: { N: String(i) }, data: { S: payload } },
   })));
-  rows[`${label}_get`] = await load((i) => ok(ddb(port, 'GetItem', {
+  rows[`${label}_get`] = await load(async (i) => ok(await ddbCall(port, 'GetItem', {
     TableName: 'bench', Key: { pk: { S: `p${i % partitions}` }, sk: { N: String(i % 1000) } },
   })));
-  const query = await load((i) => ddb(port, 'Query', {
-    TableName: 'bench', KeyConditionExpression: 'pk = :p', Limit: 10,
-    ExpressionAttributeValues: { ':p': { S: `p${i % partitions}` } },
-  }).then((r) => r.Count === 10, () => false));
+  const query = await load(async (i) => {
+    const send = await ddbCall(port, 'Query', {
+      TableName: 'bench', KeyConditionExpression: 'pk = :p', Limit: 10,
+      ExpressionAttributeValues: { ':p': { S: `p${i % partitions}` } },
+    });
+    return () => send().then((r) => r.Count === 10, () => false);
+  });
   query.items_per_second = query.ops_per_second * 10;
   rows[`${label}_query`] = query;
   return rows;
@@ -192,12 +227,12 @@ async function streamLatencyRow(port) {
     StreamSpecification: { StreamEnabled: true, StreamViewType: 'NEW_IMAGE' },
   });
   const zip = zipOf({ 'index.mjs': 'export const handler = async (e) => { for (const r of e.Records) console.log("LAT " + (Date.now() - Number(r.dynamodb.NewImage.t.N))); };\n' });
-  const created = await request(port, 'POST', '/2015-03-31/functions', JSON.stringify({
+  const created = await call(port, 'lambda', 'POST', '/2015-03-31/functions', JSON.stringify({
     FunctionName: 'bench-stream-consumer', Runtime: 'nodejs20.x', Handler: 'index.handler', Role: 'arn:aws:iam::000000000000:role/bench',
     Code: { ZipFile: zip.toString('base64') },
   }), { 'Content-Type': 'application/json' });
   if (created.status !== 201) throw new Error(`create function: ${created.status} ${created.body}`);
-  const mapped = await request(port, 'POST', '/2015-03-31/event-source-mappings/', JSON.stringify({
+  const mapped = await call(port, 'lambda', 'POST', '/2015-03-31/event-source-mappings/', JSON.stringify({
     FunctionName: 'bench-stream-consumer', EventSourceArn: table.TableDescription.LatestStreamArn, BatchSize: 1, StartingPosition: 'LATEST',
   }), { 'Content-Type': 'application/json' });
   if (mapped.status !== 202) throw new Error(`create mapping: ${mapped.status} ${mapped.body}`);
@@ -207,7 +242,7 @@ async function streamLatencyRow(port) {
     await new Promise((r) => setTimeout(r, 150));
   }
   await new Promise((r) => setTimeout(r, 1000));
-  const logs = await request(port, 'POST', '/', JSON.stringify({ logGroupName: '/aws/lambda/bench-stream-consumer' }), {
+  const logs = await call(port, 'logs', 'POST', '/', JSON.stringify({ logGroupName: '/aws/lambda/bench-stream-consumer' }), {
     'X-Amz-Target': 'Logs_20140328.FilterLogEvents', 'Content-Type': 'application/x-amz-json-1.1',
   });
   const samples = [];
@@ -236,12 +271,12 @@ function zipOf(files) {
 async function latencyRow(port) {
   const { QueueUrl } = await sqs(port, 'CreateQueue', { QueueName: 'bench-latency' });
   const zip = zipOf({ 'index.mjs': 'export const handler = async (e) => { for (const r of e.Records) console.log("LAT " + (Date.now() - Number(r.body))); };\n' });
-  const created = await request(port, 'POST', '/2015-03-31/functions', JSON.stringify({
+  const created = await call(port, 'lambda', 'POST', '/2015-03-31/functions', JSON.stringify({
     FunctionName: 'bench-consumer', Runtime: 'nodejs20.x', Handler: 'index.handler', Role: 'arn:aws:iam::000000000000:role/bench',
     Code: { ZipFile: zip.toString('base64') },
   }), { 'Content-Type': 'application/json' });
   if (created.status !== 201) throw new Error(`create function: ${created.status} ${created.body}`);
-  const mapped = await request(port, 'POST', '/2015-03-31/event-source-mappings/', JSON.stringify({
+  const mapped = await call(port, 'lambda', 'POST', '/2015-03-31/event-source-mappings/', JSON.stringify({
     FunctionName: 'bench-consumer', EventSourceArn: 'arn:aws:sqs:us-east-1:000000000000:bench-latency', BatchSize: 1,
   }), { 'Content-Type': 'application/json' });
   if (mapped.status !== 202) throw new Error(`create mapping: ${mapped.status} ${mapped.body}`);
@@ -251,7 +286,7 @@ async function latencyRow(port) {
     await sqs(port, 'SendMessage', { QueueUrl, MessageBody: String(Date.now()) });
     await new Promise((r) => setTimeout(r, 150));
   }
-  const logs = await request(port, 'POST', '/', JSON.stringify({ logGroupName: '/aws/lambda/bench-consumer' }), {
+  const logs = await call(port, 'logs', 'POST', '/', JSON.stringify({ logGroupName: '/aws/lambda/bench-consumer' }), {
     'X-Amz-Target': 'Logs_20140328.FilterLogEvents', 'Content-Type': 'application/x-amz-json-1.1',
   });
   for (const e of JSON.parse(logs.body.toString()).events ?? []) {
@@ -266,6 +301,7 @@ async function latencyRow(port) {
 
 async function main() {
   const dataDir = mkdtempSync(path.join(tmpdir(), 'nimbus-bench-services-'));
+  signer = new Signer(writeAdminKey(dataDir));  // before the daemon starts: it reads the file once
   const proc = spawn(NIMBUS, ['serve', '--listen', '127.0.0.1:0', '--data-dir', dataDir], { stdio: ['ignore', 'pipe', 'pipe'] });
   proc.stderr.resume();
   const port = await new Promise((resolve, reject) => {
