@@ -66,9 +66,24 @@ std::string HexEncode(std::string_view data) {
   return out;
 }
 
+namespace {
+
+// The digests, fetched from OpenSSL's default provider once: EVP_sha256() and
+// friends make every EVP_DigestInit_ex look the algorithm up again (OpenSSL 3's
+// implicit fetch), which costs more than hashing a small message.
+const EVP_MD* Digest(DigestAlgorithm algorithm) {
+  static const EVP_MD* const sha256 = EVP_MD_fetch(nullptr, "SHA256", nullptr);
+  static const EVP_MD* const md5 = EVP_MD_fetch(nullptr, "MD5", nullptr);
+  const EVP_MD* md = algorithm == DigestAlgorithm::kMd5 ? md5 : sha256;
+  NIMBUS_CHECK(md != nullptr) << "OpenSSL has no " << (algorithm == DigestAlgorithm::kMd5 ? "MD5" : "SHA256");
+  return md;
+}
+
+}  // namespace
+
 Hasher::Hasher(DigestAlgorithm algorithm) : ctx_(EVP_MD_CTX_new()) {
   NIMBUS_CHECK(ctx_ != nullptr);
-  const EVP_MD* md = algorithm == DigestAlgorithm::kMd5 ? EVP_md5() : EVP_sha256();
+  const EVP_MD* md = Digest(algorithm);
   NIMBUS_CHECK(EVP_DigestInit_ex(static_cast<EVP_MD_CTX*>(ctx_), md, nullptr) == 1);
 }
 Hasher::~Hasher() { EVP_MD_CTX_free(static_cast<EVP_MD_CTX*>(ctx_)); }
