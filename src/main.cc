@@ -13,21 +13,13 @@
 #include "base/clock.h"
 #include "base/log.h"
 #include "cli/commands.h"
+#include "cli/credentials.h"
 #include "sandbox/sandbox.h"
 #include "server/server.h"
 
 namespace {
 
 namespace fs = std::filesystem;
-
-// /var/lib/nimbus as root; else $XDG_DATA_HOME/nimbus or ~/.local/share/nimbus.
-fs::path DefaultDataDir() {
-  if (const char* d = std::getenv("NIMBUS_DATA_DIR"); d && *d) return d;
-  if (::geteuid() == 0) return "/var/lib/nimbus";
-  if (const char* x = std::getenv("XDG_DATA_HOME"); x && *x) return fs::path(x) / "nimbus";
-  if (const char* h = std::getenv("HOME"); h && *h) return fs::path(h) / ".local/share/nimbus";
-  return fs::current_path() / "nimbus-data";
-}
 
 // The runtime clients: <build>/runtimes, assembled by the build (runtimes/ plus
 // the Java jars), or installed under <prefix>/share/nimbus/runtimes.
@@ -44,7 +36,9 @@ fs::path DefaultRuntimeDir() {
 // `nimbus serve`'s flags, with their defaults.
 struct ServeFlags {
   std::string listen = "127.0.0.1:8777";
-  std::string data_dir = DefaultDataDir().string();
+  // NIMBUS_DATA_DIR, else /var/lib/nimbus as root, else $XDG_DATA_HOME/nimbus or ~/.local/share/nimbus
+  // (shared with the client commands, which read their admin key from there).
+  std::string data_dir = nimbus::cli::DefaultDataDir().string();
   std::string runtime_dir;
   int keep_alive = 300;
   int max_concurrency = 1000;
@@ -73,6 +67,8 @@ int Serve(const ServeFlags& flags) {
   if (options.listen_host.size() > 2 && options.listen_host.front() == '[') {
     options.listen_host = options.listen_host.substr(1, options.listen_host.size() - 2);
   }
+  // The listener takes addresses, not names.
+  if (options.listen_host == "localhost") options.listen_host = "127.0.0.1";
   try {
     int port = std::stoi(listen.substr(colon + 1));
     if (port < 0 || port > 65535) throw std::out_of_range("port");

@@ -3,7 +3,11 @@
 #include <arpa/inet.h>
 #include <fmt/format.h>
 
+#include <boost/json.hpp>
+
 #include <chrono>
+#include <mutex>
+#include <unordered_map>
 
 #include "base/encoding.h"
 
@@ -20,10 +24,31 @@ class Authenticator::Lookup final : public http::CredentialLookup {
     return keys_.Find(access_key_id);
   }
 
+  // Derived once per key, secret, day, region and service: four HMACs saved on
+  // every request after the first of the day.
+  std::string SigningKey(const http::AwsCredentials& credentials, std::string_view date, std::string_view region,
+                         std::string_view service) const override {
+    std::string id = fmt::format("{}\n{}\n{}\n{}\n{}", credentials.access_key_id, credentials.secret_access_key,
+                                 date, region, service);
+    {
+      std::lock_guard l(mu_);
+      if (auto it = signing_keys_.find(id); it != signing_keys_.end()) return it->second;
+    }
+    std::string key = http::SigV4SigningKey(credentials.secret_access_key, date, region, service);
+    std::lock_guard l(mu_);
+    // Bounded: a few keys × services × days; cleared whole when it fills (old days, deleted keys).
+    if (signing_keys_.size() >= kMaxSigningKeys) signing_keys_.clear();
+    signing_keys_.emplace(std::move(id), key);
+    return key;
+  }
+
  private:
+  static constexpr size_t kMaxSigningKeys = 4096;
   const KeyStore& keys_;
   const http::AwsCredentials& function_;
   const http::AwsCredentials& presign_;
+  mutable std::mutex mu_;
+  mutable std::unordered_map<std::string, std::string> signing_keys_;  // GUARDED_BY(mu_)
 };
 
 Result<std::unique_ptr<Authenticator>> Authenticator::Open(const std::filesystem::path& key_file,
@@ -46,7 +71,8 @@ Authenticator::Authenticator(std::unique_ptr<KeyStore> keys, const Clock& clock,
       options_(std::move(options)),
       function_credentials_(std::move(function_credentials)),
       presign_credentials_(std::move(presign_credentials)),
-      lookup_(std::make_unique<Lookup>(*keys_, function_credentials_, presign_credentials_)) {}
+      lookup_(std::make_unique<Lookup>(*keys_, function_credentials_, presign_credentials_)),
+      sessions_(std::make_unique<ConsoleSessions>(*keys_)) {}
 
 Result<std::string> Authenticator::PresignGet(std::string_view host, std::string_view target,
                                               std::chrono::seconds expires) const {
@@ -104,10 +130,70 @@ std::optional<Refusal> UnwrapSignedChunks(http::Request& request, const http::Ve
   return std::nullopt;
 }
 
+// The value of the cookie `name` in the request's Cookie header, or "".
+std::string_view CookieValue(const http::Request& request, std::string_view name) {
+  std::string_view rest = request.headers.Get("Cookie").value_or("");
+  while (!rest.empty()) {
+    const size_t semi = rest.find(';');
+    std::string_view pair = rest.substr(0, semi);
+    rest = semi == std::string_view::npos ? std::string_view() : rest.substr(semi + 1);
+    while (!pair.empty() && pair.front() == ' ') pair.remove_prefix(1);
+    const size_t eq = pair.find('=');
+    if (eq != std::string_view::npos && pair.substr(0, eq) == name) return pair.substr(eq + 1);
+  }
+  return {};
+}
+
+// Whether the request is the console's: X-Nimbus-Console: 1.
+bool FromConsole(const http::Request& request) {
+  return request.headers.Get(Authenticator::kConsoleHeader) == std::optional<std::string_view>("1");
+}
+
+// Whether the request carries a SigV4 signature (header or presigned form).
+bool HasSignature(const http::Request& request) {
+  if (request.headers.Has("Authorization")) return true;
+  const std::string_view query = request.query();
+  return query.find("X-Amz-Signature=") != std::string_view::npos ||
+         query.find("X-Amz-Credential=") != std::string_view::npos ||
+         query.find("X-Amz-Algorithm=") != std::string_view::npos;
+}
+
+http::Response JsonError(int status, std::string_view type, std::string_view message) {
+  http::Response r = http::Response::Json(
+      status, boost::json::serialize(boost::json::object{{"__type", type}, {"message", message}}));
+  r.headers.Set("x-amzn-ErrorType", std::string(type));
+  r.headers.Set("Cache-Control", "no-store");
+  return r;
+}
+
 }  // namespace
+
+std::optional<Principal> Authenticator::PrincipalOf(const std::string& access_key_id) const {
+  auto policy = keys_->PolicyOf(access_key_id);
+  if (!policy) return std::nullopt;
+  Principal who;
+  who.access_key_id = access_key_id;
+  who.policy = *policy;
+  return who;
+}
+
+AuthOutcome Authenticator::AuthenticateConsole(const http::Request& request, std::string_view service) const {
+  const std::string_view token = CookieValue(request, kSessionCookie);
+  if (!token.empty()) {
+    if (auto id = sessions_->Find(token, clock_.MonotonicNow())) {
+      if (auto who = PrincipalOf(*id)) return AuthOutcome{std::move(*who), {}};
+    }
+  }
+  // What an AWS SDK hears for expired session credentials.
+  return AuthOutcome{std::nullopt,
+                     Refusal{403, service == "s3" ? "ExpiredToken" : "ExpiredTokenException",
+                             "The console session has expired or is not valid; sign in again",
+                             {}}};
+}
 
 AuthOutcome Authenticator::Authenticate(http::Request& request, std::string_view service) const {
   if (options_.mode == Mode::kAnyCredentials) return AuthOutcome{Principal{}, {}};
+  if (FromConsole(request) && !HasSignature(request)) return AuthenticateConsole(request, service);
   http::VerifyOptions verify;
   verify.service = std::string(service);
   auto verified = http::VerifySignature(request, *lookup_, clock_.Now(), verify);
@@ -134,6 +220,93 @@ AuthOutcome Authenticator::Authenticate(http::Request& request, std::string_view
     who.policy = *policy;
   }
   return AuthOutcome{std::move(who), {}};
+}
+
+bool Authenticator::IsConsoleSessionRequest(const http::Request& request) {
+  return request.path() == "/console/session";
+}
+
+http::Response Authenticator::HandleConsoleSession(const http::Request& request) const {
+  const bool dev = options_.mode == Mode::kAnyCredentials;
+  const std::string_view mode = dev ? "dev" : "verify";
+  const std::string_view token = CookieValue(request, kSessionCookie);
+  if (request.method == "GET" || request.method == "HEAD") {
+    if (dev) {
+      http::Response r = http::Response::Json(200, boost::json::serialize(boost::json::object{{"Mode", mode}}));
+      r.headers.Set("Cache-Control", "no-store");
+      return r;
+    }
+    std::optional<Principal> who;
+    if (!token.empty()) {
+      if (auto id = sessions_->Find(token, clock_.MonotonicNow())) who = PrincipalOf(*id);
+    }
+    if (!who) return JsonError(401, "MissingAuthenticationToken", "Not signed in to the console");
+    http::Response r = http::Response::Json(
+        200, boost::json::serialize(boost::json::object{
+                 {"AccessKeyId", who->access_key_id}, {"Policy", PolicyName(who->policy)}, {"Mode", mode}}));
+    r.headers.Set("Cache-Control", "no-store");
+    return r;
+  }
+  if (request.method != "POST" && request.method != "DELETE") {
+    http::Response r = JsonError(405, "MethodNotAllowedException",
+                                 fmt::format("{} /console/session is not supported (GET, POST or DELETE)",
+                                             request.method));
+    r.headers.Set("Allow", "GET, POST, DELETE");
+    return r;
+  }
+  if (!FromConsole(request)) {
+    return JsonError(403, "AccessDeniedException",
+                     fmt::format("{} /console/session needs the header {}: 1 (sent by the console's pages only)",
+                                 request.method, kConsoleHeader));
+  }
+  if (request.method == "DELETE") {
+    if (!token.empty()) sessions_->SignOut(token);
+    http::Response r;
+    r.status = 204;
+    r.headers.Set("Set-Cookie", fmt::format("{}=; Path=/; Max-Age=0; HttpOnly; SameSite=Strict", kSessionCookie));
+    r.headers.Set("Cache-Control", "no-store");
+    return r;
+  }
+  // POST: sign in.
+  boost::system::error_code ec;
+  boost::json::value body = boost::json::parse(request.body, ec);
+  const boost::json::object* fields = ec ? nullptr : body.if_object();
+  const boost::json::value* id = fields ? fields->if_contains("AccessKeyId") : nullptr;
+  const boost::json::value* secret = fields ? fields->if_contains("SecretAccessKey") : nullptr;
+  if (!id || !id->is_string() || !secret || !secret->is_string()) {
+    return JsonError(400, "ValidationException",
+                     R"(The body must be a JSON object {"AccessKeyId": "...", "SecretAccessKey": "..."})");
+  }
+  const std::string access_key_id(id->as_string());
+  auto signed_in = sessions_->SignIn(access_key_id, std::string_view(secret->as_string()), request.remote_address,
+                                     clock_.MonotonicNow());
+  if (!signed_in.has_value()) {
+    switch (signed_in.error().code()) {
+      case Code::kThrottled: {
+        http::Response r = JsonError(429, "TooManyRequestsException",
+                                     "Too many failed sign-ins from this address; wait a minute and try again");
+        r.headers.Set("Retry-After", "60");
+        return r;
+      }
+      case Code::kPermissionDenied:
+        return JsonError(403, "AccessDeniedException",
+                         "The access key ID or secret is wrong (the keys are in <data-dir>/credentials.json on "
+                         "the server)");
+      default:
+        return JsonError(500, "ServiceException", signed_in.error().message());
+    }
+  }
+  auto who = PrincipalOf(access_key_id);
+  if (!who) {  // deleted meanwhile
+    sessions_->SignOut(*signed_in);
+    return JsonError(403, "AccessDeniedException", "The access key ID or secret is wrong");
+  }
+  http::Response r = http::Response::Json(
+      200, boost::json::serialize(boost::json::object{{"AccessKeyId", who->access_key_id},
+                                                      {"Policy", PolicyName(who->policy)}}));
+  r.headers.Set("Set-Cookie", fmt::format("{}={}; Path=/; HttpOnly; SameSite=Strict", kSessionCookie, *signed_in));
+  r.headers.Set("Cache-Control", "no-store");
+  return r;
 }
 
 bool Authenticator::IsInvoke(const http::Request& request) {

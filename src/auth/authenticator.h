@@ -13,6 +13,14 @@
 // request as an admin without looking at its signature: for local development
 // with clients configured with made-up credentials.
 //
+// The web console signs in instead (auth::ConsoleSessions): POST
+// /console/session with a key's id and secret sets the cookie
+// nimbus_session=<token> (HttpOnly, SameSite=Strict), and an unsigned request
+// carrying that cookie and the header X-Nimbus-Console: 1 is the key's. The
+// custom header is the defence against cross-site requests (a form, an image
+// or a script on another origin cannot send it without a CORS preflight, which
+// Nimbus never grants), together with SameSite=Strict.
+//
 // Functions get session credentials (ASIA…, a secret and a session token) made
 // for this run of the server: their SDKs sign with them, and so reach the APIs as
 // an admin (execution roles' policies are not evaluated).
@@ -29,6 +37,7 @@
 #include <utility>
 #include <vector>
 
+#include "auth/console_sessions.h"
 #include "auth/key_store.h"
 #include "base/clock.h"
 #include "base/status.h"
@@ -104,12 +113,30 @@ class Authenticator {
   KeyStore& keys() { return *keys_; }
   const KeyStore& keys() const { return *keys_; }
 
+  // The console's sign-in, /console/session (public: no signature needed):
+  //   POST   {"AccessKeyId","SecretAccessKey"} -> 200 {"AccessKeyId","Policy"}
+  //          and Set-Cookie nimbus_session; 403 for a wrong key or secret, 429
+  //          after 10 failures from the address in a minute
+  //   GET    -> 200 {"AccessKeyId","Policy","Mode":"verify"} for the cookie's
+  //          session, {"Mode":"dev"} in dev mode; 401 when not signed in
+  //   DELETE -> 204, the session ended and the cookie cleared
+  // POST and DELETE need X-Nimbus-Console: 1. Errors are {"__type","message"}.
+  static bool IsConsoleSessionRequest(const http::Request& request);
+  http::Response HandleConsoleSession(const http::Request& request) const;
+
+  // The console's session cookie and header.
+  static constexpr std::string_view kSessionCookie = "nimbus_session";
+  static constexpr std::string_view kConsoleHeader = "X-Nimbus-Console";
+
   // Whether `request` (POST) invokes a function through the Lambda API:
   // .../functions/<name>/invocations, invoke-async or response-streaming-invocations.
   static bool IsInvoke(const http::Request& request);
 
  private:
   class Lookup;
+  AuthOutcome AuthenticateConsole(const http::Request& request, std::string_view service) const;
+  // The Principal of key `access_key_id`, or nullopt once it is deleted.
+  std::optional<Principal> PrincipalOf(const std::string& access_key_id) const;
   Authenticator(std::unique_ptr<KeyStore> keys, const Clock& clock, AuthenticatorOptions options,
                 http::AwsCredentials function_credentials, http::AwsCredentials presign_credentials);
 
@@ -119,6 +146,7 @@ class Authenticator {
   const http::AwsCredentials function_credentials_;
   const http::AwsCredentials presign_credentials_;  // never leaves the process
   std::unique_ptr<Lookup> lookup_;
+  std::unique_ptr<ConsoleSessions> sessions_;  // thread-safe; uses *keys_
 };
 
 // Whether `host` (a --listen host) is a loopback address: 127.0.0.0/8, ::1 or

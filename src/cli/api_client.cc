@@ -6,6 +6,7 @@
 #include <pugixml.hpp>
 #include <thread>
 
+#include "cli/credentials.h"
 #include "cli/format.h"
 
 namespace nimbus::cli {
@@ -82,7 +83,7 @@ Result<http::Response> ApiClient::Send(http::Request request, std::string_view s
 
 Result<json::object> ApiClient::Decode(const http::Response& res) {
   if (res.status < 200 || res.status >= 300) {
-    std::string description = DescribeAwsError(res);
+    std::string description = DescribeError(res);
     Code code = CodeOfStatus(res.status);
     if (IsNotFoundType(description)) code = Code::kNotFound;
     return Status(code, std::move(description));
@@ -95,6 +96,14 @@ Result<json::object> ApiClient::Decode(const http::Response& res) {
                                 res.body.substr(0, 200)));
   }
   return std::move(v.get_object());
+}
+
+std::string ApiClient::DescribeError(const http::Response& response) const {
+  std::string description = DescribeAwsError(response);
+  if (!auth_hint_.empty() && IsAuthenticationError(description.substr(0, description.find(':')))) {
+    description += "\n" + auth_hint_;
+  }
+  return description;
 }
 
 Result<json::object> ApiClient::Call(std::string method, std::string target,
@@ -142,6 +151,9 @@ Result<std::string> ApiClient::S3(std::string method, std::string target, std::s
   }
   if (description.empty())
     description = fmt::format("HTTP {}: {}", res.status, res.body.substr(0, 200));
+  if (!auth_hint_.empty() && IsAuthenticationError(doc.child("Error").child_value("Code"))) {
+    description += "\n" + auth_hint_;
+  }
   return Status(CodeOfStatus(res.status), std::move(description));
 }
 
@@ -151,11 +163,12 @@ Result<ApiClient> Connect(const std::string& endpoint) {
     const char* v = std::getenv(name);
     return v != nullptr && *v != '\0' ? v : fallback;
   };
-  http::AwsCredentials credentials{env("AWS_ACCESS_KEY_ID", "nimbus"), env("AWS_SECRET_ACCESS_KEY", "nimbus"),
-                                   env("AWS_SESSION_TOKEN", "")};
+  ClientCredentials found = FindClientCredentials();
+  std::string hint = CredentialsHint(found);
   std::string region = env("AWS_REGION", "");
   if (region.empty()) region = env("AWS_DEFAULT_REGION", "us-east-1");
-  return ApiClient(http::HttpClient(std::move(parsed)), std::move(credentials), std::move(region));
+  return ApiClient(http::HttpClient(std::move(parsed)), std::move(found.credentials), std::move(region),
+                   std::move(hint));
 }
 
 std::string FunctionPath(const std::string& name) {

@@ -6,9 +6,11 @@
 // credential scope of its Authorization header). Every request is signed with
 // SigV4 for its service, as the AWS SDKs sign, with the credentials of the
 // AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY / AWS_SESSION_TOKEN environment
-// variables (a server in dev mode accepts any; without them the CLI signs with
-// "nimbus"/"nimbus"). Non-2xx answers become Status errors carrying the AWS error
-// type and message. Thread-compatible.
+// variables, else the server's own admin key when this user can read its
+// credentials.json, else "nimbus"/"nimbus", which only a server in dev mode
+// accepts (cli/credentials.h). Non-2xx answers become Status errors carrying the
+// AWS error type and message, and for an authentication error a hint saying
+// where keys come from. Thread-compatible.
 #pragma once
 
 #include <boost/json.hpp>
@@ -26,8 +28,14 @@ inline constexpr char kDefaultRole[] = "arn:aws:iam::000000000000:role/nimbus-fu
 
 class ApiClient {
  public:
-  ApiClient(http::HttpClient client, http::AwsCredentials credentials, std::string region)
-      : client_(std::move(client)), credentials_(std::move(credentials)), region_(std::move(region)) {}
+  // `auth_hint` (a line, or empty) is added to the description of errors that
+  // say the server did not accept `credentials` (IsAuthenticationError).
+  ApiClient(http::HttpClient client, http::AwsCredentials credentials, std::string region,
+            std::string auth_hint = "")
+      : client_(std::move(client)),
+        credentials_(std::move(credentials)),
+        region_(std::move(region)),
+        auth_hint_(std::move(auth_hint)) {}
 
   // Any response; only transport failures are errors (a refused connection says
   // to start `nimbus serve`). Signed for the service the server routes it to
@@ -58,7 +66,12 @@ class ApiClient {
   Result<std::string> S3(std::string method, std::string target, std::string body,
                          std::string_view region);
 
+  // "<AwsErrorType>: <message>" of a Lambda-protocol error response
+  // (DescribeAwsError), followed by "\n" and the hint for an authentication error.
+  std::string DescribeError(const http::Response& response) const;
+
   const http::Endpoint& endpoint() const { return client_.endpoint(); }
+  const http::AwsCredentials& credentials() const { return credentials_; }
 
  private:
   Result<http::Response> Send(http::Request request, std::string_view service, std::string_view region,
@@ -68,6 +81,7 @@ class ApiClient {
   http::HttpClient client_;
   http::AwsCredentials credentials_;
   std::string region_;
+  std::string auth_hint_;
 };
 
 // The SigV4 signing name of the service the server routes `request` to: by its
@@ -75,9 +89,9 @@ class ApiClient {
 // for /v2/, else "lambda".
 std::string_view ServiceOf(const http::Request& request);
 
-// A client for `endpoint` ("http://host:port") with the environment's credentials
-// and region (AWS_REGION, AWS_DEFAULT_REGION, else us-east-1). Errors:
-// kInvalidArgument for a bad URL.
+// A client for `endpoint` ("http://host:port") with the credentials of
+// FindClientCredentials() and the environment's region (AWS_REGION,
+// AWS_DEFAULT_REGION, else us-east-1). Errors: kInvalidArgument for a bad URL.
 Result<ApiClient> Connect(const std::string& endpoint);
 
 // "/2015-03-31/functions/<name, percent-encoded>".

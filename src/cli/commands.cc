@@ -18,6 +18,7 @@
 #include "base/encoding.h"
 #include "cli/api_client.h"
 #include "cli/format.h"
+#include "cli/keys_command.h"
 #include "cli/package.h"
 #include "cli/progress.h"
 #include "cli/sam_command.h"
@@ -203,7 +204,7 @@ int Invoke(const Globals& g, const InvokeArgs& args) {
   options.timeout = kInvokeTimeout;
   auto res = api->Raw(std::move(req), options);
   if (!res) return Fail(res.error());
-  if (res->status < 200 || res->status >= 300) return Fail(Internal(DescribeAwsError(*res)));
+  if (res->status < 200 || res->status >= 300) return Fail(Internal(api->DescribeError(*res)));
 
   if (args.log_tail) {
     if (auto log = res->headers.Get("X-Amz-Log-Result")) {
@@ -448,6 +449,7 @@ void RegisterClientCommands(CLI::App& app) {
     cmd->add_flag("--json", args->json, "Print the report as JSON");
     cmd->callback([g, args] { RunCommand([&] { return Usage(*g, *args); }); });
   }
+  RegisterKeysCommands(app, [g] { return g->endpoint; });
 }
 
 }  // namespace nimbus::cli

@@ -1,8 +1,8 @@
 // The client subcommands of the `nimbus` binary: deploy (one function, or an AWS
-// SAM template: sam_command.h), invoke, list, delete, logs, usage. They talk to a
-// running `nimbus serve` over HTTP (ApiClient: the Lambda REST API and the other
-// APIs on the same port), print results on stdout and progress and errors on
-// stderr.
+// SAM template: sam_command.h), invoke, list, delete, logs, usage, keys
+// (keys_command.h). They talk to a running `nimbus serve` over HTTP (ApiClient:
+// the Lambda REST API and the other APIs on the same port), print results on
+// stdout and progress and errors on stderr.
 #pragma once
 
 namespace CLI {

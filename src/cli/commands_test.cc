@@ -3,7 +3,11 @@
 #include <gtest/gtest.h>
 
 #include <CLI/CLI.hpp>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
 #include <iostream>
+#include <optional>
 #include <sstream>
 
 #include "base/encoding.h"
@@ -157,6 +161,160 @@ TEST(ClientCommands, TheEndpointDefaultsToTheEnvironmentVariable) {
   ::unsetenv("NIMBUS_ENDPOINT");
   EXPECT_EQ(r.code, 1);
   EXPECT_NE(r.err.find("cannot connect to " + url), std::string::npos) << r.err;
+}
+
+// Sets (or, with nullopt, unsets) an environment variable for one test.
+class ScopedEnv {
+ public:
+  ScopedEnv(const char* name, std::optional<std::string> value) : name_(name) {
+    if (const char* old = std::getenv(name)) old_ = old;
+    if (value) {
+      ::setenv(name, value->c_str(), 1);
+    } else {
+      ::unsetenv(name);
+    }
+  }
+  ~ScopedEnv() {
+    if (old_) {
+      ::setenv(name_, old_->c_str(), 1);
+    } else {
+      ::unsetenv(name_);
+    }
+  }
+
+ private:
+  const char* name_;
+  std::optional<std::string> old_;
+};
+
+TEST(KeysCommands, ListPrintsATableOfKeysWithTheirPolicyAndCreationTime) {
+  FakeHttpServer server({FakeHttpServer::Response(
+      200, R"({"AccessKeys":[{"AccessKeyId":"AKIAADMINADMINADMIN1","Policy":"admin","Created":1714564800000},)"
+           R"({"AccessKeyId":"AKIAINVOKEINVOKEINV1","Policy":"invoke","Created":1714564801500}]})")});
+  CliRun r = RunCli({"--endpoint", server.url(), "keys", "list"});
+  EXPECT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(r.out,
+            "ACCESS KEY ID         POLICY       CREATED\n"
+            "AKIAADMINADMINADMIN1  admin        2024-05-01T12:00:00.000Z\n"
+            "AKIAINVOKEINVOKEINV1  invoke-only  2024-05-01T12:00:01.500Z\n");
+  const std::string req = server.requests().at(0);
+  EXPECT_EQ(req.rfind("GET /nimbus/keys HTTP/1.1", 0), 0u) << req;
+  EXPECT_NE(req.find("/lambda/aws4_request"), std::string::npos) << req;
+}
+
+TEST(KeysCommands, ListTakesTheEndpointAfterTheSubcommandAndPrintsJson) {
+  const std::string body = R"({"AccessKeys":[{"AccessKeyId":"AKIA1","Policy":"admin","Created":1}]})";
+  FakeHttpServer server({FakeHttpServer::Response(200, body)});
+  CliRun r = RunCli({"keys", "list", "--json", "--endpoint", server.url()});
+  EXPECT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(r.out, body + "\n");
+}
+
+TEST(KeysCommands, CreatePrintsTheSecretOnceWithAnExportLine) {
+  FakeHttpServer server({FakeHttpServer::Response(
+      201, R"({"AccessKeyId":"AKIANEWNEWNEWNEWNEW1","Policy":"invoke","Created":1,)"
+           R"("SecretAccessKey":"abc/def+ghi0123456789012345678901234567"})")});
+  CliRun r = RunCli({"--endpoint", server.url(), "keys", "create", "--invoke-only"});
+  EXPECT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(r.out,
+            "AccessKeyId:     AKIANEWNEWNEWNEWNEW1\n"
+            "SecretAccessKey: abc/def+ghi0123456789012345678901234567\n"
+            "Policy:          invoke-only\n"
+            "\n"
+            "export AWS_ACCESS_KEY_ID=AKIANEWNEWNEWNEWNEW1 "
+            "AWS_SECRET_ACCESS_KEY=abc/def+ghi0123456789012345678901234567\n");
+  EXPECT_EQ(r.err,
+            "nimbus: created invoke-only access key AKIANEWNEWNEWNEWNEW1; its secret is shown only this once\n");
+  const std::string req = server.requests().at(0);
+  EXPECT_EQ(req.rfind("POST /nimbus/keys HTTP/1.1", 0), 0u) << req;
+  EXPECT_EQ(req.substr(req.size() - 19), R"({"Policy":"invoke"})");
+}
+
+TEST(KeysCommands, CreateMakesAnAdminKeyByDefault) {
+  FakeHttpServer server({FakeHttpServer::Response(
+      201, R"({"AccessKeyId":"AKIA2","Policy":"admin","Created":1,"SecretAccessKey":"s"})")});
+  CliRun r = RunCli({"--endpoint", server.url(), "keys", "create"});
+  EXPECT_EQ(r.code, 0) << r.err;
+  const std::string req = server.requests().at(0);
+  EXPECT_EQ(req.substr(req.size() - 18), R"({"Policy":"admin"})");
+}
+
+TEST(KeysCommands, DeleteNamesTheKeyAndReportsTheServersRefusal) {
+  FakeHttpServer server(
+      {"HTTP/1.1 204 No Content\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+       FakeHttpServer::Response(
+           409, R"({"Type":"User","message":"AKIAADMIN is the last admin key; create another before deleting it"})",
+           "x-amzn-ErrorType: ResourceConflictException\r\n")});
+  CliRun r = RunCli({"--endpoint", server.url(), "keys", "delete", "AKIAINVOKE"});
+  EXPECT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(r.err, "nimbus: deleted access key AKIAINVOKE\n");
+  EXPECT_EQ(server.requests().at(0).rfind("DELETE /nimbus/keys/AKIAINVOKE HTTP/1.1", 0), 0u);
+  r = RunCli({"--endpoint", server.url(), "keys", "delete", "AKIAADMIN"});
+  EXPECT_EQ(r.code, 1);
+  EXPECT_EQ(r.err,
+            "nimbus: ResourceConflictException: AKIAADMIN is the last admin key; create another before deleting "
+            "it\n");
+}
+
+TEST(KeysCommands, KeysNeedsASubcommand) {
+  CliRun r = RunCli({"--endpoint", "http://127.0.0.1:1", "keys"});
+  EXPECT_NE(r.code, 0);
+  EXPECT_NE(r.err.find("subcommand"), std::string::npos) << r.err;
+}
+
+TEST(ClientCredentials, WithoutAwsVariablesTheCliSignsWithTheAdminKeyOfTheDataDirectory) {
+  const std::filesystem::path dir = std::filesystem::path(::testing::TempDir()) /
+                                    ("cli-fallback-" + std::to_string(::getpid()));
+  std::filesystem::create_directories(dir);
+  std::ofstream(dir / "credentials.json")
+      << R"({"AccessKeys":[{"AccessKeyId":"AKIAINVOKEFIRST00001","SecretAccessKey":"i","Policy":"invoke"},)"
+         R"({"AccessKeyId":"AKIAADMINSECOND00001","SecretAccessKey":"a","Policy":"admin"}]})";
+  ScopedEnv data("NIMBUS_DATA_DIR", dir.string());
+  ScopedEnv id("AWS_ACCESS_KEY_ID", std::nullopt);
+  ScopedEnv secret("AWS_SECRET_ACCESS_KEY", std::nullopt);
+  FakeHttpServer server({FakeHttpServer::Response(200, R"({"AccessKeys":[]})")});
+  CliRun r = RunCli({"--endpoint", server.url(), "keys", "list"});
+  std::filesystem::remove_all(dir);
+  EXPECT_EQ(r.code, 0) << r.err;
+  EXPECT_NE(server.requests().at(0).find("Credential=AKIAADMINSECOND00001/"), std::string::npos)
+      << server.requests().at(0);
+}
+
+TEST(ClientCredentials, AnAuthenticationErrorWithThePlaceholderSaysWhereKeysComeFrom) {
+  const std::filesystem::path dir = std::filesystem::path(::testing::TempDir()) /
+                                    ("cli-no-keys-" + std::to_string(::getpid()));
+  ScopedEnv data("NIMBUS_DATA_DIR", dir.string());
+  ScopedEnv id("AWS_ACCESS_KEY_ID", std::nullopt);
+  const std::string refusal = FakeHttpServer::Response(
+      403, R"({"__type":"UnrecognizedClientException","message":"The security token included in the request is invalid."})",
+      "x-amzn-ErrorType: UnrecognizedClientException\r\n");
+  FakeHttpServer server({refusal, refusal});
+  for (const char* command : {"list", "invoke"}) {
+    std::vector<std::string> args{"--endpoint", server.url(), command};
+    if (std::string(command) == "invoke") args.push_back("f");
+    CliRun r = RunCli(args);
+    EXPECT_EQ(r.code, 1);
+    EXPECT_EQ(r.err.rfind("nimbus: UnrecognizedClientException: The security token included in the request is "
+                          "invalid.\nhint: no credentials found (AWS_ACCESS_KEY_ID is not set and " +
+                              (dir / "credentials.json").string() + " is not readable)",
+                          0),
+              0u)
+        << r.err;
+    EXPECT_NE(r.err.find("AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY environment variables, else the first "
+                         "admin key of <data-dir>/credentials.json"),
+              std::string::npos);
+  }
+}
+
+TEST(ClientCredentials, AnAccessDeniedIsNotAnAuthenticationErrorAndGetsNoHint) {
+  ScopedEnv id("AWS_ACCESS_KEY_ID", "AKIAINVOKE");
+  FakeHttpServer server({FakeHttpServer::Response(
+      403, R"({"Type":"User","message":"User: arn:aws:iam::000000000000:user/AKIAINVOKE is not authorized"})",
+      "x-amzn-ErrorType: AccessDeniedException\r\n")});
+  CliRun r = RunCli({"--endpoint", server.url(), "keys", "list"});
+  EXPECT_EQ(r.code, 1);
+  EXPECT_EQ(r.err,
+            "nimbus: AccessDeniedException: User: arn:aws:iam::000000000000:user/AKIAINVOKE is not authorized\n");
 }
 
 }  // namespace
