@@ -42,6 +42,27 @@ TEST(ConsoleTest, ServesIndexWithTypeAndSafetyHeaders) {
   EXPECT_EQ(console.Handle(Get("/console/vendor/chart.min.js")).status, 200);
 }
 
+// The server verifies every API request (issue #8): the app signs in and sends
+// its session cookie with the X-Nimbus-Console header, never a made-up
+// Authorization, and its only scripts are files (the CSP allows no inline one).
+TEST(ConsoleTest, TheAppSignsInWithASessionRatherThanAPlaceholderSignature) {
+  std::string_view api, index;
+  for (const EmbeddedFile& f : EmbeddedFiles()) {
+    if (f.name == "api.js") api = f.data;
+    if (f.name == "index.html") index = f.data;
+  }
+  EXPECT_NE(api.find("'/console/session'"), std::string_view::npos);
+  EXPECT_NE(api.find("'X-Nimbus-Console': '1'"), std::string_view::npos);
+  EXPECT_NE(api.find("credentials: 'same-origin'"), std::string_view::npos);
+  EXPECT_NE(api.find("'X-Nimbus-Service': 's3'"), std::string_view::npos);
+  EXPECT_EQ(api.find("Authorization"), std::string_view::npos);
+  EXPECT_NE(index.find("id=\"sign-in\""), std::string_view::npos);
+  EXPECT_EQ(index.find("<script>"), std::string_view::npos);
+  const std::string csp(Console().Handle(Get("/console/")).headers.Get("Content-Security-Policy").value_or(""));
+  EXPECT_EQ(csp.find("script-src"), std::string::npos) << "scripts fall under default-src 'self'";
+  EXPECT_NE(csp.find("default-src 'self'"), std::string::npos);
+}
+
 TEST(ConsoleTest, RevalidatesByETag) {
   Console console;
   http::Response first = console.Handle(Get("/console/app.js"));

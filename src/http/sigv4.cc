@@ -394,8 +394,7 @@ class Verifier {
                              "UnrecognizedClientException", std::string(kInvalidToken));
     }
 
-    const std::string signing_key =
-        SigV4SigningKey(found->secret_access_key, scope.date, scope.region, scope.service);
+    const std::string signing_key = credentials_.SigningKey(*found, scope.date, scope.region, scope.service);
     const std::string canonical_request =
         CanonicalRequestOf(request_.method, request_.path(), request_.query(), request_.headers,
                            scope.service, parts.signed_headers, payload_hash);
@@ -960,6 +959,11 @@ class HmacContext {
 std::string HmacSha256(std::string_view key, std::string_view data) {
   thread_local HmacContext context;
   return context.Mac(key, data);
+}
+
+std::string CredentialLookup::SigningKey(const AwsCredentials& credentials, std::string_view date,
+                                         std::string_view region, std::string_view service) const {
+  return SigV4SigningKey(credentials.secret_access_key, date, region, service);
 }
 
 std::string SigV4SigningKey(std::string_view secret_access_key, std::string_view date,

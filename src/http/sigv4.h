@@ -104,6 +104,10 @@ class CredentialLookup {
   virtual ~CredentialLookup() = default;
   // The credentials of `access_key_id`, or nullopt when there is no such key.
   virtual std::optional<AwsCredentials> Find(std::string_view access_key_id) const = 0;
+  // The signing key of `credentials` for a scope: SigV4SigningKey(), four HMACs.
+  // It changes once a day per key, region and service, so a lookup may cache it.
+  virtual std::string SigningKey(const AwsCredentials& credentials, std::string_view date,
+                                 std::string_view region, std::string_view service) const;
 };
 
 struct VerifyOptions {

@@ -935,6 +935,7 @@ std::string VirtualHostBucket(std::string_view host) {
 
 bool S3Api::Matches(const http::Request& request) {
   if (auto scope = http::ParseCredentialScope(request)) return scope->service == "s3";
+  if (request.headers.Get("X-Nimbus-Service") == std::optional<std::string_view>("s3")) return true;
   return !VirtualHostBucket(request.headers.Get("Host").value_or("")).empty();
 }
 

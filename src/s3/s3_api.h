@@ -64,6 +64,9 @@ class S3Api {
   S3Api(ObjectStore& store, BlockingPool& pool, S3ApiOptions options = {})
       : store_(store), pool_(pool), options_(std::move(options)) {}
 
+  // Whether `request` is for S3: signed for service "s3", addressed to a
+  // bucket's virtual host, or (unsigned: the web console, which signs in with a
+  // session cookie) carrying the header X-Nimbus-Service: s3.
   static bool Matches(const http::Request& request);
 
   void Handle(http::Request&& request, http::Responder responder);

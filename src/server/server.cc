@@ -2,6 +2,7 @@
 
 #include <boost/json.hpp>
 #include <fmt/format.h>
+#include <openssl/crypto.h>
 
 #include <charconv>
 #include <future>
@@ -9,7 +10,7 @@
 
 #include "api/lambda_api.h"
 #include "auth/authenticator.h"
-#include <openssl/crypto.h>
+#include "auth/keys_api.h"
 #include "async/async_service.h"
 #include "base/blocking_pool.h"
 #include "base/encoding.h"
@@ -204,6 +205,8 @@ struct Server::Impl {
   // the blocking pool, so it outlives the pool. Immutable.
   std::unique_ptr<storage::DiskSpace> disk;
   std::unique_ptr<auth::Authenticator> authenticator;  // thread-safe
+  // Thread-safe; declared before `blocking`, which drains its writes before it goes.
+  std::unique_ptr<auth::KeysApi> keys_api;
   std::unique_ptr<BlockingPool> blocking;
   std::unique_ptr<obs::LogStore> logs;
   std::unique_ptr<LogStoreSink> log_sink;
@@ -251,6 +254,11 @@ struct Server::Impl {
       http_apis->HandleInvoke(std::move(request), std::move(responder));
       return;
     }
+    // The console's sign-in: public, like its files (auth::Authenticator).
+    if (auth::Authenticator::IsConsoleSessionRequest(request)) {
+      responder.Respond(authenticator->HandleConsoleSession(request));
+      return;
+    }
     // The SDKs sign every request: its scope names the API it is for.
     if (auto scope = http::ParseCredentialScope(request); scope && !Served(scope->service)) {
       responder.Respond(UnsupportedServiceResponse(scope->service));
@@ -260,6 +268,17 @@ struct Server::Impl {
     if (api != Api::kNone) {
       // Every API request is verified (auth::Authenticator), then dispatched.
       const std::string_view service = SigningName(api);
+      if (request.body_too_large) {
+        // Its body was not read, so neither can its signature be checked: refused
+        // before anything else, as AWS's front ends refuse it.
+        auth::Refusal too_large =
+            service == "s3" ? auth::Refusal{400, "EntityTooLarge", "Your proposed upload exceeds the maximum allowed size", {}}
+                            : auth::Refusal{413, "RequestEntityTooLargeException",
+                                            fmt::format("Request must be smaller than {} bytes", api::kMaxCodeRequestBytes),
+                                            {}};
+        responder.Respond(RefusalResponse(service, request, too_large));
+        return;
+      }
       auth::AuthOutcome who = authenticator->Authenticate(request, service);
       if (!who.ok()) {
         responder.Respond(RefusalResponse(service, request, who.refusal));
@@ -272,7 +291,8 @@ struct Server::Impl {
       Dispatch(api, std::move(request), std::move(responder));
       return;
     }
-    // Public: the console's files (its API calls are verified as any other),
+    // Public: the console's files (its API calls are verified as any other,
+    // signed in with a session cookie),
     // the health check, and /metrics (Basic auth with an admin key unless in dev mode).
     if (console::Console::Matches(request)) {
       if (!console->serves_from_disk()) {
@@ -312,13 +332,26 @@ struct Server::Impl {
       responder.Respond(http::Response::Json(200, R"({"status":"ok"})"));
       return;
     }
+    // An unsigned request for no known route: without a signature its API cannot
+    // be told (an S3 path or an SQS query form look like any other), so it is
+    // refused for its missing authentication, as AWS's front ends do.
+    if (authenticator->mode() == auth::Mode::kVerify && !http::ParseCredentialScope(request)) {
+      responder.Respond(RefusalResponse(
+          "", request,
+          auth::Refusal{403, "MissingAuthenticationToken",
+                        fmt::format("Missing Authentication Token: {} {} must be signed with an access key "
+                                    "(AWS SigV4)",
+                                    request.method, std::string(request.path())),
+                        {}}));
+      return;
+    }
     responder.Respond(NotFoundResponse(request));
   }
 
   // The APIs behind the port, each verified for its SigV4 signing name.
   enum class Api {
     kNone, kCloudWatch, kLogs, kEvents, kDynamoDb, kHttpApis, kUrlConfigs, kEventSourceMappings,
-    kSqs, kS3, kEventInvokeConfig, kLambda, kUsage,
+    kSqs, kS3, kEventInvokeConfig, kLambda, kUsage, kKeys,
   };
 
   // The API `request` is for; the order settles overlapping prefixes.
@@ -339,6 +372,8 @@ struct Server::Impl {
     if (api::LambdaApi::Matches(request)) return Api::kLambda;
     // Nimbus' own, signed as Lambda requests (the CLI's `nimbus usage`, the console).
     if (request.method == "GET" && request.path() == "/nimbus/usage") return Api::kUsage;
+    // `nimbus keys`: admin-only, as Authorize refuses invoke-only keys everything but invoking.
+    if (auth::KeysApi::Matches(request)) return Api::kKeys;
     return Api::kNone;
   }
 
@@ -356,6 +391,7 @@ struct Server::Impl {
       case Api::kEventInvokeConfig:
       case Api::kLambda:
       case Api::kUsage:
+      case Api::kKeys:
       case Api::kNone: break;
     }
     return "lambda";
@@ -375,6 +411,7 @@ struct Server::Impl {
       case Api::kEventInvokeConfig: return async->config_api().Handle(std::move(request), std::move(responder));
       case Api::kLambda: return lambda_api->Handle(std::move(request), std::move(responder));
       case Api::kUsage: return Usage(std::move(request), std::move(responder));
+      case Api::kKeys: return keys_api->Handle(std::move(request), std::move(responder));
       case Api::kNone: break;
     }
     responder.Respond(NotFoundResponse(request));
@@ -583,6 +620,7 @@ Result<std::unique_ptr<Server>> Server::Start(const Clock& clock,
               s.options.listen_host);
   }
   s.blocking = std::make_unique<BlockingPool>("blocking", s.options.blocking_threads);
+  s.keys_api = std::make_unique<auth::KeysApi>(s.authenticator->keys(), *s.blocking, clock);
 
   obs::LogStoreOptions log_options;
   log_options.dir = s.options.data_dir / "logs";
@@ -703,6 +741,9 @@ Result<std::unique_ptr<Server>> Server::Start(const Clock& clock,
                                       s.options.data_dir / "urls.db",
                                       {*s.reactor, *s.blocking, *s.registry, *s.invoker, s.options.region,
                                        [&s](http::Request& r) -> std::optional<std::string> {
+                                         // Only a signature: a URL's CORS may admit other origins'
+                                         // headers, so the console's session does not count here.
+                                         r.headers.Remove(auth::Authenticator::kConsoleHeader);
                                          auth::AuthOutcome who = s.authenticator->Authenticate(r, "lambda");
                                          if (!who.ok()) return std::nullopt;
                                          return who.principal->access_key_id;

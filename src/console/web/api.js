@@ -1,8 +1,11 @@
 // The console's calls to Nimbus: the same AWS APIs the SDKs use, on the same
 // origin. Every failure becomes an AwsError carrying the service's error type
 // and message, which the pages show as they are.
-
-const REGION = 'us-east-1';
+//
+// The console does not sign its requests (a browser on a plain-HTTP origin has
+// no WebCrypto for SigV4): it signs in once (POST /console/session) and the
+// server's HttpOnly session cookie goes with every request, together with the
+// header X-Nimbus-Console: 1, which other sites' pages cannot send.
 
 export class AwsError extends Error {
   constructor(status, type, message) {
@@ -30,11 +33,60 @@ async function errorOf(response) {
   return new AwsError(response.status, type || `HTTP ${response.status}`, message);
 }
 
+// What the server answers when the session has ended (expired, signed out
+// elsewhere, the key deleted, the server restarted).
+const SESSION_ERRORS = new Set(['ExpiredToken', 'ExpiredTokenException', 'MissingAuthenticationToken']);
+
+let onSessionLost = () => {};
+
+// `handler(error)` runs when an API call finds the session gone.
+export function whenSessionLost(handler) {
+  onSessionLost = handler;
+}
+
+// fetch() with the console's header and the session cookie.
+function request(url, init = {}) {
+  return fetch(url, { ...init, credentials: 'same-origin', headers: { 'X-Nimbus-Console': '1', ...init.headers } });
+}
+
 async function send(url, init = {}) {
-  const response = await fetch(url, init);
-  if (!response.ok) throw await errorOf(response);
+  const response = await request(url, init);
+  if (!response.ok) {
+    const error = await errorOf(response);
+    if ((response.status === 401 || response.status === 403) && SESSION_ERRORS.has(error.type)) onSessionLost(error);
+    throw error;
+  }
   return response;
 }
+
+// The console's sign-in (/console/session).
+export const session = {
+  // {AccessKeyId, Policy, Mode}, {Mode: 'dev'} when the server verifies
+  // nothing, or null when not signed in.
+  async get() {
+    const response = await request('/console/session');
+    if (response.status === 401) {
+      await response.text();  // read, so the browser does not report the request as aborted
+      return null;
+    }
+    if (!response.ok) throw await errorOf(response);
+    return response.json();
+  },
+  // {AccessKeyId, Policy}; an AwsError (403, 429) when refused.
+  async signIn(accessKeyId, secretAccessKey) {
+    const response = await request('/console/session', {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json' },
+      body: JSON.stringify({ AccessKeyId: accessKeyId, SecretAccessKey: secretAccessKey }),
+    });
+    if (!response.ok) throw await errorOf(response);
+    return response.json();
+  },
+  async signOut() {
+    const response = await request('/console/session', { method: 'DELETE' });
+    if (!response.ok) throw await errorOf(response);
+  },
+};
 
 const getJson = async (url) => (await send(url)).json();
 
@@ -82,13 +134,12 @@ export const lambda = {
   // RequestResponse with the log tail, as `aws lambda invoke --log-type Tail`.
   async invoke(name, payload) {
     const started = performance.now();
-    const response = await fetch(`${fn(name)}/invocations`, {
+    const response = await send(`${fn(name)}/invocations`, {
       method: 'POST',
       headers: { 'X-Amz-Log-Type': 'Tail', 'Content-Type': 'application/json' },
       body: payload,
     });
     const elapsed = performance.now() - started;
-    if (!response.ok) throw await errorOf(response);
     const tail = response.headers.get('X-Amz-Log-Result');
     return {
       body: await response.text(),
@@ -100,16 +151,10 @@ export const lambda = {
   },
 };
 
-// S3 is told apart by the credential scope of its requests' signature.
-function s3Headers() {
-  const day = new Date().toISOString().slice(0, 10).replaceAll('-', '');
-  return {
-    Authorization: `AWS4-HMAC-SHA256 Credential=console/${day}/${REGION}/s3/aws4_request, SignedHeaders=host, Signature=console`,
-  };
-}
-
+// The SDKs' S3 requests are told apart by their signature's scope; the
+// console's, unsigned, say so with a header (s3::S3Api::Matches).
 async function s3Xml(path) {
-  const text = await (await send(path, { headers: s3Headers() })).text();
+  const text = await (await send(path, { headers: { 'X-Nimbus-Service': 's3' } })).text();
   return new DOMParser().parseFromString(text, 'application/xml');
 }
 

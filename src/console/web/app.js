@@ -3,11 +3,12 @@
 // when the user leaves it. Pages build DOM with h(): text is always set as
 // text, never parsed as HTML, since names, events and logs are user data.
 
-import { AwsError, apigateway, cloudwatch, dynamodb, events, health, lambda, logs, s3, sqs, usage } from './api.js';
+import { AwsError, apigateway, cloudwatch, dynamodb, events, health, lambda, logs, s3, session, sqs, usage, whenSessionLost } from './api.js';
 import { templates } from './templates.js';
 
 const REGION = 'us-east-1';
 const view = document.getElementById('view');
+const signInView = document.getElementById('sign-in');
 
 // ---- DOM helpers ----
 
@@ -634,11 +635,93 @@ async function usagePage() {
   await load();
 }
 
+// ---- signing in ----
+
+// The session: {AccessKeyId, Policy, Mode} (Mode 'dev': the server verifies
+// nothing), or null while signed out.
+let signedIn = null;
+
+function showAccount() {
+  const account = document.getElementById('account');
+  const key = document.getElementById('account-key');
+  const signOut = document.getElementById('sign-out');
+  document.body.classList.toggle('signed-out', !signedIn);
+  account.hidden = !signedIn;
+  view.hidden = !signedIn;
+  signInView.hidden = Boolean(signedIn);
+  if (!signedIn) return;
+  const dev = signedIn.Mode === 'dev';
+  key.textContent = dev ? 'dev mode: not signed in' : signedIn.AccessKeyId;
+  key.title = dev ? 'nimbus serve --auth=dev accepts every request' : `${signedIn.Policy} key`;
+  signOut.hidden = dev;
+}
+
+// The sign-in view, with `message` (why the user is here again), if any. It
+// has its own element, so that what the last page's pending calls still write
+// into #view stays hidden.
+function signInPage(message) {
+  cleanup();
+  cleanup = () => {};
+  signedIn = null;
+  showAccount();
+  document.title = 'Sign in · Nimbus console';
+  const id = h('input', { id: 'access-key-id', name: 'username', autocomplete: 'username', required: true, spellcheck: 'false' });
+  const secret = h('input', { id: 'secret-access-key', name: 'password', type: 'password', autocomplete: 'current-password', required: true });
+  const button = h('button', { type: 'submit', class: 'primary' }, 'Sign in');
+  const result = h('div', { class: 'result', 'aria-live': 'polite' },
+    message ? h('div', { class: 'notice', role: 'status' }, message) : null);
+  const form = h('form', { class: 'sign-in card', 'aria-labelledby': 'sign-in-title' },
+    h('h1', { id: 'sign-in-title' }, 'Sign in'),
+    h('p', { class: 'muted' }, 'Sign in with a Nimbus access key, as the AWS CLI and SDKs use.'),
+    h('label', { for: 'access-key-id' }, 'Access key ID'), id,
+    h('label', { for: 'secret-access-key' }, 'Secret access key'), secret,
+    button, result,
+    h('p', { class: 'muted where' },
+      'The keys are in ', h('code', {}, '<data-dir>/credentials.json'), ' on the server: ',
+      h('code', {}, '/var/lib/nimbus/credentials.json'), ' when it runs as root, else ',
+      h('code', {}, '~/.local/share/nimbus/credentials.json'), ' (or where ', h('code', {}, '--data-dir'), ' says).'));
+  form.addEventListener('submit', async (ev) => {
+    ev.preventDefault();
+    button.disabled = true;
+    try {
+      signedIn = await session.signIn(id.value.trim(), secret.value);
+      view.replaceChildren();
+      signInView.replaceChildren();
+      showAccount();
+      if (location.hash === '#/functions') route();
+      else location.hash = '#/functions';
+    } catch (e) {
+      secret.value = '';
+      result.replaceChildren(errorBox(e));
+      secret.focus();
+    } finally {
+      button.disabled = false;
+    }
+  });
+  signInView.replaceChildren(form);
+  id.focus();
+}
+
+// An API call found the session gone: back to the sign-in view, once.
+whenSessionLost((e) => {
+  if (signedIn) signInPage(`Your console session has ended: ${e.message}.`);
+});
+
+async function signOut() {
+  try {
+    await session.signOut();
+    signInPage('Signed out.');
+  } catch (e) {
+    view.prepend(errorBox(e));
+  }
+}
+
 // ---- routing ----
 
 let cleanup = () => {};
 
 async function route() {
+  if (!signedIn) return;
   cleanup();
   cleanup = () => {};
   const [section, ...rest] = location.hash.replace(/^#\/?/, '').split('/').map(decodeURIComponent);
@@ -670,6 +753,22 @@ async function watchHealth() {
   setTimeout(watchHealth, 10000);
 }
 
-window.addEventListener('hashchange', route);
-route();
-watchHealth();
+async function start() {
+  document.getElementById('sign-out').addEventListener('click', signOut);
+  window.addEventListener('hashchange', route);
+  watchHealth();
+  try {
+    signedIn = await session.get();
+  } catch (e) {
+    view.replaceChildren(errorBox(e));
+    return;
+  }
+  if (!signedIn) {
+    signInPage();
+    return;
+  }
+  showAccount();
+  route();
+}
+
+start();

@@ -2,7 +2,12 @@
 // `chromium`) by playwright-core. Nothing is set up by hand: the test creates a
 // function, a bucket, a queue with a mapping to the function, and a table with
 // the SDKs, then, from the browser only:
-//   - opens the server's address and lands on the function list;
+//   - opens the server's address and is asked to sign in (issue #8: the
+//     console signs in with an access key and then holds an HttpOnly,
+//     SameSite=Strict session cookie); a wrong secret is refused; signing in
+//     with the harness's admin key (CREDENTIALS) lands on the function list;
+//   - the cookie alone, without the console's X-Nimbus-Console header, opens
+//     no API (checked with fetch from node);
 //   - opens the function, picks the S3 event template and invokes it from the
 //     page, and sees the result, the function's log line in the live tail, the
 //     REPORT in recent invocations, and the invocation in the charts (their
@@ -10,7 +15,11 @@
 //   - invokes a failing event and sees it counted as an error;
 //   - visits event sources, buckets (and a bucket's objects), queues, tables
 //     (and a table's items) and usage, each showing what was created;
-// with no JavaScript error or failed request on any page. Screenshots of every
+//   - signs out, is back at the sign-in form, and the old cookie opens nothing;
+//     a session ended elsewhere sends the page back to the sign-in form;
+// with no JavaScript error or failed request on any page (but the sign-in's
+// own refusals: GET /console/session's 401 before signing in, the wrong
+// secret's 403). Screenshots of every
 // page are written to $NIMBUS_ARTIFACTS (default: a temporary directory) and
 // checked to be real PNGs of the viewport's size; with
 // NIMBUS_UPDATE_SCREENSHOTS=1 the function page's is also written to
@@ -78,6 +87,7 @@ describe('web console', { skip: SKIP }, () => {
   const queue = `${RUN_ID}-console-queue`;
   const tableName = `${RUN_ID}-console-table`;
   let browser;
+  let context;
   let page;
   const problems = [];
 
@@ -102,11 +112,22 @@ describe('web console', { skip: SKIP }, () => {
     await ddb.send(new PutItemCommand({ TableName: tableName, Item: { pk: { S: 'item-1' }, colour: { S: 'teal' }, n: { N: '42' } } }));
 
     browser = await playwright.chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox', '--disable-dev-shm-usage'] });
-    page = await browser.newPage({ viewport: VIEWPORT });
+    context = await browser.newContext({ viewport: VIEWPORT });
+    page = await context.newPage();
+    // The sign-in's answers when not signed in or refused are expected.
+    const isSession = (url) => { try { return new URL(url).pathname === '/console/session'; } catch { return false; } };
+    const signInRefusal = (url, status) => isSession(url) && [401, 403].includes(status);
     page.on('pageerror', (e) => problems.push(`page error: ${e.message}`));
-    page.on('console', (m) => { if (m.type() === 'error') problems.push(`console error: ${m.text()}`); });
+    page.on('console', (m) => {
+      if (m.type() !== 'error') return;
+      if (/^Failed to load resource: the server responded with a status of (401|403)/.test(m.text())
+        && isSession(m.location().url)) return;
+      problems.push(`console error: ${m.text()}`);
+    });
     page.on('requestfailed', (r) => problems.push(`request failed: ${r.url()} ${r.failure()?.errorText}`));
-    page.on('response', (r) => { if (r.status() >= 400) problems.push(`HTTP ${r.status()}: ${r.request().method()} ${r.url()}`); });
+    page.on('response', (r) => {
+      if (r.status() >= 400 && !signInRefusal(r.url(), r.status())) problems.push(`HTTP ${r.status()}: ${r.request().method()} ${r.url()}`);
+    });
   }, { timeout: 120000 });
 
   after(async () => {
@@ -121,12 +142,50 @@ describe('web console', { skip: SKIP }, () => {
     return buf;
   }
 
-  it('opens at the server address on the function list', t(async (tc) => {
-    const started = Date.now();
+  const sessionCookie = async () => (await context.cookies()).find((c) => c.name === 'nimbus_session');
+
+  async function signIn(secret = CREDENTIALS.secretAccessKey) {
+    await page.getByLabel('Access key ID').fill(CREDENTIALS.accessKeyId);
+    await page.getByLabel('Secret access key').fill(secret);
+    await page.getByRole('button', { name: 'Sign in' }).click();
+  }
+
+  // An API request from node, with `headers`.
+  async function listFunctions(headers) {
+    const response = await fetch(`${box.nimbus.endpoint}/2015-03-31/functions/`, { headers });
+    return { status: response.status, body: await response.json() };
+  }
+
+  it('asks to sign in before showing anything, and says where the keys are', t(async () => {
     const response = await page.goto(`${box.nimbus.endpoint}/`);
     assert.equal(response.status(), 200);
     assert.match(page.url(), /\/console\/$/);
+    await page.getByRole('heading', { name: 'Sign in' }).waitFor();
+    assert.equal(await page.getByLabel('Secret access key').getAttribute('type'), 'password');
+    assert.match(await page.locator('form.sign-in').textContent(), /<data-dir>\/credentials\.json on the server/);
+    assert.equal(await page.locator('nav.side').isVisible(), false, 'no navigation before signing in');
+    assert.equal(await page.locator('#view').isVisible(), false);
+    assert.equal(await page.getByRole('button', { name: 'Sign out' }).isVisible(), false);
+    await screenshot('sign-in.png');
+  }));
+
+  it('refuses a wrong secret with an error and no session cookie', t(async () => {
+    await signIn('not/the/secret/at/all/0123456789abcdefghij');
+    const error = page.locator('form.sign-in .error');
+    await error.waitFor();
+    assert.match(await error.textContent(), /The access key ID or secret is wrong/);
+    assert.equal(await sessionCookie(), undefined);
+    await page.getByRole('heading', { name: 'Sign in' }).waitFor();
+  }));
+
+  it('signs in and opens on the function list', t(async (tc) => {
+    const started = Date.now();
+    const response = await page.goto(`${box.nimbus.endpoint}/`);
+    assert.equal(response.status(), 200);
+    await signIn();
     await page.getByRole('link', { name }).waitFor();
+    assert.equal(await page.locator('[data-testid="account-key"]').textContent(), CREDENTIALS.accessKeyId);
+    assert.ok(await page.getByRole('button', { name: 'Sign out' }).isVisible());
     const listed = Date.now() - started;
     const nav = await page.evaluate(() => {
       const [n] = performance.getEntriesByType('navigation');
@@ -137,6 +196,26 @@ describe('web console', { skip: SKIP }, () => {
     assert.equal(await page.locator('nav.side a.active').textContent(), 'Functions');
     await page.locator('#server-status.ok').waitFor();
     await screenshot('functions.png');
+  }));
+
+  it('holds the session in an HttpOnly, SameSite=Strict cookie', t(async () => {
+    const cookie = await sessionCookie();
+    assert.ok(cookie, 'a nimbus_session cookie');
+    assert.equal(cookie.httpOnly, true);
+    assert.equal(cookie.sameSite, 'Strict');
+    assert.equal(cookie.path, '/');
+    assert.match(cookie.value, /^[A-Za-z0-9_-]{43}$/);
+    assert.equal(await page.evaluate(() => document.cookie), '', 'the page\'s scripts cannot read it');
+  }));
+
+  it('refuses an API request with the cookie but without the console header', t(async () => {
+    const cookie = `nimbus_session=${(await sessionCookie()).value}`;
+    const bare = await listFunctions({ Cookie: cookie });
+    assert.equal(bare.status, 403);
+    assert.equal(bare.body.__type, 'MissingAuthenticationToken');
+    const withHeader = await listFunctions({ Cookie: cookie, 'X-Nimbus-Console': '1' });
+    assert.equal(withHeader.status, 200);
+    assert.ok(withHeader.body.Functions.some((f) => f.FunctionName === name));
   }));
 
   it('test-invokes the function from its page and sees the result, the log line and the charts update', t(async () => {
@@ -233,8 +312,37 @@ describe('web console', { skip: SKIP }, () => {
     await screenshot('usage.png');
   }));
 
+  it('signs out back to the sign-in form, and the old cookie no longer works', t(async () => {
+    const old = `nimbus_session=${(await sessionCookie()).value}`;
+    await page.getByRole('button', { name: 'Sign out' }).click();
+    await page.getByRole('heading', { name: 'Sign in' }).waitFor();
+    await page.locator('.notice', { hasText: 'Signed out.' }).waitFor();
+    assert.equal(await page.locator('nav.side').isVisible(), false);
+    assert.equal(await sessionCookie(), undefined, 'the cookie is cleared');
+    const refused = await listFunctions({ Cookie: old, 'X-Nimbus-Console': '1' });
+    assert.equal(refused.status, 403);
+    assert.equal(refused.body.__type, 'ExpiredTokenException');
+    assert.match(refused.body.message, /sign in again/);
+    // Reloading stays signed out.
+    await page.reload();
+    await page.getByRole('heading', { name: 'Sign in' }).waitFor();
+  }));
+
   it('had no script errors or failed requests', () => {
     // The bucket page's deliberate 404s would show here too: there are none.
     assert.deepEqual(problems, []);
   });
+
+  // After the check above: the refused API calls here are the point.
+  it('goes back to the sign-in form when the session ends elsewhere', t(async () => {
+    await signIn();
+    await page.getByRole('link', { name }).waitFor();
+    const cookie = `nimbus_session=${(await sessionCookie()).value}`;
+    const out = await fetch(`${box.nimbus.endpoint}/console/session`, { method: 'DELETE', headers: { Cookie: cookie, 'X-Nimbus-Console': '1' } });
+    assert.equal(out.status, 204);
+    await page.getByRole('link', { name: 'Queues' }).click();
+    await page.locator('.notice', { hasText: 'Your console session has ended: The console session has expired or is not valid; sign in again' }).waitFor();
+    await page.getByRole('heading', { name: 'Sign in' }).waitFor();
+    assert.equal(await page.locator('nav.side').isVisible(), false);
+  }));
 });

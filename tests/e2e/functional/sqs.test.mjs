@@ -37,6 +37,7 @@ import { ListFunctionsCommand } from '@aws-sdk/client-lambda';
 import { useNimbus, withLogs, withDaemon, sleep, uniqueName, SKIP_NO_BINARY, REGION, ACCOUNT, CREDENTIALS, RUN_ID } from '../lib/nimbus.mjs';
 import { expectServiceError, createFunction, invoke } from '../lib/lambda.mjs';
 import { zipFiles } from '../lib/zip.mjs';
+import { signedHeaders } from '../lib/sign.mjs';
 
 // --- clients, names and queues -------------------------------------------------
 
@@ -210,23 +211,12 @@ function assertEpochMs(value, startMs, endMs, what) {
 
 // --- the query protocol ---------------------------------------------------------
 
-// A well-formed but unverified SigV4 Authorization for service "sqs": enough to route
-// the request (Nimbus does not verify signatures).
-function queryHeaders(contentType) {
-  const d = new Date().toISOString().replace(/[-:]/g, '').replace(/\.\d{3}/, '');
-  return {
-    'content-type': contentType,
-    'x-amz-date': d,
-    authorization: `AWS4-HMAC-SHA256 Credential=test/${d.slice(0, 8)}/${REGION}/sqs/aws4_request, SignedHeaders=content-type;host;x-amz-date, Signature=${'0'.repeat(64)}`,
-  };
-}
-
 // POSTs Action=...&<params>&Version=2012-11-05 form-encoded to the endpoint's "/", the
-// way botocore's query serializer does. Returns { status, contentType, text }.
-// `authorization` replaces the signed headers with that Authorization header alone.
-async function queryRequest(endpoint, params, { contentType = 'application/x-www-form-urlencoded', authorization } = {}) {
+// way botocore's query serializer does, signed for "sqs" as botocore signs it.
+// Returns { status, contentType, text }.
+async function queryRequest(endpoint, params, { contentType = 'application/x-www-form-urlencoded' } = {}) {
   const body = new URLSearchParams([...Object.entries(params), ['Version', '2012-11-05']]).toString();
-  const headers = authorization ? { 'content-type': contentType, authorization } : queryHeaders(contentType);
+  const headers = await signedHeaders(`${endpoint}/`, { method: 'POST', headers: { 'content-type': contentType }, body, credentials: CREDENTIALS, region: REGION, service: 'sqs' });
   const res = await fetch(`${endpoint}/`, { method: 'POST', headers, body });
   return { status: res.status, contentType: res.headers.get('content-type') ?? '', text: await res.text() };
 }
@@ -1044,9 +1034,7 @@ describe('SQS queues (SDK)', { skip: SKIP_NO_BINARY }, () => {
 
     it('a query-protocol request naming a queue that does not exist is answered 400 with an XML <ErrorResponse><Error> of Type Sender and Code AWS.SimpleQueueService.NonExistentQueue', t(async () => {
       const url = `${box.nimbus.endpoint}/${ACCOUNT}/${queueName('query-missing')}`;
-      // The least a request needs to be routed to SQS: a credential scope naming the service.
-      const authorization = `AWS4-HMAC-SHA256 Credential=test/20250101/${REGION}/sqs/aws4_request, SignedHeaders=host, Signature=0`;
-      const r = await queryRequest(box.nimbus.endpoint, { Action: 'SendMessage', QueueUrl: url, MessageBody: 'nowhere to go' }, { authorization });
+      const r = await queryRequest(box.nimbus.endpoint, { Action: 'SendMessage', QueueUrl: url, MessageBody: 'nowhere to go' });
       assertXmlRoot(r, 'ErrorResponse', 400);
       const error = xmlAt(r.text, 'ErrorResponse', 'Error');
       assert.ok(error !== undefined, `no <Error>: ${r.text}`);

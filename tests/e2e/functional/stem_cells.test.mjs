@@ -6,7 +6,8 @@
 // which /proc/self/environ keeps), so the test fails if cells were silently not used.
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { uniqueName, SKIP_NO_BINARY, sleep, withDaemon } from '../lib/nimbus.mjs';
+import { uniqueName, SKIP_NO_BINARY, sleep, withDaemon, CREDENTIALS } from '../lib/nimbus.mjs';
+import { basicAuthorization } from '../lib/sign.mjs';
 import { zipFiles } from '../lib/zip.mjs';
 import { createFunction, invoke } from '../lib/lambda.mjs';
 
@@ -14,7 +15,7 @@ const IS_ROOT = process.getuid?.() === 0;
 
 // The value of an unlabelled Prometheus sample at GET /metrics.
 async function metric(n, name) {
-  const res = await fetch(`${n.endpoint}/metrics`);
+  const res = await fetch(`${n.endpoint}/metrics`, { headers: { authorization: basicAuthorization(CREDENTIALS) } });
   assert.equal(res.status, 200);
   const text = await res.text();
   const line = text.split('\n').find((l) => l.startsWith(`${name} `));

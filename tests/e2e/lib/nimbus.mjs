@@ -116,6 +116,8 @@ export class Nimbus {
     let cmdArgs = argv;
     if (asUid !== undefined) {
       fs.chownSync(this.dataDir, asUid, asUid);
+      const keyFile = path.join(this.dataDir, 'credentials.json');
+      if (fs.existsSync(keyFile)) fs.chownSync(keyFile, asUid, asUid);
       // setpriv execs nimbus, so the pid stays the daemon's.
       cmd = 'setpriv';
       cmdArgs = [`--reuid=${asUid}`, `--regid=${asUid}`, '--clear-groups', '--', NIMBUS_BIN, ...argv];

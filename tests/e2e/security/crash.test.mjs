@@ -90,6 +90,7 @@ import {
 import { DynamoDBClient, CreateTableCommand, DescribeTableCommand, PutItemCommand, UpdateItemCommand, GetItemCommand, DeleteItemCommand } from '@aws-sdk/client-dynamodb';
 import { scanAll } from '../lib/dynamodb.mjs';
 import { Nimbus, waitFor, sleep, uniqueName, SKIP_NO_BINARY, REGION, CREDENTIALS, ROLE, RUN_ID, commandExists } from '../lib/nimbus.mjs';
+import { signedHeaders } from '../lib/sign.mjs';
 import { isRoot } from '../lib/procs.mjs';
 import { writeTree } from '../lib/zip.mjs';
 
@@ -1015,11 +1016,12 @@ describe('full disk: clean errors, no corruption', { skip: SKIP_NO_BINARY || NEE
       report(`filled ${TMPFS_MIB} MiB tmpfs (${(freeAtStart / MiB).toFixed(1)} MiB free after setup) with ${puts} objects; ${refused} PutObject refused; ${(free() / 1024).toFixed(0)} KiB left; S3 answered ${[...s3Errors.values()].join(' / ')}`);
 
       // The raw answer: an XML error document.
-      const amzDate = new Date().toISOString().replace(/[-:]/g, '').replace(/\.\d+/, '');
-      const raw = await fetch(`${daemon.endpoint}/${Bucket}/raw-probe`, {
+      const probeUrl = `${daemon.endpoint}/${Bucket}/raw-probe`;
+      const probe = crypto.randomBytes(256 * 1024);
+      const raw = await fetch(probeUrl, {
         method: 'PUT',
-        body: crypto.randomBytes(256 * 1024),
-        headers: { authorization: `AWS4-HMAC-SHA256 Credential=test/${amzDate.slice(0, 8)}/${REGION}/s3/aws4_request, SignedHeaders=host;x-amz-content-sha256;x-amz-date, Signature=${'0'.repeat(64)}`, 'x-amz-date': amzDate, 'x-amz-content-sha256': 'UNSIGNED-PAYLOAD' },
+        body: probe,
+        headers: await signedHeaders(probeUrl, { method: 'PUT', headers: { 'x-amz-content-sha256': 'UNSIGNED-PAYLOAD' }, body: probe, credentials: CREDENTIALS, region: REGION, service: 's3' }),
       });
       const rawText = await raw.text();
       assert.ok(raw.status >= 500, `a raw PutObject on the full disk answered ${raw.status}: ${rawText.slice(0, 300)}`);
