@@ -7,6 +7,8 @@
 #include <array>
 #include <string_view>
 
+#include "base/encoding.h"
+
 namespace nimbus::api {
 namespace {
 
@@ -66,7 +68,8 @@ http::Response ErrorResponse(const ApiError& error) {
   body["Type"] = error.status >= 500 ? "Service" : "User";
   bool lower = std::find(kLowercaseMessage.begin(), kLowercaseMessage.end(), error.type) !=
                kLowercaseMessage.end();
-  body[lower ? "message" : "Message"] = error.message;
+  // Messages echo what the caller sent, which may be any bytes once decoded.
+  body[lower ? "message" : "Message"] = ToValidUtf8(error.message);
   if (error.type == "TooManyRequestsException") {
     body["Reason"] = error.reason.empty() ? "ConcurrentInvocationLimitExceeded" : error.reason;
   }

@@ -39,6 +39,15 @@ TEST(ToApiError, TheCodeStorageQuotaIsTheCallersProblemAFullDiskIsOurs) {
   EXPECT_EQ(disk.message, "unzip: write: No space left on device");
 }
 
+// Found by fuzz/apigateway_api: GET .../functions/nope/url?Qualifier=%24%AD%BE
+// answered "Function not found: ...:$\xAD\xBE" as raw bytes, JSON no SDK parses.
+TEST(ErrorResponse, ReplacesBytesThatAreNotUtf8InTheMessage) {
+  http::Response r = ErrorResponse(ToApiError(NotFound("Function not found: f:$\xAD\xBE\xC3\xA9\xE2\x82")));
+  EXPECT_EQ(r.body, "{\"Type\":\"User\",\"Message\":\"Function not found: f:$"
+                    "\xEF\xBF\xBD\xEF\xBF\xBD\xC3\xA9\xEF\xBF\xBD\xEF\xBF\xBD\"}")
+      << "each stray byte becomes U+FFFD; the valid \u00e9 stays";
+}
+
 TEST(ErrorResponse, UsesTheModelsMemberCaseAndTheUserOrServiceType) {
   http::Response nf = ErrorResponse(ToApiError(NotFound("Function not found: x")));
   EXPECT_EQ(nf.status, 404);

@@ -26,6 +26,11 @@ std::string XmlEscape(std::string_view s);
 // nothing above U+10FFFF), as a JSON parser requires of the text it reads.
 bool IsValidUtf8(std::string_view s);
 
+// `s` with each byte that is not part of well-formed UTF-8 (as IsValidUtf8 has
+// it) replaced by U+FFFD: for JSON text that echoes what a caller sent (a path,
+// a qualifier), which may be any bytes once percent-decoded.
+std::string ToValidUtf8(std::string_view s);
+
 enum class DigestAlgorithm { kMd5, kSha256 };
 
 // Incremental digest for large inputs (objects streamed from files).

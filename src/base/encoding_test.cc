@@ -75,6 +75,14 @@ TEST(TextTest, IsValidUtf8AcceptsWellFormedTextOnly) {
   EXPECT_FALSE(IsValidUtf8("\xe2\x82x"));           // a bad continuation byte
 }
 
+TEST(TextTest, ToValidUtf8ReplacesEachStrayByteAndKeepsWellFormedText) {
+  EXPECT_EQ(ToValidUtf8("caf\xc3\xa9 \xf0\x9f\x98\x80"), "caf\xc3\xa9 \xf0\x9f\x98\x80");
+  EXPECT_EQ(ToValidUtf8("$\xad\xbe!"), "$\xef\xbf\xbd\xef\xbf\xbd!");
+  EXPECT_EQ(ToValidUtf8("\xc0\xaf"), "\xef\xbf\xbd\xef\xbf\xbd");  // overlong
+  EXPECT_EQ(ToValidUtf8("x\xe2\x82"), "x\xef\xbf\xbd\xef\xbf\xbd");  // truncated
+  EXPECT_TRUE(IsValidUtf8(ToValidUtf8("\xff\xfe\xed\xa0\x80\xf4\x90\x80\x80")));
+}
+
 TEST(StableHash64Test, NeverChanges) {
   // Pinned: stream lanes and Scan segments are assigned by these values.
   EXPECT_EQ(StableHash64(""), 1469598103934665603ull);

@@ -1,6 +1,7 @@
 #include "dynamodb/dynamodb_api.h"
 
 #include <algorithm>
+#include <charconv>
 #include <chrono>
 #include <cmath>
 #include <set>
@@ -1285,8 +1286,11 @@ Outcome Session::GetShardIterator(const json::object& in) {
     if (seq.empty() || seq.size() > 21 || !std::all_of(seq.begin(), seq.end(), [](char c) { return std::isdigit(static_cast<unsigned char>(c)); })) {
       return Validation(fmt::format("Invalid SequenceNumber: {}", seq));
     }
-    int64_t n = std::stoll(seq);
-    if (bounds->second == 0 || n < bounds->first || n > bounds->second) {
+    // 21 digits may exceed int64_t (std::stoll threw, ending the process): such a
+    // number is past every record of the shard.
+    int64_t n = 0;
+    const auto parsed = std::from_chars(seq.data(), seq.data() + seq.size(), n);
+    if (parsed.ec != std::errc() || bounds->second == 0 || n < bounds->first || n > bounds->second) {
       return Validation(fmt::format("Invalid SequenceNumber: {} for shard: {}", seq, ShardId(label)));
     }
     after = type == "AT_SEQUENCE_NUMBER" ? n - 1 : n;

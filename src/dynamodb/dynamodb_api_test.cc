@@ -220,6 +220,25 @@ TEST_F(DynamoDbApiTest, GetRecordsReadsTheStreamInOrderFromTheStartAndAfterASequ
   EXPECT_EQ(Ok("GetRecords", R"({"ShardIterator":")" + next + R"("})", true)["Records"].as_array().size(), 0u);
 }
 
+// Found by fuzz/dynamodb_api: 21 digits passed the format check, then std::stoll
+// threw out_of_range past INT64_MAX, and the uncaught exception ended the daemon.
+TEST_F(DynamoDbApiTest, ASequenceNumberBeyondInt64IsInvalidForTheShardNotACrash) {
+  CreateOrders();
+  Ok("PutItem", R"({"TableName":"orders","Item":{"c":{"S":"ann"},"n":{"N":"1"}}})");
+  std::string arn(Ok("DescribeTable", R"({"TableName":"orders"})")["Table"].as_object()["LatestStreamArn"].as_string());
+  auto stream = Ok("DescribeStream", R"({"StreamArn":")" + arn + R"("})", true)["StreamDescription"].as_object();
+  std::string shard(stream["Shards"].as_array()[0].as_object()["ShardId"].as_string());
+  for (const char* seq : {"018446744073709551615", "999999999999999999999", "9223372036854775808"}) {
+    auto [status, o] = Call("GetShardIterator",
+                            R"({"StreamArn":")" + arn + R"(","ShardId":")" + shard +
+                                R"(","ShardIteratorType":"AFTER_SEQUENCE_NUMBER","SequenceNumber":")" + seq + R"("})",
+                            true);
+    EXPECT_EQ(status, 400) << seq;
+    EXPECT_EQ(std::string(o["message"].as_string()),
+              fmt::format("Invalid SequenceNumber: {} for shard: {}", seq, shard));
+  }
+}
+
 TEST_F(DynamoDbApiTest, TheSweepDeletesExpiredItemsAsTheServiceWithAStreamRecord) {
   CreateOrders();
   Ok("UpdateTimeToLive", R"({"TableName":"orders","TimeToLiveSpecification":{"Enabled":true,"AttributeName":"exp"}})");

@@ -78,10 +78,12 @@ class FunctionUrls {
   // REQUIRES: on the reactor.
   void HandleApi(http::Request&& request, http::Responder responder);
   void HandleInvoke(http::Request&& request, http::Responder responder);
+  // The blocking core of HandleApi(), which runs it on the BlockingPool: one
+  // management request, one response. REQUIRES: MatchesApi(request).
+  http::Response HandleApiSync(const http::Request& request);
 
  private:
   FunctionUrls(FunctionUrlsDeps deps, std::unique_ptr<storage::Store> store);
-  http::Response HandleApiSync(const http::Request& request);
   std::string UrlOf(const UrlConfig& c) const;
 
   FunctionUrlsDeps deps_;

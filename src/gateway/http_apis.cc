@@ -89,9 +89,11 @@ http::Response Reply(int status, const json::value& body) {
   return r;
 }
 
-// API Gateway's errors: {"message": ...} and the type in x-amzn-ErrorType.
+// API Gateway's errors: {"message": ...} and the type in x-amzn-ErrorType. The
+// message may echo the request's path, which may hold any bytes.
 http::Response Error(int status, std::string_view type, std::string_view message) {
-  http::Response r = http::Response::Json(status, json::serialize(json::object{{"message", message}}));
+  http::Response r =
+      http::Response::Json(status, json::serialize(json::object{{"message", ToValidUtf8(message)}}));
   r.headers.Set("x-amzn-ErrorType", std::string(type));
   r.headers.Set("x-amzn-RequestId", NewUuid());
   return r;

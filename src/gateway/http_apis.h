@@ -73,6 +73,9 @@ class HttpApis {
   // REQUIRES: on the reactor.
   void HandleApi(http::Request&& request, http::Responder responder);
   void HandleInvoke(http::Request&& request, http::Responder responder);
+  // The blocking core of HandleApi(), which runs it on the BlockingPool: one
+  // management request, one response. REQUIRES: MatchesApi(request).
+  http::Response HandleApiSync(const http::Request& request);
 
   // The route of `api` that `method` and `path` select, and its path parameters;
   // nullptr when none does. Exposed for tests.
@@ -81,7 +84,6 @@ class HttpApis {
 
  private:
   HttpApis(HttpApisDeps deps, std::unique_ptr<storage::Store> store);
-  http::Response HandleApiSync(const http::Request& request);
   Status Save(const HttpApi& api, bool remove);
   std::string EndpointOf(const HttpApi& api) const;
 

@@ -71,6 +71,10 @@ std::optional<SysClock::time_point> FromCivil(int y, int mo, int d, int h, int m
                                         std::chrono::month{static_cast<unsigned>(mo)},
                                         std::chrono::day{static_cast<unsigned>(d)}};
   if (!ymd.ok() || h > 23 || mi > 59 || s > 59) return std::nullopt;
+  // SysClock counts nanoseconds in 64 bits: only about 1678..2262 fits, and a
+  // year outside it ("00260101T000000Z") overflowed (undefined behaviour).
+  // Years 1970..9999 parse; those past 2200 are refused as malformed too.
+  if (y < 1970 || y > 2200) return std::nullopt;
   return std::chrono::sys_days(ymd) + std::chrono::hours(h) + std::chrono::minutes(mi) +
          std::chrono::seconds(s);
 }

@@ -884,6 +884,24 @@ TEST(SigV4Verify, RefusesAMalformedCredentialOrDate) {
             "http://en.wikipedia.org/wiki/ISO_8601");
 }
 
+// Found by fuzz/sigv4_verify: year 0026 (or 9999) overflowed the nanosecond
+// system_clock when the date was converted (signed overflow: undefined behaviour).
+TEST(SigV4Verify, RefusesADateTheClockCannotHoldAsMalformed) {
+  const Request r = Signed(LambdaInvoke());
+  for (const char* when : {"00260101T000000Z", "16000101T000000Z", "99991231T235959Z"}) {
+    Request date = r;
+    date.headers.Set("X-Amz-Date", when);
+    const SignatureError e = ErrorOf(date);
+    EXPECT_EQ(e.kind, SignatureErrorKind::kIncompleteSignature) << when;
+    EXPECT_EQ(e.message, std::string("Date must be in ISO-8601 'basic format'. Got '") + when +
+                             "'. See http://en.wikipedia.org/wiki/ISO_8601");
+  }
+  Request http_date = r;
+  http_date.headers.Remove("X-Amz-Date");
+  http_date.headers.Set("Date", "Fri, 01 Jan 0026 00:00:00 GMT");
+  EXPECT_EQ(ErrorOf(http_date).kind, SignatureErrorKind::kIncompleteSignature);
+}
+
 TEST(SigV4Verify, RequiresTheScopeToMatchTheDateRegionAndService) {
   // Signed on 20260101 but claiming 20260102 in X-Amz-Date.
   Request day = Signed(LambdaInvoke());

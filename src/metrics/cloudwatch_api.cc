@@ -218,7 +218,10 @@ std::optional<json::object> QueryToJson(
     }
     json::value* node = &root;
     for (size_t i = 0; i < segments.size(); ++i) {
-      if (segments[i] == "member" && i + 1 < segments.size()) {
+      // A list needs a name: a key starting "member." (no parameter is a list at
+      // the top) is an ordinary, unknown name. Indexing the root made it an array,
+      // and the as_object() below threw, ending the process.
+      if (i > 0 && segments[i] == "member" && i + 1 < segments.size()) {
         auto index = ParseInt64(segments[i + 1]);
         if (!index || *index < 1 || *index > kMaxQueryMembers) return std::nullopt;
         if (!node->is_array()) *node = json::array();

@@ -185,6 +185,21 @@ TEST_F(CloudWatchApiTest, GetMetricStatisticsOverTheQueryProtocolAnswersCloudWat
                                 "<Unit>Count</Unit></member>"));
 }
 
+// Found by fuzz/cloudwatch_api: a top-level key "member.2" turned the whole input
+// into a list, then reading it as a structure threw and the uncaught exception
+// ended the daemon.
+TEST_F(CloudWatchApiTest, AQueryKeyStartingWithMemberIsAnUnknownParameterNotACrash) {
+  auto r = Query(
+      "Action=GetMetricStatistics&Version=2010-08-01&Namespace=AWS%2FLambda&MetricName=Invocations"
+      "&Dimensions.member.1.Name=FunctionName&Dimensions.member.1.Value=f"
+      "&StartTime=2024-05-01T11%3A55%3A00Z&EndTime=2024-05-01T12%3A00%3A00Z&Period=300"
+      "&Statistics.member.1=Sum&member.2=SampleCount");
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_THAT(r.body, HasSubstr("<Sum>50</Sum>"));
+  r = Query("member.1=x&Action=ListMetrics&Version=2010-08-01");
+  EXPECT_EQ(r.status, 200) << r.body;
+}
+
 TEST_F(CloudWatchApiTest, GetMetricStatisticsOverCborAnswersTaggedTimestamps) {
   auto r = Cbor("GetMetricStatistics", Statistics("Invocations", kF, "300", R"("Statistics":["Sum"])"));
   ASSERT_EQ(r.status, 200);

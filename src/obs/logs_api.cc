@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <boost/json.hpp>
+#include <cmath>
 #include <limits>
 #include <optional>
 
@@ -61,7 +62,9 @@ class Input {
       }
     }
     if (const double* d = v->if_double()) {
-      if (*d == static_cast<double>(static_cast<int64_t>(*d))) {
+      // Only a whole number in [-2^63, 2^63) converts: casting anything else
+      // (1e19, or the infinity 1e400 parses to) is undefined behaviour.
+      if (*d >= -0x1p63 && *d < 0x1p63 && *d == std::trunc(*d)) {
         return std::optional<int64_t>(static_cast<int64_t>(*d));
       }
     }
