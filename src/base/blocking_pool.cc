@@ -4,6 +4,8 @@
 
 #include <mutex>
 
+#include "base/log.h"
+
 namespace nimbus {
 
 BlockingPool::BlockingPool(std::string name_prefix, int threads) {
@@ -33,6 +35,24 @@ void BlockingPool::Submit(std::function<void()> task) {
   cv_.notify_one();
 }
 
+namespace {
+
+// An exception escaping a task is a bug (the code should have answered with a
+// Status), but it must not end the daemon: one hostile request would then stop
+// every function. It is logged, the task's captures are destroyed (a Responder
+// never answered closes its connection) and the thread takes the next task.
+void RunGuarded(const std::function<void()>& task) {
+  try {
+    task();
+  } catch (const std::exception& e) {
+    log::Error("bug: a blocking task threw {}; its work is abandoned", e.what());
+  } catch (...) {
+    log::Error("bug: a blocking task threw a non-standard exception; its work is abandoned");
+  }
+}
+
+}  // namespace
+
 void BlockingPool::Run() NIMBUS_NO_THREAD_SAFETY_ANALYSIS {
   std::unique_lock<std::mutex> lock(mu_.native());
   for (;;) {
@@ -41,7 +61,7 @@ void BlockingPool::Run() NIMBUS_NO_THREAD_SAFETY_ANALYSIS {
     auto task = std::move(tasks_.front());
     tasks_.pop_front();
     lock.unlock();
-    task();
+    RunGuarded(task);
     lock.lock();
   }
 }

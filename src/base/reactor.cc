@@ -11,6 +11,7 @@
 #include <boost/asio/steady_timer.hpp>
 
 #include "base/check.h"
+#include "base/log.h"
 #include "base/reactor_asio.h"
 
 namespace nimbus {
@@ -36,7 +37,18 @@ void Reactor::Start() {
   impl_->guard.emplace(impl_->io.get_executor());
   impl_->thread = std::thread([this] {
     pthread_setname_np(pthread_self(), impl_->name.substr(0, 15).c_str());
-    impl_->io.run();
+    // An exception escaping a handler is a bug, but it must not end the daemon:
+    // it is logged and the loop goes on (io_context::run may be called again).
+    for (;;) {
+      try {
+        impl_->io.run();
+        break;
+      } catch (const std::exception& e) {
+        log::Error("bug: a task on reactor {} threw {}; its work is abandoned", impl_->name, e.what());
+      } catch (...) {
+        log::Error("bug: a task on reactor {} threw a non-standard exception; its work is abandoned", impl_->name);
+      }
+    }
   });
   impl_->thread_id = impl_->thread.get_id();
 }

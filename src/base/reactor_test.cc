@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <future>
+#include <stdexcept>
 
 #include "base/blocking_pool.h"
 
@@ -76,6 +77,30 @@ TEST(BlockingPool, RunsEveryQueuedTaskBeforeDestruction) {
     for (int i = 0; i < 100; ++i) pool.Submit([&] { ++n; });
   }
   EXPECT_EQ(n.load(), 100);
+}
+
+// A task that throws is a bug, but one hostile request must not end the daemon:
+// the thread logs it and goes on with the next task.
+TEST(BlockingPool, ATaskThatThrowsDoesNotStopTheOthers) {
+  std::atomic<int> n{0};
+  {
+    BlockingPool pool("blocking", 1);
+    pool.Submit([] { throw std::out_of_range("stoll"); });
+    pool.Submit([] { throw 42; });
+    for (int i = 0; i < 10; ++i) pool.Submit([&] { ++n; });
+  }
+  EXPECT_EQ(n.load(), 10);
+}
+
+TEST(Reactor, ACallbackThatThrowsDoesNotStopTheLoop) {
+  Reactor r("test-reactor");
+  r.Start();
+  r.Post([] { throw std::runtime_error("a bug"); });
+  std::promise<void> ran;
+  r.Post([&] { ran.set_value(); });
+  auto f = ran.get_future();
+  ASSERT_EQ(f.wait_for(5s), std::future_status::ready);
+  r.Stop();
 }
 
 }  // namespace
