@@ -12,6 +12,7 @@
 
 #include "base/encoding.h"
 #include "http/testing/fake_http_server.h"
+#include "base/testing/scoped_env.h"
 
 namespace nimbus::cli {
 namespace {
@@ -163,29 +164,7 @@ TEST(ClientCommands, TheEndpointDefaultsToTheEnvironmentVariable) {
   EXPECT_NE(r.err.find("cannot connect to " + url), std::string::npos) << r.err;
 }
 
-// Sets (or, with nullopt, unsets) an environment variable for one test.
-class ScopedEnv {
- public:
-  ScopedEnv(const char* name, std::optional<std::string> value) : name_(name) {
-    if (const char* old = std::getenv(name)) old_ = old;
-    if (value) {
-      ::setenv(name, value->c_str(), 1);
-    } else {
-      ::unsetenv(name);
-    }
-  }
-  ~ScopedEnv() {
-    if (old_) {
-      ::setenv(name_, old_->c_str(), 1);
-    } else {
-      ::unsetenv(name_);
-    }
-  }
-
- private:
-  const char* name_;
-  std::optional<std::string> old_;
-};
+using ::nimbus::testing::ScopedEnv;
 
 TEST(KeysCommands, ListPrintsATableOfKeysWithTheirPolicyAndCreationTime) {
   FakeHttpServer server({FakeHttpServer::Response(
