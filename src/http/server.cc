@@ -140,6 +140,10 @@ class Session : public std::enable_shared_from_this<Session> {
   std::string body_;
   std::shared_ptr<FileBody> file_;
   bool keep_alive_ = true;
+  // The request being answered is a HEAD: its response is sent without content
+  // (RFC 9110 9.3.2), whatever the handler put in the body, since the client
+  // reads none and would take it for the next response.
+  bool head_request_ = false;
   bool awaiting_response_ = false;
   bool writing_ = false;
   std::string drain_;
@@ -273,6 +277,7 @@ void Session::Dispatch(bool body_too_large, uint64_t declared) {
     keep_alive_ = parser_->keep_alive();
   }
   version_ = parser_->version();
+  head_request_ = req.method == "HEAD";
   parser_.reset();
   ++seq_;
   awaiting_response_ = true;
@@ -343,6 +348,10 @@ void Session::Deliver(uint64_t seq, Response&& response) {
   if (seq != seq_ || !awaiting_response_ || core_->closed) return;
   awaiting_response_ = false;
   SerializeHead(response);
+  if (head_request_) {
+    response.body.clear();
+    response.file.reset();
+  }
   body_ = std::move(response.body);
   file_ = std::move(response.file);
   // One sendmsg now: a response almost always fits the socket buffer, and then

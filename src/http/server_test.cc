@@ -95,6 +95,22 @@ TEST_F(ServerTest, FramingHeadersAndLineBreaksFromAHandlerDoNotReachTheWire) {
   EXPECT_NE(c.ReadResponse().find("body"), std::string::npos);
 }
 
+TEST_F(ServerTest, AReplyToHeadIsSentWithoutTheBodyAHandlerGaveIt) {
+  uint16_t port = StartListener([](Request&& r, Responder resp) {
+    resp.Respond(r.method == "HEAD" ? Response::Text(404, "missing") : Response::Text(200, r.target));
+  });
+  RawClient c(port);
+  // Pipelined: a body after the HEAD reply would be read as the start of the next one.
+  c.Send("HEAD /x HTTP/1.1\r\nHost: h\r\n\r\nGET /y HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n");
+  std::string got;
+  for (std::string part; !(part = c.ReadResponse()).empty();) got += part;
+  EXPECT_EQ(got,
+            "HTTP/1.1 404 Not Found\r\nContent-Type: text/plain; charset=utf-8\r\n"
+            "Content-Length: 7\r\n\r\n"
+            "HTTP/1.1 200 OK\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: 2\r\n"
+            "Connection: close\r\n\r\n/y");
+}
+
 TEST_F(ServerTest, ConnectionCloseIsAnsweredWithConnectionCloseAndTheServerCloses) {
   uint16_t port = StartListener(
       [](Request&&, Responder resp) { resp.Respond(Response::Text(200, "bye")); });

@@ -429,12 +429,14 @@ bool EtagListed(std::string_view list, const std::string& etag) {
 }
 
 // An HTTP date (If-Modified-Since, If-Unmodified-Since); nullopt when malformed,
-// and a malformed one is ignored, as S3 does.
-std::optional<std::chrono::system_clock::time_point> ParseHttpDate(std::string_view v) {
+// and a malformed one is ignored, as S3 does. In seconds: system_clock's
+// nanoseconds hold only the years 1678..2262, and a date outside them (year 5,
+// year 9999) is still a date to compare with.
+std::optional<std::chrono::sys_seconds> ParseHttpDate(std::string_view v) {
   std::tm tm = {};
   std::string s(v);
   if (strptime(s.c_str(), "%a, %d %b %Y %H:%M:%S GMT", &tm) == nullptr) return std::nullopt;
-  return std::chrono::system_clock::from_time_t(timegm(&tm));
+  return std::chrono::sys_seconds(std::chrono::seconds(timegm(&tm)));
 }
 
 http::Response PreconditionFailed(const Call& c, std::string_view condition) {
@@ -863,7 +865,6 @@ constexpr std::string_view kUnservedObjectQueries[] = {
 
 http::Response Dispatch(Call& c, ObjectStore& store) {
   const std::string& m = c.request.method;
-  c.head = m == "HEAD";
   if (c.bucket.empty()) {
     if (m == "GET") return ListBuckets(c, store);
     return c.Error(405, "MethodNotAllowed", "The specified method is not allowed against this resource.");
@@ -947,6 +948,8 @@ void S3Api::Handle(http::Request&& request, http::Responder responder) {
 
 http::Response S3Api::HandleSync(const http::Request& request) {
   Call c(request, options_);
+  // Set before anything can fail: HEAD errors carry only the status.
+  c.head = request.method == "HEAD";
   c.query = http::ParseQuery(request.query());
   std::string_view path = request.path();
   std::string bucket = VirtualHostBucket(request.headers.Get("Host").value_or(""));

@@ -87,6 +87,17 @@ TEST_F(S3ApiTest, ErrorsAreS3sXmlDocumentsWithItsCodes) {
   EXPECT_NE(r.body.find("?tagging"), std::string::npos) << r.body;
 }
 
+TEST_F(S3ApiTest, AHeadRefusedBeforeItIsRoutedStillCarriesOnlyTheStatus) {
+  ASSERT_EQ(Call("PUT", "/bucket").status, 200);
+  for (const std::string& target : std::vector<std::string>{
+           "bucket/k", "/bucket%ZZ/k", "/bucket/k%G1", "/bucket/" + std::string(1025, 'k')}) {
+    http::Response r = Call("HEAD", target);
+    EXPECT_EQ(r.status, 400) << target;
+    EXPECT_TRUE(r.body.empty()) << target << ": " << r.body;
+    EXPECT_NE(Call("GET", target).body.find("<Error><Code>"), std::string::npos) << target;
+  }
+}
+
 TEST_F(S3ApiTest, RecreatingAnOwnedBucketIsOkInUsEast1AndAConflictElsewhere) {
   ASSERT_EQ(Call("PUT", "/bucket").status, 200);
   EXPECT_EQ(Call("PUT", "/bucket").status, 200) << "us-east-1";
@@ -157,6 +168,14 @@ TEST_F(S3ApiTest, ConditionalWritesAndReadsFollowS3) {
   EXPECT_EQ(Call("GET", "/bucket/k", "", {{"If-Modified-Since", "Fri, 01 Jan 2100 00:00:00 GMT"}}).status, 304);
   EXPECT_EQ(Call("GET", "/bucket/k", "", {{"If-Unmodified-Since", "Thu, 01 Jan 2015 00:00:00 GMT"}}).status, 412);
   EXPECT_EQ(Call("GET", "/bucket/k", "", {{"If-Modified-Since", "not a date"}}).status, 200) << "ignored";
+}
+
+TEST_F(S3ApiTest, ConditionalDatesOutsideTheClocksNanosecondRangeStillCompare) {
+  ASSERT_EQ(Call("PUT", "/bucket").status, 200);
+  ASSERT_EQ(Call("PUT", "/bucket/k", "one").status, 200);
+  EXPECT_EQ(Call("GET", "/bucket/k", "", {{"If-Unmodified-Since", "Thu, 01 Jan 5 00:00:00 GMT"}}).status, 412);
+  EXPECT_EQ(Call("GET", "/bucket/k", "", {{"If-Modified-Since", "Fri, 31 Dec 9999 23:59:59 GMT"}}).status, 304);
+  EXPECT_EQ(Call("GET", "/bucket/k", "", {{"If-Modified-Since", "Mon, 01 Jan 1600 00:00:00 GMT"}}).status, 200);
 }
 
 TEST_F(S3ApiTest, NotificationsContinueTheTraceOfTheRequestThatChangedTheObject) {
