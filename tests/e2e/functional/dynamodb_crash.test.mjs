@@ -16,7 +16,7 @@
 //     includes every acknowledged increment and is at most acknowledged + in flight.
 // That is repeated for NIMBUS_DDB_CRASH_ROUNDS rounds (default 3), then the mapping must
 // have delivered every committed change (at least once; duplicates allowed) to the
-// consumer function, which logs the write ids it receives.
+// consumer function, which records the write ids it receives in a bucket before it returns.
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
@@ -32,10 +32,10 @@ import {
 } from '@aws-sdk/client-dynamodb';
 import { DynamoDBStreamsClient, DescribeStreamCommand, GetShardIteratorCommand, GetRecordsCommand } from '@aws-sdk/client-dynamodb-streams';
 import { CreateEventSourceMappingCommand, GetEventSourceMappingCommand } from '@aws-sdk/client-lambda';
+import { S3Client, CreateBucketCommand, ListObjectsV2Command, GetObjectCommand } from '@aws-sdk/client-s3';
 import { Nimbus, waitFor, sleep, uniqueName, SKIP_NO_BINARY, REGION, CREDENTIALS } from '../lib/nimbus.mjs';
 import { scanAll } from '../lib/dynamodb.mjs';
 import { createFunction } from '../lib/lambda.mjs';
-import { logMessages } from '../lib/logs.mjs';
 import { readStat } from '../lib/procs.mjs';
 import { zipFiles } from '../lib/zip.mjs';
 
@@ -63,10 +63,18 @@ function norm(v) {
   return out;
 }
 
-// Logs the write id ("w") of every record's NewImage it receives, one line per batch.
-const CONSUMER = `export const handler = async (event) => {
+// Records the write id ("w") of every record's NewImage it receives, one object
+// per batch in the bucket DELIVERIES, before it returns: durable before the
+// mapping's checkpoint moves past the batch. (It logs them too, but a log line
+// is asynchronous, as on AWS: the last ones before a kill -9 may be lost while
+// their batch was delivered.)
+const CONSUMER = `import { S3Client, PutObjectCommand } from '@aws-sdk/client-s3';
+const s3 = new S3Client({ forcePathStyle: true });
+export const handler = async (event) => {
   const ws = (event.Records ?? []).map((r) => r.dynamodb?.NewImage?.w?.S ?? null);
   console.log('WS ' + JSON.stringify(ws));
+  const key = Date.now() + '-' + Math.random().toString(36).slice(2);
+  await s3.send(new PutObjectCommand({ Bucket: process.env.DELIVERIES, Key: key, Body: JSON.stringify(ws) }));
 };
 `;
 
@@ -102,7 +110,7 @@ describe('DynamoDB crash safety', { skip: SKIP_NO_BINARY }, () => {
     let clients;
     const connect = (n) => {
       const cfg = { endpoint: n.endpoint, region: REGION, credentials: CREDENTIALS, maxAttempts: 1, requestHandler: { requestTimeout: 20_000, throwOnRequestTimeout: true } };
-      return { ddb: new DynamoDBClient(cfg), streams: new DynamoDBStreamsClient(cfg), lambda: n.lambda(), logs: n.logs() };
+      return { ddb: new DynamoDBClient(cfg), streams: new DynamoDBStreamsClient(cfg), s3: new S3Client({ ...cfg, forcePathStyle: true }), lambda: n.lambda(), logs: n.logs() };
     };
     const disconnect = (c) => {
       if (!c) return;
@@ -326,7 +334,9 @@ describe('DynamoDB crash safety', { skip: SKIP_NO_BINARY }, () => {
       table.arn = desc.LatestStreamArn;
       assert.ok(table.arn, 'the table has no LatestStreamArn');
       const fn = uniqueName('ddb-crash-consumer');
-      await createFunction(clients.lambda, { name: fn, zip: zipFiles({ 'index.mjs': CONSUMER }), runtime: 'nodejs20.x', handler: 'index.handler', Timeout: 30 });
+      const deliveries = fn.toLowerCase();
+      await clients.s3.send(new CreateBucketCommand({ Bucket: deliveries }));
+      await createFunction(clients.lambda, { name: fn, zip: zipFiles({ 'index.mjs': CONSUMER }), runtime: 'nodejs20.x', handler: 'index.handler', Timeout: 30, Environment: { Variables: { DELIVERIES: deliveries } } });
       const { UUID } = await clients.lambda.send(new CreateEventSourceMappingCommand({ FunctionName: fn, EventSourceArn: table.arn, StartingPosition: 'TRIM_HORIZON', BatchSize: 1000 }));
       const m = await waitFor(() => clients.lambda.send(new GetEventSourceMappingCommand({ UUID })), (x) => x.State === 'Enabled', 60_000, 250);
       assert.equal(m.State, 'Enabled', `mapping never Enabled: ${JSON.stringify(m)}`);
@@ -370,13 +380,22 @@ describe('DynamoDB crash safety', { skip: SKIP_NO_BINARY }, () => {
       const acked = writes.filter((wr) => wr.status === 'acked').map((wr) => wr.w);
       for (const w of acked) assert.ok(committed.has(w), `acknowledged ${w} not in the stream`);
       const deliveryStart = Date.now();
+      // What the consumer recorded in its bucket (durable), one object per batch
+      // delivered; read once each.
+      const batches = new Map();
       const delivered = async () => {
+        let token;
+        do {
+          const page = await clients.s3.send(new ListObjectsV2Command({ Bucket: deliveries, ContinuationToken: token }));
+          for (const { Key } of page.Contents ?? []) {
+            if (batches.has(Key)) continue;
+            const got = await clients.s3.send(new GetObjectCommand({ Bucket: deliveries, Key }));
+            batches.set(Key, JSON.parse(await got.Body.transformToString()));
+          }
+          token = page.NextContinuationToken;
+        } while (token);
         const seen = new Map();
-        for (const msg of await logMessages(clients.logs, fn)) {
-          const at = msg.indexOf('\tWS [');
-          if (at < 0) continue;
-          for (const w of JSON.parse(msg.slice(at + 4))) seen.set(w, (seen.get(w) ?? 0) + 1);
-        }
+        for (const ws of batches.values()) for (const w of ws) seen.set(w, (seen.get(w) ?? 0) + 1);
         return seen;
       };
       const seen = await waitFor(delivered, (s) => [...committed].every((w) => s.has(w)), DELIVERY_WAIT_MS, 1000);
